@@ -1,0 +1,135 @@
+// The core in one object: open a corpus (loading or building its index), then ask it questions.
+// The CLI, the bot and the tests all go through this class.
+import { loadCorpus, type SkippedFile } from "./corpus/load.js";
+import { TransformersEmbedder, type Embedder } from "./embed/embedder.js";
+import { buildIndex, loadIndex, staleReason, type BuildStats, type IndexData, type Progress } from "./index/build.js";
+import { IndexError, indexDirFor } from "./index/store.js";
+import { Retriever, type Evidence, type RetrieverSettings } from "./search/retriever.js";
+import { loadCoreConfig } from "./config.js";
+import type { Answer, AnswerOptions, Article, Hit, Passage } from "./types.js";
+
+export interface OpenOptions {
+  corpusDir?: string;
+  dataDir?: string;
+  model?: string;
+  remoteHost?: string;
+  /** An embedder already loaded (tests and benchmarks share one). */
+  embedder?: Embedder;
+  retriever?: Partial<RetrieverSettings>;
+  onProgress?: Progress;
+  /** Told what happened to the index ("built", "loaded", why it was rebuilt) and what files were skipped. */
+  onStatus?: (status: OpenStatus) => void;
+}
+
+export interface OpenStatus {
+  index: "loaded" | "built";
+  /** Why the index was (re)built. */
+  reason?: string;
+  stats?: BuildStats;
+  skipped: SkippedFile[];
+}
+
+export class Citebot {
+  private constructor(
+    readonly corpusDir: string,
+    readonly indexDir: string,
+    readonly embedder: Embedder,
+    private retriever: Retriever,
+    readonly status: OpenStatus,
+  ) {}
+
+  static async open(opts: OpenOptions = {}): Promise<Citebot> {
+    const config = loadCoreConfig();
+    const corpusDir = opts.corpusDir ?? config.CORPUS_DIR;
+    const indexDir = indexDirFor(opts.dataDir ?? config.DATA_DIR, corpusDir);
+    const corpus = await loadCorpus(corpusDir);
+    const embedder =
+      opts.embedder ??
+      (await TransformersEmbedder.load({ model: opts.model ?? config.EMBED_MODEL, remoteHost: opts.remoteHost ?? config.EMBED_REMOTE_HOST }));
+    const { data, status } = await openIndex(indexDir, corpus.articles, embedder, opts.onProgress);
+    const full: OpenStatus = { ...status, skipped: corpus.skipped };
+    opts.onStatus?.(full);
+    return new Citebot(corpusDir, indexDir, embedder, new Retriever(data, embedder, opts.retriever), full);
+  }
+
+  get settings(): RetrieverSettings {
+    return this.retriever.settings;
+  }
+
+  get passageCount(): number {
+    return this.retriever.index.passages.length;
+  }
+
+  answer(question: string, opts?: AnswerOptions): Promise<Answer & { evidence: Evidence }> {
+    return this.retriever.answer(question, opts);
+  }
+
+  articles(): Article[] {
+    return this.retriever.index.articles;
+  }
+
+  article(id: string): Article | undefined {
+    return this.articles().find((a) => a.id === id);
+  }
+
+  /** Articles whose title (or id) matches what the user typed, best first. */
+  findArticles(query: string, limit = 25): Article[] {
+    const q = query.trim().toLowerCase();
+    const all = this.articles();
+    if (!q) return all.slice(0, limit);
+    const qWords = q.split(/\s+/);
+    const scored = all
+      .map((a) => {
+        const title = a.title.toLowerCase();
+        const score = title.startsWith(q) ? 3 : title.includes(q) || a.id.toLowerCase().includes(q) ? 2 : qWords.every((w) => title.includes(w)) ? 1 : 0;
+        return { a, score };
+      })
+      .filter((x) => x.score > 0)
+      .sort((x, y) => y.score - x.score || x.a.title.localeCompare(y.a.title));
+    return scored.slice(0, limit).map((x) => x.a);
+  }
+
+  passages(articleId: string): Passage[] {
+    return this.retriever.passagesOf(articleId);
+  }
+
+  excerpt(articleId: string, n: number): Hit | undefined {
+    return this.retriever.excerpt(articleId, n);
+  }
+
+  searchArticle(articleId: string, query: string): Promise<Hit | undefined> {
+    return this.retriever.searchArticle(articleId, query);
+  }
+
+  /** Re-reads the corpus and swaps in a new index when the articles changed; answers keep flowing meanwhile. */
+  async reload(onProgress?: Progress): Promise<OpenStatus> {
+    const corpus = await loadCorpus(this.corpusDir);
+    const { data, status } = await openIndex(this.indexDir, corpus.articles, this.embedder, onProgress, this.retriever.index);
+    this.retriever = new Retriever(data, this.embedder, this.retriever.settings);
+    return { ...status, skipped: corpus.skipped };
+  }
+}
+
+/** Loads the index when it is current; otherwise (missing, stale, damaged, other version) builds it and says why. */
+export async function openIndex(
+  indexDir: string,
+  articles: Article[],
+  embedder: Embedder,
+  onProgress?: Progress,
+  inMemory?: IndexData,
+): Promise<{ data: IndexData; status: Omit<OpenStatus, "skipped"> }> {
+  let previous: IndexData | undefined = inMemory;
+  let reason: string;
+  try {
+    const loaded = await loadIndex(indexDir);
+    const stale = staleReason(loaded.manifest, articles, embedder);
+    if (!stale) return { data: loaded, status: { index: "loaded" } };
+    previous = loaded;
+    reason = stale;
+  } catch (err) {
+    if (!(err instanceof IndexError)) throw err;
+    reason = err.message;
+  }
+  const { data, stats } = await buildIndex(indexDir, articles, embedder, { previous, onProgress });
+  return { data, status: { index: "built", reason, stats } };
+}

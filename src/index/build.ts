@@ -1,0 +1,155 @@
+// Index stage: passages + embeddings → HNSW (cosine) + keyword index + manifest, on disk.
+// Builds incrementally: a passage whose text is unchanged reuses its stored vector.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import hnswlib from "hnswlib-node";
+import { splitArticle } from "../corpus/split.js";
+import type { Embedder } from "../embed/embedder.js";
+import { KeywordIndex } from "../search/keyword.js";
+import type { Article, Passage } from "../types.js";
+import {
+  BuildWriter,
+  FILES,
+  IndexError,
+  currentBuildDir,
+  hashCorpus,
+  hashSettings,
+  readManifest,
+  readPassages,
+  readVectors,
+  type Manifest,
+  type StoredPassages,
+} from "./store.js";
+
+const { HierarchicalNSW } = hnswlib;
+export type Hnsw = InstanceType<typeof HierarchicalNSW>;
+
+/** Everything that shapes the stored index besides the corpus; a change rebuilds it. */
+export const INDEX_SETTINGS = { splitter: 3, keyword: 2, hnsw: { space: "cosine", m: 16, efConstruction: 200, seed: 100 } } as const;
+
+export interface IndexData {
+  manifest: Manifest;
+  buildDir: string;
+  articles: Article[];
+  passages: Passage[];
+  /** Row i holds passage i's unit vector. */
+  vectors: Float32Array;
+  hnsw: Hnsw;
+  keyword: KeywordIndex;
+}
+
+export type Progress = (done: number, total: number, stage: "embed" | "index") => void;
+
+export interface BuildStats {
+  passages: number;
+  embedded: number;
+  reused: number;
+  seconds: number;
+}
+
+const textKey = (text: string) => createHash("sha1").update(text).digest("base64");
+
+/** Loads the current build of `indexDir`, throwing IndexError when it is missing or unusable. */
+export async function loadIndex(indexDir: string): Promise<IndexData> {
+  const buildDir = currentBuildDir(indexDir);
+  if (!buildDir) throw new IndexError("there is no index yet");
+  const manifest = readManifest(buildDir);
+  try {
+    const { articles, passages } = readPassages(buildDir);
+    if (passages.length !== manifest.passages) throw new IndexError("the stored passages do not match the manifest");
+    const vectors = readVectors(buildDir, passages.length, manifest.dimensions);
+    const hnsw = new HierarchicalNSW(INDEX_SETTINGS.hnsw.space, manifest.dimensions);
+    if (passages.length > 0) {
+      hnsw.readIndexSync(path.join(buildDir, FILES.hnsw));
+      if (hnsw.getCurrentCount() !== passages.length) throw new IndexError("the vector index does not match the passages");
+    } else hnsw.initIndex(1);
+    const keyword = KeywordIndex.fromJSON(readFileSync(path.join(buildDir, FILES.keyword), "utf8"));
+    return { manifest, buildDir, articles, passages, vectors, hnsw, keyword };
+  } catch (err) {
+    if (err instanceof IndexError) throw err;
+    throw new IndexError(`the index is damaged (${(err as Error).message.split("\n")[0]})`);
+  }
+}
+
+/** Whether a loaded index still matches the corpus and settings. */
+export function staleReason(manifest: Manifest, articles: Article[], embedder: Embedder): string | undefined {
+  if (manifest.model !== embedder.modelId || manifest.dimensions !== embedder.dimensions) return `the embedding model changed (${manifest.model} → ${embedder.modelId})`;
+  if (manifest.settingsHash !== hashSettings(INDEX_SETTINGS)) return "the index settings changed";
+  if (manifest.corpusHash !== hashCorpus(articles)) return "the articles changed";
+  return undefined;
+}
+
+/** Builds a new index of `articles` and makes it current. `previous` lends vectors of unchanged passages. */
+export async function buildIndex(
+  indexDir: string,
+  articles: Article[],
+  embedder: Embedder,
+  opts: { previous?: Pick<IndexData, "passages" | "vectors" | "manifest">; onProgress?: Progress } = {},
+): Promise<{ data: IndexData; stats: BuildStats }> {
+  const t0 = performance.now();
+  const dim = embedder.dimensions;
+  const passages = articles.flatMap(splitArticle);
+  const vectors = new Float32Array(passages.length * dim);
+
+  // Reuse vectors of passages whose text is unchanged (same model only).
+  const reusable = new Map<string, number>();
+  const prev = opts.previous;
+  if (prev && prev.manifest.model === embedder.modelId && prev.manifest.dimensions === dim) {
+    prev.passages.forEach((p, i) => reusable.set(textKey(p.text), i));
+  }
+  const todo: number[] = [];
+  passages.forEach((p, i) => {
+    const j = reusable.get(textKey(p.text));
+    if (j !== undefined) vectors.set(prev!.vectors.subarray(j * dim, (j + 1) * dim), i * dim);
+    else todo.push(i);
+  });
+
+  const CHUNK = 512;
+  opts.onProgress?.(0, todo.length, "embed");
+  for (let c = 0; c < todo.length; c += CHUNK) {
+    const ids = todo.slice(c, c + CHUNK);
+    const embedded = await embedder.embed(ids.map((i) => passages[i]!.text));
+    ids.forEach((i, k) => vectors.set(embedded[k]!, i * dim));
+    opts.onProgress?.(Math.min(c + CHUNK, todo.length), todo.length, "embed");
+  }
+
+  const hnsw = new HierarchicalNSW(INDEX_SETTINGS.hnsw.space, dim);
+  const { m, efConstruction, seed } = INDEX_SETTINGS.hnsw;
+  hnsw.initIndex(Math.max(1, passages.length), m, efConstruction, seed);
+  const row = new Array<number>(dim);
+  for (let i = 0; i < passages.length; i++) {
+    for (let d = 0; d < dim; d++) row[d] = vectors[i * dim + d]!;
+    hnsw.addPoint(row, i);
+    if (i % 2048 === 0 || i === passages.length - 1) opts.onProgress?.(i + 1, passages.length, "index");
+  }
+  const keyword = KeywordIndex.build(passages.map((p) => p.text));
+
+  const writer = new BuildWriter(indexDir);
+  try {
+    const articleIndex = new Map(articles.map((a, i) => [a.id, i]));
+    const stored: StoredPassages = { articles, passages: passages.map((p) => [articleIndex.get(p.articleId)!, p.start, p.end]) };
+    writer.write(FILES.passages, JSON.stringify(stored));
+    writer.write(FILES.vectors, new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength));
+    if (passages.length > 0) {
+      hnsw.writeIndexSync(path.join(writer.dir, FILES.hnsw));
+      writer.recordSize(FILES.hnsw);
+    }
+    writer.write(FILES.keyword, keyword.toJSON());
+    const manifest = writer.commit({
+      model: embedder.modelId,
+      dimensions: dim,
+      corpusHash: hashCorpus(articles),
+      settingsHash: hashSettings(INDEX_SETTINGS),
+      articles: articles.length,
+      passages: passages.length,
+    });
+    return {
+      data: { manifest, buildDir: writer.dir, articles, passages, vectors, hnsw, keyword },
+      stats: { passages: passages.length, embedded: todo.length, reused: passages.length - todo.length, seconds: (performance.now() - t0) / 1000 },
+    };
+  } catch (err) {
+    writer.abort();
+    throw err;
+  }
+}

@@ -1,0 +1,75 @@
+// Keyword ranking: BM25 over sentences (minisearch), with Porter2 stemming, stop words dropped and
+// fuzzy matching for small typos ("timline" → "timeline").
+import MiniSearch, { type SearchResult } from "minisearch";
+import stem from "wink-porter2-stemmer";
+
+const STOP_WORDS = new Set(
+  ("a about above after again against all am an and any are as at be because been before being below between both but by can could did do does doing down during each few for from further had has have having he her here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not now of off on once only or other our ours ourselves out over own same she should so some such than that the their theirs them themselves then there these they this those through to too under until up very was we were what when where which while who whom why will with would you your yours yourself yourselves " +
+    "s t don didn doesn isn wasn weren won wouldn couldn shouldn ll re ve d m whats what's hows anything something thing things stuff say said says tell told know think").split(/\s+/),
+);
+
+/** Lower-cased words of a text, with curly apostrophes and possessives folded. */
+export function words(text: string): string[] {
+  return (
+    text
+      .normalize("NFKC")
+      .toLowerCase()
+      .replace(/[\u2018\u2019\u02bc`]/g, "'")
+      .replace(/'s\b/g, "")
+      .match(/[\p{L}\p{N}]+(?:'[\p{L}]+)?/gu) ?? []
+  );
+}
+
+/** Index/search terms: content words, stemmed. */
+export function terms(text: string): string[] {
+  const out: string[] = [];
+  for (const w of words(text)) {
+    if (STOP_WORDS.has(w) || w.length < 2 && !/\d/.test(w)) continue;
+    out.push(stem(w.replace(/'/g, "")));
+  }
+  return out;
+}
+
+export interface KeywordHit {
+  /** Passage index. */
+  index: number;
+  score: number;
+  /** How many distinct query terms the passage matched. */
+  matched: number;
+}
+
+export class KeywordIndex {
+  private constructor(private readonly search: MiniSearch<{ id: number; text: string }>) {}
+
+  private static options() {
+    return {
+      fields: ["text"],
+      idField: "id",
+      tokenize: (text: string) => words(text),
+      processTerm: (term: string) => (STOP_WORDS.has(term) || (term.length < 2 && !/\d/.test(term)) ? null : stem(term.replace(/'/g, ""))),
+      searchOptions: { fuzzy: (term: string) => (term.length >= 5 ? 0.2 : false), prefix: false, combineWith: "OR" as const },
+    };
+  }
+
+  static build(texts: string[]): KeywordIndex {
+    const ms = new MiniSearch<{ id: number; text: string }>(KeywordIndex.options());
+    ms.addAll(texts.map((text, id) => ({ id, text })));
+    return new KeywordIndex(ms);
+  }
+
+  static fromJSON(json: string): KeywordIndex {
+    return new KeywordIndex(MiniSearch.loadJSON(json, KeywordIndex.options()));
+  }
+
+  toJSON(): string {
+    return JSON.stringify(this.search);
+  }
+
+  query(question: string, limit: number): { hits: KeywordHit[]; queryTerms: number } {
+    const queryTerms = new Set(terms(question)).size;
+    if (queryTerms === 0) return { hits: [], queryTerms };
+    const results: SearchResult[] = this.search.search(question);
+    const hits = results.slice(0, limit).map((r) => ({ index: r.id as number, score: r.score, matched: new Set(r.queryTerms).size }));
+    return { hits, queryTerms };
+  }
+}
