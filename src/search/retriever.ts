@@ -4,7 +4,34 @@
 import type { Embedder } from "../embed/embedder.js";
 import type { IndexData } from "../index/build.js";
 import type { Answer, AnswerOptions, Article, Hit, Passage } from "../types.js";
-import { words } from "./keyword.js";
+import { isStopWord, stemOf, words } from "./keyword.js";
+
+interface QuestionWord {
+  word: string;
+  stem: string;
+  /** Undefined for a word the model does not know. */
+  vector: Float32Array | undefined;
+  norm: number;
+  weight: number;
+  /** Written as a name (capitalised mid-question) or unknown to the model: matches exactly only. */
+  name: boolean;
+}
+
+/** Logistic answerability model over (best dense cosine, word coverage); see `npm run eval`. */
+export const ABSTAIN_MODEL = { bias: -5.2, dense: 4, coverage: 8, namesMissing: -4 };
+
+/** One edit apart (two for long words): "timline" ~ "timeline". */
+function isTypo(a: string, b: string): boolean {
+  if (a.length < 5 || Math.abs(a.length - b.length) > 2) return false;
+  const max = a.length >= 8 ? 2 : 1;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]! <= max;
+}
 
 export type RetrievalMode = "hybrid" | "dense" | "keyword";
 
@@ -49,6 +76,8 @@ export interface Evidence {
   topKeyword: number;
   /** Share of the question's weight (by word importance) that the best passages cover, softly. */
   coverage: number;
+  /** 1 when a name in the question (capitalised, or unknown to the model) is in none of the best passages. */
+  namesMissing: number;
   score: number;
 }
 
@@ -57,6 +86,9 @@ export class Retriever {
   private readonly byArticle = new Map<string, Passage[]>();
   private readonly articleById = new Map<string, Article>();
   private readonly dim: number;
+  /** Words the articles write capitalised mid-sentence: names, which only match exactly. */
+  private readonly names = new Set<string>();
+  private readonly wordCache = new Map<string, Float32Array>();
 
   constructor(
     readonly index: IndexData,
@@ -69,7 +101,10 @@ export class Retriever {
       this.articleById.set(a.id, a);
       this.byArticle.set(a.id, []);
     }
-    for (const p of index.passages) this.byArticle.get(p.articleId)!.push(p);
+    for (const p of index.passages) {
+      this.byArticle.get(p.articleId)!.push(p);
+      for (const m of p.text.matchAll(/(?<=[\p{L},;:]\s+)(\p{Lu}[\p{L}]*)/gu)) this.names.add(m[1]!.toLowerCase());
+    }
   }
 
   /** Scores candidates for a question, best first. */
@@ -109,29 +144,85 @@ export class Retriever {
   /** How well the best passages cover the question: the abstain/answer evidence. */
   async evidence(question: string, ranked: Candidate[]): Promise<Evidence> {
     const top = ranked.slice(0, 5);
-    if (top.length === 0) return { topDense: 0, topKeyword: 0, coverage: 0, score: 0 };
-    const [qTokens, ...pTokens] = await this.embedder.embedTokens([question, ...top.map((c) => this.index.passages[c.index]!.text)]);
-    // Soft coverage: each question word counts by its vector's length (the model's word weight)
-    // and is covered by its most similar word in the passage.
+    if (top.length === 0) return { topDense: 0, topKeyword: 0, coverage: 0, namesMissing: 1, score: 0 };
+    const qWords = await this.questionWords(question);
+    const total = qWords.reduce((s, w) => s + w.weight, 0);
     let coverage = 0;
-    const qWords = (qTokens ?? []).map((v) => ({ v, w: norm(v) })).filter((t) => t.w > 0);
-    const total = qWords.reduce((s, t) => s + t.w, 0);
+    let namesMissing = 1;
+    const names = qWords.filter((w) => w.name);
+    if (names.length === 0) namesMissing = 0;
     if (total > 0) {
-      for (const passage of pTokens) {
-        const pv = passage.map((v) => ({ v, w: norm(v) })).filter((t) => t.w > 0);
+      for (const c of top) {
+        // The passage with its neighbours: an answer often spans two sentences.
+        const p = this.index.passages[c.index]!;
+        const own = this.byArticle.get(p.articleId)!;
+        const window = own.slice(Math.max(0, p.n - 1), p.n + 2).map((x) => x.text).join(" ");
+        const pWords = await this.wordVectors([...new Set(words(window))]);
         let covered = 0;
-        for (const t of qWords) {
-          let best = 0;
-          for (const u of pv) best = Math.max(best, dot(t.v, u.v) / (t.w * u.w));
-          covered += t.w * softMatch(best);
-        }
+        for (const q of qWords) covered += q.weight * this.wordMatch(q, pWords);
         coverage = Math.max(coverage, covered / total);
+        // A name the question asks about that the passage never mentions ("What did Lavrov say…").
+        const missing = names.filter((w) => this.wordMatch(w, pWords) < 1).length;
+        namesMissing = Math.min(namesMissing, missing > 0 ? 1 : 0);
       }
     }
     const topDense = Math.max(...top.map((c) => c.dense));
     const topKeyword = Math.max(...top.map((c) => c.keyword));
-    const score = coverage;
-    return { topDense, topKeyword, coverage, score };
+    return { topDense, topKeyword, coverage, namesMissing, score: this.decide(topDense, coverage, namesMissing) };
+  }
+
+  /** Probability-like answerability score from the evidence (logistic; fitted on the dev questions). */
+  private decide(topDense: number, coverage: number, namesMissing: number): number {
+    const { bias, dense, coverage: wc, namesMissing: wn } = ABSTAIN_MODEL;
+    return 1 / (1 + Math.exp(-(bias + dense * topDense + wc * coverage + wn * namesMissing)));
+  }
+
+  /** How well one question word is matched by a passage's words: exactly (same stem), or by a near-synonym. */
+  private wordMatch(q: QuestionWord, passage: Map<string, Float32Array>): number {
+    let best = 0;
+    for (const [word, v] of passage) {
+      if (word === q.word || stemOf(word) === q.stem || (q.vector === undefined && isTypo(q.word, word))) return 1;
+      // Names must match exactly: "lavrov" is near "antonov" in vector space, but not the same person.
+      if (q.vector === undefined || q.name || this.names.has(word)) continue;
+      const n = norm(v);
+      if (n > 0) best = Math.max(best, softMatch(dot(q.vector, v) / (q.norm * n)));
+    }
+    return best;
+  }
+
+  /** Content words of the question with their weights (the model's word weight, i.e. vector length). */
+  private async questionWords(question: string): Promise<QuestionWord[]> {
+    // Names: capitalised mid-question ("What did Sergei Lavrov say"), or acronyms anywhere ("INF treaty").
+    const capitalised = new Set(
+      [...question.matchAll(/(?<=\S\s+)(\p{Lu}[\p{L}'’-]*)|\b(\p{Lu}{2,})\b/gu)].map((m) => (m[1] ?? m[2])!.toLowerCase().replace(/['’]s$/, "")),
+    );
+    const unique = [...new Set(words(question))].filter((w) => !isStopWord(w));
+    const vectors = await this.wordVectors(unique);
+    const known = [...vectors.values()].map(norm).filter((n) => n > 0);
+    // A word the model does not know (a rare name, a typo) weighs like the heaviest known word.
+    const unknownWeight = known.length ? Math.max(...known) : 1;
+    return unique.map((word) => {
+      const v = vectors.get(word)!;
+      const n = norm(v);
+      return n > 0
+        ? { word, stem: stemOf(word), vector: v, norm: n, weight: n, name: capitalised.has(word) }
+        : { word, stem: stemOf(word), vector: undefined, norm: 0, weight: unknownWeight, name: capitalised.has(word) };
+    });
+  }
+
+  /** Word → its vector (the sum of its token vectors), cached. */
+  private async wordVectors(list: string[]): Promise<Map<string, Float32Array>> {
+    const missing = list.filter((w) => !this.wordCache.has(w));
+    if (missing.length) {
+      const tokens = await this.embedder.embedTokens(missing);
+      missing.forEach((w, i) => {
+        const v = new Float32Array(this.dim);
+        for (const t of tokens[i]!) for (let d = 0; d < this.dim; d++) v[d]! += t[d]!;
+        if (this.wordCache.size > 200_000) this.wordCache.clear();
+        this.wordCache.set(w, v);
+      });
+    }
+    return new Map(list.map((w) => [w, this.wordCache.get(w)!]));
   }
 
   /** The cited answer to a question. */

@@ -1,0 +1,73 @@
+// /source article:<autocomplete> [query:<text>] [passage:<int>]
+import { InteractionContextType, SlashCommandBuilder } from "discord.js";
+import type { Article, Hit } from "../../types.js";
+import { messageOf, notice, type BotContext } from "../context.js";
+import { fit, LIMITS, renderSource, TEXT } from "../render.js";
+import type { Command } from "./command.js";
+
+/** An article named by the autocomplete value (its id) or by what the user typed (title match). */
+export function resolveArticle(ctx: BotContext, value: string): Article | undefined {
+  const v = value.trim();
+  if (!v) return undefined;
+  return ctx.citebot.article(v) ?? ctx.citebot.findArticles(v, 1)[0];
+}
+
+export const source: Command = {
+  data: new SlashCommandBuilder()
+    .setName("source")
+    .setDescription("Show an article: title, publisher, date, link, and a passage from it.")
+    .setContexts(InteractionContextType.Guild, InteractionContextType.BotDM)
+    .addStringOption((o) =>
+      o.setName("article").setDescription("Start typing a title").setRequired(true).setAutocomplete(true).setMaxLength(100),
+    )
+    .addStringOption((o) => o.setName("query").setDescription("Show the passage of this article that best matches these words").setMaxLength(300))
+    .addIntegerOption((o) => o.setName("passage").setDescription("Sentence number, as shown in a citation (1 = first)").setMinValue(1)),
+
+  async autocomplete(ctx, interaction) {
+    const focused = interaction.options.getFocused(true);
+    if (focused.name !== "article") return interaction.respond([]);
+    const typed = String(focused.value).trim();
+    const found = typed ? ctx.citebot.findArticles(typed, LIMITS.fields) : ctx.citebot.articles();
+    const choices = found
+      .filter((a) => a.id.length >= 1 && a.id.length <= 100)
+      .slice(0, 25)
+      .map((a) => ({ name: fit(a.title || a.id, LIMITS.choiceName, (s) => s), value: a.id }));
+    await interaction.respond(choices);
+  },
+
+  async execute(ctx, interaction) {
+    const value = interaction.options.getString("article", true);
+    const query = interaction.options.getString("query")?.trim() || undefined;
+    const passage = interaction.options.getInteger("passage") ?? undefined;
+    const article = resolveArticle(ctx, value);
+    if (!article) {
+      return notice(interaction, `I can't find an article matching “${fit(value, 100)}”. Pick one from the suggestions, or see \`/sources\`.`);
+    }
+    if (query) {
+      // Matching a query embeds it: that costs like a question.
+      const rate = ctx.limiter.take(interaction.user.id);
+      if (!rate.allowed) return notice(interaction, TEXT.slowDown(rate.retryAfterMs));
+    }
+    await interaction.deferReply();
+    const total = ctx.citebot.passages(article.id).length;
+    let hit: Hit | undefined;
+    let lead: string;
+    if (passage !== undefined && passage <= total) {
+      hit = ctx.citebot.excerpt(article.id, passage - 1);
+      lead = `Sentence ${passage} of ${total}, with its context:`;
+    } else if (passage !== undefined) {
+      hit = ctx.citebot.excerpt(article.id, 0);
+      lead = `This article has ${total} sentence${total === 1 ? "" : "s"}, so there is no sentence ${passage}. Here is its opening:`;
+    } else if (query) {
+      hit = await ctx.citebot.searchArticle(article.id, query);
+      lead = hit ? `The passage that best matches “${fit(query, 200)}”:` : `Nothing in this article matches “${fit(query, 200)}”. Here is its opening:`;
+      hit ??= ctx.citebot.excerpt(article.id, 0);
+    } else {
+      hit = ctx.citebot.excerpt(article.id, 0);
+      lead = "The opening of the article:";
+    }
+    await interaction.editReply(messageOf(renderSource(article, hit, { lead })));
+    ctx.log.info({ command: "source", userId: interaction.user.id, article: article.id, passage, query: !!query }, "source shown");
+  },
+};
+

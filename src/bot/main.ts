@@ -1,0 +1,272 @@
+// Starting the bot and registering its commands, for the CLI (`npm run bot`,
+// `npm run register-commands`) and for tests (which pass an already-open Citebot and a config).
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { DiscordAPIError, Events, REST, Routes, type Client, type ClientOptions } from "discord.js";
+import dotenv from "dotenv";
+import { log as baseLog, type Logger } from "../log.js";
+import { createClient } from "./client.js";
+import { commandDefinitions } from "./commands/index.js";
+import { BotConfigError, loadBotConfig, TOKEN_HELP, type BotConfig } from "./config.js";
+import type { BotContext } from "./context.js";
+import { QuestionStore } from "./questions.js";
+import { RateLimiter } from "./ratelimit.js";
+import type { CitebotLike } from "./types.js";
+
+/** A start-up failure with a message meant for people (no stack trace needed). */
+export class BotStartError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "BotStartError";
+  }
+}
+
+export interface RunBotOptions {
+  citebot: CitebotLike;
+  config: BotConfig;
+  logger?: Logger;
+  /** Extra discord.js client options (tests: shorter timeouts). */
+  clientOptions?: Partial<ClientOptions>;
+  /** Give up logging in after this long (default 60 s). */
+  loginTimeoutMs?: number;
+}
+
+export interface BotHandle {
+  client: Client<true>;
+  context: BotContext;
+  stop(): Promise<void>;
+}
+
+/** Warnings about settings that cannot work as configured. */
+export function configWarnings(config: BotConfig): string[] {
+  const warnings: string[] = [];
+  if (config.answerChannels.length && !config.messageContentIntent) {
+    warnings.push(
+      "ANSWER_CHANNELS is set but the Message Content intent is not requested (MESSAGE_CONTENT_INTENT is not true): " +
+        "Discord sends the bot empty text for messages that don't mention it, so those channels will only work with mentions. " +
+        "Enable Message Content Intent in the Developer Portal (Bot → Privileged Gateway Intents) and set MESSAGE_CONTENT_INTENT=true.",
+    );
+  }
+  return warnings;
+}
+
+/** Logs in and resolves once the bot is ready (guilds received). Throws BotStartError on a bad token etc. */
+export async function runBot(opts: RunBotOptions): Promise<BotHandle> {
+  const { citebot, config } = opts;
+  const log = (opts.logger ?? baseLog).child({ component: "bot" });
+  for (const w of configWarnings(config)) log.warn(w);
+
+  const context: BotContext = {
+    citebot,
+    config,
+    log,
+    limiter: new RateLimiter(config.rateLimit.max, config.rateLimit.windowMs),
+    questions: new QuestionStore(),
+  };
+  const client = createClient(context, opts.clientOptions);
+  const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new BotStartError(`Could not connect to Discord within ${Math.round((opts.loginTimeoutMs ?? 60_000) / 1000)} s.`)),
+      opts.loginTimeoutMs ?? 60_000,
+    );
+  });
+  try {
+    await Promise.race([client.login(config.token).then(() => ready), timeout]);
+  } catch (err) {
+    await client.destroy().catch(() => undefined);
+    throw friendlyStartError(err, config);
+  } finally {
+    clearTimeout(timer);
+  }
+  if (!client.isReady()) throw new BotStartError("The Discord client did not become ready.");
+
+  const app = client.application;
+  if (config.clientId && app.id !== config.clientId) {
+    log.warn({ expected: config.clientId, actual: app.id }, "DISCORD_CLIENT_ID does not match the token's application; commands may be registered to the wrong application");
+  }
+  if (config.answerChannels.length && config.messageContentIntent) {
+    const missing = config.answerChannels.filter((id) => !client.channels.cache.has(id));
+    if (missing.length) log.warn({ channels: missing }, "some ANSWER_CHANNELS are not visible to the bot");
+  }
+  log.info(
+    {
+      user: client.user.tag,
+      applicationId: app.id,
+      guilds: client.guilds.cache.size,
+      messageContent: config.messageContentIntent,
+      answerChannels: config.answerChannels.length,
+    },
+    "bot ready",
+  );
+  let stopped = false;
+  return {
+    client,
+    context,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await client.destroy();
+      log.info("bot stopped");
+    },
+  };
+}
+
+/** Turns discord.js/REST errors into messages that say what to do. Never includes the token. */
+export function friendlyStartError(err: unknown, config: Pick<BotConfig, "apiUrl" | "messageContentIntent">): Error {
+  if (err instanceof BotStartError) return err;
+  const e = err as { code?: unknown; status?: unknown; message?: unknown };
+  const message = String(e?.message ?? err);
+  if (e?.code === "TokenInvalid" || e?.status === 401 || /Authentication failed|401/.test(message)) {
+    return new BotStartError(`Discord rejected DISCORD_TOKEN (it is wrong, or was reset). ${TOKEN_HELP}`, { cause: err });
+  }
+  if (/disallowed intents/i.test(message)) {
+    return new BotStartError(
+      config.messageContentIntent
+        ? "Discord refused the Message Content intent. Turn on Message Content Intent in the Developer Portal (your application → Bot → Privileged Gateway Intents), or set MESSAGE_CONTENT_INTENT=false."
+        : "Discord refused a privileged intent. Check the Privileged Gateway Intents of your application in the Developer Portal.",
+      { cause: err },
+    );
+  }
+  const code = String(e?.code ?? (err as { cause?: { code?: unknown } })?.cause?.code ?? "");
+  if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|UND_ERR/.test(code + message)) {
+    return new BotStartError(`Could not reach Discord${config.apiUrl ? ` at ${config.apiUrl}` : ""} (${code || message}). Check the network connection${config.apiUrl ? " and DISCORD_API_URL" : ""}.`, { cause: err });
+  }
+  return new BotStartError(`Could not start the bot: ${message.replaceAll(/[\w-]{20,}\.[\w-]{4,}\.[\w-]{20,}/g, "[token]")}`, { cause: err });
+}
+
+export interface RegisterCommandsOptions {
+  config: BotConfig;
+  logger?: Logger;
+}
+
+export interface RegisterResult {
+  scope: "guild" | "global";
+  applicationId: string;
+  guildId?: string;
+  commands: string[];
+}
+
+/** PUTs every command: to DISCORD_GUILD_ID when set (instant), else globally (can take up to an hour to show). */
+export async function registerCommands(opts: RegisterCommandsOptions): Promise<RegisterResult> {
+  const { config } = opts;
+  const log = (opts.logger ?? baseLog).child({ component: "register-commands" });
+  const rest = new REST({ version: "10", ...(config.apiUrl && { api: config.apiUrl }), retries: 2 }).setToken(config.token);
+  const body = commandDefinitions();
+  try {
+    let applicationId = config.clientId;
+    if (!applicationId) {
+      const app = (await rest.get(Routes.currentApplication())) as { id: string };
+      applicationId = app.id;
+    }
+    const route = config.guildId ? Routes.applicationGuildCommands(applicationId, config.guildId) : Routes.applicationCommands(applicationId);
+    const saved = (await rest.put(route, { body })) as Array<{ name: string }>;
+    const result: RegisterResult = {
+      scope: config.guildId ? "guild" : "global",
+      applicationId,
+      ...(config.guildId && { guildId: config.guildId }),
+      commands: saved.map((c) => c.name),
+    };
+    log.info(result, "commands registered");
+    return result;
+  } catch (err) {
+    if (err instanceof DiscordAPIError && (err.status === 403 || err.code === 50001)) {
+      throw new BotStartError(
+        config.guildId
+          ? `Discord refused to register commands in guild ${config.guildId} (Missing Access). Check that DISCORD_GUILD_ID is right, that the bot was invited to that server with the applications.commands scope (see docs/discord.md), and that DISCORD_CLIENT_ID belongs to the token.`
+          : "Discord refused to register commands (Missing Access). Check that DISCORD_CLIENT_ID belongs to the token's application.",
+        { cause: err },
+      );
+    }
+    if (err instanceof DiscordAPIError && err.status === 400) {
+      throw new BotStartError(`Discord rejected the command definitions: ${err.message}`, { cause: err });
+    }
+    throw friendlyStartError(err, { apiUrl: config.apiUrl, messageContentIntent: false });
+  } finally {
+    rest.clearHashSweeper();
+    rest.clearHandlerSweeper();
+  }
+}
+
+// ───────────────────────────── CLI entry points ─────────────────────────────
+
+const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+function loadEnv(): void {
+  dotenv.config({ path: path.join(PROJECT_ROOT, ".env"), quiet: true });
+}
+
+function explain(err: unknown): string {
+  if (err instanceof BotConfigError || err instanceof BotStartError) return err.message;
+  return `Unexpected error: ${(err as Error)?.message ?? String(err)}`;
+}
+
+/**
+ * `npm run bot` (src/cli.ts → here): loads .env, validates it, loads (or builds) the index, then logs
+ * in. On a start-up failure it prints what to do (no stack trace) and sets process.exitCode = 1; when
+ * running, it resolves after SIGINT/SIGTERM has stopped the bot.
+ */
+export async function runBotFromCli(opts: { corpusDir?: string } = {}): Promise<void> {
+  loadEnv();
+  let config: BotConfig;
+  try {
+    config = loadBotConfig();
+  } catch (err) {
+    console.error(explain(err));
+    process.exitCode = 1;
+    return;
+  }
+  const log = baseLog.child({ component: "bot" });
+  let handle: BotHandle;
+  try {
+    // The index is ready before the bot logs in, so the first question is answered at once.
+    const { Citebot } = await import("../citebot.js");
+    log.info("loading the index (built on first use)");
+    let lastStage = "";
+    const citebot = await Citebot.open({
+      corpusDir: opts.corpusDir,
+      onProgress: (done: number, total: number, stage: string) => {
+        if (stage !== lastStage || done === total) log.info({ stage, done, total }, "index progress");
+        lastStage = stage;
+      },
+      onStatus: (status) => {
+        for (const s of status.skipped) log.warn({ file: s.file, reason: s.reason }, "skipped a corpus file");
+        log.info({ index: status.index, reason: status.reason }, status.index === "built" ? "index built" : "index loaded");
+      },
+    });
+    log.info({ articles: citebot.articles().length }, "corpus ready");
+    handle = await runBot({ citebot, config });
+  } catch (err) {
+    console.error(explain(err));
+    log.debug({ err }, "start-up failed");
+    process.exitCode = 1;
+    return;
+  }
+  process.on("unhandledRejection", (err) => log.error({ err }, "unhandled rejection"));
+  await new Promise<void>((resolve) => {
+    const shutdown = (signal: string) => {
+      log.info({ signal }, "shutting down");
+      void handle.stop().finally(resolve);
+    };
+    process.once("SIGINT", () => shutdown("SIGINT"));
+    process.once("SIGTERM", () => shutdown("SIGTERM"));
+  });
+}
+
+/** `npm run register-commands` (src/cli.ts → here). Prints the outcome; sets process.exitCode = 1 on failure. */
+export async function registerCommandsFromCli(): Promise<void> {
+  loadEnv();
+  try {
+    const config = loadBotConfig();
+    const r = await registerCommands({ config });
+    console.log(
+      r.scope === "guild"
+        ? `Registered ${r.commands.map((c) => `/${c}`).join(", ")} in guild ${r.guildId} (available now).`
+        : `Registered ${r.commands.map((c) => `/${c}`).join(", ")} globally (Discord may take up to an hour to show them everywhere).`,
+    );
+  } catch (err) {
+    console.error(explain(err));
+    process.exitCode = 1;
+  }
+}

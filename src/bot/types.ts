@@ -1,0 +1,13 @@
+// What the bot needs from the core. `Citebot` (src/citebot.ts) satisfies it structurally; tests may
+// wrap a real instance (e.g. to inject a failing dependency) without touching the core.
+import type { Answer, AnswerOptions, Article, Hit, Passage } from "../types.js";
+
+export interface CitebotLike {
+  answer(question: string, opts?: AnswerOptions): Promise<Answer>;
+  articles(): Article[];
+  article(id: string): Article | undefined;
+  findArticles(query: string, limit?: number): Article[];
+  passages(articleId: string): Passage[];
+  excerpt(articleId: string, n: number): Hit | undefined;
+  searchArticle(articleId: string, query: string): Promise<Hit | undefined>;
+}
