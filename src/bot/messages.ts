@@ -1,6 +1,6 @@
 // Questions asked in messages: a mention of the bot, a reply to one of its answers, any DM, and any
 // message in an answer channel (ANSWER_CHANNELS, needs the Message Content intent).
-import type { Message } from "discord.js";
+import type { Message, MessageReplyOptions } from "discord.js";
 import type { BotContext } from "./context.js";
 import { moreCustomId } from "./questions.js";
 import { NO_PINGS, renderAnswer, TEXT } from "./render.js";
@@ -39,7 +39,7 @@ export async function handleMessage(ctx: BotContext, message: Message, answerCha
   const q = questionOf(message, botId, answerChannels);
   if (!q) return;
   const log = ctx.log.child({ event: "message", trigger: q.trigger, userId: message.author.id, channelId: message.channelId, messageId: message.id });
-  const reply = (options: Parameters<Message["reply"]>[0] & object) =>
+  const reply = (options: MessageReplyOptions) =>
     message.reply({ ...options, allowedMentions: NO_PINGS, failIfNotExists: false });
   try {
     if (!q.question) {

@@ -49,6 +49,9 @@ export interface RetrieverSettings {
   abstainBelow: number;
   /** Characters of context around a hit. */
   maxContext: number;
+  /** How many top candidates are re-scored by word coverage, and the weight of that coverage. */
+  rerank: number;
+  coverageWeight: number;
 }
 
 export const DEFAULT_SETTINGS: RetrieverSettings = {
@@ -59,6 +62,8 @@ export const DEFAULT_SETTINGS: RetrieverSettings = {
   duplicateCosine: 0.92,
   abstainBelow: 0.5,
   maxContext: 600,
+  rerank: 10,
+  coverageWeight: 0.3,
 };
 
 /** One scored passage before excerpts are built. */
@@ -67,6 +72,8 @@ export interface Candidate {
   dense: number;
   /** BM25 normalised by the best BM25 score of this question (0 when not matched). */
   keyword: number;
+  /** Share of the question's words its sentence and neighbours cover (set for reranked candidates). */
+  coverage?: number;
   score: number;
 }
 
@@ -141,34 +148,44 @@ export class Retriever {
     return { candidates: ranked, queryVector: q };
   }
 
-  /** How well the best passages cover the question: the abstain/answer evidence. */
-  async evidence(question: string, ranked: Candidate[]): Promise<Evidence> {
-    const top = ranked.slice(0, 5);
-    if (top.length === 0) return { topDense: 0, topKeyword: 0, coverage: 0, namesMissing: 1, score: 0 };
+  /**
+   * Re-scores the best candidates by how well their sentence (with its neighbours) covers the
+   * question's words, and returns the abstain/answer evidence.
+   */
+  async rerank(question: string, ranked: Candidate[]): Promise<{ ranked: Candidate[]; evidence: Evidence }> {
+    const top = ranked.slice(0, this.settings.rerank);
+    if (top.length === 0) return { ranked, evidence: { topDense: 0, topKeyword: 0, coverage: 0, namesMissing: 1, score: 0 } };
     const qWords = await this.questionWords(question);
     const total = qWords.reduce((s, w) => s + w.weight, 0);
-    let coverage = 0;
-    let namesMissing = 1;
     const names = qWords.filter((w) => w.name);
-    if (names.length === 0) namesMissing = 0;
-    if (total > 0) {
-      for (const c of top) {
-        // The passage with its neighbours: an answer often spans two sentences.
-        const p = this.index.passages[c.index]!;
-        const own = this.byArticle.get(p.articleId)!;
-        const window = own.slice(Math.max(0, p.n - 1), p.n + 2).map((x) => x.text).join(" ");
-        const pWords = await this.wordVectors([...new Set(words(window))]);
-        let covered = 0;
-        for (const q of qWords) covered += q.weight * this.wordMatch(q, pWords);
-        coverage = Math.max(coverage, covered / total);
-        // A name the question asks about that the passage never mentions ("What did Lavrov say…").
-        const missing = names.filter((w) => this.wordMatch(w, pWords) < 1).length;
-        namesMissing = Math.min(namesMissing, missing > 0 ? 1 : 0);
+    let coverage = 0;
+    let namesMissing = names.length > 0 ? 1 : 0;
+    for (const c of top) {
+      const p = this.index.passages[c.index]!;
+      const own = this.byArticle.get(p.articleId)!;
+      const own1 = await this.wordVectors([...new Set(words(p.text))]);
+      // The neighbours count too: an answer often spans two sentences.
+      const window = await this.wordVectors([...new Set(words(own.slice(Math.max(0, p.n - 1), p.n + 2).map((x) => x.text).join(" ")))]);
+      let coveredOwn = 0;
+      let coveredWindow = 0;
+      for (const q of qWords) {
+        coveredOwn += q.weight * this.wordMatch(q, own1);
+        coveredWindow += q.weight * this.wordMatch(q, window);
       }
+      c.coverage = total > 0 ? (coveredOwn + coveredWindow) / (2 * total) : 0;
+      coverage = Math.max(coverage, total > 0 ? coveredWindow / total : 0);
+      // A name the question asks about that the passage never mentions ("What did Lavrov say…").
+      if (names.every((w) => this.wordMatch(w, window) === 1)) namesMissing = 0;
+    }
+    const w = this.settings.coverageWeight;
+    if (this.settings.mode === "hybrid" && w > 0) {
+      for (const c of top) c.score = (1 - w) * c.score + w * (c.coverage ?? 0);
+      top.sort((a, b) => b.score - a.score || a.index - b.index);
     }
     const topDense = Math.max(...top.map((c) => c.dense));
     const topKeyword = Math.max(...top.map((c) => c.keyword));
-    return { topDense, topKeyword, coverage, namesMissing, score: this.decide(topDense, coverage, namesMissing) };
+    const evidence = { topDense, topKeyword, coverage, namesMissing, score: this.decide(topDense, coverage, namesMissing) };
+    return { ranked: [...top, ...ranked.slice(top.length)], evidence };
   }
 
   /** Probability-like answerability score from the evidence (logistic; fitted on the dev questions). */
@@ -229,8 +246,8 @@ export class Retriever {
   async answer(question: string, opts: AnswerOptions = {}): Promise<Answer & { evidence: Evidence }> {
     const limit = opts.limit ?? 3;
     const offset = opts.offset ?? 0;
-    const { candidates } = await this.rank(question);
-    const evidence = await this.evidence(question, candidates);
+    const { candidates: firstPass } = await this.rank(question);
+    const { ranked: candidates, evidence } = await this.rerank(question, firstPass);
     const answered = candidates.length > 0 && evidence.score >= this.settings.abstainBelow;
     const excerpts = this.excerpts(candidates, offset + limit + 1);
     const hits = excerpts.slice(offset, offset + limit).map((h, i) => ({ ...h, rank: offset + i + 1 }));
