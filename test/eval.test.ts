@@ -1,0 +1,52 @@
+// Retrieval quality floors on the shared dev set and our own extra questions: CI fails when a
+// change makes retrieval or abstention measurably worse. Floors sit just under the measured figures
+// (README / closing note: `npm run eval -- ../shared/eval/dev-qa.jsonl --compare`).
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { Citebot } from "../src/citebot.js";
+import { evaluate, firstCorrectRank, normalize, readQuestions } from "../src/eval.js";
+
+const DEV = path.resolve(import.meta.dirname, "../../shared/eval/dev-qa.jsonl");
+const EXTRA = path.resolve(import.meta.dirname, "eval/extra-qa.jsonl");
+
+let bot: Citebot;
+beforeAll(async () => {
+  bot = await Citebot.open({ corpusDir: path.resolve(import.meta.dirname, "../corpus"), dataDir: mkdtempSync(path.join(tmpdir(), "citebot-eval-")) });
+});
+
+describe("scoring rules", () => {
+  it("normalizes quotes, whitespace and case", () => {
+    expect(normalize("The  two countries’ “Leaders”")).toBe(`the two countries' "leaders"`);
+  });
+  it("finds the rank of the first correct hit in text or context", async () => {
+    const answer = await bot.answer("which tv channel did antonov talk to?", { limit: 5 });
+    const rank = firstCorrectRank(answer, ["in an interview with Bloomberg Television yesterday"]);
+    expect(rank).toBeGreaterThan(0);
+    expect(firstCorrectRank(answer, ["a sentence that is in no article"])).toBe(0);
+  });
+});
+
+describe("retrieval floors", () => {
+  it("dev set: hybrid beats keyword-only and dense-only on MRR@5 and stays above its floors", async () => {
+    const questions = readQuestions(DEV);
+    const hybrid = await evaluate(bot, questions);
+    const keyword = await evaluate(bot.withSettings({ mode: "keyword" }), questions);
+    const dense = await evaluate(bot.withSettings({ mode: "dense" }), questions);
+    expect(hybrid.hit1).toBeGreaterThanOrEqual(0.68);
+    expect(hybrid.hit3).toBeGreaterThanOrEqual(0.8);
+    expect(hybrid.mrr5).toBeGreaterThanOrEqual(0.74);
+    expect(hybrid.mrr5).toBeGreaterThanOrEqual(Math.max(keyword.mrr5, dense.mrr5));
+    expect(hybrid.abstainOnNegatives).toBeGreaterThanOrEqual(0.99);
+    expect(hybrid.wrongAbstain).toBeLessThanOrEqual(0.13);
+  });
+
+  it("extra questions: floors hold on questions the dev set doesn't have", async () => {
+    const f = await evaluate(bot, readQuestions(EXTRA));
+    expect(f.hit1).toBeGreaterThanOrEqual(0.7);
+    expect(f.hit3).toBeGreaterThanOrEqual(0.85);
+    expect(f.abstainOnNegatives).toBeGreaterThanOrEqual(0.74);
+    expect(f.wrongAbstain).toBeLessThanOrEqual(0.1);
+  });
+});
