@@ -1,0 +1,484 @@
+// End to end: the unmodified discord.js client (our bot) against the local Discord emulator, answering
+// from the real core on the shipped corpus. Assertions are on what the emulator recorded.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Citebot } from "../../src/citebot.js";
+import { botConfig } from "../../src/bot/config.js";
+import { runBot, type BotHandle } from "../../src/bot/main.js";
+import type { CitebotLike } from "../../src/bot/types.js";
+import { DiscordEmulator, EPHEMERAL, Intents, type EmuUser } from "./emulator.js";
+import {
+  captureLogs,
+  carriesMessage,
+  expectNoPings,
+  expectWithinLimits,
+  isCreateMessage,
+  isTyping,
+  openCitebot,
+  replyTo,
+  sleep,
+  unmarkdown,
+  waitUntil,
+  type LogCapture,
+} from "./helpers.js";
+
+const ANSWERABLE = "What did Antonov say about the Geneva summit?";
+const UNANSWERABLE = "whats the current price of bitcoin";
+const EXPLODE = "EXPLODE"; // questions containing this make the injected dependency throw
+
+let core: Awaited<ReturnType<typeof openCitebot>>;
+let real: Citebot;
+
+beforeAll(async () => {
+  core = await openCitebot();
+  real = core.citebot;
+}, 60_000);
+
+afterAll(() => core?.cleanup());
+
+/** The real core, except that `answer` fails for questions containing EXPLODE (the handler-error scenario). */
+function withInjectedFailure(c: Citebot): CitebotLike {
+  return {
+    answer: (q, o) => (q.includes(EXPLODE) ? Promise.reject(new Error("simulated index failure")) : c.answer(q, o)),
+    articles: () => c.articles(),
+    article: (id) => c.article(id),
+    findArticles: (q, l) => c.findArticles(q, l),
+    passages: (id) => c.passages(id),
+    excerpt: (id, n) => c.excerpt(id, n),
+    searchArticle: (id, q) => c.searchArticle(id, q),
+  };
+}
+
+describe("bot without the Message Content intent", () => {
+  let emu: DiscordEmulator;
+  let bot: BotHandle;
+  let logs: LogCapture;
+  let n = 0;
+  /** A fresh member per scenario, so rate limits never leak between tests. */
+  const member = () => emu.addUser(`user${++n}`);
+
+  beforeAll(async () => {
+    emu = await DiscordEmulator.start({ heartbeatIntervalMs: 250 });
+    logs = captureLogs();
+    bot = await runBot({
+      citebot: withInjectedFailure(real),
+      config: botConfig({
+        token: emu.token,
+        apiUrl: emu.apiUrl,
+        answerChannels: [emu.channels.answers.id],
+        rateLimit: { max: 3, windowMs: 60_000 },
+      }),
+      logger: logs.logger,
+    });
+  });
+
+  afterAll(async () => {
+    await bot?.stop();
+    await emu?.stop();
+  });
+
+  /** Sends a mention and resolves with the bot's reply request. */
+  async function ask(author: EmuUser, content: string, extra: Parameters<DiscordEmulator["sendMessage"]>[0] = { content: "" }) {
+    const msg = emu.sendMessage({ mentionBot: true, ...extra, author, content });
+    return { msg, reply: await emu.waitForRequest(replyTo(msg.id)) };
+  }
+
+  it("identifies with Guilds, GuildMessages and DirectMessages only, and keeps the heartbeat going", async () => {
+    expect(emu.intents).toBe(Intents.Guilds | Intents.GuildMessages | Intents.DirectMessages);
+    expect(bot.client.user.id).toBe(emu.botUser.id);
+    expect(bot.client.guilds.cache.get(emu.guild.id)?.channels.cache.size).toBe(3);
+    // a heartbeat from the client, answered with an ACK
+    await new Promise<void>((resolve) => {
+      const check = () => {
+        const i = emu.gatewayFrames.findIndex((f) => f.direction === "in" && f.op === 1);
+        if (i >= 0 && emu.gatewayFrames.slice(i).some((f) => f.direction === "out" && f.op === 11)) return resolve();
+        setTimeout(check, 50);
+      };
+      check();
+    });
+    const identify = emu.gatewayFrames.find((f) => f.op === 2)!;
+    expect(identify.d.token).toBe("[token]");
+  });
+
+  it("warns at start-up that answer channels need the Message Content intent", () => {
+    const warning = logs.lines.find((l) => l.level === 40 && /ANSWER_CHANNELS/.test(String(l.msg)));
+    expect(warning?.msg).toMatch(/MESSAGE_CONTENT_INTENT=true/);
+  });
+
+  it("answers a mention in a channel: typing first, then a reply with cited excerpts", async () => {
+    const u = member();
+    const { msg, reply } = await ask(u, ANSWERABLE);
+    const typing = emu.requests.find((r) => isTyping(r) && r.path === `/channels/${emu.channels.general.id}/typing`);
+    expect(typing, "typing indicator").toBeDefined();
+    expect(typing!.seq).toBeLessThan(reply.seq);
+    expect(reply.path).toBe(`/channels/${msg.channel_id}/messages`);
+    expect(reply.body.message_reference.message_id).toBe(msg.id);
+    expect(reply.body.content).toContain("Here is what the articles say about");
+    expect(reply.body.content).toContain("Antonov");
+    expect(reply.body.content).not.toContain(`<@${emu.botUser.id}>`); // mention stripped from the question
+    const embeds = reply.body.embeds;
+    expect(embeds.length).toBeGreaterThanOrEqual(1);
+    expect(embeds.length).toBeLessThanOrEqual(3);
+    for (const e of embeds) {
+      expect(e.title).toMatch(/^\[\d+\] /);
+      expect(e.description).toMatch(/\*\*[^*]+\*\*/); // the matched sentence in bold
+      expect(e.footer.text).toMatch(/sentences? \d+(–\d+)? of \d+/);
+    }
+    // article titles from the corpus appear as citations
+    const titles = real.articles().map((a) => a.title);
+    expect(titles.some((t) => embeds[0].title.includes(t.slice(0, 30)))).toBe(true);
+    expectNoPings(reply);
+    expectWithinLimits(reply);
+    expect(emu.pings.filter((p) => p.messageId === reply.response.id)).toEqual([]);
+  });
+
+  it("answers a reply to one of its answers, and explains when a reply arrives without content", async () => {
+    const u = member();
+    const first = await ask(u, ANSWERABLE);
+    const followUp = emu.sendMessage({ author: u, content: "what about cybersecurity and the expert dialogue?", replyTo: first.reply.response.id });
+    const reply = await emu.waitForRequest(replyTo(followUp.id));
+    expect(reply.body.content).toMatch(/cyber/i);
+    expect(reply.body.embeds.length).toBeGreaterThan(0);
+    expectNoPings(reply);
+
+    // With the reply ping switched off Discord hides the text from a bot without Message Content.
+    const silent = emu.sendMessage({ author: u, content: "and who else was there?", replyTo: first.reply.response.id, pingReply: false });
+    const hint = await emu.waitForRequest(replyTo(silent.id));
+    expect(hint.body.content).toMatch(/can't read that message/);
+    expect(hint.body.embeds ?? []).toEqual([]);
+  });
+
+  it("answers a DM in the DM channel", async () => {
+    const u = member();
+    const dm = emu.sendDM({ author: u, content: "What is the mechanism for expert dialogue on cybersecurity supposed to focus on?" });
+    const reply = await emu.waitForRequest(replyTo(dm.id));
+    expect(reply.path).toBe(`/channels/${emu.dmChannel(u).id}/messages`);
+    expect(reply.body.content).toContain("Here is what the articles say");
+    expect(unmarkdown(JSON.stringify(reply.body.embeds))).toMatch(/critical infrastructure/);
+    expectNoPings(reply);
+  });
+
+  it("ignores other bots, itself, plain messages and answer-channel messages it cannot read", async () => {
+    const u = member();
+    const fromBot = emu.sendMessage({ author: emu.users.otherBot, content: ANSWERABLE, mentionBot: true });
+    const plain = emu.sendMessage({ author: u, content: ANSWERABLE });
+    const inAnswerChannel = emu.sendMessage({ author: u, channelId: emu.channels.answers.id, content: ANSWERABLE });
+    const before = emu.botMessages().length;
+    // a question after them; once it is answered, the ones before were handled too
+    const { reply } = await ask(u, "Who is Dmitry Peskov?");
+    await sleep(100);
+    for (const m of [fromBot, plain, inAnswerChannel]) expect(emu.requests.some(replyTo(m.id))).toBe(false);
+    expect(emu.botMessages().length).toBe(before + 1);
+    expect(reply.status).toBe(200);
+  });
+
+  it("/ask answers publicly after deferring", async () => {
+    const ia = emu.sendSlashCommand({ name: "ask", options: { question: ANSWERABLE }, user: member() });
+    const edit = await emu.waitForInteractionResponse(ia);
+    const [callback] = emu.requestsFor(ia);
+    expect(callback!.path).toBe(`/interactions/${ia.id}/${ia.token}/callback`);
+    expect(callback!.body.type).toBe(5); // deferred: acknowledged at once
+    expect(callback!.body.data?.flags ?? 0).toBe(0);
+    expect(callback!.at - ia.createdAt).toBeLessThan(3000);
+    expect(edit.method).toBe("PATCH");
+    expect(edit.path).toBe(`/webhooks/${emu.application.id}/${ia.token}/messages/@original`);
+    expect(edit.body.content).toContain("Here is what the articles say about");
+    expect(edit.body.embeds.length).toBeGreaterThan(0);
+    expect(edit.response.flags & EPHEMERAL).toBe(0);
+    expectNoPings(edit);
+    expectWithinLimits(edit);
+  });
+
+  it("/ask private:true answers ephemerally (flag 64)", async () => {
+    const ia = emu.sendSlashCommand({ name: "ask", options: { question: ANSWERABLE, private: true }, user: member() });
+    const edit = await emu.waitForInteractionResponse(ia);
+    const [callback] = emu.requestsFor(ia);
+    expect(callback!.body).toEqual({ type: 5, data: { flags: EPHEMERAL } });
+    expect(edit.response.flags & EPHEMERAL).toBe(EPHEMERAL);
+    expect(edit.body.embeds.length).toBeGreaterThan(0);
+    expectNoPings(edit);
+  });
+
+  it("/source suggests articles as the user types, then shows the passage asked for", async () => {
+    const u = member();
+    const ac = emu.sendAutocomplete({ name: "source", options: { article: "gene" }, focused: "article", user: u });
+    const suggestions = await emu.waitForRequest((r) => r.path === `/interactions/${ac.id}/${ac.token}/callback`);
+    expect(suggestions.status).toBe(204);
+    expect(suggestions.body.type).toBe(8);
+    const choices = suggestions.body.data.choices as Array<{ name: string; value: string }>;
+    const expected = real.articles().filter((a) => /gene/i.test(a.title));
+    expect(choices.length).toBe(Math.min(25, expected.length));
+    expect(choices.map((c) => c.value).sort()).toEqual(expected.map((a) => a.id).sort().slice(0, 25));
+    for (const c of choices) {
+      expect(c.name.length).toBeGreaterThan(0);
+      expect(c.name.length).toBeLessThanOrEqual(100);
+    }
+
+    const target = real.articles().find((a) => a.source && a.date && /cyber/i.test(a.text))!;
+    const ia = emu.sendSlashCommand({ name: "source", options: { article: target.id, query: "expert dialogue on cybersecurity" }, user: u });
+    const edit = await emu.waitForInteractionResponse(ia);
+    expect(emu.requestsFor(ia)[0]!.body.type).toBe(5);
+    expect(edit.body.content).toMatch(/best matches/);
+    const [embed] = edit.body.embeds;
+    expect(unmarkdown(embed.title)).toBe(target.title);
+    expect(embed.author.name).toBe(`${target.source} · ${target.date}`);
+    expect(unmarkdown(embed.description)).toMatch(/expert dialogue on cybersecurity/);
+    expect(embed.footer.text).toMatch(/sentences? \d+/);
+    expectNoPings(edit);
+
+    const byNumber = emu.sendSlashCommand({ name: "source", options: { article: target.id, passage: 3 }, user: u });
+    const edit2 = await emu.waitForInteractionResponse(byNumber);
+    expect(edit2.body.content).toMatch(/^Sentence 3 of \d+/);
+    const third = real.passages(target.id)[2]!;
+    expect(unmarkdown(edit2.body.embeds[0].description)).toContain(third.text.replace(/\s+/g, " ").slice(0, 40));
+
+    const unknown = emu.sendSlashCommand({ name: "source", options: { article: "zzzz no such article" }, user: u });
+    const notice = await emu.waitForInteractionResponse(unknown);
+    expect(notice.body).toMatchObject({ type: 4, data: { flags: EPHEMERAL } });
+    expect(notice.body.data.content).toMatch(/can't find an article/);
+  });
+
+  it("/sources lists the articles", async () => {
+    const ia = emu.sendSlashCommand({ name: "sources", user: member() });
+    const res = await emu.waitForInteractionResponse(ia);
+    expect(res.body.type).toBe(4);
+    const text = unmarkdown(res.body.data.embeds.map((e: any) => e.description).join("\n"));
+    for (const a of real.articles()) expect(text).toContain(a.title.slice(0, 60));
+    expect(res.body.data.content).toMatch(new RegExp(`^${real.articles().length} articles?`));
+    expectNoPings(res);
+    expectWithinLimits(res);
+  });
+
+  it("/help explains the commands, privately", async () => {
+    const ia = emu.sendSlashCommand({ name: "help", user: member() });
+    const res = await emu.waitForInteractionResponse(ia);
+    expect(res.body.type).toBe(4);
+    expect(res.body.data.flags).toBe(EPHEMERAL);
+    const text = res.body.data.embeds[0].description;
+    for (const c of ["/ask", "/source", "/sources"]) expect(text).toContain(c);
+    expectNoPings(res);
+  });
+
+  it("the More button pages through further excerpts", async () => {
+    const u = member();
+    const ia = emu.sendSlashCommand({ name: "ask", options: { question: ANSWERABLE }, user: u });
+    const edit = await emu.waitForInteractionResponse(ia);
+    const button = edit.body.components?.[0]?.components?.[0];
+    expect(button).toMatchObject({ type: 2, label: "More" });
+    expect(button.custom_id).toMatch(/^more:[\w-]+:3$/);
+    const firstTitles = edit.body.embeds.map((e: any) => e.title);
+
+    const click = emu.clickButton({ messageId: edit.response.id, customId: button.custom_id, user: u });
+    const followUp = await emu.waitForRequest((r) => r.method === "POST" && r.path === `/webhooks/${emu.application.id}/${click.token}`);
+    const [update] = emu.requestsFor(click);
+    expect(update!.body.type).toBe(7); // acknowledged by taking the spent button off the answer
+    expect(update!.body.data.components).toEqual([]);
+    expectNoPings(update!);
+    expect(followUp.status).toBe(200);
+    expect(followUp.body.content).toMatch(/excerpts 4–/);
+    expect(followUp.body.embeds[0].title).toMatch(/^\[4\] /);
+    expect(followUp.body.embeds.map((e: any) => e.title)).not.toEqual(firstTitles);
+    expectNoPings(followUp);
+    expect(emu.messages.get(edit.response.id)!.components).toEqual([]);
+  });
+
+  it("a question with @everyone and a role mention pings no one and echoes no live mention", async () => {
+    const u = member();
+    const { reply } = await ask(u, `@everyone <@&${emu.guild.modRoleId}> @here what did Antonov say about the Geneva summit?`);
+    expectNoPings(reply);
+    expect(reply.body.allowed_mentions).toEqual({ parse: [], replied_user: false });
+    const all = JSON.stringify(reply.body);
+    expect(all).not.toMatch(/@everyone|@here/);
+    expect(all).not.toMatch(/<@&\d+>/);
+    expect(reply.body.content).toContain("@\u200beveryone"); // shown, defused
+    expect(emu.pings.filter((p) => p.messageId === reply.response.id)).toEqual([]);
+  });
+
+  it("says plainly when the articles don't cover a question, offering related passages", async () => {
+    const { reply } = await ask(member(), UNANSWERABLE);
+    expect(reply.body.content).toMatch(/The articles don't cover/);
+    expect(reply.body.content).toContain("bitcoin");
+    for (const e of reply.body.embeds) expect(e.title).toMatch(/^Related · /);
+    expect(reply.body.content).toMatch(/Related/);
+  });
+
+  it("rate-limits a burst from one user: one 'slow down', the rest ignored; /ask gets an ephemeral notice", async () => {
+    const u = member();
+    const burst = Array.from({ length: 6 }, (_, i) => emu.sendMessage({ author: u, mentionBot: true, content: `${ANSWERABLE} (${i})` }));
+    await waitUntil(() => burst.filter((m) => emu.requests.some(replyTo(m.id))).length >= 4);
+    // another user is still served; once that answer is in, the burst has been fully handled
+    await ask(member(), ANSWERABLE);
+    const replies = burst.map((m) => emu.requests.find(replyTo(m.id)));
+    const answered = replies.filter((r) => r?.body.embeds?.length);
+    const slowDown = replies.filter((r) => /Slow down/.test(r?.body.content ?? ""));
+    expect(answered.length).toBe(3);
+    expect(slowDown.length).toBe(1);
+    expect(replies.filter((r) => !r).length).toBe(2);
+    expectNoPings(slowDown[0]!);
+
+    const ia = emu.sendSlashCommand({ name: "ask", options: { question: ANSWERABLE }, user: u });
+    const res = await emu.waitForInteractionResponse(ia);
+    expect(res.body).toMatchObject({ type: 4, data: { flags: EPHEMERAL } });
+    expect(res.body.data.content).toMatch(/Slow down a little: you can ask again in \d+ s/);
+  });
+
+  it("turns a handler error into a short apology, logs it, and keeps serving", async () => {
+    const u = member();
+    const { reply } = await ask(u, `please ${EXPLODE} now`);
+    expect(reply.body.content).toMatch(/^Sorry, something went wrong/);
+    expectNoPings(reply);
+    const logged = logs.lines.find((l) => l.level === 50 && (l.err as any)?.message === "simulated index failure");
+    expect(logged).toBeDefined();
+
+    const ia = emu.sendSlashCommand({ name: "ask", options: { question: `${EXPLODE} again` }, user: u });
+    const apology = await emu.waitForInteractionResponse(ia);
+    expect(apology.method).toBe("PATCH"); // the deferred reply becomes the apology
+    expect(apology.body.content).toMatch(/^Sorry, something went wrong/);
+
+    const next = await ask(u, ANSWERABLE);
+    expect(next.reply.body.embeds.length).toBeGreaterThan(0);
+  });
+
+  it("rides out a 429 and a 500 from Discord, and a dropped gateway connection (resume)", async () => {
+    emu.injectFault({ method: "POST", path: /^\/channels\/\d+\/messages$/, status: 429, retryAfter: 0.1, times: 1 });
+    emu.injectFault({ method: "POST", path: /^\/channels\/\d+\/messages$/, status: 500, times: 1 });
+    const { reply } = await ask(member(), ANSWERABLE);
+    const attempts = emu.requests.filter((r) => isCreateMessage(r) && r.body?.message_reference?.message_id === reply.body.message_reference.message_id);
+    expect(attempts.map((r) => r.status)).toEqual([429, 500, 200]);
+
+    const resumed = new Promise((r) => emu.once("resumed", r));
+    emu.closeGateway(4000);
+    await resumed;
+    const frame = emu.gatewayFrames.filter((f) => f.op === 6).at(-1)!;
+    expect(frame.d).toMatchObject({ token: "[token]", session_id: expect.any(String), seq: expect.any(Number) });
+    const after = await ask(member(), ANSWERABLE);
+    expect(after.reply.body.embeds.length).toBeGreaterThan(0);
+  });
+
+  it("never sent a message without allowed_mentions.parse = [] or outside Discord's limits, and made no failing call", () => {
+    const visible = emu.requests.filter((r) => carriesMessage(r) && r.status < 300);
+    expect(visible.length).toBeGreaterThan(20);
+    for (const r of visible) {
+      expectNoPings(r);
+      expectWithinLimits(r);
+    }
+    expect(emu.requests.filter((r) => r.status >= 400 && !r.fault).map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([]);
+    expect(emu.pings).toEqual([]);
+    // the token never reaches the logs
+    expect(logs.raw.join("\n")).not.toContain(emu.token);
+  });
+});
+
+describe("bot with the Message Content intent, answer channels and long answers", () => {
+  let emu: DiscordEmulator;
+  let bot: BotHandle;
+
+  beforeAll(async () => {
+    emu = await DiscordEmulator.start();
+    bot = await runBot({
+      citebot: real,
+      config: botConfig({
+        token: emu.token,
+        apiUrl: emu.apiUrl,
+        answerChannels: [emu.channels.answers.id],
+        messageContentIntent: true,
+        answerExcerpts: 10,
+      }),
+      logger: captureLogs().logger,
+    });
+  });
+
+  afterAll(async () => {
+    await bot?.stop();
+    await emu?.stop();
+  });
+
+  it("requests Message Content and answers every message in an answer channel, without a mention", async () => {
+    expect(emu.intents! & Intents.MessageContent).toBe(Intents.MessageContent);
+    const u = emu.addUser("reader");
+    const elsewhere = emu.sendMessage({ author: u, channelId: emu.channels.news.id, content: ANSWERABLE });
+    const msg = emu.sendMessage({ author: u, channelId: emu.channels.answers.id, content: ANSWERABLE });
+    const reply = await emu.waitForRequest(replyTo(msg.id));
+    expect(reply.path).toBe(`/channels/${emu.channels.answers.id}/messages`);
+    expect(reply.body.embeds.length).toBeGreaterThan(0);
+    expectNoPings(reply);
+    await sleep(100);
+    expect(emu.requests.some(replyTo(elsewhere.id))).toBe(false);
+  });
+
+  it("fits an over-long answer (10 excerpts) within every Discord limit, cutting only between words", async () => {
+    const question = "Russia and the United States relations, dialogue and summit";
+    const direct = await real.answer(question, { limit: 10 });
+    const rawSize = direct.hits.reduce((s, h) => s + h.context.length + h.article.title.length + 60, 0);
+    expect(direct.hits.length).toBe(10);
+    expect(rawSize, "precondition: the untrimmed answer exceeds 6000 characters").toBeGreaterThan(6000);
+
+    const ia = emu.sendSlashCommand({ name: "ask", options: { question }, user: emu.addUser("longreader") });
+    const edit = await emu.waitForInteractionResponse(ia);
+    expect(edit.status).toBe(200);
+    expectWithinLimits(edit);
+    const embeds = edit.body.embeds as any[];
+    expect(embeds.length).toBe(10);
+    const total = embeds.reduce((s, e) => s + (e.title?.length ?? 0) + (e.description?.length ?? 0) + (e.footer?.text.length ?? 0), 0);
+    expect(total).toBeLessThanOrEqual(6000);
+    expect(edit.body.content.length).toBeLessThanOrEqual(2000);
+    let trimmed = 0;
+    for (const e of embeds) {
+      expect(e.title.length).toBeLessThanOrEqual(256);
+      expect(e.description.length).toBeLessThanOrEqual(4096);
+      const rank = Number(/^\[(\d+)\]/.exec(e.title)![1]);
+      const hit = direct.hits.find((h) => h.rank === rank)!;
+      const context = hit.context.replace(/\s+/g, " ");
+      // each shown stretch of text is a whole-word stretch of the excerpt
+      const parts = unmarkdown(e.description).split(/ ?… ?/).filter(Boolean);
+      if (parts.join(" ").length < context.trim().length) trimmed++;
+      for (const part of parts) {
+        const at = context.indexOf(part);
+        expect(at, `"${part.slice(0, 60)}…" comes from the excerpt`).toBeGreaterThanOrEqual(0);
+        const before = context[at - 1];
+        const after = context[at + part.length];
+        expect(before === undefined || /\s/.test(before), "starts at a word boundary").toBe(true);
+        expect(after === undefined || /\s/.test(after), `ends at a word boundary: "${part.slice(-30)}|${context.slice(at + part.length, at + part.length + 10)}"`).toBe(true);
+      }
+      // the matched sentence is always kept
+      expect(e.description).toMatch(/\*\*[^*]+\*\*/);
+    }
+    expect(trimmed, "some excerpts had to be trimmed").toBeGreaterThan(0);
+  });
+});
+
+describe("start-up failures", () => {
+  it("a rejected token ends with a clear message saying how to get one (no token in it)", async () => {
+    const emu = await DiscordEmulator.start();
+    try {
+      const err = await runBot({
+        citebot: real,
+        config: botConfig({ token: "not-the-right-token", apiUrl: emu.apiUrl }),
+        logger: captureLogs().logger,
+      }).catch((e: Error) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).name).toBe("BotStartError");
+      expect((err as Error).message).toMatch(/Discord rejected DISCORD_TOKEN/);
+      expect((err as Error).message).toMatch(/Developer Portal|developers\/applications/);
+      expect((err as Error).message).not.toContain("not-the-right-token");
+      const gw = emu.requests.find((r) => r.path === "/gateway/bot")!;
+      expect(gw.status).toBe(401);
+    } finally {
+      await emu.stop();
+    }
+  });
+
+  it("a Message Content intent not enabled in the portal ends with a message saying where to enable it", async () => {
+    const emu = await DiscordEmulator.start({ allowedPrivilegedIntents: 0 });
+    try {
+      const err = await runBot({
+        citebot: real,
+        config: botConfig({ token: emu.token, apiUrl: emu.apiUrl, messageContentIntent: true }),
+        logger: captureLogs().logger,
+        loginTimeoutMs: 10_000,
+      }).catch((e: Error) => e);
+      expect((err as Error).message).toMatch(/Message Content Intent in the Developer Portal/);
+    } finally {
+      await emu.stop();
+    }
+  });
+});

@@ -1,0 +1,90 @@
+// Shared pieces of the end-to-end suites: a real Citebot on the shipped corpus (opened once per file,
+// index in a temp dir), a log capture, and predicates over the emulator's recorded requests.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import pino from "pino";
+import { expect } from "vitest";
+import { Citebot } from "../../src/citebot.js";
+import type { Logger } from "../../src/log.js";
+import type { RecordedRequest } from "./emulator.js";
+import { messagePayloadProblems } from "./limits.js";
+
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const CORPUS_DIR = path.join(PROJECT_ROOT, "corpus");
+
+/** Opens the real core on corpus/ with its index built in a fresh temp dir. */
+export async function openCitebot(): Promise<{ citebot: Citebot; dataDir: string; cleanup(): void }> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), "citebot-e2e-"));
+  const citebot = await Citebot.open({ corpusDir: CORPUS_DIR, dataDir });
+  return { citebot, dataDir, cleanup: () => rmSync(dataDir, { recursive: true, force: true }) };
+}
+
+export interface LogCapture {
+  logger: Logger;
+  lines: Array<Record<string, unknown> & { level: number; msg?: string }>;
+  raw: string[];
+}
+
+export function captureLogs(): LogCapture {
+  const lines: LogCapture["lines"] = [];
+  const raw: string[] = [];
+  const logger = pino(
+    { level: "debug", redact: { paths: ["token", "*.token"], censor: "[redacted]" } },
+    {
+      write(s: string) {
+        raw.push(s);
+        lines.push(JSON.parse(s));
+      },
+    },
+  );
+  return { logger, lines, raw };
+}
+
+export const isCreateMessage = (r: RecordedRequest) => r.method === "POST" && /^\/channels\/\d+\/messages$/.test(r.path);
+export const isTyping = (r: RecordedRequest) => r.method === "POST" && /^\/channels\/\d+\/typing$/.test(r.path);
+/** The bot's reply (a created message referencing `messageId`). */
+export const replyTo = (messageId: string) => (r: RecordedRequest) =>
+  isCreateMessage(r) && r.status === 200 && r.body?.message_reference?.message_id === messageId;
+
+/** Requests that carry a message the user will see (create, interaction message/update, edit, follow-up). */
+export function carriesMessage(r: RecordedRequest): boolean {
+  if (isCreateMessage(r)) return true;
+  if (/^\/interactions\/\d+\/[^/]+\/callback$/.test(r.path)) return [4, 7].includes(r.body?.type);
+  if (r.path.startsWith("/webhooks/")) return r.method === "PATCH" || r.method === "POST";
+  return false;
+}
+
+/** The message data of such a request (callbacks wrap it in `data`). */
+export function messageData(r: RecordedRequest): any {
+  return r.path.includes("/callback") ? r.body?.data : r.body;
+}
+
+export function expectNoPings(r: RecordedRequest): void {
+  const data = messageData(r);
+  expect(data.allowed_mentions, `${r.method} ${r.path} must set allowed_mentions`).toBeDefined();
+  expect(data.allowed_mentions.parse).toEqual([]);
+  expect(data.allowed_mentions.users ?? []).toEqual([]);
+  expect(data.allowed_mentions.roles ?? []).toEqual([]);
+}
+
+export function expectWithinLimits(r: RecordedRequest): void {
+  expect(messagePayloadProblems(messageData(r))).toEqual([]);
+}
+
+/** Visible text of an embed description: markdown escapes, bold markers and zero-width spaces removed. */
+export function unmarkdown(s: string): string {
+  return s.replace(/\*\*/g, "").replace(/\\(.)/g, "$1").replace(/\u200b/g, "");
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `cond` until it holds (or fails after `timeoutMs`). */
+export async function waitUntil(cond: () => boolean, timeoutMs = 10_000, what = "condition"): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
