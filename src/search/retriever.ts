@@ -18,7 +18,7 @@ interface QuestionWord {
 }
 
 /** Logistic answerability model over (best dense cosine, word coverage); see `npm run eval`. */
-export const ABSTAIN_MODEL = { bias: -5.2, dense: 4, coverage: 8, namesMissing: -4 };
+export const ABSTAIN_MODEL = { bias: -4.4, dense: 5, coverage: 8, namesMissing: -4 };
 
 /** One edit apart (two for long words): "timline" ~ "timeline". */
 function isTypo(a: string, b: string): boolean {
@@ -52,6 +52,10 @@ export interface RetrieverSettings {
   /** How many top candidates are re-scored by word coverage, and the weight of that coverage. */
   rerank: number;
   coverageWeight: number;
+  /** How the two rankings combine: a weighted mix of scores, or reciprocal rank fusion. */
+  fusion: "mix" | "rrf";
+  /** Embed the whole question, or only its content words. */
+  denseQuery: "full" | "content";
 }
 
 export const DEFAULT_SETTINGS: RetrieverSettings = {
@@ -64,6 +68,8 @@ export const DEFAULT_SETTINGS: RetrieverSettings = {
   maxContext: 600,
   rerank: 10,
   coverageWeight: 0.3,
+  fusion: "mix",
+  denseQuery: "content",
 };
 
 /** One scored passage before excerpts are built. */
@@ -117,7 +123,9 @@ export class Retriever {
   /** Scores candidates for a question, best first. */
   async rank(question: string, restrictTo?: (index: number) => boolean): Promise<{ candidates: Candidate[]; queryVector: Float32Array }> {
     const { mode, candidates: C, denseWeight } = this.settings;
-    const [queryVector] = await this.embedder.embed([question]);
+    // The question's content words only: "what did … say about" matches every sentence a little.
+    const denseText = this.settings.denseQuery === "content" ? words(question).filter((w) => !isStopWord(w)).join(" ") || question : question;
+    const [queryVector] = await this.embedder.embed([denseText]);
     const q = queryVector!;
     const n = this.index.passages.length;
     const scores = new Map<number, Candidate>();
@@ -140,9 +148,21 @@ export class Retriever {
       const best = filtered[0]?.score ?? 0;
       for (const h of filtered) get(h.index).keyword = best > 0 ? h.score / best : 0;
     }
-    for (const c of scores.values()) {
-      const dense = Math.max(0, c.dense);
-      c.score = mode === "dense" ? dense : mode === "keyword" ? c.keyword : denseWeight * dense + (1 - denseWeight) * c.keyword;
+    if (mode === "hybrid" && this.settings.fusion === "rrf") {
+      // Reciprocal rank fusion: only the ranks count, not the two scores' scales.
+      const K = 60;
+      const byDense = [...scores.values()].sort((a, b) => b.dense - a.dense);
+      const byKeyword = [...scores.values()].filter((c) => c.keyword > 0).sort((a, b) => b.keyword - a.keyword);
+      for (const c of scores.values()) c.score = 0;
+      byDense.forEach((c, r) => (c.score += denseWeight / (K + r + 1)));
+      byKeyword.forEach((c, r) => (c.score += (1 - denseWeight) / (K + r + 1)));
+      // Scale to [0, 1]: 1 is first in both rankings.
+      for (const c of scores.values()) c.score *= K + 1;
+    } else {
+      for (const c of scores.values()) {
+        const dense = Math.max(0, c.dense);
+        c.score = mode === "dense" ? dense : mode === "keyword" ? c.keyword : denseWeight * dense + (1 - denseWeight) * c.keyword;
+      }
     }
     const ranked = [...scores.values()].sort((a, b) => b.score - a.score || a.index - b.index);
     return { candidates: ranked, queryVector: q };
