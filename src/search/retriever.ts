@@ -18,7 +18,12 @@ interface QuestionWord {
 }
 
 /** Logistic answerability model over (best dense cosine, word coverage); see `npm run eval`. */
-export const ABSTAIN_MODEL = { bias: -4.4, dense: 5, coverage: 8, namesMissing: -4 };
+export const ABSTAIN_MODEL = { bias: -4.4, dense: 5, coverage: 8, namesMissing: -8 };
+
+/** Score factor for each excerpt an article already has in the answer. */
+const ARTICLE_REPEAT_DISCOUNT = 0.85;
+/** Excerpts prepared per question, whatever page is asked for. */
+const PAGE_POOL = 15;
 
 /** One edit apart (two for long words): "timline" ~ "timeline". */
 function isTypo(a: string, b: string): boolean {
@@ -269,7 +274,8 @@ export class Retriever {
     const { candidates: firstPass } = await this.rank(question);
     const { ranked: candidates, evidence } = await this.rerank(question, firstPass);
     const answered = candidates.length > 0 && evidence.score >= this.settings.abstainBelow;
-    const excerpts = this.excerpts(candidates, offset + limit + 1);
+    // A fixed pool, so that paging ("More") walks one stable list.
+    const excerpts = this.excerpts(candidates, Math.max(PAGE_POOL, offset + limit + 1));
     const hits = excerpts.slice(offset, offset + limit).map((h, i) => ({ ...h, rank: offset + i + 1 }));
     return { question, answered, hits, more: excerpts.length > offset + limit, evidence };
   }
@@ -317,7 +323,22 @@ export class Retriever {
       if (chosen.some((e) => e.vectors.some((j) => this.cosineBetween(j, c.index) >= this.settings.duplicateCosine))) continue;
       chosen.push({ articleId: p.articleId, first: p.n, last: p.n, score: c.score, vectors: [c.index] });
     }
-    return chosen.slice(0, count).map((e, i) => this.buildHit(e.articleId, e.first, e.last, i + 1, Math.min(1, e.score)));
+    // Spread excerpts across articles: each further excerpt from the same article counts a little
+    // less, so a question answered in several articles shows each of them near the top.
+    const ordered: typeof chosen = [];
+    const perArticle = new Map<string, number>();
+    while (chosen.length) {
+      let best = 0;
+      let bestScore = -Infinity;
+      chosen.forEach((e, i) => {
+        const adjusted = e.score * ARTICLE_REPEAT_DISCOUNT ** (perArticle.get(e.articleId) ?? 0);
+        if (adjusted > bestScore) (best = i), (bestScore = adjusted);
+      });
+      const [e] = chosen.splice(best, 1);
+      perArticle.set(e!.articleId, (perArticle.get(e!.articleId) ?? 0) + 1);
+      ordered.push(e!);
+    }
+    return ordered.slice(0, count).map((e, i) => this.buildHit(e.articleId, e.first, e.last, i + 1, Math.min(1, e.score)));
   }
 
   private buildHit(articleId: string, first: number, last: number, rank: number, score: number): Hit {
