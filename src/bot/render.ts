@@ -80,14 +80,15 @@ export function fit(raw: string, max: number, transform: (s: string) => string =
   const text = raw.replace(/\s+/g, " ").trim();
   const full = transform(text);
   if (full.length <= max) return full;
-  const render = (cut: number) => `${transform(text.slice(0, cut).trimEnd())}${ELLIPSIS}`;
-  const fits = (cut: number) => render(cut).length <= max;
+  // "… " after a whole sentence, "…" glued to a word cut.
+  const atSentence = (cut: number) => `${transform(text.slice(0, cut).trimEnd())} ${ELLIPSIS}`;
+  const atWord = (cut: number) => `${transform(text.slice(0, cut).trimEnd())}${ELLIPSIS}`;
   const sentenceCuts = [...text.matchAll(SENTENCE_END)].map((m) => m.index! + m[0].length);
-  const s = largestFitting(sentenceCuts, fits);
+  const s = largestFitting(sentenceCuts, (cut) => atSentence(cut).length <= max);
   const wordCuts = [...text.matchAll(/\s/g)].map((m) => m.index!).filter((i) => i > 0);
-  const w = largestFitting(wordCuts, fits);
-  if (s > 0 && (s >= w || render(s).length >= max / 2)) return render(s);
-  if (w > 0) return render(w);
+  const w = largestFitting(wordCuts, (cut) => atWord(cut).length <= max);
+  if (s > 0 && (s >= w || atSentence(s).length >= max / 2)) return atSentence(s);
+  if (w > 0) return atWord(w);
   // One giant word: cut by code points, the only mid-word cut there is.
   const chars = Array.from(text);
   const idx = largestFitting(
@@ -262,11 +263,14 @@ export function moreButton(customId: string): APIActionRowComponent<APIButtonCom
 
 function hitEmbeds(hits: Hit[], related: boolean, descriptionFor?: (hit: Hit, budget: number) => string): APIEmbed[] {
   const shown = hits.slice(0, LIMITS.embeds);
+  // Titles and citations are short in practice; caps keep room for the excerpts when they are not.
+  const titleCap = shown.length > 5 ? 150 : LIMITS.title;
+  const footerCap = 160;
   const heads = shown.map((h) => {
     const prefix = `${related ? "Related · " : ""}[${h.rank}] `;
     return {
-      title: prefix + fit(h.article.title || h.article.id, LIMITS.title - prefix.length),
-      footer: fit(citationLine(h), LIMITS.footer, plain),
+      title: prefix + fit(h.article.title || h.article.id, titleCap - prefix.length),
+      footer: fit(citationLine(h), footerCap, plain),
     };
   });
   const fixed = heads.reduce((n, h) => n + h.title.length + h.footer.length, 0);
