@@ -5,6 +5,7 @@ import { commandsByName } from "./commands/index.js";
 import { handleMessage } from "./messages.js";
 import { handleMore, isMoreButton } from "./more.js";
 import { NO_PINGS } from "./render.js";
+import { errInfo } from "./errors.js";
 
 /**
  * Intents: Guilds (channels, roles), GuildMessages (messages that mention the bot or reply to it;
@@ -38,18 +39,18 @@ function wire(client: Client, ctx: BotContext): void {
   const log = ctx.log;
 
   client.on(Events.MessageCreate, (message) => {
-    void handleMessage(ctx, message, answerChannels).catch((err: unknown) => log.error({ err }, "message handler crashed"));
+    void handleMessage(ctx, message, answerChannels).catch((err: unknown) => log.error({ err: errInfo(err) }, "message handler crashed"));
   });
   client.on(Events.InteractionCreate, (interaction) => {
-    void handleInteraction(ctx, interaction).catch((err: unknown) => log.error({ err }, "interaction handler crashed"));
+    void handleInteraction(ctx, interaction).catch((err: unknown) => log.error({ err: errInfo(err) }, "interaction handler crashed"));
   });
 
-  client.on(Events.Error, (err) => log.error({ err }, "discord client error"));
+  client.on(Events.Error, (err) => log.error({ err: errInfo(err) }, "discord client error"));
   client.on(Events.Warn, (message) => log.warn({ message }, "discord client warning"));
   client.on(Events.ShardDisconnect, (event, shardId) => log.warn({ code: event.code, shardId }, "gateway disconnected; not reconnecting"));
   client.on(Events.ShardReconnecting, (shardId) => log.info({ shardId }, "gateway reconnecting"));
   client.on(Events.ShardResume, (shardId, replayed) => log.info({ shardId, replayed }, "gateway session resumed"));
-  client.on(Events.ShardError, (err, shardId) => log.error({ err, shardId }, "gateway error"));
+  client.on(Events.ShardError, (err, shardId) => log.error({ err: errInfo(err), shardId }, "gateway error"));
   client.rest.on("rateLimited", (info) =>
     log.warn({ route: info.route, method: info.method, retryAfter: info.retryAfter, global: info.global, scope: info.scope }, "Discord rate limit hit; waiting"),
   );
@@ -62,7 +63,7 @@ export async function handleInteraction(ctx: BotContext, interaction: Interactio
       if (command?.autocomplete) await command.autocomplete(ctx, interaction);
       else await interaction.respond([]);
     } catch (err) {
-      ctx.log.error({ err, command: interaction.commandName }, "autocomplete failed");
+      ctx.log.error({ err: errInfo(err), command: interaction.commandName }, "autocomplete failed");
       if (!interaction.responded) await interaction.respond([]).catch(() => undefined);
     }
     return;

@@ -6,6 +6,7 @@ import type { QuestionStore } from "./questions.js";
 import type { RateLimiter } from "./ratelimit.js";
 import { NO_PINGS, TEXT, type Rendered } from "./render.js";
 import type { CitebotLike } from "./types.js";
+import { errInfo } from "./errors.js";
 
 export interface BotContext {
   citebot: CitebotLike;
@@ -30,10 +31,10 @@ export function messageOf(r: Rendered) {
 
 /** Logs a handler failure and tells the user briefly; never throws. */
 export async function apologize(ctx: BotContext, interaction: RepliableInteraction, err: unknown, where: string): Promise<void> {
-  ctx.log.error({ err, where, userId: interaction.user.id, channelId: interaction.channelId, interactionId: interaction.id }, "interaction handler failed");
+  ctx.log.error({ err: errInfo(err), where, userId: interaction.user.id, channelId: interaction.channelId, interactionId: interaction.id }, "interaction handler failed");
   try {
     await notice(interaction, TEXT.apology);
   } catch (e) {
-    ctx.log.warn({ err: e, where }, "could not send the apology");
+    ctx.log.warn({ err: errInfo(e), where }, "could not send the apology");
   }
 }

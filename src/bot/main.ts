@@ -12,6 +12,7 @@ import type { BotContext } from "./context.js";
 import { QuestionStore } from "./questions.js";
 import { RateLimiter } from "./ratelimit.js";
 import type { CitebotLike } from "./types.js";
+import { errInfo, redactSecrets } from "./errors.js";
 
 /** A start-up failure with a message meant for people (no stack trace needed). */
 export class BotStartError extends Error {
@@ -133,7 +134,7 @@ export function friendlyStartError(err: unknown, config: Pick<BotConfig, "apiUrl
   if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|UND_ERR/.test(code + message)) {
     return new BotStartError(`Could not reach Discord${config.apiUrl ? ` at ${config.apiUrl}` : ""} (${code || message}). Check the network connection${config.apiUrl ? " and DISCORD_API_URL" : ""}.`, { cause: err });
   }
-  return new BotStartError(`Could not start the bot: ${message.replaceAll(/[\w-]{20,}\.[\w-]{4,}\.[\w-]{20,}/g, "[token]")}`, { cause: err });
+  return new BotStartError(`Could not start the bot: ${redactSecrets(message)}`, { cause: err });
 }
 
 export interface RegisterCommandsOptions {
@@ -239,11 +240,11 @@ export async function runBotFromCli(opts: { corpusDir?: string } = {}): Promise<
     handle = await runBot({ citebot, config });
   } catch (err) {
     console.error(explain(err));
-    log.debug({ err }, "start-up failed");
+    log.debug({ err: errInfo(err) }, "start-up failed");
     process.exitCode = 1;
     return;
   }
-  process.on("unhandledRejection", (err) => log.error({ err }, "unhandled rejection"));
+  process.on("unhandledRejection", (err) => log.error({ err: errInfo(err) }, "unhandled rejection"));
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
       log.info({ signal }, "shutting down");

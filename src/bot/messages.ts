@@ -4,6 +4,7 @@ import type { Message, MessageReplyOptions } from "discord.js";
 import type { BotContext } from "./context.js";
 import { moreCustomId } from "./questions.js";
 import { NO_PINGS, renderAnswer, TEXT } from "./render.js";
+import { errInfo } from "./errors.js";
 
 export type Trigger = "dm" | "mention" | "reply" | "answer-channel";
 
@@ -65,11 +66,11 @@ export async function handleMessage(ctx: BotContext, message: Message, answerCha
       typing.stop();
     }
   } catch (err) {
-    log.error({ err }, "message handler failed");
+    log.error({ err: errInfo(err) }, "message handler failed");
     try {
       await reply({ content: TEXT.apology });
     } catch (e) {
-      log.warn({ err: e }, "could not send the apology");
+      log.warn({ err: errInfo(e) }, "could not send the apology");
     }
   }
 }
@@ -79,7 +80,7 @@ function startTyping(message: Message, log: BotContext["log"]): { first: Promise
   const channel = message.channel;
   const send = async () => {
     if (!channel.isSendable()) return;
-    await channel.sendTyping().catch((err: unknown) => log.debug({ err }, "typing indicator failed"));
+    await channel.sendTyping().catch((err: unknown) => log.debug({ err: errInfo(err) }, "typing indicator failed"));
   };
   let timeout: NodeJS.Timeout | undefined;
   const first = Promise.race([send(), new Promise<void>((r) => (timeout = setTimeout(r, 1000)))]).finally(() => clearTimeout(timeout));

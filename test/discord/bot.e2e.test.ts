@@ -338,6 +338,17 @@ describe("bot without the Message Content intent", () => {
     expect(next.reply.body.embeds.length).toBeGreaterThan(0);
   });
 
+  it("a Discord error on a reply is logged without the interaction's token, and the user still gets an apology", async () => {
+    emu.injectFault({ method: "PATCH", path: /^\/webhooks\//, status: 400, times: 1, body: { message: "Invalid Form Body", code: 50035 } });
+    const ia = emu.sendSlashCommand({ name: "ask", options: { question: ANSWERABLE }, user: member() });
+    const apology = await emu.waitForRequest((r) => r.method === "PATCH" && r.path.includes(ia.token) && r.status === 200);
+    expect(apology.body.content).toMatch(/^Sorry, something went wrong/);
+    const logged = logs.lines.find((l) => l.level === 50 && (l.err as any)?.status === 400);
+    expect((logged?.err as any)?.url).toMatch(/\/webhooks\/\d+\/\[token\]\/messages\/(@|%40)original/);
+    const raw = logs.raw.join("\n");
+    for (const i of emu.interactions.values()) expect(raw).not.toContain(i.token);
+  });
+
   it("rides out a 429 and a 500 from Discord, and a dropped gateway connection (resume)", async () => {
     emu.injectFault({ method: "POST", path: /^\/channels\/\d+\/messages$/, status: 429, retryAfter: 0.1, times: 1 });
     emu.injectFault({ method: "POST", path: /^\/channels\/\d+\/messages$/, status: 500, times: 1 });
@@ -403,6 +414,20 @@ describe("bot with the Message Content intent, answer channels and long answers"
     expectNoPings(reply);
     await sleep(100);
     expect(emu.requests.some(replyTo(elsewhere.id))).toBe(false);
+  });
+
+  it("answers in threads: every message in a thread of an answer channel, and mentions in other threads", async () => {
+    const u = emu.addUser("threader");
+    const thread = emu.createThread(emu.channels.answers.id, "follow-ups");
+    const other = emu.createThread(emu.channels.news.id, "chatter");
+    const inAnswerThread = emu.sendMessage({ author: u, channelId: thread.id, content: ANSWERABLE });
+    const plainElsewhere = emu.sendMessage({ author: u, channelId: other.id, content: ANSWERABLE });
+    const mentionElsewhere = emu.sendMessage({ author: u, channelId: other.id, content: ANSWERABLE, mentionBot: true });
+    const r1 = await emu.waitForRequest(replyTo(inAnswerThread.id));
+    const r2 = await emu.waitForRequest(replyTo(mentionElsewhere.id));
+    expect(r1.path).toBe(`/channels/${thread.id}/messages`);
+    expect(r2.path).toBe(`/channels/${other.id}/messages`);
+    expect(emu.requests.some(replyTo(plainElsewhere.id))).toBe(false);
   });
 
   it("fits an over-long answer (10 excerpts) within every Discord limit, cutting only between words", async () => {

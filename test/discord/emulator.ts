@@ -267,6 +267,33 @@ export class DiscordEmulator extends EventEmitter {
     return this.waitFor("ready", () => true, timeoutMs, "client to identify");
   }
 
+  /** A public thread under a guild text channel (THREAD_CREATE is dispatched to the client). */
+  createThread(parentId: string, name: string, owner: EmuUser = this.users.alice): Channel {
+    const parent = this.allChannels.get(parentId);
+    if (!parent?.guild_id) throw new Error(`unknown guild channel ${parentId}`);
+    const thread: Channel = {
+      id: snowflake(),
+      type: 11,
+      guild_id: parent.guild_id,
+      parent_id: parent.id,
+      owner_id: owner.id,
+      name,
+      last_message_id: null,
+      rate_limit_per_user: 0,
+      message_count: 0,
+      member_count: 1,
+      total_message_sent: 0,
+      flags: 0,
+      thread_metadata: { archived: false, auto_archive_duration: 1440, archive_timestamp: new Date().toISOString(), locked: false, create_timestamp: new Date().toISOString() },
+    };
+    this.allChannels.set(thread.id, thread);
+    this.threads.push(thread);
+    if (this.current && this.current.intents & Intents.Guilds) this.dispatchTo(this.current, "THREAD_CREATE", { ...thread, newly_created: true });
+    return thread;
+  }
+
+  private threads: Channel[] = [];
+
   /** Channel object for a user's DM with the bot (created on first use). */
   dmChannel(u: EmuUser): Channel {
     let id = this.dmByUser.get(u.id);
@@ -594,7 +621,7 @@ export class DiscordEmulator extends EventEmitter {
       premium_progress_bar_enabled: false, application_id: null,
       joined_at: new Date().toISOString(), large: false, unavailable: false, lazy: true,
       member_count: this.members.length,
-      voice_states: [], presences: [], threads: [], stage_instances: [], guild_scheduled_events: [], soundboard_sounds: [],
+      voice_states: [], presences: [], threads: this.threads.map((t) => ({ ...t })), stage_instances: [], guild_scheduled_events: [], soundboard_sounds: [],
       channels: Object.values(this.channels).map((c, i) => ({ ...c, guild_id: undefined, position: i })),
       members: this.members.map((u) => this.memberPayload(u, true)),
     };
