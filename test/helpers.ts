@@ -1,0 +1,62 @@
+// Shared helpers for the core tests: temporary folders and small corpora. Never touches data/.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+export const REAL_CORPUS = path.join(ROOT, "corpus");
+export const FIXTURES = path.join(ROOT, "test", "fixtures");
+export const EXTRA_ARTICLE = path.join(FIXTURES, "extra-corpus", "council-budget.txt");
+
+export const EIRNS_ID = "003_e5b1a649af6b3fe1";
+export const ENVOY_ID = "000_3d05aca15ffa9414";
+export const EIRNS_TITLE = "Russian-U.S. Strategic Stability Talks To Be Held in Geneva In a Few Weeks";
+export const ENVOY_TITLE = "Envoy: Russia has no illusions on breakthroughs in ties with U.S. after Geneva summit";
+
+const made: string[] = [];
+
+/** A fresh folder under the OS temp dir, removed by `cleanupTmp()`. */
+export function mkTmp(prefix = "citebot-test-"): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+
+export function cleanupTmp(): void {
+  for (const dir of made.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** A temp corpus folder holding the given files (name → content). */
+export function makeCorpus(files: Record<string, string | Uint8Array>, dir = mkTmp("citebot-corpus-")): string {
+  for (const [name, content] of Object.entries(files)) {
+    const abs = path.join(dir, name);
+    fs.mkdirSync(path.dirname(abs), { recursive: true });
+    fs.writeFileSync(abs, content);
+  }
+  return dir;
+}
+
+/** A temp corpus with copies of the real articles (plus any extra files). */
+export function copyRealCorpus(extra: string[] = []): string {
+  const dir = mkTmp("citebot-corpus-");
+  for (const f of fs.readdirSync(REAL_CORPUS)) fs.copyFileSync(path.join(REAL_CORPUS, f), path.join(dir, f));
+  for (const f of extra) fs.copyFileSync(f, path.join(dir, path.basename(f)));
+  return dir;
+}
+
+export const collapse = (s: string) => s.replace(/\s+/g, " ").trim();
+
+export function cosine(a: Float32Array, b: Float32Array): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i]! * b[i]!;
+    na += a[i]! * a[i]!;
+    nb += b[i]! * b[i]!;
+  }
+  return dot / Math.sqrt(na * nb);
+}
+
+export const norm = (v: Float32Array) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));

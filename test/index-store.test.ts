@@ -1,0 +1,416 @@
+// Index stage: build on disk, reload, staleness and incremental re-embedding, damage detection,
+// atomic `current` swap and aborted builds. Everything lives in temp folders.
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Citebot, type OpenStatus } from "../src/citebot.js";
+import { loadCorpus } from "../src/corpus/load.js";
+import { splitArticle } from "../src/corpus/split.js";
+import { TransformersEmbedder, type Embedder } from "../src/embed/embedder.js";
+import { buildIndex, loadIndex, staleReason, type IndexData } from "../src/index/build.js";
+import { BuildWriter, FILES, INDEX_FORMAT, INDEX_VERSION, IndexError, currentBuildDir, hashCorpus, indexDirFor, type Manifest } from "../src/index/store.js";
+import { EXTRA_ARTICLE, cleanupTmp, copyRealCorpus, makeCorpus, mkTmp } from "./helpers.js";
+
+let embedder: TransformersEmbedder;
+
+beforeAll(async () => {
+  embedder = await TransformersEmbedder.load({ cacheDir: mkTmp("citebot-cache-") });
+});
+afterAll(cleanupTmp);
+
+/** Wraps the real embedder: counts texts embedded, can fail on the n-th call, can pose as another model. */
+class SpyEmbedder implements Embedder {
+  calls = 0;
+  texts = 0;
+  constructor(
+    private readonly inner: Embedder,
+    private readonly opts: { failOnCall?: number; modelId?: string } = {},
+  ) {}
+  get modelId() {
+    return this.opts.modelId ?? this.inner.modelId;
+  }
+  get dimensions() {
+    return this.inner.dimensions;
+  }
+  async embed(texts: string[]) {
+    this.calls++;
+    if (this.opts.failOnCall === this.calls) throw new Error("simulated embedder failure");
+    this.texts += texts.length;
+    return this.inner.embed(texts);
+  }
+  embedTokens(texts: string[]) {
+    return this.inner.embedTokens(texts);
+  }
+}
+
+async function openBot(corpusDir: string, dataDir: string, emb: Embedder = embedder): Promise<Citebot> {
+  return Citebot.open({ corpusDir, dataDir, embedder: emb });
+}
+
+const currentLink = (indexDir: string) => fs.readlinkSync(path.join(indexDir, "current"));
+const builds = (indexDir: string) => fs.readdirSync(path.join(indexDir, "builds")).sort();
+const readJson = <T>(file: string) => JSON.parse(fs.readFileSync(file, "utf8")) as T;
+
+describe("build and reload", () => {
+  let corpusDir: string;
+  let indexDir: string;
+  let built: IndexData;
+  let stats: { passages: number; embedded: number; reused: number };
+  const progress: Array<[number, number, string]> = [];
+
+  beforeAll(async () => {
+    corpusDir = copyRealCorpus([EXTRA_ARTICLE]);
+    indexDir = indexDirFor(mkTmp("citebot-data-"), corpusDir);
+    const { articles } = await loadCorpus(corpusDir);
+    ({ data: built, stats } = await buildIndex(indexDir, articles, embedder, { onProgress: (d, t, s) => progress.push([d, t, s]) }));
+  });
+
+  it("indexes every sentence of every article, embedding each once", async () => {
+    const { articles } = await loadCorpus(corpusDir);
+    const expected = articles.flatMap(splitArticle);
+    expect(articles).toHaveLength(3);
+    expect(built.passages).toEqual(expected);
+    expect(stats).toMatchObject({ passages: expected.length, embedded: expected.length, reused: 0 });
+    expect(built.vectors.length).toBe(expected.length * 100);
+    // Row i is passage i's vector.
+    const sample = [0, 7, expected.length - 1];
+    const fresh = await embedder.embed(sample.map((i) => expected[i]!.text));
+    sample.forEach((i, k) => {
+      for (let d = 0; d < 100; d++) expect(built.vectors[i * 100 + d]).toBeCloseTo(fresh[k]![d]!, 6);
+    });
+  });
+
+  it("reports progress for both stages, ending at the totals", () => {
+    const embed = progress.filter((p) => p[2] === "embed");
+    const index = progress.filter((p) => p[2] === "index");
+    expect(embed.at(-1)).toEqual([stats.passages, stats.passages, "embed"]);
+    expect(index.at(-1)).toEqual([stats.passages, stats.passages, "index"]);
+    for (const [done, total] of progress) expect(done).toBeLessThanOrEqual(total);
+  });
+
+  it("writes a manifest that records model, dimensions, counts, corpus hash and file sizes", async () => {
+    const buildDir = currentBuildDir(indexDir)!;
+    const manifest = readJson<Manifest>(path.join(buildDir, FILES.manifest));
+    const { articles } = await loadCorpus(corpusDir);
+    expect(manifest).toMatchObject({
+      format: INDEX_FORMAT,
+      version: INDEX_VERSION,
+      model: "glove-sif-100d",
+      dimensions: 100,
+      articles: 3,
+      passages: stats.passages,
+      corpusHash: hashCorpus(articles),
+    });
+    expect(Object.keys(manifest.sizes).sort()).toEqual([FILES.hnsw, FILES.keyword, FILES.passages, FILES.vectors].sort());
+    for (const [file, size] of Object.entries(manifest.sizes)) expect(fs.statSync(path.join(buildDir, file)).size).toBe(size);
+    expect(manifest.sizes[FILES.vectors]).toBe(stats.passages * 100 * 4);
+    expect(staleReason(manifest, articles, embedder)).toBeUndefined();
+  });
+
+  it("loading from disk gives the same articles, passages, vectors and a working HNSW/keyword index", async () => {
+    const loaded = await loadIndex(indexDir);
+    expect(loaded.buildDir).toBe(built.buildDir);
+    expect(loaded.manifest).toEqual(built.manifest);
+    expect(loaded.articles).toEqual(built.articles);
+    expect(loaded.passages).toEqual(built.passages);
+    expect(Buffer.from(loaded.vectors.buffer).equals(Buffer.from(built.vectors.buffer))).toBe(true);
+    expect(loaded.hnsw.getCurrentCount()).toBe(built.passages.length);
+    for (const i of [0, 12, built.passages.length - 1]) {
+      const row = Array.from(loaded.vectors.subarray(i * 100, (i + 1) * 100));
+      expect(loaded.hnsw.searchKnn(row, 1).neighbors).toEqual([i]);
+    }
+    const q = "road repairs budget council";
+    expect(loaded.keyword.query(q, 5)).toEqual(built.keyword.query(q, 5));
+    const top = loaded.keyword.query(q, 1).hits[0]!;
+    expect(loaded.passages[top.index]!.articleId).toBe("council-budget");
+  });
+
+  it("keeps one index folder per corpus path, under the data folder", () => {
+    const dataDir = path.dirname(indexDir);
+    expect(indexDirFor(dataDir, corpusDir)).toBe(indexDir);
+    expect(indexDirFor(dataDir, corpusDir + path.sep)).toBe(indexDir);
+    expect(indexDirFor(dataDir, mkTmp())).not.toBe(indexDir);
+    expect(path.basename(indexDir).startsWith(path.basename(corpusDir) + "-")).toBe(true);
+  });
+});
+
+describe("staleness and incremental re-embedding", () => {
+  let corpusDir: string;
+  let dataDir: string;
+  let total: number;
+
+  const status = async (emb: Embedder = embedder): Promise<OpenStatus> => (await openBot(corpusDir, dataDir, emb)).status;
+
+  beforeAll(async () => {
+    corpusDir = copyRealCorpus([EXTRA_ARTICLE]);
+    dataDir = mkTmp("citebot-data-");
+    const first = await status();
+    expect(first).toMatchObject({ index: "built", reason: "there is no index yet", skipped: [] });
+    total = first.stats!.passages;
+    expect(first.stats).toMatchObject({ embedded: total, reused: 0 });
+    // The fixture article has 10 sentences (the counts below rely on it).
+    const fixture = (await loadCorpus(corpusDir)).articles.find((a) => a.id === "council-budget")!;
+    expect(splitArticle(fixture)).toHaveLength(10);
+  });
+
+  it("an unchanged corpus loads the index without rebuilding", async () => {
+    const spy = new SpyEmbedder(embedder);
+    const s = await status(spy);
+    expect(s.index).toBe("loaded");
+    expect(s.reason).toBeUndefined();
+    expect(s.stats).toBeUndefined();
+    expect(spy.texts).toBe(0);
+  });
+
+  it("a rewritten article: 'the articles changed', only its sentences are embedded", async () => {
+    const file = path.join(corpusDir, "council-budget.txt");
+    fs.writeFileSync(
+      file,
+      "---\ntitle: Riverton council delays budget vote\ndate: 2024-03-19\n---\n" +
+        "The Riverton council postponed its budget vote by one week on Tuesday.\n\n" +
+        "Members asked the finance office for a second revenue forecast.\n\n" +
+        "A public hearing on the swimming pool will take place on Thursday evening.\n\n" +
+        "The mayor called the delay disappointing but understandable.\n",
+    );
+    const { articles } = await loadCorpus(corpusDir);
+    const changed = splitArticle(articles.find((a) => a.id === "council-budget")!).length;
+    expect(changed).toBe(4);
+    const spy = new SpyEmbedder(embedder);
+    const s = await status(spy);
+    expect(s).toMatchObject({ index: "built", reason: "the articles changed" });
+    expect(s.stats).toMatchObject({ passages: total - 10 + changed, embedded: changed, reused: total - 10 });
+    expect(spy.texts).toBe(changed);
+    total = s.stats!.passages;
+    expect(await status()).toMatchObject({ index: "loaded" });
+  });
+
+  it("editing one sentence re-embeds that sentence only; a metadata-only change re-embeds nothing", async () => {
+    const file = path.join(corpusDir, "council-budget.txt");
+    fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("by one week", "by two weeks"));
+    let s = await status();
+    expect(s).toMatchObject({ index: "built", reason: "the articles changed", stats: { passages: total, embedded: 1, reused: total - 1 } });
+
+    fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("date: 2024-03-19", "date: 2024-03-20"));
+    const bot = await openBot(corpusDir, dataDir);
+    s = bot.status;
+    expect(s).toMatchObject({ index: "built", reason: "the articles changed", stats: { embedded: 0, reused: total } });
+    expect(bot.article("council-budget")?.date).toBe("2024-03-20");
+  });
+
+  it("removing an article reuses everything else; adding it back embeds only it", async () => {
+    const file = path.join(corpusDir, "council-budget.txt");
+    const saved = fs.readFileSync(file);
+    fs.rmSync(file);
+    let s = await status();
+    expect(s).toMatchObject({ index: "built", reason: "the articles changed", stats: { passages: total - 4, embedded: 0, reused: total - 4 } });
+    fs.writeFileSync(file, saved);
+    s = await status();
+    // The previous build (without the article) is what vectors are reused from.
+    expect(s).toMatchObject({ index: "built", stats: { passages: total, embedded: 4, reused: total - 4 } });
+  });
+
+  it("another embedding model is a reason to rebuild, and its vectors are not reused", async () => {
+    const other = new SpyEmbedder(embedder, { modelId: "some-other-model" });
+    const s = await status(other);
+    expect(s.index).toBe("built");
+    expect(s.reason).toMatch(/embedding model changed \(glove-sif-100d → some-other-model\)/);
+    expect(s.stats).toMatchObject({ embedded: total, reused: 0 });
+    expect((await loadIndex(indexDirFor(dataDir, corpusDir))).manifest.model).toBe("some-other-model");
+    // Back to the default model: rebuilt again, for the same reason.
+    expect((await status()).reason).toMatch(/embedding model changed/);
+  });
+
+  it("Citebot.reload swaps in a new index when the corpus changed", async () => {
+    const bot = await openBot(corpusDir, dataDir);
+    expect(bot.status.index).toBe("loaded");
+    const before = bot.passageCount;
+    fs.writeFileSync(path.join(corpusDir, "zz-new.txt"), "A short note\n\nThe ferry timetable changes on Monday. Tickets cost four dollars.\n");
+    const s = await bot.reload();
+    expect(s).toMatchObject({ index: "built", reason: "the articles changed", stats: { embedded: 2 } });
+    expect(bot.passageCount).toBe(before + 2);
+    expect(bot.article("zz-new")?.title).toBe("A short note");
+    expect((await bot.reload()).index).toBe("loaded");
+  });
+});
+
+describe("a damaged or foreign index is detected, and Citebot.open rebuilds it saying why", () => {
+  let corpusDir: string;
+
+  beforeAll(() => {
+    corpusDir = makeCorpus({
+      "a.txt": "Harbour news\n\nThe harbour ferry resumed service on Saturday. It carried 212 passengers.\n",
+      "b.txt": "Library news\n\nThe central library will open on Sundays. Demand for study space has grown.\n",
+    });
+  });
+
+  async function fresh(): Promise<{ dataDir: string; indexDir: string; buildDir: string }> {
+    const dataDir = mkTmp("citebot-data-");
+    const bot = await openBot(corpusDir, dataDir);
+    expect(bot.status.index).toBe("built");
+    return { dataDir, indexDir: bot.indexDir, buildDir: currentBuildDir(bot.indexDir)! };
+  }
+
+  async function expectRebuilt(dataDir: string, indexDir: string, why: RegExp) {
+    const err = await loadIndex(indexDir).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IndexError);
+    expect((err as Error).message).toMatch(why);
+    const bot = await openBot(corpusDir, dataDir);
+    expect(bot.status.index).toBe("built");
+    expect(bot.status.reason).toMatch(why);
+    expect(bot.status.stats?.embedded).toBe(4);
+    expect((await bot.answer("When did the ferry resume service?")).hits[0]?.article.id).toBe("a");
+    // Repaired: the next open just loads it.
+    await expect(loadIndex(indexDir)).resolves.toMatchObject({ manifest: { passages: 4 } });
+    expect((await openBot(corpusDir, dataDir)).status.index).toBe("loaded");
+  }
+
+  it("a truncated vectors file", async () => {
+    const { dataDir, indexDir, buildDir } = await fresh();
+    const file = path.join(buildDir, FILES.vectors);
+    fs.truncateSync(file, fs.statSync(file).size - 4);
+    await expectRebuilt(dataDir, indexDir, /vectors\.f32 is truncated or damaged/);
+  });
+
+  it("a missing HNSW file", async () => {
+    const { dataDir, indexDir, buildDir } = await fresh();
+    fs.rmSync(path.join(buildDir, FILES.hnsw));
+    await expectRebuilt(dataDir, indexDir, /hnsw\.bin is missing/);
+  });
+
+  it("a passages file overwritten with garbage of the same size", async () => {
+    const { dataDir, indexDir, buildDir } = await fresh();
+    const file = path.join(buildDir, FILES.passages);
+    fs.writeFileSync(file, "#".repeat(fs.statSync(file).size));
+    await expectRebuilt(dataDir, indexDir, /index is damaged/);
+  });
+
+  it("a garbage manifest", async () => {
+    const { dataDir, indexDir, buildDir } = await fresh();
+    fs.writeFileSync(path.join(buildDir, FILES.manifest), "{ this is not json");
+    await expectRebuilt(dataDir, indexDir, /manifest is missing or unreadable/);
+  });
+
+  it("a manifest from another version", async () => {
+    const { dataDir, indexDir, buildDir } = await fresh();
+    const file = path.join(buildDir, FILES.manifest);
+    fs.writeFileSync(file, JSON.stringify({ ...readJson<Manifest>(file), version: INDEX_VERSION + 1 }));
+    await expectRebuilt(dataDir, indexDir, new RegExp(`another version of citebot \\(format ${INDEX_VERSION + 1}, this one reads ${INDEX_VERSION}\\)`));
+  });
+
+  it("a foreign folder: `current` points at something that is not a citebot index", async () => {
+    const { dataDir, indexDir } = await fresh();
+    const foreign = path.join(indexDir, "builds", "someone-elses");
+    fs.mkdirSync(foreign);
+    fs.writeFileSync(path.join(foreign, FILES.manifest), JSON.stringify({ format: "other-tool", version: INDEX_VERSION }));
+    fs.writeFileSync(path.join(foreign, "data.bin"), "xyz");
+    fs.rmSync(path.join(indexDir, "current"));
+    fs.symlinkSync(path.join("builds", "someone-elses"), path.join(indexDir, "current"));
+    await expectRebuilt(dataDir, indexDir, /not a citebot index/);
+  });
+
+  it("a foreign folder without any index in it", async () => {
+    const dataDir = mkTmp("citebot-data-");
+    const indexDir = indexDirFor(dataDir, corpusDir);
+    fs.mkdirSync(indexDir, { recursive: true });
+    makeCorpus({ "README.txt": "not an index", "stuff/blob.bin": "123" }, indexDir);
+    await expectRebuilt(dataDir, indexDir, /there is no index yet/);
+    expect(fs.readFileSync(path.join(indexDir, "README.txt"), "utf8")).toBe("not an index");
+  });
+
+  it("`current` pointing at a build that was deleted", async () => {
+    const { dataDir, indexDir, buildDir } = await fresh();
+    fs.rmSync(buildDir, { recursive: true });
+    await expectRebuilt(dataDir, indexDir, /manifest is missing or unreadable/);
+  });
+});
+
+describe("atomic builds", () => {
+  it("`current` is a relative symlink to a complete build; old builds are pruned to one", async () => {
+    const corpusDir = makeCorpus({ "a.txt": "Title A\n\nFirst sentence here. Second sentence here.\n" });
+    const dataDir = mkTmp("citebot-data-");
+    const bot = await openBot(corpusDir, dataDir);
+    const indexDir = bot.indexDir;
+    const linkPath = path.join(indexDir, "current");
+    expect(fs.lstatSync(linkPath).isSymbolicLink()).toBe(true);
+    expect(path.isAbsolute(fs.readlinkSync(linkPath))).toBe(false);
+    expect(path.dirname(fs.readlinkSync(linkPath))).toBe("builds");
+    const manifest = readJson<Manifest>(path.join(indexDir, "current", FILES.manifest));
+    for (const [file, size] of Object.entries(manifest.sizes)) expect(fs.statSync(path.join(indexDir, "current", file)).size).toBe(size);
+    expect(fs.readdirSync(indexDir).sort()).toEqual(["builds", "current"]); // no current.tmp-* left behind
+
+    const seen = [currentLink(indexDir)];
+    for (let i = 0; i < 3; i++) {
+      fs.writeFileSync(path.join(corpusDir, `n${i}.txt`), `Note ${i}\n\nThis is note number ${i} about the harbour.\n`);
+      expect((await openBot(corpusDir, dataDir)).status.index).toBe("built");
+      seen.push(currentLink(indexDir));
+      const kept = builds(indexDir);
+      expect(kept.length).toBeLessThanOrEqual(2);
+      expect(kept).toContain(path.basename(seen.at(-1)!));
+      expect(kept).toContain(path.basename(seen.at(-2)!)); // the one before stays for readers still loading it
+    }
+    expect(new Set(seen).size).toBe(4);
+  });
+
+  it("an embedder failing mid-build leaves the previous index current and loadable, with no partial build", async () => {
+    const corpusDir = copyRealCorpus();
+    const dataDir = mkTmp("citebot-data-");
+    const good = await openBot(corpusDir, dataDir);
+    const indexDir = good.indexDir;
+    const link = currentLink(indexDir);
+    const buildsBefore = builds(indexDir);
+    const manifestBefore = (await loadIndex(indexDir)).manifest;
+
+    // A long article: more than one 512-sentence chunk, so the failure comes after real progress.
+    const long = Array.from({ length: 600 }, (_, i) => `Report line ${i} says the harbour ferry carried ${i * 3 + 7} passengers.`).join(" ");
+    fs.writeFileSync(path.join(corpusDir, "long.txt"), `Ferry statistics\n\n${long}\n`);
+    const failing = new SpyEmbedder(embedder, { failOnCall: 2 });
+    const progress: number[] = [];
+    await expect(
+      Citebot.open({ corpusDir, dataDir, embedder: failing, onProgress: (done, _t, stage) => stage === "embed" && progress.push(done) }),
+    ).rejects.toThrow("simulated embedder failure");
+    expect(failing.calls).toBe(2);
+    expect(progress).toContain(512); // the first chunk was embedded before the failure
+
+    expect(currentLink(indexDir)).toBe(link);
+    expect(builds(indexDir)).toEqual(buildsBefore);
+    expect(fs.readdirSync(indexDir).sort()).toEqual(["builds", "current"]);
+    const after = await loadIndex(indexDir);
+    expect(after.manifest).toEqual(manifestBefore);
+    expect(after.articles.map((a) => a.id)).not.toContain("long");
+
+    // The next open with a working embedder builds it, reusing the old vectors.
+    const bot = await openBot(corpusDir, dataDir);
+    expect(bot.status).toMatchObject({ index: "built", reason: "the articles changed", stats: { reused: manifestBefore.passages } });
+    expect(bot.status.stats!.embedded).toBe(bot.passageCount - manifestBefore.passages);
+    expect(bot.article("long")).toBeDefined();
+  });
+
+  it("a build that dies while writing files (never committed) does not disturb the current index", async () => {
+    const corpusDir = makeCorpus({ "a.txt": "Title A\n\nOne sentence. Another sentence.\n" });
+    const dataDir = mkTmp("citebot-data-");
+    const bot = await openBot(corpusDir, dataDir);
+    const indexDir = bot.indexDir;
+    const link = currentLink(indexDir);
+
+    // A writer that wrote half its files and then "crashed".
+    const crashed = new BuildWriter(indexDir);
+    crashed.write(FILES.passages, '{"articles": [');
+    expect(currentLink(indexDir)).toBe(link);
+    await expect(loadIndex(indexDir)).resolves.toMatchObject({ manifest: { passages: 2 } });
+    expect((await openBot(corpusDir, dataDir)).status.index).toBe("loaded");
+
+    // abort() removes a failed build's folder.
+    const aborted = new BuildWriter(indexDir);
+    aborted.write(FILES.vectors, new Uint8Array(8));
+    aborted.abort();
+    expect(fs.existsSync(aborted.dir)).toBe(false);
+
+    // The crashed leftover is pruned by later builds.
+    for (let i = 0; i < 2; i++) {
+      fs.writeFileSync(path.join(corpusDir, `n${i}.txt`), `Note ${i}\n\nNote number ${i} is here.\n`);
+      await openBot(corpusDir, dataDir);
+    }
+    expect(fs.existsSync(crashed.dir)).toBe(false);
+    expect(builds(indexDir).length).toBeLessThanOrEqual(2);
+  });
+});
