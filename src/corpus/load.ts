@@ -208,8 +208,8 @@ function fromMarkdown(md: string): string {
     .replace(/^```[\s\S]*?^```/gm, "")
     .replace(/!\[[^\]]*\]\([^)]*\)/g, "")
     .replace(/\[([^\]]+)\]\([^)]*\)/g, "$1")
-    .replace(/^\s{0,3}[-*+]\s+/gm, "")
-    .replace(/^\s{0,3}>\s?/gm, "")
+    .replace(/^[ \t]{0,3}[-*+][ \t]+/gm, "")
+    .replace(/^[ \t]{0,3}>[ \t]?/gm, "")
     .replace(/(\*\*|__)(.+?)\1/g, "$2")
     .replace(/`([^`]+)`/g, "$1");
 }
@@ -229,7 +229,7 @@ function stripFurniture(lines: string[]): string[] {
 
 function looksLikeTitle(line: string): boolean {
   const t = line.replace(/^#+\s*/, "").trim();
-  return t.length > 0 && t.length <= 200 && !/[.!?,;:]["”’]?$/.test(t);
+  return /[\p{L}\p{N}]/u.test(t) && t.length <= 200 && !/[.!?,;:]["”’]?$/.test(t);
 }
 
 const squash = (s: string) => s.normalize("NFKC").replace(/^#+\s*/, "").replace(/\s+/g, " ").trim().toLowerCase();
