@@ -81,13 +81,13 @@ if (opts.removeCommon) {
     const off = (i + 2) * DIM;
     for (let a = 0; a < DIM; a++) {
       const va = table[off + a]! * p;
-      for (let b = 0; b < DIM; b++) cov[a * DIM + b] += va * table[off + b]!;
+      for (let b = 0; b < DIM; b++) cov[a * DIM + b]! += va * table[off + b]!;
     }
   });
   let u = new Float64Array(DIM).fill(1 / Math.sqrt(DIM));
   for (let iter = 0; iter < 200; iter++) {
     const next = new Float64Array(DIM);
-    for (let a = 0; a < DIM; a++) for (let b = 0; b < DIM; b++) next[a] += cov[a * DIM + b]! * u[b]!;
+    for (let a = 0; a < DIM; a++) for (let b = 0; b < DIM; b++) next[a]! += cov[a * DIM + b]! * u[b]!;
     const norm = Math.hypot(...next);
     u = next.map((x) => x / norm);
   }
@@ -114,7 +114,7 @@ const tensor = (name: string, dataType: number, dims: number[], raw: Uint8Array)
   onnx.TensorProto.create({ name, dataType, dims, rawData: raw });
 const bytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 const T = onnx.TensorProto.DataType;
-const node = (opType: string, inputs: string[], outputs: string[], attribute: onnx.IAttributeProto[] = []) =>
+const node = (opType: string, inputs: string[], outputs: string[], attribute: ReturnType<typeof onnx.AttributeProto.create>[] = []) =>
   onnx.NodeProto.create({ opType, input: inputs, output: outputs, name: outputs[0], attribute });
 const intAttr = (name: string, i: number) => onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i });
 const valueInfo = (name: string, elemType: number, dims: Array<string | number>) =>

@@ -385,6 +385,22 @@ describe("atomic builds", () => {
     expect(bot.article("long")).toBeDefined();
   });
 
+  it("an index copied without symlinks (`current` a real folder) loads, and a rebuild replaces it", async () => {
+    const corpusDir = makeCorpus({ "a.txt": "Title A\n\nFirst sentence here. Second sentence here.\n" });
+    const dataDir = mkTmp("citebot-data-");
+    const indexDir = (await openBot(corpusDir, dataDir)).indexDir;
+    const target = path.join(indexDir, currentLink(indexDir));
+    fs.rmSync(path.join(indexDir, "current"));
+    fs.cpSync(target, path.join(indexDir, "current"), { recursive: true });
+    expect(fs.lstatSync(path.join(indexDir, "current")).isDirectory()).toBe(true);
+    expect((await openBot(corpusDir, dataDir)).status.index).toBe("loaded");
+    fs.writeFileSync(path.join(corpusDir, "b.txt"), "Title B\n\nA new sentence about the harbour.\n");
+    const rebuilt = await openBot(corpusDir, dataDir);
+    expect(rebuilt.status.index).toBe("built");
+    expect(fs.lstatSync(path.join(indexDir, "current")).isSymbolicLink()).toBe(true);
+    expect((await openBot(corpusDir, dataDir)).status.index).toBe("loaded");
+  });
+
   it("a build that dies while writing files (never committed) does not disturb the current index", async () => {
     const corpusDir = makeCorpus({ "a.txt": "Title A\n\nOne sentence. Another sentence.\n" });
     const dataDir = mkTmp("citebot-data-");

@@ -60,8 +60,9 @@ function expectWellFormedHit(hit: Hit, source: Citebot = bot, maxContext = 600) 
     expect(collapse(article!.text)).toContain(hit.context);
     expect(hit.highlights.map((h) => hit.context.slice(h.start, h.end)).join(" ")).toBe(hit.text);
   } else {
-    // Matched text longer than the limit (one very long sentence, or several merged ones: see
-    // the KNOWN BUG test below): the context is its beginning, cut at a word, with "…".
+    // Matched text longer than the limit (only ever one very long sentence: merged excerpts
+    // always fit): the context is its beginning, cut at a word, with "…".
+    expect(hit.position.first).toBe(hit.position.last);
     expect(hit.context.endsWith("…")).toBe(true);
     expect(hit.text.startsWith(hit.context.slice(0, -1))).toBe(true);
     expect(hit.highlights).toEqual([{ start: 0, end: hit.context.length }]);
@@ -124,9 +125,8 @@ describe("answer() on the real corpus", () => {
       expect(answer.hits.length).toBeGreaterThan(0);
       expect(answer.hits.length).toBeLessThanOrEqual(limit);
       for (const hit of answer.hits) expectWellFormedHit(hit);
-      // No sentence is quoted twice. (Hits that merely sit next to each other still occur: see
-      // the KNOWN BUG test "excerpts that grow until they touch are merged" below.)
-      expect(touchingHits(answer, false)).toEqual([]);
+      // No sentence is quoted twice, and no two hits of one article sit next to each other.
+      expect(touchingHits(answer, true)).toEqual([]);
       expect(new Set(answer.hits.flatMap((h) => h.passageIds)).size).toBe(answer.hits.reduce((n, h) => n + h.passageIds.length, 0));
     }
   });
@@ -237,13 +237,16 @@ describe("merging and context windows (Retriever.excerpts)", () => {
     expectWellFormedHit(hits[0]!);
   });
 
-  it("sentences two apart stay separate excerpts; other articles never merge", () => {
+  it("sentences two apart merge (their contexts would overlap); other articles never merge", () => {
     const hits = retriever().excerpts([cand(globalIndex(ENVOY_ID, 5)), cand(globalIndex(ENVOY_ID, 7)), cand(globalIndex(EIRNS_ID, 6))], 3);
-    expect(hits.map((h) => `${h.article.id}:${h.position.first}-${h.position.last}`).sort()).toEqual(
-      [`${ENVOY_ID}:5-5`, `${ENVOY_ID}:7-7`, `${EIRNS_ID}:6-6`].sort(),
-    );
-    expect(hits.map((h) => h.rank)).toEqual([1, 2, 3]);
+    expect(hits.map((h) => `${h.article.id}:${h.position.first}-${h.position.last}`).sort()).toEqual([`${ENVOY_ID}:5-7`, `${EIRNS_ID}:6-6`].sort());
+    expect(hits.map((h) => h.rank)).toEqual([1, 2]);
     expect(hits[0]!.position.first).toBe(5); // the first candidate leads
+  });
+
+  it("sentences three apart stay separate excerpts", () => {
+    const hits = retriever().excerpts([cand(globalIndex(ENVOY_ID, 4)), cand(globalIndex(ENVOY_ID, 7))], 3);
+    expect(hits.map((h) => `${h.position.first}-${h.position.last}`)).toEqual(["4-4", "7-7"]);
   });
 
   it("a sentence already covered by a 3-sentence excerpt is not quoted again", () => {
@@ -251,26 +254,17 @@ describe("merging and context windows (Retriever.excerpts)", () => {
     expect(hits.map((h) => `${h.position.first}-${h.position.last}`)).toEqual(["4-6"]);
   });
 
-  // KNOWN BUG (src/search/retriever.ts, excerpts()): a candidate joins the first excerpt it
-  // touches, but a grown excerpt is never merged with another one it now touches, so
-  // sentences [5], [8], then 6 and 7 give two excerpts 5–7 and 8 that sit next to each other.
-  // On the real corpus the default answer to "What did Antonov say about cybersecurity?" shows
-  // it: hits 2 and 3 are sentences 10–12 and 7–9 of the EIRNS article. `it.fails` passes while
-  // the bug is there; when it is fixed, drop `.fails` (and tighten the real-corpus test above to
-  // touchingHits(answer, true)).
-  it.fails("excerpts that grow until they touch are merged (KNOWN BUG, see comment)", () => {
+  // Sentences [5], [8], then 6 and 7: a grown excerpt that now touches another must not leave
+  // two excerpts side by side (this once gave 5–7 and 8).
+  it("excerpts that grow until they touch are merged", () => {
     const hits = retriever().excerpts([5, 8, 6, 7].map((n, i) => cand(globalIndex(ENVOY_ID, n), 0.9 - i / 10)), 3);
     expect(hits.length).toBeGreaterThan(0);
     expect(touchingHits({ question: "synthetic", answered: true, more: false, hits }, true)).toEqual([]);
   });
 
-  // KNOWN BUG (src/search/retriever.ts, excerpts()): neighbours are merged into an excerpt
-  // without checking the merged text still fits maxContext. Sentences 6–8 of the EIRNS article
-  // merge into a 608-character `text`; buildHit then cuts the context to 596 characters
-  // ("…that the attack…"), so the context no longer contains the text and the last matched
-  // sentence is lost. On the real corpus, "Did Russia take part in the cyber attacks on U.S.
-  // companies?" returns exactly this as its first hit. `it.fails` passes while the bug is there.
-  it.fails("merging never makes a hit's text longer than the context limit (KNOWN BUG, see comment)", () => {
+  // Sentences 6–8 of the EIRNS article together are 608 characters: merging them must not make
+  // a quote longer than the context limit (it once cut the context mid-quote).
+  it("merging never makes a hit's text longer than the context limit", () => {
     const hits = retriever().excerpts([6, 7, 8].map((n, i) => cand(globalIndex(EIRNS_ID, n), 0.9 - i / 10)), 3);
     expect(hits.length).toBeGreaterThan(0);
     for (const hit of hits) {

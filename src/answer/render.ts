@@ -20,7 +20,7 @@ export function renderText(answer: Answer): string {
     if (answer.hits.length) lines.push("", "Related passages (not an answer):");
   }
   for (const hit of answer.hits) {
-    lines.push("", `[${hit.rank}] “${hit.context}”`);
+    lines.push("", `[${hit.rank}] ${hit.context}`);
     lines.push(`    — ${citation(hit.article)} (${position(hit)})${hit.article.url ? ` ${hit.article.url}` : ""}`);
   }
   if (answer.answered && answer.hits.length === 0) lines.push("No passages found.");

@@ -109,6 +109,9 @@ export function parseArticle(file: string, raw: string): Article {
     meta = { ...html.meta, ...meta };
     body = html.text;
   } else if (ext === ".md") {
+    // The first heading is the title when the header gives none.
+    const heading = /^[ \t]{0,3}#{1,6}[ \t]+(.+?)[ \t#]*$/m.exec(body);
+    if (!meta.title && heading && !body.slice(0, heading.index).trim()) meta = { ...meta, title: heading[1]! };
     body = fromMarkdown(body);
   }
   let lines = body.split("\n").map((l) => l.replace(/[ \t\u00a0]+$/u, ""));
@@ -210,7 +213,10 @@ function fromMarkdown(md: string): string {
     .replace(/\[([^\]]+)\]\([^)]*\)/g, "$1")
     .replace(/^[ \t]{0,3}[-*+][ \t]+/gm, "")
     .replace(/^[ \t]{0,3}>[ \t]?/gm, "")
+    // Headings are section titles, not sentences of the article.
+    .replace(/^[ \t]{0,3}#{1,6}[ \t].*$/gm, "")
     .replace(/(\*\*|__)(.+?)\1/g, "$2")
+    .replace(/(?<![\p{L}\p{N}*_])([*_])(?=\S)(.+?)(?<=\S)\1(?![\p{L}\p{N}*_])/gu, "$2")
     .replace(/`([^`]+)`/g, "$1");
 }
 

@@ -2,7 +2,7 @@
 // swapped atomically (rename) once a build is complete, so a crash never leaves a half-written
 // index and a running reader never sees one.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, readlinkSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Article, Passage } from "../types.js";
 
@@ -62,7 +62,8 @@ export function currentBuildDir(indexDir: string): string | undefined {
   try {
     return path.resolve(indexDir, readlinkSync(link));
   } catch {
-    return undefined;
+    // A copy made without symlinks (cp -rL) holds the build itself; readManifest checks it.
+    return existsSync(path.join(link, FILES.manifest)) ? link : undefined;
   }
 }
 
@@ -133,11 +134,15 @@ export class BuildWriter {
   commit(manifest: Omit<Manifest, "sizes" | "createdAt" | "format" | "version">): Manifest {
     const full: Manifest = { format: INDEX_FORMAT, version: INDEX_VERSION, ...manifest, sizes: { ...this.sizes }, createdAt: new Date().toISOString() };
     writeFileSync(path.join(this.dir, FILES.manifest), JSON.stringify(full, null, 2));
+    const previous = currentBuildDir(this.indexDir);
+    const current = path.join(this.indexDir, "current");
+    // A real folder where the link belongs (a copied index) cannot be renamed over: remove it.
+    if (existsSync(current) && !lstatSync(current).isSymbolicLink()) rmSync(current, { recursive: true, force: true });
     const tmpLink = path.join(this.indexDir, `current.tmp-${process.pid}`);
     rmSync(tmpLink, { force: true });
     symlinkSync(path.relative(this.indexDir, this.dir), tmpLink);
-    renameSync(tmpLink, path.join(this.indexDir, "current"));
-    pruneBuilds(this.indexDir, this.dir);
+    renameSync(tmpLink, current);
+    pruneBuilds(this.indexDir, [this.dir, previous]);
     return full;
   }
 
@@ -146,14 +151,29 @@ export class BuildWriter {
   }
 }
 
-/** Keeps the current build and the one before it (a reader may still be loading it). */
-function pruneBuilds(indexDir: string, keep: string): void {
+/**
+ * Removes old builds, keeping the new one and the one it replaced (a reader may still be loading
+ * it). An unfinished build (no manifest) of another live process is left alone: it is being written.
+ */
+function pruneBuilds(indexDir: string, keep: Array<string | undefined>): void {
   const buildsDir = path.join(indexDir, "builds");
-  const builds = readdirSync(buildsDir)
-    .map((name) => path.join(buildsDir, name))
-    .filter((p) => p !== keep)
-    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
-  for (const old of builds.slice(1)) rmSync(old, { recursive: true, force: true });
+  for (const name of readdirSync(buildsDir)) {
+    const dir = path.join(buildsDir, name);
+    if (keep.includes(dir)) continue;
+    const owner = Number(name.split("-")[1]);
+    if (!existsSync(path.join(dir, FILES.manifest)) && owner !== process.pid && isAlive(owner)) continue;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 export function indexExists(indexDir: string): boolean {

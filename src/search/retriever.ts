@@ -22,6 +22,8 @@ export const ABSTAIN_MODEL = { bias: -4.4, dense: 5, coverage: 8, namesMissing: 
 
 /** Score factor for each excerpt an article already has in the answer. */
 const ARTICLE_REPEAT_DISCOUNT = 0.85;
+/** The most sentences one excerpt's quote may span. */
+const MAX_SPAN = 3;
 /** Excerpts prepared per question, whatever page is asked for. */
 const PAGE_POOL = 15;
 
@@ -309,13 +311,20 @@ export class Retriever {
     for (const c of ranked) {
       if (chosen.length >= count + 2) break;
       const p = this.index.passages[c.index]!;
-      // A hit next to one already chosen joins that excerpt instead of repeating its context.
-      const near = chosen.find((e) => e.articleId === p.articleId && p.n >= e.first - 1 && p.n <= e.last + 1);
-      if (near) {
-        if (near.last - near.first < 2) {
-          near.first = Math.min(near.first, p.n);
-          near.last = Math.max(near.last, p.n);
-          near.vectors.push(c.index);
+      // A hit within two sentences of chosen excerpts joins them (their contexts would overlap):
+      // one excerpt of at most MAX_SPAN sentences that still fits the context limit, or, when it
+      // cannot grow that far, nothing new (its neighbourhood is already shown).
+      const touching = chosen.filter((e) => e.articleId === p.articleId && p.n >= e.first - 2 && p.n <= e.last + 2);
+      if (touching.length) {
+        const first = Math.min(p.n, ...touching.map((e) => e.first));
+        const last = Math.max(p.n, ...touching.map((e) => e.last));
+        if (last - first < MAX_SPAN && this.spanText(p.articleId, first, last).length <= this.settings.maxContext) {
+          const [keep, ...rest] = touching;
+          keep!.first = first;
+          keep!.last = last;
+          keep!.score = Math.max(keep!.score, ...rest.map((e) => e.score));
+          keep!.vectors.push(c.index, ...rest.flatMap((e) => e.vectors));
+          for (const e of rest) chosen.splice(chosen.indexOf(e), 1);
         }
         continue;
       }
@@ -339,6 +348,13 @@ export class Retriever {
       ordered.push(e!);
     }
     return ordered.slice(0, count).map((e, i) => this.buildHit(e.articleId, e.first, e.last, i + 1, Math.min(1, e.score)));
+  }
+
+  /** The article's text from sentence `first` to `last`, whitespace collapsed. */
+  private spanText(articleId: string, first: number, last: number): string {
+    const own = this.byArticle.get(articleId)!;
+    const article = this.articleById.get(articleId)!;
+    return collapse(article.text.slice(own[first]!.start, own[last]!.end));
   }
 
   private buildHit(articleId: string, first: number, last: number, rank: number, score: number): Hit {
