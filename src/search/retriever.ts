@@ -362,15 +362,11 @@ export class Retriever {
     const own = this.byArticle.get(articleId)!;
     const matched = own.slice(first, last + 1);
     const text = collapse(article.text.slice(matched[0]!.start, matched[matched.length - 1]!.end));
-    // Grow the window one neighbour at a time (before, then after) while it fits.
-    let lo = first;
-    let hi = last;
-    const fits = (a: number, b: number) => collapse(article.text.slice(own[a]!.start, own[b]!.end)).length <= this.settings.maxContext;
-    for (let grew = true; grew; ) {
-      grew = false;
-      if (lo > 0 && lo >= first - 1 && fits(lo - 1, hi)) (lo--, (grew = true));
-      if (hi < own.length - 1 && hi <= last && fits(lo, hi + 1)) (hi++, (grew = true));
-    }
+    // One neighbour on each side, while it fits: excerpts of one article three or more sentences
+    // apart then never repeat a sentence of each other's context.
+    const fits = (a: number, b: number) => this.spanText(articleId, a, b).length <= this.settings.maxContext;
+    const lo = first > 0 && fits(first - 1, last) ? first - 1 : first;
+    const hi = last < own.length - 1 && fits(lo, last + 1) ? last + 1 : last;
     let context = collapse(article.text.slice(own[lo]!.start, own[hi]!.end));
     let start = context.indexOf(text);
     if (context.length > this.settings.maxContext) {
