@@ -5,6 +5,9 @@ import { defuseMentions, fit, renderAnswer, renderExcerpt, renderHelp, renderSou
 import type { Answer, Article, Hit } from "../../src/types.js";
 import { messagePayloadProblems } from "../discord/limits.js";
 
+/** A bold run; escaped characters (e.g. \*) may occur inside it. */
+const BOLD = /\*\*(?:\\.|[^*\\])+\*\*/;
+
 const visible = (s: string) => s.replace(/\*\*/g, "").replace(/\\(.)/g, "$1").replace(/\u200b/g, "");
 
 function hit(rank: number, context: string, over: Partial<Hit> = {}): Hit {
@@ -120,7 +123,7 @@ describe("renderAnswer", () => {
       expect(r.embeds.length).toBe(Math.min(n, 10));
       expect(JSON.stringify(r)).not.toMatch(/@everyone|<@&\d+>/);
       expect(r.embeds.filter((e) => e.url).every((e) => e.url!.startsWith("https://"))).toBe(true);
-      for (const e of r.embeds) expect(e.description).toMatch(/\*\*[^*]+\*\*/);
+      for (const e of r.embeds) expect(e.description).toMatch(BOLD);
       expect(r.components[0]!.components[0]).toMatchObject({ label: "More", custom_id: "more:abc:10" });
     }
   });

@@ -1,11 +1,16 @@
 // End to end: the unmodified discord.js client (our bot) against the local Discord emulator, answering
 // from the real core on the shipped corpus. Assertions are on what the emulator recorded.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Citebot } from "../../src/citebot.js";
 import { botConfig } from "../../src/bot/config.js";
 import { runBot, type BotHandle } from "../../src/bot/main.js";
 import type { CitebotLike } from "../../src/bot/types.js";
+import { Citebot as CitebotClass } from "../../src/citebot.js";
 import { DiscordEmulator, EPHEMERAL, Intents, type EmuUser } from "./emulator.js";
+import { writeLongCorpus } from "./longcorpus.js";
 import {
   captureLogs,
   carriesMessage,
@@ -20,6 +25,9 @@ import {
   waitUntil,
   type LogCapture,
 } from "./helpers.js";
+
+/** A bold run; escaped characters (e.g. \*) may occur inside it. */
+const BOLD = /\*\*(?:\\.|[^*\\])+\*\*/;
 
 const ANSWERABLE = "What did Antonov say about the Geneva summit?";
 const UNANSWERABLE = "whats the current price of bitcoin";
@@ -120,7 +128,7 @@ describe("bot without the Message Content intent", () => {
     expect(embeds.length).toBeLessThanOrEqual(3);
     for (const e of embeds) {
       expect(e.title).toMatch(/^\[\d+\] /);
-      expect(e.description).toMatch(/\*\*[^*]+\*\*/); // the matched sentence in bold
+      expect(e.description).toMatch(BOLD); // the matched sentence in bold
       expect(e.footer.text).toMatch(/sentences? \d+(–\d+)? of \d+/);
     }
     // article titles from the corpus appear as citations
@@ -349,7 +357,7 @@ describe("bot without the Message Content intent", () => {
     for (const i of emu.interactions.values()) expect(raw).not.toContain(i.token);
   });
 
-  it("rides out a 429 and a 500 from Discord, and a dropped gateway connection (resume)", async () => {
+  it("rides out a 429 and a 500 from Discord, a dropped gateway connection and a reconnect request (resume + replay)", async () => {
     emu.injectFault({ method: "POST", path: /^\/channels\/\d+\/messages$/, status: 429, retryAfter: 0.1, times: 1 });
     emu.injectFault({ method: "POST", path: /^\/channels\/\d+\/messages$/, status: 500, times: 1 });
     const { reply } = await ask(member(), ANSWERABLE);
@@ -363,6 +371,15 @@ describe("bot without the Message Content intent", () => {
     expect(frame.d).toMatchObject({ token: "[token]", session_id: expect.any(String), seq: expect.any(Number) });
     const after = await ask(member(), ANSWERABLE);
     expect(after.reply.body.embeds.length).toBeGreaterThan(0);
+
+    // op 7 "reconnect": the client reconnects and resumes; a message dispatched meanwhile is replayed
+    const resumedAgain = new Promise((r) => emu.once("resumed", r));
+    emu.requestReconnect();
+    await new Promise((r) => emu.once("gatewayClose", r));
+    const whileAway = emu.sendMessage({ author: member(), content: ANSWERABLE, mentionBot: true });
+    await resumedAgain;
+    expect((await emu.waitForRequest(replyTo(whileAway.id))).status).toBe(200);
+    expect(emu.gatewayFrames.filter((f) => f.op === 2)).toHaveLength(1); // never re-identified
   });
 
   it("never sent a message without allowed_mentions.parse = [] or outside Discord's limits, and made no failing call", () => {
@@ -430,44 +447,131 @@ describe("bot with the Message Content intent, answer channels and long answers"
     expect(emu.requests.some(replyTo(plainElsewhere.id))).toBe(false);
   });
 
-  it("fits an over-long answer (10 excerpts) within every Discord limit, cutting only between words", async () => {
-    const question = "Russia and the United States relations, dialogue and summit";
+  it("an over-long exchange (every excerpt the corpus gives, a 1,900-character hostile question) stays within every limit, cut only between words", async () => {
+    const head = "What did Antonov say about the Geneva summit and the expert dialogue on cybersecurity?";
+    const filler = " **Also** @everyone <@&" + emu.guild.modRoleId + "> _please_ `quote` ||all|| of it";
+    let question = head;
+    while (question.length + filler.length < 1890) question += filler;
+    question += " " + "x".repeat(60); // ends in a giant "word"
     const direct = await real.answer(question, { limit: 10 });
-    const rawSize = direct.hits.reduce((s, h) => s + h.context.length + h.article.title.length + 60, 0);
-    expect(direct.hits.length).toBe(10);
-    expect(rawSize, "precondition: the untrimmed answer exceeds 6000 characters").toBeGreaterThan(6000);
+    expect(direct.hits.length, "the long config shows more than the default 3 excerpts").toBeGreaterThan(3);
 
-    const ia = emu.sendSlashCommand({ name: "ask", options: { question }, user: emu.addUser("longreader") });
+    const msg = emu.sendMessage({ author: emu.addUser("longreader"), channelId: emu.channels.news.id, content: question, mentionBot: true });
+    expect(msg.content.length).toBeLessThanOrEqual(2000); // what Discord lets a user send
+    const reply = await emu.waitForRequest(replyTo(msg.id));
+    expect(reply.status).toBe(200);
+    expectWithinLimits(reply);
+    expectNoPings(reply);
+    expect(JSON.stringify(reply.body)).not.toMatch(/@everyone|<@&\d+>/);
+
+    // the echoed question is cut at a space, marked with "…"
+    const echoed = /“(.*)”/.exec(reply.body.content)![1]!;
+    expect(echoed.length).toBeLessThan(question.length);
+    expect(echoed.endsWith("…")).toBe(true);
+    const echoedText = unmarkdown(echoed.slice(0, -1));
+    expect(question.startsWith(echoedText)).toBe(true);
+    expect(question[echoedText.length]).toBe(" ");
+
+    const embeds = reply.body.embeds as any[];
+    expect(embeds.length).toBe(direct.hits.length); // nothing dropped
+    const total = embeds.reduce((n, e) => n + (e.title?.length ?? 0) + (e.description?.length ?? 0) + (e.footer?.text.length ?? 0), 0);
+    expect(total).toBeLessThanOrEqual(6000);
+    for (const e of embeds) {
+      const rank = Number(/\[(\d+)\]/.exec(e.title)![1]);
+      const hit = direct.hits.find((h) => h.rank === rank)!;
+      expect(unmarkdown(e.title)).toContain(hit.article.title.slice(0, 40));
+      const context = hit.context.replace(/\s+/g, " ");
+      // each shown stretch of text is a whole-word stretch of the excerpt
+      for (const part of unmarkdown(e.description).split(/ ?… ?/).filter(Boolean)) {
+        const at = context.indexOf(part);
+        expect(at, `"${part.slice(0, 60)}…" comes from the excerpt`).toBeGreaterThanOrEqual(0);
+        const before = context[at - 1];
+        const after = context[at + part.length];
+        expect(before === undefined || /\s/.test(before), "starts at a word boundary").toBe(true);
+        expect(after === undefined || /\s/.test(after), "ends at a word boundary").toBe(true);
+      }
+      expect(e.description).toMatch(BOLD); // the matched sentence is kept, in bold
+    }
+  });
+});
+
+describe("an over-long answer from long, markup-heavy articles (real core on a generated corpus)", () => {
+  let emu: DiscordEmulator;
+  let bot: BotHandle;
+  let long: Citebot;
+  const dirs: string[] = [];
+  const QUESTION = "What was found on the turbine blades?";
+
+  beforeAll(async () => {
+    const corpusDir = writeLongCorpus();
+    const dataDir = mkdtempSync(path.join(tmpdir(), "citebot-long-data-"));
+    dirs.push(corpusDir, dataDir);
+    long = await CitebotClass.open({ corpusDir, dataDir });
+    emu = await DiscordEmulator.start();
+    bot = await runBot({
+      citebot: long,
+      config: botConfig({ token: emu.token, apiUrl: emu.apiUrl, answerExcerpts: 10 }),
+      logger: captureLogs().logger,
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await bot?.stop();
+    await emu?.stop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it("ten excerpts worth ~7,000 characters are fitted under 6,000, trimmed at sentence or word boundaries, escaped, pinging no one", async () => {
+    const direct = await long.answer(QUESTION, { limit: 10 });
+    const raw = direct.hits.reduce((n, h) => n + h.context.length + h.article.title.length + 80, 0);
+    expect(direct.hits.length).toBe(10);
+    expect(raw, "precondition: the untrimmed answer is over Discord's 6000").toBeGreaterThan(6000);
+
+    const ia = emu.sendSlashCommand({ name: "ask", options: { question: QUESTION }, user: emu.addUser("engineer") });
     const edit = await emu.waitForInteractionResponse(ia);
     expect(edit.status).toBe(200);
     expectWithinLimits(edit);
+    expectNoPings(edit);
     const embeds = edit.body.embeds as any[];
-    expect(embeds.length).toBe(10);
-    const total = embeds.reduce((s, e) => s + (e.title?.length ?? 0) + (e.description?.length ?? 0) + (e.footer?.text.length ?? 0), 0);
+    expect(embeds).toHaveLength(10);
+    const total = embeds.reduce((n, e) => n + (e.title?.length ?? 0) + (e.description?.length ?? 0) + (e.footer?.text.length ?? 0), 0);
     expect(total).toBeLessThanOrEqual(6000);
-    expect(edit.body.content.length).toBeLessThanOrEqual(2000);
+    expect(total).toBeGreaterThan(4000); // trimmed to fit, not gutted
+    const all = JSON.stringify(edit.body);
+    expect(all).not.toMatch(/@everyone|<@&\d+>/);
+    expect(embeds[0].title).toContain("\\*cracks\\*"); // markdown in titles is escaped
+    expect(embeds[0].url).toMatch(/^https:\/\/example\.com\/blades\/\d$/);
+
     let trimmed = 0;
     for (const e of embeds) {
       expect(e.title.length).toBeLessThanOrEqual(256);
       expect(e.description.length).toBeLessThanOrEqual(4096);
-      const rank = Number(/^\[(\d+)\]/.exec(e.title)![1]);
+      expect(e.footer.text.length).toBeLessThanOrEqual(2048);
+      const rank = Number(/\[(\d+)\]/.exec(e.title)![1]);
       const hit = direct.hits.find((h) => h.rank === rank)!;
-      const context = hit.context.replace(/\s+/g, " ");
-      // each shown stretch of text is a whole-word stretch of the excerpt
+      const context = hit.context.replace(/\s+/g, " ").trim();
       const parts = unmarkdown(e.description).split(/ ?… ?/).filter(Boolean);
-      if (parts.join(" ").length < context.trim().length) trimmed++;
+      if (parts.join(" ").length < context.length) trimmed++;
       for (const part of parts) {
         const at = context.indexOf(part);
         expect(at, `"${part.slice(0, 60)}…" comes from the excerpt`).toBeGreaterThanOrEqual(0);
         const before = context[at - 1];
         const after = context[at + part.length];
         expect(before === undefined || /\s/.test(before), "starts at a word boundary").toBe(true);
-        expect(after === undefined || /\s/.test(after), `ends at a word boundary: "${part.slice(-30)}|${context.slice(at + part.length, at + part.length + 10)}"`).toBe(true);
+        expect(after === undefined || /\s/.test(after), "ends at a word boundary").toBe(true);
       }
-      // the matched sentence is always kept
-      expect(e.description).toMatch(/\*\*[^*]+\*\*/);
+      expect(unmarkdown(e.description)).toContain(hit.text.replace(/\s+/g, " ").trim().slice(0, 50)); // the matched sentence survives
+      expect(e.description).toMatch(BOLD);
     }
-    expect(trimmed, "some excerpts had to be trimmed").toBeGreaterThan(0);
+    expect(trimmed, "some excerpts were trimmed").toBeGreaterThan(0);
+
+    // and the next page, too
+    const button = edit.body.components[0].components[0];
+    const click = emu.clickButton({ messageId: edit.response.id, customId: button.custom_id, user: ia.user });
+    const next = await emu.waitForRequest((r) => r.method === "POST" && r.path === `/webhooks/${emu.application.id}/${click.token}`);
+    expect(next.status).toBe(200);
+    expectWithinLimits(next);
+    expect(next.body.embeds[0].title).toMatch(/^\[11\] /);
   });
 });
 
