@@ -15,6 +15,7 @@ import {
   captureLogs,
   carriesMessage,
   expectNoPings,
+  expectWholeWordStretches,
   expectWithinLimits,
   isCreateMessage,
   isTyping,
@@ -480,16 +481,7 @@ describe("bot with the Message Content intent, answer channels and long answers"
       const rank = Number(/\[(\d+)\]/.exec(e.title)![1]);
       const hit = direct.hits.find((h) => h.rank === rank)!;
       expect(unmarkdown(e.title)).toContain(hit.article.title.slice(0, 40));
-      const context = hit.context.replace(/\s+/g, " ");
-      // each shown stretch of text is a whole-word stretch of the excerpt
-      for (const part of unmarkdown(e.description).split(/ ?… ?/).filter(Boolean)) {
-        const at = context.indexOf(part);
-        expect(at, `"${part.slice(0, 60)}…" comes from the excerpt`).toBeGreaterThanOrEqual(0);
-        const before = context[at - 1];
-        const after = context[at + part.length];
-        expect(before === undefined || /\s/.test(before), "starts at a word boundary").toBe(true);
-        expect(after === undefined || /\s/.test(after), "ends at a word boundary").toBe(true);
-      }
+      expectWholeWordStretches(e.description, hit.context);
       expect(e.description).toMatch(BOLD); // the matched sentence is kept, in bold
     }
   });
@@ -549,17 +541,7 @@ describe("an over-long answer from long, markup-heavy articles (real core on a g
       expect(e.footer.text.length).toBeLessThanOrEqual(2048);
       const rank = Number(/\[(\d+)\]/.exec(e.title)![1]);
       const hit = direct.hits.find((h) => h.rank === rank)!;
-      const context = hit.context.replace(/\s+/g, " ").trim();
-      const parts = unmarkdown(e.description).split(/ ?… ?/).filter(Boolean);
-      if (parts.join(" ").length < context.length) trimmed++;
-      for (const part of parts) {
-        const at = context.indexOf(part);
-        expect(at, `"${part.slice(0, 60)}…" comes from the excerpt`).toBeGreaterThanOrEqual(0);
-        const before = context[at - 1];
-        const after = context[at + part.length];
-        expect(before === undefined || /\s/.test(before), "starts at a word boundary").toBe(true);
-        expect(after === undefined || /\s/.test(after), "ends at a word boundary").toBe(true);
-      }
+      if (expectWholeWordStretches(e.description, hit.context)) trimmed++;
       expect(unmarkdown(e.description)).toContain(hit.text.replace(/\s+/g, " ").trim().slice(0, 50)); // the matched sentence survives
       expect(e.description).toMatch(BOLD);
     }

@@ -88,3 +88,21 @@ export async function waitUntil(cond: () => boolean, timeoutMs = 10_000, what = 
     await sleep(20);
   }
 }
+
+/**
+ * Checks that a rendered excerpt shows only whole-word stretches of `context` (cuts marked "…"),
+ * and returns whether anything was cut.
+ */
+export function expectWholeWordStretches(description: string, rawContext: string): boolean {
+  const context = rawContext.replace(/\s+/g, " ").trim();
+  const parts = unmarkdown(description).split(/ ?… ?/).filter(Boolean);
+  for (const part of parts) {
+    const at = context.indexOf(part);
+    expect(at, `"${part.slice(0, 60)}…" comes from the excerpt`).toBeGreaterThanOrEqual(0);
+    const before = context[at - 1];
+    const after = context[at + part.length];
+    expect(before === undefined || /\s/.test(before), `starts at a word boundary: "${part.slice(0, 30)}"`).toBe(true);
+    expect(after === undefined || /\s/.test(after), `ends at a word boundary: "${part.slice(-30)}"`).toBe(true);
+  }
+  return parts.join(" ").length < context.length;
+}
