@@ -30,7 +30,7 @@ export class BotConfigError extends Error {
 
 export const TOKEN_HELP =
   "Get one at https://discord.com/developers/applications → your application → Bot → Reset Token, " +
-  "then put DISCORD_TOKEN=<token> in .env (see docs/discord.md).";
+  "then put DISCORD_TOKEN=<token> in .env (see the README, section Discord).";
 
 const snowflake = z.string().regex(/^\d{17,20}$/);
 const bool = z.enum(["true", "false", "1", "0", "yes", "no", "on", "off"]);

@@ -175,7 +175,7 @@ export async function registerCommands(opts: RegisterCommandsOptions): Promise<R
     if (err instanceof DiscordAPIError && (err.status === 403 || err.code === 50001)) {
       throw new BotStartError(
         config.guildId
-          ? `Discord refused to register commands in guild ${config.guildId} (Missing Access). Check that DISCORD_GUILD_ID is right, that the bot was invited to that server with the applications.commands scope (see docs/discord.md), and that DISCORD_CLIENT_ID belongs to the token.`
+          ? `Discord refused to register commands in guild ${config.guildId} (Missing Access). Check that DISCORD_GUILD_ID is right, that the bot was invited to that server with the applications.commands scope (see the README, section Discord), and that DISCORD_CLIENT_ID belongs to the token.`
           : "Discord refused to register commands (Missing Access). Check that DISCORD_CLIENT_ID belongs to the token's application.",
         { cause: err },
       );
