@@ -3,7 +3,7 @@
 import { loadCorpus, type SkippedFile } from "./corpus/load.js";
 import { TransformersEmbedder, type Embedder } from "./embed/embedder.js";
 import { buildIndex, loadIndex, staleReason, type BuildStats, type IndexData, type Progress } from "./index/build.js";
-import { IndexError, indexDirFor } from "./index/store.js";
+import { currentBuildDir, IndexError, indexDirFor } from "./index/store.js";
 import { Retriever, type Evidence, type RetrieverSettings } from "./search/retriever.js";
 import { loadCoreConfig } from "./config.js";
 import type { Answer, AnswerOptions, Article, Hit, Passage } from "./types.js";
@@ -105,6 +105,27 @@ export class Citebot {
 
   searchArticle(articleId: string, query: string): Promise<Hit | undefined> {
     return this.retriever.searchArticle(articleId, query);
+  }
+
+  /** The build folder the index in memory was loaded from (or written to). */
+  get buildDir(): string {
+    return this.retriever.index.buildDir;
+  }
+
+  /**
+   * Load only: swaps in the index's current build on disk when it is not the one in memory (another
+   * process, e.g. `npm run index`, rebuilt it). Reads no corpus and builds nothing. Throws IndexError
+   * when the build is missing, damaged or made for another model or settings; the index in memory
+   * then stays in use.
+   */
+  async reloadIndex(): Promise<{ changed: boolean; buildDir: string }> {
+    const target = currentBuildDir(this.indexDir);
+    if (target === this.buildDir) return { changed: false, buildDir: target };
+    const data = await loadIndex(this.indexDir);
+    const unusable = staleReason(data.manifest, data.articles, this.embedder);
+    if (unusable) throw new IndexError(`the index on disk can't be used: ${unusable}`);
+    this.retriever = new Retriever(data, this.embedder, this.retriever.settings);
+    return { changed: true, buildDir: data.buildDir };
   }
 
   /** Re-reads the corpus and swaps in a new index when the articles changed; answers keep flowing meanwhile. */

@@ -1,5 +1,5 @@
 // The discord.js client: intents, partials, safe defaults, and the event wiring.
-import { Client, Events, GatewayIntentBits, Partials, type ClientOptions, type Interaction } from "discord.js";
+import { Client, Events, GatewayIntentBits, Partials, Status, type ClientOptions, type Interaction } from "discord.js";
 import { apologize, type BotContext } from "./context.js";
 import { commandsByName } from "./commands/index.js";
 import { handleMessage } from "./messages.js";
@@ -34,22 +34,57 @@ export function createClient(ctx: BotContext, extra: Partial<ClientOptions> = {}
   return client;
 }
 
+/** True while every shard's gateway connection is ready (identified or resumed). */
+export function gatewayReady(client: Client): boolean {
+  return client.isReady() && client.ws.shards.size > 0 && client.ws.shards.every((s) => s.status === Status.Ready);
+}
+
+export function gatewayState(client: Client): string {
+  if (!client.ws.shards.size) return "not connected";
+  const names: Record<number, string> = {
+    [Status.Ready]: "ready",
+    [Status.Connecting]: "connecting",
+    [Status.Reconnecting]: "reconnecting",
+    [Status.Idle]: "idle",
+    [Status.Nearly]: "nearly ready",
+    [Status.Disconnected]: "disconnected",
+    [Status.WaitingForGuilds]: "waiting for guilds",
+    [Status.Identifying]: "identifying",
+    [Status.Resuming]: "resuming",
+  };
+  return [...new Set(client.ws.shards.map((s) => names[s.status] ?? String(s.status)))].join(", ");
+}
+
 function wire(client: Client, ctx: BotContext): void {
   const answerChannels = new Set(ctx.config.answerChannels);
   const log = ctx.log;
+  const connected = (up: boolean) => ctx.metrics.gatewayConnected.set(up ? 1 : 0);
 
   client.on(Events.MessageCreate, (message) => {
-    void handleMessage(ctx, message, answerChannels).catch((err: unknown) => log.error({ err: errInfo(err) }, "message handler crashed"));
+    void ctx.inflight.track(handleMessage(ctx, message, answerChannels)).catch((err: unknown) => log.error({ err: errInfo(err) }, "message handler crashed"));
   });
   client.on(Events.InteractionCreate, (interaction) => {
-    void handleInteraction(ctx, interaction).catch((err: unknown) => log.error({ err: errInfo(err) }, "interaction handler crashed"));
+    void ctx.inflight.track(handleInteraction(ctx, interaction)).catch((err: unknown) => log.error({ err: errInfo(err) }, "interaction handler crashed"));
   });
 
   client.on(Events.Error, (err) => log.error({ err: errInfo(err) }, "discord client error"));
   client.on(Events.Warn, (message) => log.warn({ message }, "discord client warning"));
-  client.on(Events.ShardDisconnect, (event, shardId) => log.warn({ code: event.code, shardId }, "gateway disconnected; not reconnecting"));
-  client.on(Events.ShardReconnecting, (shardId) => log.info({ shardId }, "gateway reconnecting"));
-  client.on(Events.ShardResume, (shardId, replayed) => log.info({ shardId, replayed }, "gateway session resumed"));
+  client.on(Events.ShardReady, (shardId) => {
+    connected(true);
+    log.info({ shardId }, "gateway ready");
+  });
+  client.on(Events.ShardDisconnect, (event, shardId) => {
+    connected(false);
+    log.warn({ code: event.code, shardId }, "gateway disconnected; not reconnecting");
+  });
+  client.on(Events.ShardReconnecting, (shardId) => {
+    connected(false);
+    log.info({ shardId }, "gateway connection lost; reconnecting");
+  });
+  client.on(Events.ShardResume, (shardId, replayed) => {
+    connected(true);
+    log.info({ shardId, replayed }, "gateway session resumed");
+  });
   client.on(Events.ShardError, (err, shardId) => log.error({ err: errInfo(err), shardId }, "gateway error"));
   client.rest.on("rateLimited", (info) =>
     log.warn({ route: info.route, method: info.method, retryAfter: info.retryAfter, global: info.global, scope: info.scope }, "Discord rate limit hit; waiting"),
@@ -57,6 +92,10 @@ function wire(client: Client, ctx: BotContext): void {
 }
 
 export async function handleInteraction(ctx: BotContext, interaction: Interaction): Promise<void> {
+  if (!ctx.seen.add(interaction.id)) {
+    ctx.log.warn({ interactionId: interaction.id }, "interaction delivered twice; handled once");
+    return;
+  }
   if (interaction.isAutocomplete()) {
     const command = commandsByName.get(interaction.commandName);
     try {

@@ -19,6 +19,17 @@ export interface BotConfig {
   answerExcerpts: number;
   /** REST API base override, e.g. http://127.0.0.1:PORT/api for the local emulator. */
   apiUrl?: string;
+  /**
+   * Bounded work: `concurrency` answers are computed at once, and at most `max` questions are
+   * accepted and not yet delivered; past that the bot answers "busy, try again in a moment".
+   */
+  queue: { concurrency: number; max: number };
+  /** Serve /healthz and /metrics on this address (HEALTH_PORT; unset = off; 0 = any free port). */
+  health?: { port: number; host: string };
+  /** Follow the index on disk: a rebuild by another process (`npm run index`) is loaded without a restart. */
+  indexWatch: boolean;
+  /** On SIGINT/SIGTERM, how long to wait for answers in progress before disconnecting. */
+  shutdownTimeoutMs: number;
 }
 
 export class BotConfigError extends Error {
@@ -72,6 +83,30 @@ const checks: Record<string, Check> = {
     schema: positiveInt(10),
     problem: (v) => `ANSWER_EXCERPTS must be a whole number from 1 to 10 (got "${clip(v)}").`,
   },
+  QUEUE_CONCURRENCY: {
+    schema: positiveInt(64),
+    problem: (v) => `QUEUE_CONCURRENCY must be a whole number from 1 to 64: answers computed at once (got "${clip(v)}").`,
+  },
+  QUEUE_MAX: {
+    schema: positiveInt(100_000),
+    problem: (v) => `QUEUE_MAX must be a whole number from 1 to 100000: questions accepted and not yet answered before the bot says it is busy (got "${clip(v)}").`,
+  },
+  HEALTH_PORT: {
+    schema: z.coerce.number().int().min(0).max(65535),
+    problem: (v) => `HEALTH_PORT must be a port number from 0 to 65535 (got "${clip(v)}"); leave it unset for no health server.`,
+  },
+  HEALTH_HOST: {
+    schema: z.string().regex(/^[\w.:-]+$/),
+    problem: (v) => `HEALTH_HOST must be an address to listen on, such as 127.0.0.1 or 0.0.0.0 (got "${clip(v)}").`,
+  },
+  INDEX_WATCH: {
+    schema: bool,
+    problem: (v) => `INDEX_WATCH must be true or false (got "${clip(v)}").`,
+  },
+  SHUTDOWN_TIMEOUT_SECONDS: {
+    schema: z.coerce.number().min(0).max(600),
+    problem: (v) => `SHUTDOWN_TIMEOUT_SECONDS must be a number of seconds from 0 to 600 (got "${clip(v)}").`,
+  },
   DISCORD_API_URL: {
     schema: z.url({ protocol: /^https?$/ }),
     problem: (v) => `DISCORD_API_URL must be an http(s) URL such as http://127.0.0.1:8080/api (got "${clip(v)}"). Leave it unset to talk to Discord.`,
@@ -113,8 +148,22 @@ export function loadBotConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
     },
     answerExcerpts: (values.ANSWER_EXCERPTS as number | undefined) ?? 3,
     apiUrl: (values.DISCORD_API_URL as string | undefined)?.replace(/\/+$/, ""),
+    queue: {
+      concurrency: (values.QUEUE_CONCURRENCY as number | undefined) ?? DEFAULTS.queue.concurrency,
+      max: (values.QUEUE_MAX as number | undefined) ?? DEFAULTS.queue.max,
+    },
+    health:
+      values.HEALTH_PORT === undefined ? undefined : { port: values.HEALTH_PORT as number, host: (values.HEALTH_HOST as string | undefined) ?? DEFAULTS.healthHost },
+    indexWatch: values.INDEX_WATCH === undefined ? true : truthy(values.INDEX_WATCH),
+    shutdownTimeoutMs: ((values.SHUTDOWN_TIMEOUT_SECONDS as number | undefined) ?? DEFAULTS.shutdownTimeoutSeconds) * 1000,
   };
 }
+
+export const DEFAULTS = {
+  queue: { concurrency: 2, max: 200 },
+  healthHost: "127.0.0.1",
+  shutdownTimeoutSeconds: 10,
+} as const;
 
 /** Config for tests and embedding: defaults filled in. */
 export function botConfig(partial: Partial<BotConfig> & Pick<BotConfig, "token">): BotConfig {
@@ -123,6 +172,9 @@ export function botConfig(partial: Partial<BotConfig> & Pick<BotConfig, "token">
     messageContentIntent: false,
     rateLimit: { max: 5, windowMs: 60_000 },
     answerExcerpts: 3,
+    queue: { ...DEFAULTS.queue },
+    indexWatch: true,
+    shutdownTimeoutMs: DEFAULTS.shutdownTimeoutSeconds * 1000,
     ...partial,
   };
 }

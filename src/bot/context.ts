@@ -1,11 +1,15 @@
 // What every handler gets, and the shared ways of answering an interaction safely.
-import { MessageFlags, type RepliableInteraction } from "discord.js";
+import { MessageFlags, RESTJSONErrorCodes, DiscordAPIError, type RepliableInteraction } from "discord.js";
 import type { Logger } from "../log.js";
 import type { BotConfig } from "./config.js";
+import { withRetry } from "./deliver.js";
+import type { IndexKeeper } from "./indexwatch.js";
+import type { BotMetrics } from "./metrics.js";
 import type { QuestionStore } from "./questions.js";
 import type { RateLimiter } from "./ratelimit.js";
 import { NO_PINGS, TEXT, type Rendered } from "./render.js";
 import type { CitebotLike } from "./types.js";
+import type { InFlight, SeenIds, WorkQueue } from "./work.js";
 import { errInfo } from "./errors.js";
 
 export interface BotContext {
@@ -14,6 +18,48 @@ export interface BotContext {
   log: Logger;
   limiter: RateLimiter;
   questions: QuestionStore;
+  work: WorkQueue;
+  /** Message and interaction ids already handled (a replayed event is answered once). */
+  seen: SeenIds;
+  /** Every handler in progress, for a clean shutdown. */
+  inflight: InFlight;
+  metrics: BotMetrics;
+  /** Pauses before sending a reply again after a transient Discord failure. */
+  retryDelaysMs: readonly number[];
+  /** Set on SIGINT/SIGTERM: answers in progress finish, new questions are told to ask again later. */
+  draining: boolean;
+  /** The index on disk (live updates, /reindex), when the core supports it. */
+  index?: IndexKeeper;
+}
+
+/** Sends with the context's retry policy (transient failures only). */
+export function deliver<T>(ctx: BotContext, what: string, send: () => Promise<T>, deadline?: number): Promise<T> {
+  return withRetry(send, { log: ctx.log, delaysMs: ctx.retryDelaysMs, what, deadline, onRetry: () => ctx.metrics.deliveryRetries.inc() });
+}
+
+/** Discord allows 3 s to acknowledge an interaction. */
+export const ACK_DEADLINE_MS = 3000;
+
+/**
+ * Acknowledges an interaction ("thinking…") so the answer may take as long as it needs (15 min).
+ * Retries a transient failure while the 3 s window lasts; if Discord says it was already
+ * acknowledged (a retry after a lost response), carries on as deferred.
+ */
+export async function defer(ctx: BotContext, interaction: RepliableInteraction, ephemeral: boolean): Promise<void> {
+  try {
+    await deliver(
+      ctx,
+      "defer",
+      () => interaction.deferReply(ephemeral ? { flags: MessageFlags.Ephemeral } : {}),
+      interaction.createdTimestamp + ACK_DEADLINE_MS,
+    );
+  } catch (err) {
+    if (err instanceof DiscordAPIError && err.code === RESTJSONErrorCodes.InteractionHasAlreadyBeenAcknowledged) {
+      interaction.deferred = true;
+      return;
+    }
+    throw err;
+  }
 }
 
 /** Ephemeral notice (slow down, not found, ...), whatever state the interaction is in. */
@@ -31,6 +77,7 @@ export function messageOf(r: Rendered) {
 
 /** Logs a handler failure and tells the user briefly; never throws. */
 export async function apologize(ctx: BotContext, interaction: RepliableInteraction, err: unknown, where: string): Promise<void> {
+  ctx.metrics.errors.inc({ where });
   ctx.log.error({ err: errInfo(err), where, userId: interaction.user.id, channelId: interaction.channelId, interactionId: interaction.id }, "interaction handler failed");
   try {
     await notice(interaction, TEXT.apology);

@@ -3,7 +3,15 @@
 
 const TOKEN_IN_PATH = /\/(webhooks|interactions)\/(\d+)\/[^/?\s]+/g;
 
+/** Secrets known at run time (the bot token): cut out of every error text and URL that is logged. */
+const knownSecrets = new Set<string>();
+
+export function registerSecret(secret: string | undefined): void {
+  if (secret && secret.length >= 8) knownSecrets.add(secret);
+}
+
 export function redactSecrets(s: string): string {
+  for (const secret of knownSecrets) if (s.includes(secret)) s = s.split(secret).join("[token]");
   return s
     .replace(TOKEN_IN_PATH, "/$1/$2/[token]")
     .replace(/\b(Bot|Bearer)\s+[\w.-]{20,}/g, "$1 [token]")

@@ -5,14 +5,19 @@ import { fileURLToPath } from "node:url";
 import { DiscordAPIError, Events, REST, Routes, type Client, type ClientOptions } from "discord.js";
 import dotenv from "dotenv";
 import { log as baseLog, type Logger } from "../log.js";
-import { createClient } from "./client.js";
+import { createClient, gatewayReady, gatewayState } from "./client.js";
 import { commandDefinitions } from "./commands/index.js";
 import { BotConfigError, loadBotConfig, TOKEN_HELP, type BotConfig } from "./config.js";
 import type { BotContext } from "./context.js";
+import { DEFAULT_RETRY_DELAYS_MS } from "./deliver.js";
+import { startHealthServer, type HealthReport, type HealthServer } from "./health.js";
+import { IndexKeeper, isReloadable, type IndexKeeperOptions } from "./indexwatch.js";
+import { BotMetrics } from "./metrics.js";
 import { QuestionStore } from "./questions.js";
 import { RateLimiter } from "./ratelimit.js";
 import type { CitebotLike } from "./types.js";
-import { errInfo, redactSecrets } from "./errors.js";
+import { InFlight, SeenIds, WorkQueue } from "./work.js";
+import { errInfo, redactSecrets, registerSecret } from "./errors.js";
 
 /** A start-up failure with a message meant for people (no stack trace needed). */
 export class BotStartError extends Error {
@@ -30,12 +35,29 @@ export interface RunBotOptions {
   clientOptions?: Partial<ClientOptions>;
   /** Give up logging in after this long (default 60 s). */
   loginTimeoutMs?: number;
+  /** Pauses before re-sending a reply Discord failed to take (default 1 s, 3 s, 8 s; tests: shorter). */
+  retryDelaysMs?: readonly number[];
+  /** Index watching (tests: faster polling). */
+  indexWatch?: IndexKeeperOptions;
+}
+
+export interface StopOptions {
+  /** Wait at most this long for answers in progress (default: config.shutdownTimeoutMs). */
+  timeoutMs?: number;
 }
 
 export interface BotHandle {
   client: Client<true>;
   context: BotContext;
-  stop(): Promise<void>;
+  /** The health server (HEALTH_PORT), when enabled. */
+  health?: HealthServer;
+  /** Health as /healthz reports it. */
+  healthReport(): HealthReport;
+  /**
+   * Stops cleanly: new questions are told to ask again later, answers in progress are finished and
+   * delivered (up to the timeout), then the gateway connection is closed.
+   */
+  stop(opts?: StopOptions): Promise<void>;
 }
 
 /** Warnings about settings that cannot work as configured. */
@@ -57,14 +79,45 @@ export async function runBot(opts: RunBotOptions): Promise<BotHandle> {
   const log = (opts.logger ?? baseLog).child({ component: "bot" });
   for (const w of configWarnings(config)) log.warn(w);
 
+  registerSecret(config.token);
+  const work = new WorkQueue(config.queue.concurrency, config.queue.max);
   const context: BotContext = {
     citebot,
     config,
     log,
     limiter: new RateLimiter(config.rateLimit.max, config.rateLimit.windowMs),
     questions: new QuestionStore(),
+    work,
+    seen: new SeenIds(),
+    inflight: new InFlight(),
+    metrics: new BotMetrics(() => ({ pending: work.pending, waiting: work.waiting, active: work.active, max: work.max })),
+    retryDelaysMs: opts.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS,
+    draining: false,
   };
+  if (isReloadable(citebot)) context.index = new IndexKeeper(citebot, log, context.metrics, opts.indexWatch);
   const client = createClient(context, opts.clientOptions);
+  const healthReport = (): HealthReport => {
+    const gateway = gatewayState(client);
+    const loaded = !!context.citebot;
+    const ok = gatewayReady(client) && loaded && !context.draining;
+    return {
+      ok,
+      gateway,
+      index: { loaded, articles: loaded ? context.citebot.articles().length : 0, disk: context.index?.disk ?? "unknown" },
+      queue: { pending: work.pending, max: work.max },
+      draining: context.draining,
+    };
+  };
+  let health: HealthServer | undefined;
+  if (config.health) {
+    try {
+      health = await startHealthServer({ ...config.health, registry: context.metrics.registry, report: healthReport, log });
+      log.info({ host: health.host, port: health.port }, "health server listening (/healthz, /metrics)");
+    } catch (err) {
+      await client.destroy().catch(() => undefined);
+      throw new BotStartError(`Could not serve the health endpoint on ${config.health.host}:${config.health.port} (${(err as Error).message}). Pick another HEALTH_PORT or leave it unset.`, { cause: err });
+    }
+  }
   const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -77,6 +130,7 @@ export async function runBot(opts: RunBotOptions): Promise<BotHandle> {
     await Promise.race([client.login(config.token).then(() => ready), timeout]);
   } catch (err) {
     await client.destroy().catch(() => undefined);
+    await health?.close();
     throw friendlyStartError(err, config);
   } finally {
     clearTimeout(timer);
@@ -101,15 +155,31 @@ export async function runBot(opts: RunBotOptions): Promise<BotHandle> {
     },
     "bot ready",
   );
-  let stopped = false;
+  context.metrics.gatewayConnected.set(1);
+  if (context.index && config.indexWatch) {
+    context.index.start();
+    void context.index.check();
+  }
+  let stopping: Promise<void> | undefined;
   return {
     client,
     context,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await client.destroy();
-      log.info("bot stopped");
+    health,
+    healthReport,
+    stop(stopOpts: StopOptions = {}) {
+      stopping ??= (async () => {
+        context.draining = true;
+        const timeoutMs = stopOpts.timeoutMs ?? config.shutdownTimeoutMs;
+        const inProgress = context.inflight.size;
+        if (inProgress) log.info({ inProgress, timeoutMs }, "finishing the answers in progress before disconnecting");
+        const drained = await context.inflight.settle(timeoutMs);
+        if (!drained) log.warn({ abandoned: context.inflight.size }, "shutdown timeout: some answers were not delivered");
+        context.index?.stop();
+        await client.destroy();
+        await health?.close();
+        log.info({ drained }, "bot stopped");
+      })();
+      return stopping;
     },
   };
 }
@@ -246,13 +316,23 @@ export async function runBotFromCli(opts: { corpusDir?: string } = {}): Promise<
   }
   process.on("unhandledRejection", (err) => log.error({ err: errInfo(err) }, "unhandled rejection"));
   await new Promise<void>((resolve) => {
+    let signals = 0;
     const shutdown = (signal: string) => {
-      log.info({ signal }, "shutting down");
-      void handle.stop().finally(resolve);
+      if (++signals > 1) {
+        log.warn({ signal }, "second signal: exiting without waiting");
+        process.exit(130);
+      }
+      log.info({ signal, inProgress: handle.context.inflight.size }, "shutting down: finishing answers in progress, then disconnecting");
+      void handle
+        .stop()
+        .catch((err: unknown) => log.error({ err: errInfo(err) }, "shutdown failed"))
+        .finally(resolve);
     };
-    process.once("SIGINT", () => shutdown("SIGINT"));
-    process.once("SIGTERM", () => shutdown("SIGTERM"));
+    process.on("SIGINT", () => shutdown("SIGINT"));
+    process.on("SIGTERM", () => shutdown("SIGTERM"));
   });
+  // Everything is closed; should a library still hold the event loop open, don't hang.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 3000).unref();
 }
 
 /** `npm run register-commands` (src/cli.ts → here). Prints the outcome; sets process.exitCode = 1 on failure. */

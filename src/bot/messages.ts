@@ -1,7 +1,8 @@
 // Questions asked in messages: a mention of the bot, a reply to one of its answers, any DM, and any
 // message in an answer channel (ANSWER_CHANNELS, needs the Message Content intent).
 import type { Message, MessageReplyOptions } from "discord.js";
-import type { BotContext } from "./context.js";
+import { deliver, type BotContext } from "./context.js";
+import { cleanUserQuestion, QuestionError } from "./input.js";
 import { moreCustomId } from "./questions.js";
 import { NO_PINGS, renderAnswer, TEXT } from "./render.js";
 import { errInfo } from "./errors.js";
@@ -34,52 +35,108 @@ export function questionOf(message: Message, botId: string, answerChannels: Read
 }
 
 const TYPING_REFRESH_MS = 8000; // Discord shows "typing" for about 10 s.
+/** One typing indicator per channel per this long: under load, replies matter more than indicators. */
+const TYPING_MIN_GAP_MS = 4000;
 
+/**
+ * Handles one message. Everything up to the busy/rate-limit decision is synchronous, so a burst is
+ * admitted in arrival order. Each question ends in exactly one reply (answer, refusal, "slow down",
+ * "busy", apology) or, for the rest of a rate-limited burst, a log line.
+ */
 export async function handleMessage(ctx: BotContext, message: Message, answerChannels: ReadonlySet<string>): Promise<void> {
+  const received = Date.now();
   const botId = message.client.user.id;
   const q = questionOf(message, botId, answerChannels);
   if (!q) return;
   const log = ctx.log.child({ event: "message", trigger: q.trigger, userId: message.author.id, channelId: message.channelId, messageId: message.id });
-  const reply = (options: MessageReplyOptions) =>
-    message.reply({ ...options, allowedMentions: NO_PINGS, failIfNotExists: false });
+  if (!ctx.seen.add(message.id)) {
+    log.warn("message delivered twice; answered once");
+    return;
+  }
+  const source = q.trigger;
+  ctx.metrics.questions.inc({ source });
+  // The nonce makes Discord drop a second copy of the same reply (a retried create).
+  const reply = (options: MessageReplyOptions, kind = "r") =>
+    deliver(ctx, "reply", () =>
+      message.reply({ ...options, allowedMentions: NO_PINGS, failIfNotExists: false, nonce: `${kind}${message.id}`.slice(0, 25), enforceNonce: true }),
+    );
+  let ticket: ReturnType<BotContext["work"]["admit"]>;
   try {
+    if (ctx.draining) {
+      log.info({ outcome: "restarting" }, "question during shutdown");
+      await reply({ content: TEXT.restarting });
+      return;
+    }
     if (!q.question) {
       // With no Message Content intent, a reply that doesn't ping the bot arrives empty.
-      await reply({ content: q.trigger === "reply" ? TEXT.unreadable : TEXT.emptyQuestion });
+      ctx.metrics.refused.inc({ source });
+      log.info({ outcome: "empty" }, "empty question");
+      await reply({ content: q.trigger === "reply" ? TEXT.unreadable : q.trigger === "dm" ? TEXT.emptyDm : TEXT.emptyQuestion });
+      return;
+    }
+    let question: string;
+    try {
+      question = cleanUserQuestion(q.question);
+    } catch (err) {
+      if (!(err instanceof QuestionError)) throw err;
+      ctx.metrics.refused.inc({ source });
+      log.info({ outcome: "refused", reason: err.message }, "unusable question");
+      await reply({ content: err.message });
       return;
     }
     const rate = ctx.limiter.take(message.author.id);
     if (!rate.allowed) {
-      log.info({ notify: rate.notify }, "rate limited");
+      ctx.metrics.rateLimited.inc({ source, notified: String(rate.notify) });
+      log.info({ outcome: "rate-limited", notify: rate.notify }, "rate limited");
       if (rate.notify) await reply({ content: TEXT.slowDown(rate.retryAfterMs) });
       return;
     }
-    const typing = startTyping(message, log);
+    ticket = ctx.work.admit();
+    if (!ticket) {
+      ctx.metrics.busy.inc({ source });
+      log.warn({ outcome: "busy", pending: ctx.work.pending }, "queue full; told the user to try again");
+      await reply({ content: TEXT.busy });
+      return;
+    }
+    const typing = startTyping(ctx, message, log);
     try {
-      const answer = await ctx.citebot.answer(q.question, { limit: ctx.config.answerExcerpts });
-      const moreId = answer.more ? moreCustomId(ctx.questions.put(q.question), answer.hits.length) : undefined;
+      const answer = await ticket.compute(() => ctx.citebot.answer(question, { limit: ctx.config.answerExcerpts }));
+      const moreId = answer.more ? moreCustomId(ctx.questions.put(question), answer.hits.length) : undefined;
       const r = renderAnswer(answer, { moreCustomId: moreId });
       await typing.first; // "typing…" shows before the answer lands
       await reply({ content: r.content, embeds: r.embeds, components: r.components });
-      log.info({ answered: answer.answered, hits: answer.hits.length }, "answered");
+      ctx.metrics.answers.inc({ source, answered: String(answer.answered) });
+      if (!answer.answered) ctx.metrics.abstentions.inc({ source });
+      ctx.metrics.latency.observe({ source }, (Date.now() - received) / 1000);
+      log.info({ outcome: "answered", answered: answer.answered, hits: answer.hits.length, ms: Date.now() - received }, "answered");
     } finally {
       typing.stop();
+      ticket.done();
     }
   } catch (err) {
-    log.error({ err: errInfo(err) }, "message handler failed");
+    ctx.metrics.errors.inc({ where: "message" });
+    log.error({ err: errInfo(err), outcome: "error" }, "message handler failed");
     try {
-      await reply({ content: TEXT.apology });
+      await reply({ content: TEXT.apology }, "a");
     } catch (e) {
       log.warn({ err: errInfo(e) }, "could not send the apology");
     }
   }
 }
 
+const lastTyping = new WeakMap<BotContext, Map<string, number>>();
+
 /** Shows "typing…" until stopped; `first` settles when the first indicator was sent (or after 1 s). */
-function startTyping(message: Message, log: BotContext["log"]): { first: Promise<void>; stop(): void } {
+function startTyping(ctx: BotContext, message: Message, log: BotContext["log"]): { first: Promise<void>; stop(): void } {
   const channel = message.channel;
+  let sent = lastTyping.get(ctx);
+  if (!sent) lastTyping.set(ctx, (sent = new Map()));
   const send = async () => {
     if (!channel.isSendable()) return;
+    const now = Date.now();
+    if (now - (sent.get(channel.id) ?? 0) < TYPING_MIN_GAP_MS) return;
+    sent.set(channel.id, now);
+    if (sent.size > 5000) for (const [id, at] of sent) if (now - at > TYPING_REFRESH_MS) sent.delete(id);
     await channel.sendTyping().catch((err: unknown) => log.debug({ err: errInfo(err) }, "typing indicator failed"));
   };
   let timeout: NodeJS.Timeout | undefined;

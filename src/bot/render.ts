@@ -45,9 +45,23 @@ export function defuseMentions(s: string): string {
   return s.replace(/@(everyone|here)/gi, "@\u200b$1").replace(/<@([!&]?)(\d+)>/g, "<@\u200b$1$2>");
 }
 
-/** Text that renders literally in a markdown field: markdown escaped, mentions defused. */
+/** Text that renders literally in a markdown field: markdown (masked links included) escaped, mentions defused. */
 export function safe(s: string): string {
-  return defuseMentions(escapeMarkdown(s));
+  return defuseMentions(escapeMarkdown(s, { maskedLink: true }));
+}
+
+/** Breaks every URL scheme ("http://" → "http:\u200b//") so text shows a URL without making it a link or a preview. */
+export function defuseLinks(s: string): string {
+  return s.replace(/\b([a-z][a-z0-9+.-]{1,30}):\/\//gi, "$1:\u200b//");
+}
+
+/**
+ * What a user typed, echoed back: rendered literally (markdown escaped, masked links shown as
+ * text), mentions defused, links made inert, and curly quotes straightened so the echo can't
+ * close the quotation marks it is shown in and seem to be the bot's own words.
+ */
+export function userText(s: string): string {
+  return defuseLinks(safe(s.replace(/[\u201C\u201D\u201E\u201F\u2033\u301D\u301E\uFF02]/g, '"')));
 }
 
 /** Text for fields Discord shows without markdown (footer, author, choice names): only mentions defused. */
@@ -297,7 +311,7 @@ export interface AnswerRenderOptions {
 
 /** An answer: a one-line lead, one embed per cited excerpt, and a "More" button when more exist. */
 export function renderAnswer(answer: Answer, opts: AnswerRenderOptions = {}): Rendered {
-  const q = fit(answer.question, 300);
+  const q = fit(answer.question, 300, userText);
   const hits = answer.hits;
   const firstRank = hits[0]?.rank ?? 1;
   const lastRank = hits[hits.length - 1]?.rank ?? firstRank;
@@ -399,6 +413,10 @@ export function renderHelp(botName = "citebot"): Rendered {
 
 export const TEXT = {
   apology: "Sorry, something went wrong while answering that. Please try again in a moment.",
+  busy: "I'm busy answering a lot of questions right now. Please try again in a moment.",
+  restarting: "I'm restarting. Please ask again in a minute.",
+  notAdmin: "Only members with the Manage Server permission can rebuild the index.",
+  emptyDm: "Ask me a question about the articles, for example: who met in Geneva? (`/help` shows more.)",
   slowDown: (ms: number) => `Slow down a little: you can ask again in ${Math.max(1, Math.ceil(ms / 1000))} s.`,
   emptyQuestion: "Ask me something after the mention, for example: who met in Geneva? (`/help` shows more.)",
   unreadable:

@@ -1,5 +1,6 @@
 // What the bot needs from the core. `Citebot` (src/citebot.ts) satisfies it structurally; tests may
 // wrap a real instance (e.g. to inject a failing dependency) without touching the core.
+import type { OpenStatus } from "../citebot.js";
 import type { Answer, AnswerOptions, Article, Hit, Passage } from "../types.js";
 
 export interface CitebotLike {
@@ -10,4 +11,10 @@ export interface CitebotLike {
   passages(articleId: string): Passage[];
   excerpt(articleId: string, n: number): Hit | undefined;
   searchArticle(articleId: string, query: string): Promise<Hit | undefined>;
+  /** Live updates (optional): the index folder, the build in memory, and a load-only reload. */
+  readonly indexDir?: string;
+  readonly buildDir?: string;
+  reloadIndex?(): Promise<{ changed: boolean; buildDir: string }>;
+  /** /reindex (optional): re-read the corpus, rebuild when it changed, swap the new index in. */
+  reload?(): Promise<OpenStatus>;
 }

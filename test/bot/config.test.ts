@@ -25,6 +25,10 @@ describe("loadBotConfig", () => {
       rateLimit: { max: 5, windowMs: 60_000 },
       answerExcerpts: 3,
       apiUrl: undefined,
+      queue: { concurrency: 2, max: 200 },
+      health: undefined,
+      indexWatch: true,
+      shutdownTimeoutMs: 10_000,
     });
   });
 
@@ -39,6 +43,12 @@ describe("loadBotConfig", () => {
       RATE_LIMIT_WINDOW_SECONDS: "1.5",
       ANSWER_EXCERPTS: "10",
       DISCORD_API_URL: "http://127.0.0.1:1234/api/",
+      QUEUE_CONCURRENCY: "4",
+      QUEUE_MAX: "50",
+      HEALTH_PORT: "9464",
+      HEALTH_HOST: "0.0.0.0",
+      INDEX_WATCH: "false",
+      SHUTDOWN_TIMEOUT_SECONDS: "2.5",
     });
     expect(c).toEqual({
       token: "abc.def",
@@ -49,6 +59,10 @@ describe("loadBotConfig", () => {
       rateLimit: { max: 2, windowMs: 1500 },
       answerExcerpts: 10,
       apiUrl: "http://127.0.0.1:1234/api",
+      queue: { concurrency: 4, max: 50 },
+      health: { port: 9464, host: "0.0.0.0" },
+      indexWatch: false,
+      shutdownTimeoutMs: 2500,
     });
   });
 
@@ -83,6 +97,22 @@ describe("loadBotConfig", () => {
       "DISCORD_API_URL",
     ]);
     expect(p.join("\n")).not.toContain("secret");
+  });
+
+  it("rejects bad queue, health, watch and shutdown settings", () => {
+    const p = problems({
+      DISCORD_TOKEN: "abc.def",
+      QUEUE_CONCURRENCY: "0",
+      QUEUE_MAX: "many",
+      HEALTH_PORT: "70000",
+      HEALTH_HOST: "127.0.0.1; rm -rf /",
+      INDEX_WATCH: "sometimes",
+      SHUTDOWN_TIMEOUT_SECONDS: "-3",
+    });
+    expect(p.map((x) => x.split(" ")[0])).toEqual(["QUEUE_CONCURRENCY", "QUEUE_MAX", "HEALTH_PORT", "HEALTH_HOST", "INDEX_WATCH", "SHUTDOWN_TIMEOUT_SECONDS"]);
+    // HEALTH_HOST alone does not turn the server on; HEALTH_PORT=0 picks a free port
+    expect(loadBotConfig({ DISCORD_TOKEN: "t", HEALTH_HOST: "0.0.0.0" }).health).toBeUndefined();
+    expect(loadBotConfig({ DISCORD_TOKEN: "t", HEALTH_PORT: "0" }).health).toEqual({ port: 0, host: "127.0.0.1" });
   });
 
   it("warns when answer channels are set without the Message Content intent", () => {

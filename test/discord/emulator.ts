@@ -91,6 +91,17 @@ export interface RestFault {
   retryAfter?: number;
   global?: boolean;
   body?: Json;
+  /** Do the work first (e.g. create the message), then answer with the fault: a response lost on the way back. */
+  after?: boolean;
+}
+
+export interface RestDelay {
+  method?: string;
+  path: string | RegExp;
+  /** Milliseconds to hold the request before handling it. */
+  ms: number;
+  /** How many matching requests are held (default: all until cleared). */
+  times?: number;
 }
 
 export interface EmulatorOptions {
@@ -165,6 +176,8 @@ export class DiscordEmulator extends EventEmitter {
   readonly requests: RecordedRequest[] = [];
   readonly gatewayFrames: GatewayFrame[] = [];
   readonly pings: Ping[] = [];
+  /** Every gateway socket close, with the close code as the server saw it (1000 = the client closed cleanly). */
+  readonly gatewayCloses: Array<{ at: number; code: number }> = [];
   readonly messages = new Map<string, Json>();
   readonly interactions = new Map<string, InteractionState>();
   /** Commands registered via PUT: key "global" or the guild id. */
@@ -184,6 +197,11 @@ export class DiscordEmulator extends EventEmitter {
   private allChannels = new Map<string, Channel>();
   private dmByUser = new Map<string, string>();
   private faults: Array<RestFault & { remaining: number }> = [];
+  private delays: Array<RestDelay & { remaining: number }> = [];
+  /** While true, gateway connections are refused (the client keeps retrying). */
+  rejectConnections = false;
+  /** Messages created with enforce_nonce, by channel + author + nonce. */
+  private nonces = new Map<string, string>();
   private routes: Array<{ method: string; re: RegExp; auth: boolean; handler: Handler }> = [];
   private reqSeq = 0;
   private verbose: boolean;
@@ -213,6 +231,7 @@ export class DiscordEmulator extends EventEmitter {
     this.server.on("upgrade", (req, socket, head) => {
       const { pathname } = new URL(req.url ?? "/", "http://127.0.0.1");
       if (pathname !== "/gateway" && pathname !== "/gateway/") return socket.destroy();
+      if (this.rejectConnections) return socket.destroy();
       this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws));
     });
     this.defineRoutes();
@@ -376,6 +395,8 @@ export class DiscordEmulator extends EventEmitter {
     options?: Record<string, string | number | boolean>;
     user?: EmuUser;
     channelId?: string;
+    /** The member's permissions in the channel (bitfield string); default: all. */
+    permissions?: string;
   }): InteractionState {
     return this.sendCommandInteraction(InteractionType.ApplicationCommand, opts);
   }
@@ -438,10 +459,42 @@ export class DiscordEmulator extends EventEmitter {
     this.faults = [];
   }
 
-  /** Close the bot's gateway socket with a close code (e.g. 4000 → discord.js resumes; 4004 → auth failed). */
+  /**
+   * Close the bot's gateway socket with a close code (e.g. 4000 → discord.js resumes; 4004 → auth
+   * failed). Codes after which Discord wants a new session (4007 invalid seq, 4009 session timed
+   * out) also forget the session, so a RESUME is answered with op 9 (invalid session).
+   */
   closeGateway(code = 4000, reason = "emulator close"): void {
-    const ws = this.current?.ws;
+    const s = this.current;
+    const ws = s?.ws;
+    if (s && (code === 4007 || code === 4009)) this.sessions.delete(s.id);
     if (ws && ws.readyState === WebSocket.OPEN) ws.close(code, reason);
+  }
+
+  /** Drop the gateway TCP connection without a close frame: the client sees 1006 (abnormal closure) and resumes. */
+  dropGateway(): void {
+    this.current?.ws?.terminate();
+  }
+
+  /** Hold matching REST requests for `ms` before handling them (a slow Discord). */
+  injectDelay(delay: RestDelay): void {
+    this.delays.push({ ...delay, remaining: delay.times ?? Number.POSITIVE_INFINITY });
+  }
+
+  clearDelays(): void {
+    this.delays = [];
+  }
+
+  /** Forget recorded requests, frames, pings, messages and interactions (long runs measuring memory). */
+  clearRecords(): void {
+    this.requests.length = 0;
+    this.gatewayFrames.length = 0;
+    this.pings.length = 0;
+    this.gatewayCloses.length = 0;
+    this.messages.clear();
+    this.interactions.clear();
+    this.nonces.clear();
+    for (const s of this.sessions.values()) s.backlog.length = 0;
   }
 
   /** Ask the client to reconnect (op 7). */
@@ -483,10 +536,11 @@ export class DiscordEmulator extends EventEmitter {
   private onSocket(ws: WebSocket): void {
     this.sockets.add(ws);
     let session: Session | null = null;
-    ws.on("close", () => {
+    ws.on("close", (code: number) => {
       this.sockets.delete(ws);
       if (session && session.ws === ws) session.ws = null;
-      this.emit("gatewayClose");
+      this.gatewayCloses.push({ at: Date.now(), code });
+      this.emit("gatewayClose", code);
     });
     ws.on("message", (raw) => {
       let payload: Json;
@@ -640,7 +694,7 @@ export class DiscordEmulator extends EventEmitter {
 
   private sendCommandInteraction(
     type: number,
-    opts: { name: string; options?: Record<string, string | number | boolean>; focused?: string; user?: EmuUser; channelId?: string },
+    opts: { name: string; options?: Record<string, string | number | boolean>; focused?: string; user?: EmuUser; channelId?: string; permissions?: string },
   ): InteractionState {
     const channelId = opts.channelId ?? this.channels.general.id;
     const channel = this.allChannels.get(channelId);
@@ -654,10 +708,10 @@ export class DiscordEmulator extends EventEmitter {
       return { name, type: optType, value, ...(opts.focused === name && { focused: true }) };
     });
     const data = { id: registered?.id ?? snowflake(), name: opts.name, type: 1, options, ...(channel?.guild_id && { guild_id: channel.guild_id }) };
-    return this.createInteraction(type, data, opts.user, channelId);
+    return this.createInteraction(type, data, opts.user, channelId, undefined, opts.permissions);
   }
 
-  private createInteraction(type: number, data: Json, u: EmuUser | undefined, channelId: string, message?: Json): InteractionState {
+  private createInteraction(type: number, data: Json, u: EmuUser | undefined, channelId: string, message?: Json, permissions = "2251799813685247"): InteractionState {
     const who = u ?? this.users.alice;
     const channel = this.allChannels.get(channelId);
     if (!channel) throw new Error(`unknown channel ${channelId}`);
@@ -685,7 +739,7 @@ export class DiscordEmulator extends EventEmitter {
       payload.guild_id = channel.guild_id;
       payload.guild = { id: channel.guild_id, locale: "en-US", features: [] };
       payload.guild_locale = "en-US";
-      payload.member = { ...this.memberPayload(who, true), permissions: "2251799813685247" };
+      payload.member = { ...this.memberPayload(who, true), permissions };
     } else payload.user = who;
     const state: InteractionState = {
       id, token, type, createdAt: Date.now(), channelId, guildId: channel.guild_id, user: who, acknowledged: false, followups: [], payload, message,
@@ -725,12 +779,32 @@ export class DiscordEmulator extends EventEmitter {
     }
 
     const rec = this.record(req, url, url.pathname, contentType, body, files);
+    this.emit("requestStart", rec);
     if (!url.pathname.startsWith("/api/")) return this.respond(res, rec, { status: 404, body: { message: "404: Not Found", code: 0 } });
+
+    const delay = this.delays.find((d) => d.remaining > 0 && (!d.method || d.method.toUpperCase() === rec.method) && matchPath(d.path, rec.path));
+    if (delay) {
+      delay.remaining--;
+      await new Promise((r) => setTimeout(r, delay.ms));
+    }
 
     const fault = this.faults.find((f) => f.remaining > 0 && (!f.method || f.method.toUpperCase() === rec.method) && matchPath(f.path, rec.path));
     if (fault) {
       fault.remaining--;
       rec.fault = true;
+      if (fault.after) {
+        // Do the work, then lose the answer.
+        for (const route of this.routes) {
+          const m = route.method === rec.method && route.re.exec(rec.path);
+          if (!m) continue;
+          try {
+            await route.handler({ params: m.slice(1), body, query: rec.query, authorized: rec.authorized });
+          } catch {
+            // the fault is answered below either way
+          }
+          break;
+        }
+      }
       if (fault.status === 429) {
         const retryAfter = fault.retryAfter ?? 0.05;
         return this.respond(res, rec, {
@@ -831,7 +905,15 @@ export class DiscordEmulator extends EventEmitter {
         if (!referenced && body.message_reference.fail_if_not_exists !== false)
           return invalid(["message_reference: Unknown message"]);
       }
+      // enforce_nonce: a second create with the same nonce (same author, same channel, within minutes) returns the first message.
+      const nonceKey = body.enforce_nonce && body.nonce !== undefined ? `${channel.id}:${this.botUser.id}:${body.nonce}` : undefined;
+      const earlier = nonceKey ? this.messages.get(this.nonces.get(nonceKey) ?? "") : undefined;
+      if (earlier) return ok(earlier);
       const message = this.botMessage(channel, body, referenced);
+      if (nonceKey) {
+        message.nonce = body.nonce;
+        this.nonces.set(nonceKey, message.id);
+      }
       this.storeMessage(message);
       this.recordPings(message, body, referenced);
       this.dispatchMessageCreate(message);

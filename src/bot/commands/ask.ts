@@ -1,6 +1,7 @@
 // /ask question:<text> [private:<bool>]
-import { InteractionContextType, MessageFlags, SlashCommandBuilder } from "discord.js";
-import { messageOf, notice } from "../context.js";
+import { InteractionContextType, SlashCommandBuilder } from "discord.js";
+import { defer, deliver, messageOf, notice } from "../context.js";
+import { cleanUserQuestion, QuestionError } from "../input.js";
 import { moreCustomId } from "../questions.js";
 import { renderAnswer, TEXT } from "../render.js";
 import type { Command } from "./command.js";
@@ -16,18 +17,45 @@ export const ask: Command = {
     .addBooleanOption((o) => o.setName("private").setDescription("Only you see the answer (default: everyone in the channel)")),
 
   async execute(ctx, interaction) {
-    const question = interaction.options.getString("question", true).trim();
+    const received = Date.now();
+    const source = "ask";
+    ctx.metrics.questions.inc({ source });
+    const log = ctx.log.child({ command: "ask", userId: interaction.user.id, interactionId: interaction.id });
     const isPrivate = interaction.options.getBoolean("private") ?? false;
+    if (ctx.draining) return notice(interaction, TEXT.restarting);
+    let question: string;
+    try {
+      question = cleanUserQuestion(interaction.options.getString("question", true));
+    } catch (err) {
+      if (!(err instanceof QuestionError)) throw err;
+      ctx.metrics.refused.inc({ source });
+      log.info({ outcome: "refused" }, "unusable question");
+      return notice(interaction, err.message);
+    }
     const rate = ctx.limiter.take(interaction.user.id);
     if (!rate.allowed) {
-      ctx.log.info({ userId: interaction.user.id, command: "ask" }, "rate limited");
+      ctx.metrics.rateLimited.inc({ source, notified: "true" });
+      log.info({ outcome: "rate-limited" }, "rate limited");
       return notice(interaction, TEXT.slowDown(rate.retryAfterMs));
     }
-    // Answering may take longer than Discord's 3 s acknowledgement window: defer first.
-    await interaction.deferReply(isPrivate ? { flags: MessageFlags.Ephemeral } : {});
-    const answer = await ctx.citebot.answer(question, { limit: ctx.config.answerExcerpts });
-    const moreId = answer.more ? moreCustomId(ctx.questions.put(question), answer.hits.length) : undefined;
-    await interaction.editReply(messageOf(renderAnswer(answer, { moreCustomId: moreId })));
-    ctx.log.info({ command: "ask", userId: interaction.user.id, private: isPrivate, answered: answer.answered, hits: answer.hits.length }, "answered");
+    const ticket = ctx.work.admit();
+    if (!ticket) {
+      ctx.metrics.busy.inc({ source });
+      log.warn({ outcome: "busy", pending: ctx.work.pending }, "queue full; told the user to try again");
+      return notice(interaction, TEXT.busy);
+    }
+    try {
+      // Acknowledge at once (Discord allows 3 s); the answer may then wait its turn in the queue.
+      await defer(ctx, interaction, isPrivate);
+      const answer = await ticket.compute(() => ctx.citebot.answer(question, { limit: ctx.config.answerExcerpts }));
+      const moreId = answer.more ? moreCustomId(ctx.questions.put(question), answer.hits.length) : undefined;
+      await deliver(ctx, "edit", () => interaction.editReply(messageOf(renderAnswer(answer, { moreCustomId: moreId }))));
+      ctx.metrics.answers.inc({ source, answered: String(answer.answered) });
+      if (!answer.answered) ctx.metrics.abstentions.inc({ source });
+      ctx.metrics.latency.observe({ source }, (Date.now() - received) / 1000);
+      log.info({ outcome: "answered", private: isPrivate, answered: answer.answered, hits: answer.hits.length, ms: Date.now() - received }, "answered");
+    } finally {
+      ticket.done();
+    }
   },
 };

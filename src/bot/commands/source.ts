@@ -1,8 +1,9 @@
 // /source article:<autocomplete> [query:<text>] [passage:<int>]
-import { InteractionContextType, SlashCommandBuilder } from "discord.js";
+import { InteractionContextType, SlashCommandBuilder, type ChatInputCommandInteraction } from "discord.js";
 import type { Article, Hit } from "../../types.js";
-import { messageOf, notice, type BotContext } from "../context.js";
-import { fit, LIMITS, renderSource, TEXT } from "../render.js";
+import { defer, deliver, messageOf, notice, type BotContext } from "../context.js";
+import type { Ticket } from "../work.js";
+import { fit, LIMITS, renderSource, TEXT, userText } from "../render.js";
 import type { Command } from "./command.js";
 
 /** An article named by the autocomplete value (its id) or by what the user typed (title match). */
@@ -41,33 +42,56 @@ export const source: Command = {
     const passage = interaction.options.getInteger("passage") ?? undefined;
     const article = resolveArticle(ctx, value);
     if (!article) {
-      return notice(interaction, `I can't find an article matching “${fit(value, 100)}”. Pick one from the suggestions, or see \`/sources\`.`);
+      return notice(interaction, `I can't find an article matching “${fit(value, 100, userText)}”. Pick one from the suggestions, or see \`/sources\`.`);
     }
+    let ticket: Ticket | undefined;
     if (query) {
-      // Matching a query embeds it: that costs like a question.
+      // Matching a query embeds it: that costs like a question (rate limit and queue).
+      ctx.metrics.questions.inc({ source: "source" });
       const rate = ctx.limiter.take(interaction.user.id);
-      if (!rate.allowed) return notice(interaction, TEXT.slowDown(rate.retryAfterMs));
+      if (!rate.allowed) {
+        ctx.metrics.rateLimited.inc({ source: "source", notified: "true" });
+        return notice(interaction, TEXT.slowDown(rate.retryAfterMs));
+      }
+      ticket = ctx.work.admit();
+      if (!ticket) {
+        ctx.metrics.busy.inc({ source: "source" });
+        return notice(interaction, TEXT.busy);
+      }
     }
-    await interaction.deferReply();
-    const total = ctx.citebot.passages(article.id).length;
-    let hit: Hit | undefined;
-    let lead: string;
-    if (passage !== undefined && passage <= total) {
-      hit = ctx.citebot.excerpt(article.id, passage - 1);
-      lead = `Sentence ${passage} of ${total}, with its context:`;
-    } else if (passage !== undefined) {
-      hit = ctx.citebot.excerpt(article.id, 0);
-      lead = `This article has ${total} sentence${total === 1 ? "" : "s"}, so there is no sentence ${passage}. Here is its opening:`;
-    } else if (query) {
-      hit = await ctx.citebot.searchArticle(article.id, query);
-      lead = hit ? `The passage that best matches “${fit(query, 200)}”:` : `Nothing in this article matches “${fit(query, 200)}”. Here is its opening:`;
-      hit ??= ctx.citebot.excerpt(article.id, 0);
-    } else {
-      hit = ctx.citebot.excerpt(article.id, 0);
-      lead = "The opening of the article:";
+    try {
+      await defer(ctx, interaction, false);
+      await show(ctx, interaction, article, { query, passage, ticket });
+    } finally {
+      ticket?.done();
     }
-    await interaction.editReply(messageOf(renderSource(article, hit, { lead })));
-    ctx.log.info({ command: "source", userId: interaction.user.id, article: article.id, passage, query: !!query }, "source shown");
   },
 };
+
+async function show(
+  ctx: BotContext,
+  interaction: ChatInputCommandInteraction,
+  article: Article,
+  { query, passage, ticket }: { query?: string; passage?: number; ticket?: Ticket },
+): Promise<void> {
+  const total = ctx.citebot.passages(article.id).length;
+  let hit: Hit | undefined;
+  let lead: string;
+  if (passage !== undefined && passage <= total) {
+    hit = ctx.citebot.excerpt(article.id, passage - 1);
+    lead = `Sentence ${passage} of ${total}, with its context:`;
+  } else if (passage !== undefined) {
+    hit = ctx.citebot.excerpt(article.id, 0);
+    lead = `This article has ${total} sentence${total === 1 ? "" : "s"}, so there is no sentence ${passage}. Here is its opening:`;
+  } else if (query) {
+    hit = await (ticket ? ticket.compute(() => ctx.citebot.searchArticle(article.id, query)) : ctx.citebot.searchArticle(article.id, query));
+    lead = hit ? `The passage that best matches “${fit(query, 200, userText)}”:` : `Nothing in this article matches “${fit(query, 200, userText)}”. Here is its opening:`;
+    hit ??= ctx.citebot.excerpt(article.id, 0);
+  } else {
+    hit = ctx.citebot.excerpt(article.id, 0);
+    lead = "The opening of the article:";
+  }
+  await deliver(ctx, "edit", () => interaction.editReply(messageOf(renderSource(article, hit, { lead }))));
+  ctx.log.info({ command: "source", userId: interaction.user.id, article: article.id, passage, query: !!query }, "source shown");
+}
 

@@ -1,0 +1,30 @@
+// What a user typed, made into a question the core can use: invisible characters removed, control
+// characters and line breaks turned into spaces, compatibility forms folded (NFKC), and checked.
+import { QuestionError } from "../question.js";
+
+export { QuestionError };
+
+/** Discord's own limit for a message without Nitro; Nitro users can send 4,000. */
+export const BOT_MAX_QUESTION_CHARS = 2000;
+
+/**
+ * Zero-width and bidi-control characters (Unicode format, Cf) and blank "letters" used to hide
+ * text (Hangul fillers, braille blank): removed, since they can sit inside words.
+ */
+const INVISIBLE = /[\p{Cf}\u115F\u1160\u3164\uFFA0\u2800]/gu;
+/** Control characters (NUL included) and line/paragraph separators: a space. */
+const CONTROL = /[\p{Cc}\p{Zl}\p{Zp}]/gu;
+
+export const REFUSAL = {
+  noWords: "Please ask a question in words, for example: “What did Antonov say about cybersecurity?”",
+  tooLong: (n: number) =>
+    `That question is ${n.toLocaleString("en-US")} characters long; please keep it under ${BOT_MAX_QUESTION_CHARS.toLocaleString("en-US")} and ask one thing at a time.`,
+};
+
+/** The cleaned question, or a QuestionError whose message is a polite refusal for the user. */
+export function cleanUserQuestion(raw: string): string {
+  const cleaned = raw.normalize("NFKC").replace(INVISIBLE, "").replace(CONTROL, " ").replace(/\s+/g, " ").trim();
+  if (!/[\p{L}\p{N}]/u.test(cleaned)) throw new QuestionError(REFUSAL.noWords);
+  if (cleaned.length > BOT_MAX_QUESTION_CHARS) throw new QuestionError(REFUSAL.tooLong(cleaned.length));
+  return cleaned;
+}
