@@ -2,12 +2,19 @@
 // The default model is the GloVe-SIF model built by scripts/build-model.ts and shipped in models/;
 // EMBED_MODEL may name any Hugging Face feature-extraction model instead (downloaded and cached
 // on machines that can reach the hub, or from EMBED_REMOTE_HOST).
+//
+// The pipeline loads the model and tokenizer. Embedding itself takes a faster route to the same
+// numbers when it can (see FastTokenizer and TransformersEmbedder.run): the pipeline's own
+// tokenizer pieces minus their per-call overheads, the ONNX session run directly, and pooling in
+// one pass. `npm run bench` measures both routes against a raw onnxruntime session.
 import { existsSync } from "node:fs";
+import { endianness } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { env, pipeline, type FeatureExtractionPipeline } from "@huggingface/transformers";
+import { env, pipeline, Tensor, type FeatureExtractionPipeline } from "@huggingface/transformers";
 
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+/** The folder holding package.json above this module (src/embed/ when run from source, dist/ when bundled). */
+export const PROJECT_ROOT = projectRoot(path.dirname(fileURLToPath(import.meta.url)));
 export const DEFAULT_MODEL = "glove-sif-100d";
 export const LOCAL_MODELS_DIR = path.join(PROJECT_ROOT, "models");
 
@@ -30,9 +37,25 @@ export interface EmbedderOptions {
   remoteHost?: string;
   /** Texts per model call. */
   batchSize?: number;
+  /** onnxruntime intra-op threads (default: onnxruntime's, one per core). */
+  threads?: number;
+  /**
+   * Take the direct route (own token ids, session run directly, one-pass pooling) when the model
+   * allows it; false always goes through the transformers.js pipeline call. Same vectors either way.
+   */
+  fast?: boolean;
 }
 
 export class EmbedderError extends Error {}
+
+/** The ONNX session as transformers.js holds it (onnxruntime-node's InferenceSession). */
+interface OrtSession {
+  inputNames: readonly string[];
+  outputNames: readonly string[];
+  run(feeds: Record<string, unknown>): Promise<Record<string, { data: unknown; dims: readonly number[] }>>;
+}
+
+const LITTLE_ENDIAN = endianness() === "LE";
 
 export class TransformersEmbedder implements Embedder {
   private constructor(
@@ -40,6 +63,8 @@ export class TransformersEmbedder implements Embedder {
     readonly dimensions: number,
     private readonly extractor: FeatureExtractionPipeline,
     private readonly batchSize: number,
+    /** Set when the direct route is available (see `load`). */
+    private readonly direct?: { tokenizer: FastTokenizer; session: OrtSession; output: string },
   ) {}
 
   static async load(opts: EmbedderOptions = {}): Promise<TransformersEmbedder> {
@@ -53,7 +78,10 @@ export class TransformersEmbedder implements Embedder {
     if (opts.remoteHost) env.remoteHost = opts.remoteHost.endsWith("/") ? opts.remoteHost : `${opts.remoteHost}/`;
     let extractor: FeatureExtractionPipeline;
     try {
-      extractor = (await pipeline("feature-extraction", id, { dtype: "fp32" })) as FeatureExtractionPipeline;
+      extractor = (await pipeline("feature-extraction", id, {
+        dtype: "fp32",
+        ...(opts.threads ? { session_options: { intraOpNumThreads: opts.threads } } : {}),
+      })) as FeatureExtractionPipeline;
     } catch (err) {
       throw new EmbedderError(
         `Could not load the embedding model "${model}": ${(err as Error).message.split("\n")[0]}` +
@@ -62,7 +90,17 @@ export class TransformersEmbedder implements Embedder {
     }
     const probe = await extractor(["dimension probe"], { pooling: "mean", normalize: true });
     const dimensions = probe.dims[probe.dims.length - 1]!;
-    return new TransformersEmbedder(model, dimensions, extractor, opts.batchSize ?? 64);
+    const batchSize = opts.batchSize ?? 64;
+    const direct = opts.fast === false ? undefined : directRoute(extractor);
+    const embedder = new TransformersEmbedder(model, dimensions, extractor, batchSize, direct);
+    // The direct route must give the pipeline's vectors exactly; if a model differs, use the pipeline.
+    if (direct && !(await embedder.agreesWithPipeline())) return new TransformersEmbedder(model, dimensions, extractor, batchSize);
+    return embedder;
+  }
+
+  /** Whether embedding takes the direct route (false: the transformers.js pipeline call). */
+  get usesDirectRoute(): boolean {
+    return this.direct !== undefined;
   }
 
   async embed(texts: string[]): Promise<Float32Array[]> {
@@ -72,14 +110,8 @@ export class TransformersEmbedder implements Embedder {
     for (let b = 0; b < order.length; b += this.batchSize) {
       const idx = order.slice(b, b + this.batchSize);
       const batch = idx.map((i) => texts[i]!.trim() || " ");
-      const result = await this.extractor(batch, { pooling: "mean", normalize: true });
-      const data = result.data as Float32Array;
-      idx.forEach((i, k) => {
-        const v = data.slice(k * this.dimensions, (k + 1) * this.dimensions);
-        // Text with no known word pools to 0/0: make it the zero vector (similar to nothing).
-        if (!Number.isFinite(v[0]!)) v.fill(0);
-        out[i] = v;
-      });
+      const vectors = this.direct ? await this.pooledDirect(batch) : await this.pooledPipeline(batch);
+      idx.forEach((i, k) => (out[i] = vectors[k]!));
     }
     return out;
   }
@@ -87,6 +119,11 @@ export class TransformersEmbedder implements Embedder {
   async embedTokens(texts: string[]): Promise<Float32Array[][]> {
     if (texts.length === 0) return [];
     const batch = texts.map((t) => t.trim() || " ");
+    if (this.direct) {
+      const { ids, data, seq } = await this.run(batch);
+      const dim = this.dimensions;
+      return ids.map((own, b) => Array.from({ length: own.length }, (_, s) => data.slice((b * seq + s) * dim, (b * seq + s + 1) * dim)));
+    }
     const encoded = this.extractor.tokenizer(batch, { padding: true, truncation: true });
     const mask = encoded.attention_mask.tolist() as Array<Array<number | bigint>>;
     const result = await this.extractor(batch, { pooling: "none", normalize: false });
@@ -97,6 +134,349 @@ export class TransformersEmbedder implements Embedder {
       for (let s = 0; s < seq; s++) if (Number(mask[b]![s]) === 1) rows.push(data.slice((b * seq + s) * dim, (b * seq + s + 1) * dim));
       return rows;
     });
+  }
+
+  /** One batch through the transformers.js pipeline call (tokenizer, model, mean pooling, normalisation). */
+  private async pooledPipeline(batch: string[]): Promise<Float32Array[]> {
+    const result = await this.extractor(batch, { pooling: "mean", normalize: true });
+    const data = result.data as Float32Array;
+    return batch.map((_, k) => {
+      const v = data.slice(k * this.dimensions, (k + 1) * this.dimensions);
+      // Text with no known word pools to 0/0: make it the zero vector (similar to nothing).
+      if (!Number.isFinite(v[0]!)) v.fill(0);
+      return v;
+    });
+  }
+
+  /**
+   * The same batch by the direct route. The arithmetic repeats the pipeline's mean_pooling and
+   * normalize step for step (float64 sums stored as float32, the norm accumulated in float32, x ** (1/2)),
+   * so the vectors are bit-identical; padded positions are skipped instead of multiplied by 0.
+   */
+  private async pooledDirect(batch: string[]): Promise<Float32Array[]> {
+    const dim = this.dimensions;
+    const { ids, data, seq } = await this.run(batch);
+    // Token rows are summed in order into float64 per dimension (row by row, reading memory in order).
+    const sums = new Float64Array(dim);
+    return ids.map((own, b) => {
+      const v = new Float32Array(dim);
+      const n = own.length;
+      if (n === 0) return v; // no token at all: the zero vector
+      sums.fill(0);
+      for (let s = 0, o = b * seq * dim; s < n; s++, o += dim) for (let k = 0; k < dim; k++) sums[k]! += data[o + k]!;
+      for (let k = 0; k < dim; k++) v[k] = sums[k]! / n;
+      let acc = 0;
+      for (let k = 0; k < dim; k++) acc = Math.fround(acc + v[k]! ** 2);
+      const norm = Math.fround(acc ** (1 / 2));
+      for (let k = 0; k < dim; k++) v[k] = v[k]! / norm;
+      // Only unknown words (zero rows): 0/0. Make it the zero vector (similar to nothing).
+      if (!Number.isFinite(v[0]!)) v.fill(0);
+      return v;
+    });
+  }
+
+  /** Token ids of each text, and the model's token vectors for the batch ([batch, seq, dim], right-padded). */
+  private async run(batch: string[]): Promise<{ ids: number[][]; data: Float32Array; seq: number }> {
+    const { tokenizer, session, output } = this.direct!;
+    const ids = batch.map((t) => tokenizer.encode(t));
+    const seq = Math.max(0, ...ids.map((x) => x.length));
+    // Nothing to look up (no known token anywhere in the batch): no model call needed.
+    if (seq === 0) return { ids, data: new Float32Array(0), seq };
+    const B = batch.length;
+    const inputIds = new BigInt64Array(B * seq);
+    const mask = new BigInt64Array(B * seq);
+    if (LITTLE_ENDIAN) {
+      // Write the low 32 bits through an Int32 view: no BigInt per token.
+      const idView = new Int32Array(inputIds.buffer);
+      const maskView = new Int32Array(mask.buffer);
+      ids.forEach((own, b) => {
+        for (let s = 0; s < own.length; s++) {
+          idView[2 * (b * seq + s)] = own[s]!;
+          maskView[2 * (b * seq + s)] = 1;
+        }
+      });
+    } else {
+      ids.forEach((own, b) => own.forEach((id, s) => ((inputIds[b * seq + s] = BigInt(id)), (mask[b * seq + s] = 1n))));
+    }
+    if (tokenizer.padId !== 0) for (let i = 0; i < inputIds.length; i++) if (mask[i] === 0n) inputIds[i] = BigInt(tokenizer.padId);
+    const feeds: Record<string, unknown> = {};
+    for (const name of session.inputNames) {
+      const data = name === "input_ids" ? inputIds : name === "attention_mask" ? mask : new BigInt64Array(B * seq);
+      feeds[name] = new Tensor("int64", data, [B, seq]).ort_tensor;
+    }
+    const result = await session.run(feeds);
+    return { ids, data: result[output]!.data as Float32Array, seq };
+  }
+
+  /** Checks the direct route against the pipeline on texts that exercise the tokenizer's rules. */
+  private async agreesWithPipeline(): Promise<boolean> {
+    const direct = await this.pooledDirect(SELF_CHECK);
+    const viaPipeline = await this.pooledPipeline(SELF_CHECK);
+    const tokensOk = SELF_CHECK.every((t) => {
+      const expected = this.extractor.tokenizer(t, { truncation: true }).input_ids.tolist() as Array<Array<number | bigint>>;
+      const got = this.direct!.tokenizer.encode(t);
+      return expected[0]!.length === got.length && expected[0]!.every((x, i) => Number(x) === got[i]);
+    });
+    return tokensOk && direct.every((v, i) => v.every((x, k) => Object.is(x, viaPipeline[i]![k])));
+  }
+}
+
+/** Texts for the load-time check of the direct route (rules of the shipped tokenizer and edge cases). */
+const SELF_CHECK = [
+  "Russia and the U.S. can't agree; they won't, they'd said — it's the U.K.'s and the E.U.'s call.",
+  "Anti-Russian sanctions: “We’re ready,” Mr. Antonov said at the U.N. on 15 June 2021.",
+  "ÉLYSÉE ﬁnance ＡＢＣ naïve café 2nd 3½ x²",
+  "[UNK] and [PAD] are special tokens",
+  "!!!",
+  " ",
+  "supercalifragilisticexpialidocious-ness well-known ex-president",
+];
+
+/**
+ * Token ids the way the pipeline's tokenizer computes them, from its own parts (normalizers,
+ * pre-tokenizer, WordPiece vocabulary), minus the costs that do not change the result:
+ * a Replace normalizer whose pattern needs a literal the text lacks is skipped (the library's
+ * Unicode-aware `\b` makes each such regex scan slowly), a whole word in the vocabulary is looked
+ * up directly, and nothing is converted to BigInt or padded per text. Anything unusual (added
+ * tokens in the text, post-processors, other models) is left to the library.
+ */
+export class FastTokenizer {
+  private readonly pieces = new Map<string, number[]>();
+
+  private constructor(
+    /** The library's Tokenizer (tokenizers.js). */
+    private readonly inner: LibTokenizer,
+    private readonly normalize: (text: string) => string,
+    private readonly addedContents: string[],
+    private readonly maxLength: number,
+    readonly padId: number,
+  ) {}
+
+  /** A fast tokenizer for the pipeline's tokenizer, or undefined when its setup is not one this handles. */
+  static from(pretrained: unknown): FastTokenizer | undefined {
+    const pt = pretrained as { _tokenizer?: LibTokenizer; model_max_length?: number; pad_token_id?: number; return_token_type_ids?: boolean };
+    const inner = pt._tokenizer;
+    if (!inner || inner.post_processor || inner.remove_space || inner.do_lowercase_and_remove_accent || pt.return_token_type_ids) return undefined;
+    const model = inner.model;
+    // Words are looked up one by one, so unknown tokens must not be fused across words.
+    if (model?.config?.type !== "WordPiece" || model.fuse_unk || !(model.tokens_to_ids instanceof Map) || typeof inner.encode !== "function") return undefined;
+    if (!(inner.added_tokens_map instanceof Map)) return undefined;
+    let normalize: (text: string) => string;
+    const norm = inner.normalizer;
+    if (!norm) normalize = (t) => t;
+    else if (Array.isArray(norm.normalizers) && norm.config?.type === "Sequence") {
+      const steps = norm.normalizers.filter((n): n is LibNormalizer => !!n).map(quickRejecting);
+      normalize = (t) => {
+        for (const step of steps) t = step(t);
+        return t;
+      };
+    } else normalize = (t) => norm.normalize(t);
+    return new FastTokenizer(inner, normalize, [...inner.added_tokens_map.keys()], pt.model_max_length ?? Infinity, pt.pad_token_id ?? 0);
+  }
+
+  /** The text's token ids, truncated to the model's maximum length (no special tokens are added: no post-processor). */
+  encode(text: string): number[] {
+    const inner = this.inner;
+    let ids: number[];
+    if (this.addedContents.some((c) => text.includes(c))) ids = inner.encode(text).ids;
+    else {
+      const normalized = this.normalize(text);
+      if (this.addedContents.some((c) => normalized.includes(c))) ids = inner.encode(text).ids;
+      else {
+        ids = [];
+        if (normalized.length > 0) {
+          const words = this.preTokenize(normalized);
+          const vocab = inner.model.tokens_to_ids;
+          const maxChars = inner.model.max_input_chars_per_word ?? 100;
+          for (const w of words) {
+            const id = w.length <= maxChars ? vocab.get(w) : undefined;
+            if (id !== undefined) ids.push(id);
+            else for (const x of this.wordPieces(w)) ids.push(x);
+          }
+        }
+      }
+    }
+    return ids.length > this.maxLength ? ids.slice(0, this.maxLength) : ids;
+  }
+
+  /** Words of normalized text (a Split pre-tokenizer's own step, without the wrapper that flattens its result). */
+  private preTokenize(text: string): string[] {
+    const pre = this.inner.pre_tokenizer;
+    if (!pre) return [text];
+    if (pre.config?.type === "Split" && pre.pre_tokenize_text) return pre.pre_tokenize_text(text, { section_index: 0 });
+    return pre(text, { section_index: 0 });
+  }
+
+  /** Ids of a word that is not in the vocabulary as a whole (WordPiece pieces or unknown), cached: the search is quadratic. */
+  private wordPieces(word: string): number[] {
+    let ids = this.pieces.get(word);
+    if (!ids) {
+      const { model, added_tokens_map } = this.inner;
+      ids = model([word]).map((t) => added_tokens_map.get(t)?.id ?? model.tokens_to_ids.get(t) ?? model.unk_token_id);
+      if (this.pieces.size >= 100_000) this.pieces.clear();
+      this.pieces.set(word, ids);
+    }
+    return ids;
+  }
+}
+
+/** The parts of tokenizers.js's Tokenizer the fast route uses. */
+interface LibNormalizer {
+  config?: { type?: string; pattern?: { Regex?: string; String?: string }; content?: string };
+  /** A Replace normalizer's compiled pattern. */
+  pattern?: unknown;
+  normalizers?: Array<LibNormalizer | null>;
+  normalize(text: string): string;
+}
+interface LibTokenizer {
+  normalizer: LibNormalizer | null;
+  pre_tokenizer:
+    | (((text: string, opts: { section_index: number }) => string[]) & {
+        config?: { type?: string };
+        pre_tokenize_text?: (text: string, opts: { section_index: number }) => string[];
+      })
+    | null;
+  model: ((tokens: string[]) => string[]) & {
+    config?: { type?: string };
+    tokens_to_ids: Map<string, number>;
+    unk_token_id: number;
+    max_input_chars_per_word?: number;
+    fuse_unk?: boolean;
+  };
+  added_tokens_map: Map<string, { id: number }>;
+  post_processor: unknown;
+  remove_space?: boolean;
+  do_lowercase_and_remove_accent?: boolean;
+  encode(text: string): { ids: number[] };
+}
+
+/**
+ * A normalizer step. A Replace whose pattern cannot match text lacking some literal skips such
+ * text; when every match starts with that literal, the library's regex is run behind a lookahead
+ * for it, so the costly part (the Unicode-aware `\b`) is tried only where the literal stands.
+ */
+function quickRejecting(n: LibNormalizer): (text: string) => string {
+  const pattern = n.config?.type === "Replace" ? n.config.pattern : undefined;
+  if (pattern?.String !== undefined) {
+    const literal = pattern.String;
+    return literal ? (t) => (t.includes(literal) ? n.normalize(t) : t) : (t) => n.normalize(t);
+  }
+  const found = pattern?.Regex !== undefined ? requiredLiteral(pattern.Regex) : undefined;
+  if (!found) return (t) => n.normalize(t);
+  const { literal, prefix } = found;
+  const compiled = n.pattern;
+  const content = n.config?.content;
+  if (prefix && compiled instanceof RegExp && compiled.global && typeof content === "string") {
+    const guarded = new RegExp(`(?=${literal.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")})(?:${compiled.source})`, compiled.flags);
+    return (t) => (t.includes(literal) ? t.replaceAll(guarded, content) : t);
+  }
+  return (t) => (t.includes(literal) ? n.normalize(t) : t);
+}
+
+/**
+ * The longest run of literal characters that every match of a (Rust-syntax) regex contains, or
+ * undefined when that cannot be told simply. Conservative: alternation at the top level, inline
+ * flags and unknown escapes give up; groups, classes and quantified characters end a run.
+ */
+export function requiredLiteral(src: string): { literal: string; prefix: boolean } | undefined {
+  let best = "";
+  let run = "";
+  /** Whether `run` started at the beginning of the pattern (only zero-width assertions before it). */
+  let runAtStart = true;
+  let bestAtStart = false;
+  const flush = () => {
+    if (run.length > best.length) [best, bestAtStart] = [run, runAtStart];
+    run = "";
+    runAtStart = false;
+  };
+  let i = 0;
+  while (i < src.length) {
+    const c = src[i]!;
+    let literal: string | undefined;
+    let next = i + 1;
+    if (c === "\\") {
+      const e = src[i + 1];
+      if (e === undefined) return undefined;
+      if ("bBAzZ".includes(e)) {
+        i += 2; // zero-width: the run continues
+        continue;
+      }
+      if (!/[.\\\-'"`\[\]{}()*+?|^$/#&~ ]/.test(e)) return undefined;
+      literal = e;
+      next = i + 2;
+    } else if (c === "(") {
+      if (src[i + 1] === "?" && !":=!<".includes(src[i + 2] ?? "")) return undefined; // inline flags
+      let depth = 0;
+      let j = i;
+      for (; j < src.length; j++) {
+        const d = src[j]!;
+        if (d === "\\") j++;
+        else if (d === "[") j = classEnd(src, j);
+        else if (d === "(") depth++;
+        else if (d === ")" && --depth === 0) break;
+      }
+      if (j >= src.length) return undefined;
+      flush();
+      next = j + 1;
+    } else if (c === "[") {
+      const j = classEnd(src, i);
+      if (j >= src.length) return undefined;
+      flush();
+      next = j + 1;
+    } else if (c === "|" || c === ")") return undefined;
+    else if (c === "." ) {
+      flush();
+    } else if (c === "^" || c === "$") {
+      i++;
+      continue;
+    } else if ("*+?{".includes(c)) return undefined; // a quantifier with nothing before it
+    else literal = c;
+    // A quantifier applies to the atom just read: a quantified character is not required.
+    const q = src[next];
+    if (q !== undefined && "*+?{".includes(q)) {
+      if (q === "{") {
+        const close = src.indexOf("}", next);
+        if (close < 0) return undefined;
+        next = close + 1;
+      } else next++;
+      if (src[next] === "?" || src[next] === "+") next++; // lazy / possessive
+      flush();
+    } else if (literal !== undefined) run += literal;
+    else flush();
+    i = next;
+  }
+  flush();
+  return best ? { literal: best, prefix: bestAtStart } : undefined;
+}
+
+/** Index of the `]` closing the character class that opens at `start`. */
+function classEnd(src: string, start: number): number {
+  let j = start + 1;
+  if (src[j] === "^") j++;
+  if (src[j] === "]") j++;
+  for (; j < src.length; j++) {
+    if (src[j] === "\\") j++;
+    else if (src[j] === "[") j = classEnd(src, j);
+    else if (src[j] === "]") return j;
+  }
+  return src.length;
+}
+
+/** The direct route for a loaded pipeline, when its tokenizer and model allow one. */
+function directRoute(extractor: FeatureExtractionPipeline): { tokenizer: FastTokenizer; session: OrtSession; output: string } | undefined {
+  const tokenizer = FastTokenizer.from(extractor.tokenizer);
+  const session = (extractor.model as unknown as { sessions?: Record<string, OrtSession> }).sessions?.model;
+  if (!tokenizer || !session || typeof session.run !== "function") return undefined;
+  if (!session.inputNames.every((n) => ["input_ids", "attention_mask", "token_type_ids"].includes(n))) return undefined;
+  // The pipeline reads the first of these outputs.
+  const output = ["last_hidden_state", "logits", "token_embeddings"].find((n) => session.outputNames.includes(n));
+  return output ? { tokenizer, session, output } : undefined;
+}
+
+function projectRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, "package.json"))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(from, "../..");
   }
 }
 

@@ -1,0 +1,284 @@
+// Bench child: one step at one scale point, in its own process (so its peak RSS is its own).
+//
+//   --step build    copy the corpus (--copy-from → --corpus), build its index from nothing in --data
+//   --step serve    open the built index, answer questions (latency after warm-up, CPU profile),
+//                   HNSW recall@10 against exact search on the same vectors
+//   --step reindex  append a sentence to one article of the copy, re-open, and check what was re-embedded
+import { appendFileSync, cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { renderText } from "../../src/answer/render.js";
+import { Citebot } from "../../src/citebot.js";
+import { loadCorpus, parseArticle } from "../../src/corpus/load.js";
+import { splitArticle } from "../../src/corpus/split.js";
+import { TransformersEmbedder, type Embedder } from "../../src/embed/embedder.js";
+import type { IndexData } from "../../src/index/build.js";
+import { currentBuildDir, FILES } from "../../src/index/store.js";
+import {
+  argValue,
+  dirBytes,
+  log,
+  median,
+  peakRss,
+  percentile,
+  profile,
+  questionsFromPassages,
+  rng,
+  round,
+  THREADS,
+  variedQuestions,
+  writeResult,
+} from "./common.js";
+
+const step = argValue("--step");
+const corpusDir = argValue("--corpus")!;
+const dataDir = argValue("--data")!;
+const questionCount = Number(argValue("--questions") ?? 200);
+const t0 = performance.now();
+
+/** The embedder, optionally recording every text it is asked to embed. */
+class RecordingEmbedder implements Embedder {
+  readonly embedded: string[] = [];
+  recording = false;
+  constructor(private readonly inner: Embedder) {}
+  get modelId() {
+    return this.inner.modelId;
+  }
+  get dimensions() {
+    return this.inner.dimensions;
+  }
+  embed(texts: string[]) {
+    if (this.recording) this.embedded.push(...texts);
+    return this.inner.embed(texts);
+  }
+  embedTokens(texts: string[]) {
+    return this.inner.embedTokens(texts);
+  }
+}
+
+const indexOf = (bot: Citebot) => (bot as unknown as { retriever: { index: IndexData } }).retriever.index;
+
+function indexFiles(bot: Citebot): Record<string, number> {
+  const build = currentBuildDir(bot.indexDir)!;
+  const manifest = JSON.parse(readFileSync(path.join(build, FILES.manifest), "utf8")) as { sizes: Record<string, number> };
+  return { ...manifest.sizes, total: dirBytes(build) };
+}
+
+if (step === "build") {
+  const from = argValue("--copy-from");
+  if (from) {
+    rmSync(corpusDir, { recursive: true, force: true });
+    cpSync(from, corpusDir, { recursive: true });
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+  const embedder = await TransformersEmbedder.load({ threads: THREADS });
+  const modelLoaded = performance.now();
+  // Phase boundaries from the progress callback: embedding starts once the corpus is loaded and split.
+  const marks: Record<string, number> = {};
+  const t = performance.now();
+  const bot = await Citebot.open({
+    corpusDir,
+    dataDir,
+    embedder,
+    onProgress: (done, total, stage) => {
+      const now = performance.now();
+      if (stage === "embed") {
+        marks.embedStart ??= now;
+        if (done >= total) marks.embedEnd = now;
+      } else {
+        marks.hnswStart ??= now;
+        if (done >= total) marks.hnswEnd = now;
+      }
+    },
+  });
+  const end = performance.now();
+  const s = (a: number, b: number) => round((b - a) / 1000, 2);
+  writeResult({
+    step,
+    articles: bot.articles().length,
+    passages: bot.passageCount,
+    stats: bot.status.stats,
+    seconds: {
+      modelLoad: s(t0, modelLoaded),
+      total: s(t, end),
+      loadAndSplit: s(t, marks.embedStart ?? end),
+      embed: s(marks.embedStart ?? t, marks.embedEnd ?? marks.embedStart ?? t),
+      hnsw: s(marks.hnswStart ?? t, marks.hnswEnd ?? marks.hnswStart ?? t),
+      keywordAndWrite: s(marks.hnswEnd ?? t, end),
+    },
+    embedPerSecond: Math.round(bot.passageCount / (((marks.embedEnd ?? 0) - (marks.embedStart ?? 0)) / 1000 || 1)),
+    indexBytes: indexFiles(bot),
+    peakRssBytes: peakRss(),
+  });
+} else if (step === "serve") {
+  const embedder = await TransformersEmbedder.load({ threads: THREADS });
+  const t = performance.now();
+  const bot = await Citebot.open({ corpusDir, dataDir, embedder });
+  const opened = performance.now();
+  if (bot.status.index !== "loaded") throw new Error(`expected a built index in ${dataDir}, but it was ${bot.status.index} (${bot.status.reason})`);
+  const index = indexOf(bot);
+  const texts = index.passages.map((p) => p.text);
+  const large = texts.length > 5000;
+  // Questions: the evaluation questions in several phrasings; on a large corpus half of them are
+  // about the corpus's own text instead (the news questions are off-topic there).
+  const questions = large
+    ? [...variedQuestions(Math.floor(questionCount / 2)), ...questionsFromPassages(texts, questionCount - Math.floor(questionCount / 2), 11)]
+    : variedQuestions(questionCount);
+  const warmup = questionsFromPassages(texts, 40, 99);
+  for (const q of warmup) renderText(await bot.answer(q));
+  const times: number[] = [];
+  let answered = 0;
+  for (const q of questions) {
+    const s = performance.now();
+    const answer = await bot.answer(q);
+    renderText(answer);
+    times.push(performance.now() - s);
+    if (answer.answered) answered++;
+  }
+  const latency = {
+    questions: questions.length,
+    answered,
+    p50: round(percentile(times, 50), 3),
+    p95: round(percentile(times, 95), 3),
+    p99: round(percentile(times, 99), 3),
+    max: round(Math.max(...times), 3),
+    mean: round(times.reduce((a, b) => a + b, 0) / times.length, 3),
+  };
+  log(`latency over ${questions.length} questions: p50 ${latency.p50} ms, p95 ${latency.p95} ms`);
+  // Where a question's time goes: the same questions again under the CPU profiler.
+  const prof = await profile(async () => {
+    for (const q of questions) renderText(await bot.answer(q));
+  });
+  // Per-stage timing of the retriever for the same questions (rank = embed + HNSW + BM25 + fusion).
+  const r = (bot as unknown as { retriever: { rank(q: string): Promise<unknown>; rerank(q: string, c: unknown): Promise<{ ranked: unknown }>; excerpts(c: unknown, n: number): unknown } }).retriever;
+  const stage = { embed: [] as number[], hnsw: [] as number[], keyword: [] as number[], rank: [] as number[], rerank: [] as number[], excerpts: [] as number[] };
+  for (const q of questions) {
+    let s = performance.now();
+    const [qv] = await embedder.embed([q]);
+    stage.embed.push(performance.now() - s);
+    s = performance.now();
+    index.hnsw.setEf(128);
+    index.hnsw.searchKnn(Array.from(qv!), Math.min(50, texts.length));
+    stage.hnsw.push(performance.now() - s);
+    s = performance.now();
+    index.keyword.query(q, 50);
+    stage.keyword.push(performance.now() - s);
+    s = performance.now();
+    const ranked = (await r.rank(q)) as { candidates: unknown };
+    stage.rank.push(performance.now() - s);
+    s = performance.now();
+    const rr = await r.rerank(q, ranked.candidates);
+    stage.rerank.push(performance.now() - s);
+    s = performance.now();
+    r.excerpts(rr.ranked, 4);
+    stage.excerpts.push(performance.now() - s);
+  }
+  const stages = Object.fromEntries(Object.entries(stage).map(([k, v]) => [k, { p50: round(percentile(v, 50), 3), p95: round(percentile(v, 95), 3) }]));
+
+  // HNSW recall@10 against exact search over the same stored vectors: query vectors from the
+  // questions and from random passages.
+  const recall = argValue("--recall") === "no" ? undefined : await measureRecall(index, embedder, questions);
+  writeResult({
+    step,
+    passages: texts.length,
+    openSeconds: round((opened - t) / 1000, 2),
+    latency,
+    stages,
+    profile: prof,
+    recall,
+    peakRssBytes: peakRss(),
+    rssAfterBytes: process.memoryUsage().rss,
+  });
+} else if (step === "reindex") {
+  // Change one article of the copy: append a sentence to the middle file.
+  const before = await loadCorpus(corpusDir);
+  const article = before.articles[Math.floor(before.articles.length / 2)]!;
+  const file = path.join(corpusDir, article.file);
+  const original = readFileSync(file, "utf8");
+  const sentence = `Benchmark note ${Date.now()}: the quarterly fisheries report was appended to this article.`;
+  appendFileSync(file, `\n\n${sentence}\n`);
+  const changed = splitArticle(parseArticle(article.file, readFileSync(file, "utf8")));
+  const embedder = new RecordingEmbedder(await TransformersEmbedder.load({ threads: THREADS }));
+  embedder.recording = true;
+  const t = performance.now();
+  const bot = await Citebot.open({ corpusDir, dataDir, embedder });
+  const seconds = (performance.now() - t) / 1000;
+  embedder.recording = false;
+  const own = new Set(changed.map((p) => p.text));
+  const outside = embedder.embedded.filter((x) => !own.has(x));
+  const found = (await bot.answer(sentence)).hits.some((h) => h.text.includes("quarterly fisheries report"));
+  writeFileSync(file, original); // leave the copy as it was
+  writeResult({
+    step,
+    article: article.file,
+    articleSentences: changed.length,
+    stats: bot.status.stats,
+    reason: bot.status.reason,
+    embeddedTexts: embedder.embedded.length,
+    embeddedOutsideArticle: outside.length,
+    newSentenceFound: found,
+    seconds: round(seconds, 2),
+    peakRssBytes: peakRss(),
+  });
+} else {
+  throw new Error(`unknown --step ${step}`);
+}
+
+async function measureRecall(index: IndexData, embedder: Embedder, questions: string[]) {
+  const n = index.passages.length;
+  const dim = index.manifest.dimensions;
+  const k = Math.min(10, n);
+  const r = rng(5);
+  const queries: Float32Array[] = [];
+  const qv = await embedder.embed([...new Set(questions)].slice(0, 100));
+  for (const v of qv) if (v.some((x) => x !== 0)) queries.push(v);
+  while (queries.length < 200) {
+    const i = Math.floor(r() * n);
+    const v = index.vectors.subarray(i * dim, (i + 1) * dim);
+    if (v.some((x) => x !== 0)) queries.push(new Float32Array(v));
+  }
+  // Exact top-k by brute force (the vectors are unit length; cosine = dot product).
+  const exactMs: number[] = [];
+  const exact = queries.map((q) => {
+    const s = performance.now();
+    const top: Array<[number, number]> = [];
+    const vs = index.vectors;
+    for (let i = 0, o = 0; i < n; i++, o += dim) {
+      let dot = 0;
+      for (let d = 0; d < dim; d++) dot += q[d]! * vs[o + d]!;
+      if (top.length < k || dot > top[top.length - 1]![1]) {
+        top.push([i, dot]);
+        top.sort((a, b) => b[1] - a[1]);
+        if (top.length > k) top.pop();
+      }
+    }
+    exactMs.push(performance.now() - s);
+    return top;
+  });
+  const sweep = [];
+  for (const ef of [16, 32, 64, 128, 256]) {
+    index.hnsw.setEf(Math.max(ef, k));
+    let strict = 0;
+    let tieAware = 0;
+    const ms: number[] = [];
+    queries.forEach((q, j) => {
+      const s = performance.now();
+      const res = index.hnsw.searchKnn(Array.from(q), k);
+      ms.push(performance.now() - s);
+      const ex = exact[j]!;
+      const ids = new Set(ex.map((e) => e[0]));
+      const kth = ex[ex.length - 1]![1];
+      for (const id of res.neighbors) {
+        if (ids.has(id)) strict++;
+        // Ties (duplicate sentences) make several answers equally right: count a hit at least as close as the k-th.
+        let dot = 0;
+        for (let d = 0; d < dim; d++) dot += q[d]! * index.vectors[id * dim + d]!;
+        if (dot >= kth - 1e-5) tieAware++;
+      }
+    });
+    sweep.push({ ef, recallAt10: round(tieAware / (queries.length * k), 4), recallAt10Strict: round(strict / (queries.length * k), 4), searchMsP50: round(median(ms), 4) });
+  }
+  const atRetrieverEf = sweep.find((x) => x.ef === 128)!;
+  log(`recall@10 (ef 128): ${atRetrieverEf.recallAt10} (strict ${atRetrieverEf.recallAt10Strict}); exact search ${round(median(exactMs), 2)} ms/query`);
+  return { queries: queries.length, fromQuestions: qv.length, k, atRetrieverEf, sweep, exactSearchMsP50: round(median(exactMs), 3) };
+}
+
