@@ -21,7 +21,8 @@ export function questionOf(message: Message, botId: string, answerChannels: Read
   const botRoleId = message.guild?.roles.botRoleFor(botId)?.id;
   const mention = `<@!?${botId}>${botRoleId ? `|<@&${botRoleId}>` : ""}`;
   const content = message.content ?? "";
-  const question = content.replace(new RegExp(mention, "g"), " ").replace(/\s+/g, " ").trim();
+  // Whitespace is left alone here: cleanUserQuestion folds it (some "spaces" are invisible characters inside words).
+  const question = content.replace(new RegExp(mention, "g"), " ").trim();
 
   if (!message.inGuild()) return { trigger: "dm", question };
   // A mention in the text (not @everyone, not merely the reply ping).

@@ -40,14 +40,25 @@ export interface Rendered {
 
 const ELLIPSIS = "…";
 
-/** Breaks @everyone/@here and user/role mentions with a zero-width space so they render as text. */
+/**
+ * Breaks @everyone/@here and user/role mentions with a zero-width space so they render as text; the
+ * other <…> tokens (channel and command mentions, custom emoji, timestamps) are shown literally too.
+ */
 export function defuseMentions(s: string): string {
-  return s.replace(/@(everyone|here)/gi, "@\u200b$1").replace(/<@([!&]?)(\d+)>/g, "<@\u200b$1$2>");
+  return s
+    .replace(/@(everyone|here)/gi, "@\u200b$1")
+    .replace(/<@([!&]?)(\d+)>/g, "<@\u200b$1$2>")
+    .replace(/<(#|\/|a?:|t:)(?=[\w-])/g, "<$1\u200b");
 }
 
 /** Text that renders literally in a markdown field: markdown (masked links included) escaped, mentions defused. */
 export function safe(s: string): string {
-  return defuseMentions(escapeMarkdown(s, { maskedLink: true }));
+  return defuseMentions(escapeMaskedLinks(escapeMarkdown(s)));
+}
+
+/** "[text](" shown literally: every such opening bracket escaped (escapeMarkdown's option only catches the first per line). */
+export function escapeMaskedLinks(s: string): string {
+  return s.replace(/\[(?=[^\]\n]*\]\()/g, "\\[");
 }
 
 /** Breaks every URL scheme ("http://" → "http:\u200b//") so text shows a URL without making it a link or a preview. */

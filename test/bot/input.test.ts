@@ -46,6 +46,7 @@ describe("cleanUserQuestion", () => {
 describe("echoing user text", () => {
   it("masked links render as text and URLs are not links", () => {
     expect(safe("[click](http://evil.example)")).toBe("\\[click](http://evil.example)");
+    expect(safe("[a](http://x) and [b](http://y)")).toBe("\\[a](http://x) and \\[b](http://y)");
     expect(defuseLinks("see https://evil.example/x and <http://a.b>")).toBe("see https:\u200b//evil.example/x and <http:\u200b//a.b>");
     const echoed = userText("[click here](https://evil.example/x) now");
     expect(echoed).not.toMatch(/(?<!\\)\[[^\]]*\]\(/);

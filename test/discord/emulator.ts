@@ -84,6 +84,7 @@ export interface RestFault {
   method?: string;
   /** Matches the recorded path (string: exact, or prefix when it ends with "*"). */
   path: string | RegExp;
+  /** HTTP status to answer with; 0 resets the connection instead (a network error). */
   status: number;
   /** How many matching requests fail (default 1). */
   times?: number;
@@ -792,6 +793,13 @@ export class DiscordEmulator extends EventEmitter {
     if (fault) {
       fault.remaining--;
       rec.fault = true;
+      if (fault.status === 0) {
+        // A connection reset: no HTTP response at all.
+        this.requests.push(rec);
+        this.emit("request", rec);
+        req.socket.destroy();
+        return;
+      }
       if (fault.after) {
         // Do the work, then lose the answer.
         for (const route of this.routes) {

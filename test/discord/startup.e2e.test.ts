@@ -31,6 +31,12 @@ function cli(args: string[], env: Record<string, string>): Promise<{ code: numbe
         RATE_LIMIT_MAX: "",
         RATE_LIMIT_WINDOW_SECONDS: "",
         ANSWER_EXCERPTS: "",
+        QUEUE_CONCURRENCY: "",
+        QUEUE_MAX: "",
+        HEALTH_PORT: "",
+        HEALTH_HOST: "",
+        INDEX_WATCH: "",
+        SHUTDOWN_TIMEOUT_SECONDS: "",
         DISCORD_API_URL: "http://127.0.0.1:9/api", // never Discord, even if a test forgets to set it
         CORPUS_DIR,
         EMBED_MODEL: "",
@@ -73,7 +79,7 @@ beforeAll(async () => {
 
 /** Runs an in-process CLI entry point with these variables set (and every other bot variable blank), capturing console output and the exit code. */
 async function inProcess(fn: () => Promise<void>, env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  const names = ["DISCORD_TOKEN", "DISCORD_CLIENT_ID", "DISCORD_GUILD_ID", "ANSWER_CHANNELS", "MESSAGE_CONTENT_INTENT", "RATE_LIMIT_MAX", "RATE_LIMIT_WINDOW_SECONDS", "ANSWER_EXCERPTS", "DISCORD_API_URL"];
+  const names = ["DISCORD_TOKEN", "DISCORD_CLIENT_ID", "DISCORD_GUILD_ID", "ANSWER_CHANNELS", "MESSAGE_CONTENT_INTENT", "RATE_LIMIT_MAX", "RATE_LIMIT_WINDOW_SECONDS", "ANSWER_EXCERPTS", "DISCORD_API_URL", "QUEUE_CONCURRENCY", "QUEUE_MAX", "HEALTH_PORT", "HEALTH_HOST", "INDEX_WATCH", "SHUTDOWN_TIMEOUT_SECONDS"];
   const saved = Object.fromEntries(names.map((n) => [n, process.env[n]]));
   for (const n of names) process.env[n] = env[n] ?? "";
   const out = vi.spyOn(console, "log").mockImplementation(() => undefined);
@@ -106,12 +112,12 @@ afterAll(async () => {
 });
 
 describe("register-commands", () => {
-  it("registers /ask, /source, /sources and /help in the guild when DISCORD_GUILD_ID is set", async () => {
+  it("registers /ask, /source, /sources, /help and /reindex in the guild when DISCORD_GUILD_ID is set", async () => {
     const result = await registerCommands({
       config: botConfig({ token: emu.token, apiUrl: emu.apiUrl, clientId: emu.application.id, guildId: emu.guild.id }),
       logger: captureLogs().logger,
     });
-    expect(result).toEqual({ scope: "guild", applicationId: emu.application.id, guildId: emu.guild.id, commands: ["ask", "source", "sources", "help"] });
+    expect(result).toEqual({ scope: "guild", applicationId: emu.application.id, guildId: emu.guild.id, commands: ["ask", "source", "sources", "help", "reindex"] });
     const put = emu.requests.find((r) => r.method === "PUT")!;
     expect(put.path).toBe(`/applications/${emu.application.id}/guilds/${emu.guild.id}/commands`);
     expect(put.authorized).toBe(true);
@@ -128,6 +134,9 @@ describe("register-commands", () => {
       expect.objectContaining({ name: "passage", type: 4, min_value: 1 }),
     ]);
     for (const c of put.body) expect(c.description.length).toBeLessThanOrEqual(100);
+    // /reindex: hidden from members without Manage Server (0x20), and not offered in DMs
+    expect(byName.reindex).toMatchObject({ default_member_permissions: "32", contexts: [0] });
+    expect(byName.ask.default_member_permissions ?? null).toBeNull();
   });
 
   it("registers globally without DISCORD_GUILD_ID, finding the application id from the token when DISCORD_CLIENT_ID is unset", async () => {
@@ -136,7 +145,7 @@ describe("register-commands", () => {
     expect(result.applicationId).toBe(emu.application.id);
     expect(emu.requests.some((r) => r.method === "GET" && r.path === "/applications/@me")).toBe(true);
     expect(emu.requests.find((r) => r.method === "PUT" && r.path === `/applications/${emu.application.id}/commands`)?.status).toBe(200);
-    expect(emu.commands.get("global")?.map((c) => c.name)).toEqual(["ask", "source", "sources", "help"]);
+    expect(emu.commands.get("global")?.map((c) => c.name)).toEqual(["ask", "source", "sources", "help", "reindex"]);
   });
 
   it("explains a guild the bot can't register in", async () => {
@@ -157,7 +166,7 @@ describe("register-commands", () => {
     });
     expect(stderr).not.toContain(emu.token);
     expect(code).toBe(0);
-    expect(stdout).toContain(`Registered /ask, /source, /sources, /help in guild ${emu.guild.id}`);
+    expect(stdout).toContain(`Registered /ask, /source, /sources, /help, /reindex in guild ${emu.guild.id}`);
   });
 });
 
