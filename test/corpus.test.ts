@@ -75,10 +75,12 @@ describe("parseArticle formats", () => {
     expect(a.text).toBe("First line of text.\nSecond line.");
   });
 
-  it("a front matter that is not YAML is kept as text instead of failing", () => {
+  it("a header that is not valid YAML is read as plain key: value lines", () => {
     const a = parseArticle("bad.txt", "---\ntitle: [unclosed\n---\nBody sentence here.");
-    expect(a.text).toContain("Body sentence here.");
-    expect(a.title).toBe("bad");
+    expect(a.text).toBe("Body sentence here.");
+    expect(a.title).toBe("[unclosed");
+    const b = parseArticle("colon.txt", "---\ntitle: pytest-2.7.2: bug fixes\nsource: python3-pytest-doc\ndate: 2015-06-23\n---\nThe release fixes bugs.");
+    expect(b).toMatchObject({ title: "pytest-2.7.2: bug fixes", source: "python3-pytest-doc", date: "2015-06-23", text: "The release fixes bugs." });
   });
 
   it(".md: title from the heading, markup stripped, link text kept", () => {

@@ -148,8 +148,12 @@ function splitFrontMatter(raw: string): { meta: Meta; body: string } {
     const parsed: unknown = parseYaml(m[1]!);
     if (parsed && typeof parsed === "object") data = parsed as Record<string, unknown>;
   } catch {
-    // A header that is not YAML is kept as text rather than failing the file.
-    return { meta: {}, body: raw };
+    // Not valid YAML, typically an unquoted colon ("title: pytest 2.7: bug fixes"): read it as
+    // plain "key: value" lines, splitting each at its first colon.
+    for (const line of m[1]!.split("\n")) {
+      const kv = /^\s*([A-Za-z_][\w-]*)\s*:\s?(.*)$/.exec(line);
+      if (kv) data[kv[1]!.toLowerCase()] = kv[2]!.trim().replace(/^(["'])(.*)\1$/, "$2");
+    }
   }
   const str = (v: unknown) => (v instanceof Date ? v.toISOString().slice(0, 10) : v == null ? undefined : String(v).trim() || undefined);
   return {
