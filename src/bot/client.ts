@@ -1,5 +1,5 @@
 // The discord.js client: intents, partials, safe defaults, and the event wiring.
-import { Client, Events, GatewayIntentBits, Partials, Status, type ClientOptions, type Interaction } from "discord.js";
+import { Client, Events, GatewayIntentBits, Options, Partials, Status, type ClientOptions, type Interaction } from "discord.js";
 import { apologize, type BotContext } from "./context.js";
 import { commandsByName } from "./commands/index.js";
 import { handleMessage } from "./messages.js";
@@ -21,10 +21,25 @@ export function intentsFor(messageContent: boolean): GatewayIntentBits[] {
   ];
 }
 
+/**
+ * Bounded caches for a long-running bot: the bot never reads old messages (each event carries what
+ * it needs, a reply included), so no message is cached; users every new asker adds are swept out
+ * after a while instead of accumulating.
+ */
+export const CACHE_OPTIONS: Pick<ClientOptions, "makeCache" | "sweepers"> = {
+  makeCache: Options.cacheWithLimits({ ...Options.DefaultMakeCacheSettings, MessageManager: 0 }),
+  sweepers: {
+    ...Options.DefaultSweeperSettings,
+    messages: { interval: 600, lifetime: 1800 },
+    users: { interval: 3600, filter: () => (user) => user.id !== user.client.user.id },
+  },
+};
+
 export function createClient(ctx: BotContext, extra: Partial<ClientOptions> = {}): Client {
   const client = new Client({
     intents: intentsFor(ctx.config.messageContentIntent),
     partials: [Partials.Channel],
+    ...CACHE_OPTIONS,
     // Default for every payload; each handler passes it explicitly as well.
     allowedMentions: NO_PINGS,
     ...extra,

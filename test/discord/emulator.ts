@@ -177,6 +177,8 @@ export class DiscordEmulator extends EventEmitter {
   readonly requests: RecordedRequest[] = [];
   readonly gatewayFrames: GatewayFrame[] = [];
   readonly pings: Ping[] = [];
+  /** Ids of messages and interactions actually sent to a connected client (first send or RESUME replay). */
+  readonly deliveredIds = new Set<string>();
   /** Every gateway socket close, with the close code as the server saw it (1000 = the client closed cleanly). */
   readonly gatewayCloses: Array<{ at: number; code: number }> = [];
   readonly messages = new Map<string, Json>();
@@ -495,6 +497,7 @@ export class DiscordEmulator extends EventEmitter {
     this.messages.clear();
     this.interactions.clear();
     this.nonces.clear();
+    this.deliveredIds.clear();
     for (const s of this.sessions.values()) s.backlog.length = 0;
   }
 
@@ -617,6 +620,7 @@ export class DiscordEmulator extends EventEmitter {
 
   private sendRaw(ws: WebSocket | null | undefined, payload: Json): void {
     if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    if (payload.op === 0 && (payload.t === "MESSAGE_CREATE" || payload.t === "INTERACTION_CREATE")) this.deliveredIds.add(payload.d.id);
     this.frame({ at: Date.now(), direction: "out", op: payload.op, t: payload.t ?? null, s: payload.s ?? null, d: payload.d });
     ws.send(JSON.stringify({ t: null, s: null, ...payload }));
   }

@@ -19,7 +19,8 @@ export const LOAD_QUESTIONS = [
 ];
 
 export type Surface = "mention" | "dm" | "ask";
-export type Outcome = "answer" | "slow-down" | "rate-limited-silent" | "busy" | "refused" | "apology" | "restarting" | "lost";
+/** "undelivered": the gateway never handed the question to the bot (sent while it had no session: Discord drops those too). */
+export type Outcome = "answer" | "slow-down" | "rate-limited-silent" | "busy" | "refused" | "apology" | "restarting" | "undelivered" | "lost";
 
 export interface Sent {
   i: number;
@@ -87,14 +88,14 @@ export function resultOf(emu: DiscordEmulator, logs: LogCapture, s: Sent, silent
     // An interaction answered twice would show as a second acknowledgement or a follow-up.
     const followUps = reqs.filter((r) => r.method === "POST" && r.path.startsWith("/webhooks/") && r.status === 200).length;
     const deliveries = (final ? 1 : 0) + Math.max(0, acks.length - 1) + followUps;
-    return { ...s, outcome: final ? classify(final.content, final.embeds) : "lost", deliveries, repliedAt: final?.at };
+    return { ...s, outcome: final ? classify(final.content, final.embeds) : emu.deliveredIds.has(s.id) ? "lost" : "undelivered", deliveries, repliedAt: final?.at };
   }
   const replies = emu.requests.filter(isReplyTo(s.id));
   const distinct = new Set(replies.map((r) => r.response?.id));
   const first = replies[0];
   if (first) return { ...s, outcome: classify(first.body.content ?? "", first.body.embeds), deliveries: distinct.size, repliedAt: first.at };
   if (silent.has(s.id)) return { ...s, outcome: "rate-limited-silent", deliveries: 0 };
-  return { ...s, outcome: "lost", deliveries: 0 };
+  return { ...s, outcome: emu.deliveredIds.has(s.id) ? "lost" : "undelivered", deliveries: 0 };
 }
 
 /** Message ids the bot logged as rate-limited without a reply (the rest of a burst after one "slow down"). */
@@ -115,7 +116,8 @@ export async function runLoad(emu: DiscordEmulator, logs: LogCapture, opts: Load
     for (let k = 0; k < perTick && i < opts.questions; k++, i++) {
       const user = users[i % users.length]!;
       const question = `${LOAD_QUESTIONS[i % LOAD_QUESTIONS.length]}`;
-      const surface: Surface = (["mention", "dm", "mention", "dm", "ask"] as const)[i % 5]!;
+      // every user asks through every surface in turn (2 mentions, 2 DMs, 1 /ask in 5)
+      const surface: Surface = (["mention", "dm", "mention", "dm", "ask"] as const)[(i + Math.floor(i / users.length)) % 5]!;
       const sentAt = Date.now();
       if (surface === "ask") {
         const ia = emu.sendSlashCommand({ name: "ask", options: { question }, user, channelId: channels[i % channels.length] });
@@ -133,18 +135,24 @@ export async function runLoad(emu: DiscordEmulator, logs: LogCapture, opts: Load
   // Settle: every question has an outcome, and nothing new has arrived for a moment.
   const deadline = Date.now() + (opts.settleTimeoutMs ?? 60_000);
   let results: Result[] = [];
+  let undelivered = -1;
+  let undeliveredSince = Date.now();
   for (;;) {
     const silent = silentlyLimited(logs);
     results = sent.map((s) => resultOf(emu, logs, s, silent));
-    const pending = results.filter((r) => r.outcome === "lost").length;
-    if (pending === 0 || Date.now() > deadline) break;
+    const waiting = results.filter((r) => r.outcome === "lost").length;
+    const notYet = results.filter((r) => r.outcome === "undelivered").length;
+    if (notYet !== undelivered) [undelivered, undeliveredSince] = [notYet, Date.now()];
+    // Delivered questions are waited for; undelivered ones only while a RESUME might still replay them.
+    if (waiting === 0 && (notYet === 0 || Date.now() - undeliveredSince > 5000)) break;
+    if (Date.now() > deadline) break;
     await new Promise((r) => setTimeout(r, 100));
   }
   await new Promise((r) => setTimeout(r, 300)); // late duplicates would show up here
   const silent = silentlyLimited(logs);
   results = sent.map((s) => resultOf(emu, logs, s, silent));
 
-  const counts = { answer: 0, "slow-down": 0, "rate-limited-silent": 0, busy: 0, refused: 0, apology: 0, restarting: 0, lost: 0 } as Record<Outcome, number>;
+  const counts = { answer: 0, "slow-down": 0, "rate-limited-silent": 0, busy: 0, refused: 0, apology: 0, restarting: 0, undelivered: 0, lost: 0 } as Record<Outcome, number>;
   const bySurface = { mention: 0, dm: 0, ask: 0 } as Record<Surface, number>;
   for (const r of results) {
     counts[r.outcome]++;
@@ -194,7 +202,7 @@ export function formatReport(label: string, r: LoadReport): string {
   const c = r.counts;
   return [
     `${label}: ${r.sent} questions (${r.bySurface.mention} mentions, ${r.bySurface.dm} DMs, ${r.bySurface.ask} /ask)`,
-    `  answered ${c.answer}, rate-limited ${c["slow-down"] + c["rate-limited-silent"]} (${c["slow-down"]} told "slow down", ${c["rate-limited-silent"]} rest of burst, logged), busy ${c.busy}, refused ${c.refused}, apologies ${c.apology}, lost ${r.lost}, answered twice ${r.duplicates}`,
+    `  answered ${c.answer}, rate-limited ${c["slow-down"] + c["rate-limited-silent"]} (${c["slow-down"]} told "slow down", ${c["rate-limited-silent"]} rest of burst, logged), busy ${c.busy}, refused ${c.refused}, apologies ${c.apology}, lost ${r.lost}, answered twice ${r.duplicates}${c.undelivered ? `; ${c.undelivered} never reached the bot (sent while it had no gateway session)` : ""}`,
     `  ${r.throughput.toFixed(1)} answers/s over ${(r.durationMs / 1000).toFixed(1)} s; latency p50 ${r.latencyMs.p50} ms, p90 ${r.latencyMs.p90} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms`,
   ].join("\n");
 }
