@@ -40,7 +40,7 @@ describe("a burst of 60 questions from 10 users across channels, DMs and /ask", 
     emu.clearRecords();
     const before = await settledHeapMb();
 
-    const report = await runLoad(emu, logs, { users: 10, questions: 60, spreadMs: 1000, settleTimeoutMs: 20_000 });
+    const report = await runLoad(emu, logs, { users: 10, questions: 60, spreadMs: 600, settleTimeoutMs: 20_000 });
     console.log(formatReport("load (npm test)", report));
     expect(report.lost, JSON.stringify(report.results.filter((r) => r.outcome === "lost").map((r) => [r.surface, r.id]))).toBe(0);
     expect(report.duplicates).toBe(0);
