@@ -2,7 +2,7 @@
 // message in an answer channel (ANSWER_CHANNELS, needs the Message Content intent).
 import type { Message, MessageReplyOptions } from "discord.js";
 import { deliver, type BotContext } from "./context.js";
-import { cleanUserQuestion, QuestionError } from "./input.js";
+import { cleanQuestion, QuestionError } from "../question.js";
 import { moreCustomId } from "./questions.js";
 import { NO_PINGS, renderAnswer, TEXT } from "./render.js";
 import { errInfo } from "./errors.js";
@@ -21,7 +21,7 @@ export function questionOf(message: Message, botId: string, answerChannels: Read
   const botRoleId = message.guild?.roles.botRoleFor(botId)?.id;
   const mention = `<@!?${botId}>${botRoleId ? `|<@&${botRoleId}>` : ""}`;
   const content = message.content ?? "";
-  // Whitespace is left alone here: cleanUserQuestion folds it (some "spaces" are invisible characters inside words).
+  // Whitespace is left alone here: cleanQuestion folds it (some "spaces" are invisible characters inside words).
   const question = content.replace(new RegExp(mention, "g"), " ").trim();
 
   if (!message.inGuild()) return { trigger: "dm", question };
@@ -77,7 +77,7 @@ export async function handleMessage(ctx: BotContext, message: Message, answerCha
     }
     let question: string;
     try {
-      question = cleanUserQuestion(q.question);
+      question = cleanQuestion(q.question);
     } catch (err) {
       if (!(err instanceof QuestionError)) throw err;
       ctx.metrics.refused.inc({ source });

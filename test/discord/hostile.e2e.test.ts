@@ -4,7 +4,7 @@
 // escaped), and never carries a live mention, masked link, bidi control or other invisible trick.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { botConfig } from "../../src/bot/config.js";
-import { cleanUserQuestion, REFUSAL } from "../../src/bot/input.js";
+import { cleanQuestion, REFUSAL } from "../../src/question.js";
 import { runBot, type BotHandle } from "../../src/bot/main.js";
 import { TEXT } from "../../src/bot/render.js";
 import { DiscordEmulator, type RecordedRequest } from "./emulator.js";
@@ -99,7 +99,7 @@ function visibleParts(data: any): string[] {
 
 /** The cleaned question as the user would expect to see it echoed (curly quotes straightened). */
 function expectedEcho(raw: string): string {
-  return cleanUserQuestion(raw).replace(/[“”]/g, '"');
+  return cleanQuestion(raw).replace(/[“”]/g, '"');
 }
 
 describe.each(SURFACES)("hostile input via %s", (surface) => {

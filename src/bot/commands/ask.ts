@@ -1,7 +1,7 @@
 // /ask question:<text> [private:<bool>]
 import { InteractionContextType, SlashCommandBuilder } from "discord.js";
 import { defer, deliver, messageOf, notice } from "../context.js";
-import { cleanUserQuestion, QuestionError } from "../input.js";
+import { cleanQuestion, QuestionError } from "../../question.js";
 import { moreCustomId } from "../questions.js";
 import { renderAnswer, TEXT } from "../render.js";
 import type { Command } from "./command.js";
@@ -25,7 +25,7 @@ export const ask: Command = {
     if (ctx.draining) return notice(interaction, TEXT.restarting);
     let question: string;
     try {
-      question = cleanUserQuestion(interaction.options.getString("question", true));
+      question = cleanQuestion(interaction.options.getString("question", true));
     } catch (err) {
       if (!(err instanceof QuestionError)) throw err;
       ctx.metrics.refused.inc({ source });

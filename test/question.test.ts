@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { BOT_MAX_QUESTION_CHARS, cleanUserQuestion, QuestionError } from "../../src/bot/input.js";
-import { defuseLinks, safe, userText } from "../../src/bot/render.js";
+import { MAX_QUESTION_CHARS, cleanQuestion, QuestionError } from "../src/question.js";
+import { defuseLinks, safe, userText } from "../src/bot/render.js";
 
 const refusal = (raw: string) => {
   try {
-    cleanUserQuestion(raw);
+    cleanQuestion(raw);
   } catch (err) {
     expect(err).toBeInstanceOf(QuestionError);
     return (err as Error).message;
@@ -12,7 +12,7 @@ const refusal = (raw: string) => {
   throw new Error(`accepted: ${JSON.stringify(raw)}`);
 };
 
-describe("cleanUserQuestion", () => {
+describe("cleanQuestion", () => {
   it.each([
     ["zero-width inside words", "Wh\u200bat did An\u200dtonov\u2060 say?", "What did Antonov say?"],
     ["bidi overrides", "\u202Eyas vonotnA did tahW\u202C and \u2066isolates\u2069", "yas vonotnA did tahW and isolates"],
@@ -22,7 +22,7 @@ describe("cleanUserQuestion", () => {
     ["BOM and soft hyphen", "\uFEFFcyber\u00ADsecurity", "cybersecurity"],
     ["emoji around words", "🇺🇸🤝🇷🇺 who met?", "🇺🇸🤝🇷🇺 who met?"],
   ])("%s", (_name, raw, clean) => {
-    expect(cleanUserQuestion(raw)).toBe(clean);
+    expect(cleanQuestion(raw)).toBe(clean);
   });
 
   it.each([
@@ -37,9 +37,9 @@ describe("cleanUserQuestion", () => {
 
   it("refuses a question over the limit, saying how long it was", () => {
     const raw = "What did Antonov say? ".repeat(200);
-    expect(raw.trim().length).toBeGreaterThan(BOT_MAX_QUESTION_CHARS);
+    expect(raw.trim().length).toBeGreaterThan(MAX_QUESTION_CHARS);
     expect(refusal(raw)).toMatch(/^That question is 4,399 characters long; please keep it under 2,000/);
-    expect(cleanUserQuestion("x".repeat(BOT_MAX_QUESTION_CHARS))).toHaveLength(BOT_MAX_QUESTION_CHARS);
+    expect(cleanQuestion("x".repeat(MAX_QUESTION_CHARS))).toHaveLength(MAX_QUESTION_CHARS);
   });
 });
 
