@@ -6,14 +6,18 @@ import type { IndexData } from "../index/build.js";
 import type { Answer, AnswerOptions, Article, Hit, Passage } from "../types.js";
 import { isStopWord, stemOf, words } from "./keyword.js";
 
-interface QuestionWord {
+interface WordInfo {
   word: string;
   stem: string;
-  /** Undefined for a word the model does not know. */
-  vector: Float32Array | undefined;
+  /** The word's direction; undefined for a word the model does not know. */
+  unit: Float32Array | undefined;
+  /** The word's vector length: the model's weight for it. */
   norm: number;
+}
+
+interface QuestionWord extends WordInfo {
   weight: number;
-  /** Written as a name (capitalised mid-question) or unknown to the model: matches exactly only. */
+  /** Written as a name (capitalised mid-question, or an acronym): matches exactly only. */
   name: boolean;
 }
 
@@ -108,7 +112,10 @@ export class Retriever {
   private readonly dim: number;
   /** Words the articles write capitalised mid-sentence: names, which only match exactly. */
   private readonly names = new Set<string>();
-  private readonly wordCache = new Map<string, Float32Array>();
+  /** Word → its stem, unit vector and weight (vector length), computed once. */
+  private readonly wordCache = new Map<string, WordInfo>();
+  /** Passage index → its distinct words. */
+  private readonly passageWordCache = new Map<number, WordInfo[]>();
 
   constructor(
     readonly index: IndexData,
@@ -190,9 +197,10 @@ export class Retriever {
     for (const c of top) {
       const p = this.index.passages[c.index]!;
       const own = this.byArticle.get(p.articleId)!;
-      const own1 = await this.wordVectors([...new Set(words(p.text))]);
+      const own1 = await this.passageWords(c.index);
       // The neighbours count too: an answer often spans two sentences.
-      const window = await this.wordVectors([...new Set(words(own.slice(Math.max(0, p.n - 1), p.n + 2).map((x) => x.text).join(" ")))]);
+      const around = [p.n - 1, p.n + 1].filter((n) => n >= 0 && n < own.length).map((n) => c.index + (n - p.n));
+      const window = [...new Map([own1, ...(await Promise.all(around.map((i) => this.passageWords(i))))].flat().map((w) => [w.word, w])).values()];
       let coveredOwn = 0;
       let coveredWindow = 0;
       for (const q of qWords) {
@@ -222,14 +230,13 @@ export class Retriever {
   }
 
   /** How well one question word is matched by a passage's words: exactly (same stem), or by a near-synonym. */
-  private wordMatch(q: QuestionWord, passage: Map<string, Float32Array>): number {
+  private wordMatch(q: QuestionWord, passage: WordInfo[]): number {
     let best = 0;
-    for (const [word, v] of passage) {
-      if (word === q.word || stemOf(word) === q.stem || (q.vector === undefined && isTypo(q.word, word))) return 1;
+    for (const w of passage) {
+      if (w.word === q.word || w.stem === q.stem || (q.unit === undefined && isTypo(q.word, w.word))) return 1;
       // Names must match exactly: "lavrov" is near "antonov" in vector space, but not the same person.
-      if (q.vector === undefined || q.name || this.names.has(word)) continue;
-      const n = norm(v);
-      if (n > 0) best = Math.max(best, softMatch(dot(q.vector, v) / (q.norm * n)));
+      if (q.unit === undefined || q.name || w.unit === undefined || this.names.has(w.word)) continue;
+      best = Math.max(best, softMatch(dot(q.unit, w.unit)));
     }
     return best;
   }
@@ -240,33 +247,37 @@ export class Retriever {
     const capitalised = new Set(
       [...question.matchAll(/(?<=\S\s+)(\p{Lu}[\p{L}'’-]*)|\b(\p{Lu}{2,})\b/gu)].map((m) => (m[1] ?? m[2])!.toLowerCase().replace(/['’]s$/, "")),
     );
-    const unique = [...new Set(words(question))].filter((w) => !isStopWord(w));
-    const vectors = await this.wordVectors(unique);
-    const known = [...vectors.values()].map(norm).filter((n) => n > 0);
+    const infos = await this.wordInfos([...new Set(words(question))].filter((w) => !isStopWord(w)));
+    const known = infos.filter((w) => w.unit !== undefined).map((w) => w.norm);
     // A word the model does not know (a rare name, a typo) weighs like the heaviest known word.
     const unknownWeight = known.length ? Math.max(...known) : 1;
-    return unique.map((word) => {
-      const v = vectors.get(word)!;
-      const n = norm(v);
-      return n > 0
-        ? { word, stem: stemOf(word), vector: v, norm: n, weight: n, name: capitalised.has(word) }
-        : { word, stem: stemOf(word), vector: undefined, norm: 0, weight: unknownWeight, name: capitalised.has(word) };
-    });
+    return infos.map((w) => ({ ...w, weight: w.unit ? w.norm : unknownWeight, name: capitalised.has(w.word) }));
   }
 
-  /** Word → its vector (the sum of its token vectors), cached. */
-  private async wordVectors(list: string[]): Promise<Map<string, Float32Array>> {
+  /** Words → their stem, unit vector (the sum of the word's token vectors, normalised) and length; cached. */
+  private async wordInfos(list: string[]): Promise<WordInfo[]> {
     const missing = list.filter((w) => !this.wordCache.has(w));
     if (missing.length) {
       const tokens = await this.embedder.embedTokens(missing);
-      missing.forEach((w, i) => {
+      if (this.wordCache.size + missing.length > 200_000) this.wordCache.clear();
+      missing.forEach((word, i) => {
         const v = new Float32Array(this.dim);
         for (const t of tokens[i]!) for (let d = 0; d < this.dim; d++) v[d]! += t[d]!;
-        if (this.wordCache.size > 200_000) this.wordCache.clear();
-        this.wordCache.set(w, v);
+        const n = norm(v);
+        this.wordCache.set(word, { word, stem: stemOf(word), unit: n > 0 ? v.map((x) => x / n) : undefined, norm: n });
       });
     }
-    return new Map(list.map((w) => [w, this.wordCache.get(w)!]));
+    return list.map((w) => this.wordCache.get(w)!);
+  }
+
+  private async passageWords(index: number): Promise<WordInfo[]> {
+    let infos = this.passageWordCache.get(index);
+    if (!infos) {
+      infos = await this.wordInfos([...new Set(words(this.index.passages[index]!.text))]);
+      if (this.passageWordCache.size > 50_000) this.passageWordCache.clear();
+      this.passageWordCache.set(index, infos);
+    }
+    return infos;
   }
 
   /** The cited answer to a question. */
