@@ -37,6 +37,7 @@ const program = new Command()
   .option("--sizes <list>", "scale points (of data/large)", "10k,100k,1m")
   .option("--skip-scale", "skip the scale points (and so the large-corpus latency)")
   .option("--skip-peer", "skip the LangChain comparison")
+  .option("--scale-steps <list>", "scale steps to run: build,serve,reindex (serve and reindex use the last build)", "build,serve,reindex")
   .option("--only <list>", "run only these sections: embed,latency,cold,scale,peer")
   .option("--rounds <n>", "rounds of the embedding comparison", "5")
   .option("--cold-runs <n>", "processes per cold-start variant", "5")
@@ -53,7 +54,9 @@ const opts = program.opts<{
   coldRuns: string;
   questions: string;
   embedTexts: string;
+  scaleSteps: string;
 }>();
+const scaleSteps = new Set(opts.scaleSteps.split(",").map((s) => s.trim()));
 
 const only = opts.only ? new Set(opts.only.split(",").map((s) => s.trim())) : undefined;
 const want = (section: string) => (only ? only.has(section) : !(section === "scale" && opts.skipScale) && !(section === "peer" && opts.skipPeer));
@@ -177,7 +180,7 @@ if (want("scale")) {
     out(`-- ${size}: ${c.dir} (${describe(c)})`);
     const result: Record<string, any> = {};
     report[`scale.${size}`] = result;
-    try {
+    if (scaleSteps.has("build")) try {
       const b = (result.build = await runChild<Record<string, any>>(script, ["--step", "build", "--copy-from", c.dir, "--corpus", corpus, "--data", data], { label: `build-${size}`, timeoutMs: 2 * HOUR }));
       out(`   ${b.articles} articles, ${b.passages} sentences; build phases (s): ${JSON.stringify(b.seconds)}; embedding ${b.embedPerSecond} sentences/s`);
       add(figure(`scale.${size}.build`, `index build from nothing (${b.passages} sentences)`, b.seconds.total, "s", { note: `embed ${b.seconds.embed} s, HNSW ${b.seconds.hnsw} s` }));
@@ -187,7 +190,7 @@ if (want("scale")) {
       failed(`scale.${size}.build`, "index build", err);
       continue;
     }
-    try {
+    if (scaleSteps.has("serve")) try {
       const s = (result.serve = await runChild<Record<string, any>>(script, ["--step", "serve", "--corpus", corpus, "--data", data, "--questions", opts.questions], { label: `serve-${size}`, timeoutMs: 2 * HOUR }));
       add(figure(`scale.${size}.open`, "open a built index (read corpus + load index)", s.openSeconds, "s"));
       latencyFigures(`scale.${size}`, `${size}, ${s.passages} sentences`, s.latency, 15);
@@ -199,7 +202,7 @@ if (want("scale")) {
     } catch (err) {
       failed(`scale.${size}.serve`, "serve (latency, recall)", err);
     }
-    try {
+    if (scaleSteps.has("reindex")) try {
       const r = (result.reindex = await runChild<Record<string, any>>(script, ["--step", "reindex", "--corpus", corpus, "--data", data], { label: `reindex-${size}`, timeoutMs: 2 * HOUR }));
       const onlyChanged = r.embeddedOutsideArticle === 0 && r.stats.embedded > 0 && r.stats.embedded <= r.articleSentences && r.newSentenceFound;
       add(figure(`scale.${size}.reindex`, "re-index after one article changed (re-open)", r.seconds, "s", { note: `${r.stats.reused} vectors reused` }));

@@ -4,7 +4,7 @@
 //   --step serve    open the built index, answer questions (latency after warm-up, CPU profile),
 //                   HNSW recall@10 against exact search on the same vectors
 //   --step reindex  append a sentence to one article of the copy, re-open, and check what was re-embedded
-import { appendFileSync, cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { renderText } from "../../src/answer/render.js";
 import { Citebot } from "../../src/citebot.js";
@@ -12,7 +12,7 @@ import { loadCorpus, parseArticle } from "../../src/corpus/load.js";
 import { splitArticle } from "../../src/corpus/split.js";
 import { TransformersEmbedder, type Embedder } from "../../src/embed/embedder.js";
 import type { IndexData } from "../../src/index/build.js";
-import { currentBuildDir, FILES } from "../../src/index/store.js";
+import { currentBuildDir, FILES, hashCorpus, indexDirFor, readManifest } from "../../src/index/store.js";
 import {
   argValue,
   dirBytes,
@@ -110,6 +110,13 @@ if (step === "build") {
     peakRssBytes: peakRss(),
   });
 } else if (step === "serve") {
+  // Fail fast (instead of rebuilding for many minutes) when the built index no longer matches the
+  // corpus as the loader reads it now (e.g. src/corpus changed since the build step).
+  const build = currentBuildDir(indexDirFor(dataDir, corpusDir));
+  const manifest = build ? readManifest(build) : undefined;
+  if (!manifest || manifest.corpusHash !== hashCorpus((await loadCorpus(corpusDir)).articles)) {
+    throw new Error(`no current index in ${dataDir} for ${corpusDir} (${manifest ? "the articles as loaded now differ from the build's" : "none built"}): run the build step again`);
+  }
   const embedder = await TransformersEmbedder.load({ threads: THREADS });
   const t = performance.now();
   const bot = await Citebot.open({ corpusDir, dataDir, embedder });
@@ -193,7 +200,6 @@ if (step === "build") {
   const before = await loadCorpus(corpusDir);
   const article = before.articles[Math.floor(before.articles.length / 2)]!;
   const file = path.join(corpusDir, article.file);
-  const original = readFileSync(file, "utf8");
   const sentence = `Benchmark note ${Date.now()}: the quarterly fisheries report was appended to this article.`;
   appendFileSync(file, `\n\n${sentence}\n`);
   const changed = splitArticle(parseArticle(article.file, readFileSync(file, "utf8")));
@@ -206,7 +212,7 @@ if (step === "build") {
   const own = new Set(changed.map((p) => p.text));
   const outside = embedder.embedded.filter((x) => !own.has(x));
   const found = (await bot.answer(sentence)).hits.some((h) => h.text.includes("quarterly fisheries report"));
-  writeFileSync(file, original); // leave the copy as it was
+  // The copy keeps the change, so the index stays current for a later serve step (the build step copies afresh).
   writeResult({
     step,
     article: article.file,

@@ -156,21 +156,11 @@ export class TransformersEmbedder implements Embedder {
   private async pooledDirect(batch: string[]): Promise<Float32Array[]> {
     const dim = this.dimensions;
     const { ids, data, seq } = await this.run(batch);
-    // Token rows are summed in order into float64 per dimension (row by row, reading memory in order).
     const sums = new Float64Array(dim);
     return ids.map((own, b) => {
       const v = new Float32Array(dim);
-      const n = own.length;
-      if (n === 0) return v; // no token at all: the zero vector
-      sums.fill(0);
-      for (let s = 0, o = b * seq * dim; s < n; s++, o += dim) for (let k = 0; k < dim; k++) sums[k]! += data[o + k]!;
-      for (let k = 0; k < dim; k++) v[k] = sums[k]! / n;
-      let acc = 0;
-      for (let k = 0; k < dim; k++) acc = Math.fround(acc + v[k]! ** 2);
-      const norm = Math.fround(acc ** (1 / 2));
-      for (let k = 0; k < dim; k++) v[k] = v[k]! / norm;
-      // Only unknown words (zero rows): 0/0. Make it the zero vector (similar to nothing).
-      if (!Number.isFinite(v[0]!)) v.fill(0);
+      // No token at all: the zero vector.
+      if (own.length > 0) meanNormalize(data, b * seq * dim, own.length, dim, sums, v);
       return v;
     });
   }
@@ -219,6 +209,26 @@ export class TransformersEmbedder implements Embedder {
     });
     return tokensOk && direct.every((v, i) => v.every((x, k) => Object.is(x, viaPipeline[i]![k])));
   }
+}
+
+/**
+ * Mean of n token rows starting at `base`, then L2-normalised, into `v` (float32), with the
+ * pipeline's arithmetic: the sum in float64 (row by row, in order) divided by n and stored as
+ * float32; the squared norm accumulated in float32; x ** (1/2); each component divided by it.
+ * Text whose tokens are all unknown (zero rows) gives 0/0: the zero vector instead (as before).
+ */
+function meanNormalize(data: Float32Array, base: number, n: number, dim: number, sums: Float64Array, v: Float32Array): void {
+  for (let k = 0; k < dim; k++) sums[k] = 0;
+  for (let s = 0, o = base; s < n; s++, o += dim) for (let k = 0; k < dim; k++) sums[k]! += data[o + k]!;
+  let acc = 0;
+  for (let k = 0; k < dim; k++) {
+    const x = Math.fround(sums[k]! / n);
+    v[k] = x;
+    acc = Math.fround(acc + x ** 2);
+  }
+  const norm = Math.fround(acc ** (1 / 2));
+  for (let k = 0; k < dim; k++) v[k] = v[k]! / norm;
+  if (!Number.isFinite(v[0]!)) v.fill(0);
 }
 
 /** Texts for the load-time check of the direct route (rules of the shipped tokenizer and edge cases). */
