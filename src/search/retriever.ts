@@ -73,7 +73,7 @@ export const DEFAULT_SETTINGS: RetrieverSettings = {
   mode: "hybrid",
   candidates: 50,
   denseWeight: 0.5,
-  ef: 128,
+  ef: 256,
   duplicateCosine: 0.92,
   abstainBelow: 0.5,
   maxContext: 600,
