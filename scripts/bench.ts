@@ -11,6 +11,7 @@
 //             re-index after one article changes, size on disk, peak RSS, recall@10, latency
 // 5. peer     LangChain.js (HNSWLib + HuggingFaceTransformersEmbeddings) side by side
 // Heavy steps run in child processes; everything it writes goes under data/bench/.
+import { spawnSync } from "node:child_process";
 import { linkSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -61,6 +62,13 @@ const scaleSteps = new Set(opts.scaleSteps.split(",").map((s) => s.trim()));
 const only = opts.only ? new Set(opts.only.split(",").map((s) => s.trim())) : undefined;
 const want = (section: string) => (only ? only.has(section) : !(section === "scale" && opts.skipScale) && !(section === "peer" && opts.skipPeer));
 const sizes = opts.sizes.split(",").map((s) => s.trim().toLowerCase()).filter(Boolean);
+// A fresh clone has no large corpora: fetch and prepare the ones the scale section needs (cached
+// under data/large, so later runs reuse them).
+if (want("scale") && sizes.some((size) => !largeCorpora().has(size))) {
+  process.stdout.write(`preparing the large corpora (${sizes.join(", ")}) with scripts/prepare-large-corpus.ts…\n`);
+  const prep = spawnSync(process.execPath, ["--import", "tsx", "scripts/prepare-large-corpus.ts", "--sizes", sizes.join(",")], { stdio: "inherit" });
+  if (prep.status !== 0) process.stdout.write("could not prepare the large corpora; the scale points that are missing are reported as misses\n");
+}
 // Hard-linked snapshots of the large corpora, so a rebuild of data/large during the run does not pull them away.
 const available = snapshotLargeCorpora(largeCorpora());
 const figures: Figure[] = [];
