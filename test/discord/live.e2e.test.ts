@@ -96,7 +96,9 @@ describe("live index updates", () => {
     expect(other.buildDir).not.toBe(firstBuild);
 
     await waitUntil(() => citebot.buildDir !== firstBuild, 10_000, "the bot to load the rebuilt index");
+    // Keep asking a while after the switch, and ask at least 15 questions in all however fast the rebuild was.
     await sleep(300);
+    await waitUntil(() => stream.length >= 15, 10_000, "15 questions to be asked");
     streaming = false;
     await pump;
 
