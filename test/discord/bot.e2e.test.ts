@@ -24,6 +24,7 @@ import {
   sleep,
   unmarkdown,
   waitUntil,
+  withAnswer,
   type LogCapture,
 } from "./helpers.js";
 
@@ -46,15 +47,7 @@ afterAll(() => core?.cleanup());
 
 /** The real core, except that `answer` fails for questions containing EXPLODE (the handler-error scenario). */
 function withInjectedFailure(c: Citebot): CitebotLike {
-  return {
-    answer: (q, o) => (q.includes(EXPLODE) ? Promise.reject(new Error("simulated index failure")) : c.answer(q, o)),
-    articles: () => c.articles(),
-    article: (id) => c.article(id),
-    findArticles: (q, l) => c.findArticles(q, l),
-    passages: (id) => c.passages(id),
-    excerpt: (id, n) => c.excerpt(id, n),
-    searchArticle: (id, q) => c.searchArticle(id, q),
-  };
+  return withAnswer(c, (q, o) => (q.includes(EXPLODE) ? Promise.reject(new Error("simulated index failure")) : c.answer(q, o)));
 }
 
 describe("bot without the Message Content intent", () => {

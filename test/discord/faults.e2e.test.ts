@@ -10,7 +10,7 @@ import { runBot, type BotHandle } from "../../src/bot/main.js";
 import type { CitebotLike } from "../../src/bot/types.js";
 import { currentBuildDir } from "../../src/index/store.js";
 import { DiscordEmulator, type EmuUser } from "./emulator.js";
-import { captureLogs, isCreateMessage, openCitebot, replyTo, sleep, waitUntil, type LogCapture } from "./helpers.js";
+import { captureLogs, isCreateMessage, openCitebot, replyTo, sleep, waitUntil, withAnswer, type LogCapture } from "./helpers.js";
 
 const Q = "What did Antonov say about the Geneva summit?";
 /** Discord lets a bot identify once per 5 s; discord.js waits that out. Here: no wait, to keep the suite fast. */
@@ -24,18 +24,10 @@ afterAll(() => core?.cleanup());
 
 function slowCore(ms: number): CitebotLike {
   const c = core.citebot;
-  return {
-    answer: async (q, o) => {
-      await sleep(ms);
-      return c.answer(q, o);
-    },
-    articles: () => c.articles(),
-    article: (id) => c.article(id),
-    findArticles: (q, l) => c.findArticles(q, l),
-    passages: (id) => c.passages(id),
-    excerpt: (id, n) => c.excerpt(id, n),
-    searchArticle: (id, q) => c.searchArticle(id, q),
-  };
+  return withAnswer(c, async (q, o) => {
+    await sleep(ms);
+    return c.answer(q, o);
+  });
 }
 
 describe("gateway connection faults", () => {

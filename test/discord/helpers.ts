@@ -8,6 +8,7 @@ import pino from "pino";
 import { expect } from "vitest";
 import { Citebot } from "../../src/citebot.js";
 import type { Logger } from "../../src/log.js";
+import type { CitebotLike } from "../../src/bot/types.js";
 import type { RecordedRequest } from "./emulator.js";
 import { messagePayloadProblems } from "./limits.js";
 
@@ -105,4 +106,21 @@ export function expectWholeWordStretches(description: string, rawContext: string
     expect(after === undefined || /\s/.test(after), `ends at a word boundary: "${part.slice(-30)}"`).toBe(true);
   }
   return parts.join(" ").length < context.length;
+}
+
+/**
+ * The real core with another `answer` (to inject slowness or failures); everything else, live
+ * updates included, goes to the real instance.
+ */
+export function withAnswer(c: Citebot, answer: CitebotLike["answer"], overrides: Partial<CitebotLike> = {}): CitebotLike {
+  return {
+    answer,
+    articles: () => c.articles(),
+    article: (id) => c.article(id),
+    findArticles: (q, l) => c.findArticles(q, l),
+    passages: (id) => c.passages(id),
+    excerpt: (id, n) => c.excerpt(id, n),
+    searchArticle: (id, q) => c.searchArticle(id, q),
+    ...overrides,
+  };
 }

@@ -4,9 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { botConfig } from "../../src/bot/config.js";
 import { runBot, type BotHandle } from "../../src/bot/main.js";
-import type { CitebotLike } from "../../src/bot/types.js";
 import { DiscordEmulator, EPHEMERAL } from "./emulator.js";
-import { captureLogs, expectNoPings, openCitebot, replyTo, waitUntil, type LogCapture } from "./helpers.js";
+import { captureLogs, expectNoPings, openCitebot, replyTo, waitUntil, withAnswer, type LogCapture } from "./helpers.js";
 import { formatReport, runLoad, settledHeapMb } from "./load.js";
 
 let core: Awaited<ReturnType<typeof openCitebot>>;
@@ -70,18 +69,10 @@ describe("bounded work: a full queue says busy at once", () => {
     const gate = new Promise<void>((r) => (release = r));
     const c = core.citebot;
     // answers wait for the gate: the queue fills up deterministically
-    const slow: CitebotLike = {
-      answer: async (q, o) => {
-        await gate;
-        return c.answer(q, o);
-      },
-      articles: () => c.articles(),
-      article: (id) => c.article(id),
-      findArticles: (q, l) => c.findArticles(q, l),
-      passages: (id) => c.passages(id),
-      excerpt: (id, n) => c.excerpt(id, n),
-      searchArticle: (id, q) => c.searchArticle(id, q),
-    };
+    const slow = withAnswer(c, async (q, o) => {
+      await gate;
+      return c.answer(q, o);
+    });
     bot = await runBot({
       citebot: slow,
       config: botConfig({ token: emu.token, apiUrl: emu.apiUrl, queue: { concurrency: 1, max: 3 } }),
