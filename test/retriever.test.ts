@@ -159,6 +159,20 @@ describe("answer() on the real corpus", () => {
     expect(beyond.more).toBe(false);
   });
 
+  it("names in lower-case questions: one the articles never mention means no answer; a place's parts count", async () => {
+    // Unknown to the model and no typo of a known word: a name ("zakharova").
+    expect((await bot.answer("what did zakharova say about the summit in geneva")).answered).toBe(false);
+    // Known to WordNet only as a name ("tokyo"), and in no article.
+    expect((await bot.answer("what did antonov say about the talks in tokyo")).answered).toBe(false);
+    // "switzerland" is answered by passages about Geneva, a part of it; "america" by "American".
+    const swiss = await bot.answer("did russia and switzerland agree on anything");
+    expect(swiss.answered).toBe(true);
+    expect(swiss.evidence.namesMissing).toBe(0);
+    expect((await bot.answer("what does america want from russia")).evidence.namesMissing).toBe(0);
+    // A typo of a known word is no name: "timline" still gets an answer.
+    expect((await bot.answer("does antonov have a timline for the talks in geneva")).evidence.namesMissing).toBe(0);
+  });
+
   it("a question with no known words still answers without NaN scores", async () => {
     const answer = await bot.answer("zzqx qqzv");
     for (const hit of answer.hits) expect(Number.isFinite(hit.score)).toBe(true);

@@ -14,6 +14,8 @@ import { fileURLToPath } from "node:url";
 import { env, pipeline, Tensor, type FeatureExtractionPipeline } from "@huggingface/transformers";
 
 /** The folder holding package.json above this module (src/embed/ when run from source, dist/ when bundled). */
+import { Lexicon } from "./lexicon.js";
+
 export const PROJECT_ROOT = projectRoot(path.dirname(fileURLToPath(import.meta.url)));
 export const DEFAULT_MODEL = "glove-sif-100d";
 export const LOCAL_MODELS_DIR = path.join(PROJECT_ROOT, "models");
@@ -26,6 +28,8 @@ export interface Embedder {
   embed(texts: string[]): Promise<Float32Array[]>;
   /** Each text's token vectors before pooling (their length says how much a word weighs). */
   embedTokens(texts: string[]): Promise<Float32Array[][]>;
+  /** The word model's vocabulary and names, when it has them (the shipped model does). */
+  readonly lexicon?: Lexicon;
 }
 
 export interface EmbedderOptions {
@@ -65,6 +69,7 @@ export class TransformersEmbedder implements Embedder {
     private readonly batchSize: number,
     /** Set when the direct route is available (see `load`). */
     private readonly direct?: { tokenizer: FastTokenizer; session: OrtSession; output: string },
+    readonly lexicon?: Lexicon,
   ) {}
 
   static async load(opts: EmbedderOptions = {}): Promise<TransformersEmbedder> {
@@ -92,9 +97,10 @@ export class TransformersEmbedder implements Embedder {
     const dimensions = probe.dims[probe.dims.length - 1]!;
     const batchSize = opts.batchSize ?? 64;
     const direct = opts.fast === false ? undefined : directRoute(extractor);
-    const embedder = new TransformersEmbedder(model, dimensions, extractor, batchSize, direct);
+    const lexicon = localDir === undefined ? undefined : Lexicon.load(path.join(localDir, id));
+    const embedder = new TransformersEmbedder(model, dimensions, extractor, batchSize, direct, lexicon);
     // The direct route must give the pipeline's vectors exactly; if a model differs, use the pipeline.
-    if (direct && !(await embedder.agreesWithPipeline())) return new TransformersEmbedder(model, dimensions, extractor, batchSize);
+    if (direct && !(await embedder.agreesWithPipeline())) return new TransformersEmbedder(model, dimensions, extractor, batchSize, undefined, lexicon);
     return embedder;
   }
 
