@@ -41,7 +41,7 @@ describe("retrieval floors", () => {
     const hybrid = await evaluate(bot, questions);
     const keyword = await evaluate(bot.withSettings({ mode: "keyword" }), questions);
     const dense = await evaluate(bot.withSettings({ mode: "dense" }), questions);
-    expect(hybrid.hit1).toBeGreaterThanOrEqual(0.74);
+    expect(hybrid.hit1).toBeGreaterThanOrEqual(0.8);
     expect(hybrid.hit3).toBeGreaterThanOrEqual(0.87);
     expect(hybrid.mrr5).toBeGreaterThanOrEqual(0.8);
     expect(hybrid.mrr5).toBeGreaterThanOrEqual(Math.max(keyword.mrr5, dense.mrr5));

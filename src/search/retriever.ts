@@ -4,6 +4,7 @@
 import type { Embedder } from "../embed/embedder.js";
 import type { IndexData } from "../index/build.js";
 import type { Answer, AnswerOptions, Article, Hit, Passage } from "../types.js";
+import { answerType, hasAnswerOfType } from "./answertype.js";
 import { isStopWord, stemOf, words } from "./keyword.js";
 
 interface WordInfo {
@@ -73,6 +74,8 @@ export interface RetrieverSettings {
   /** How many top candidates are re-scored by word coverage, and the weight of that coverage. */
   rerank: number;
   coverageWeight: number;
+  /** Added to a reranked passage that holds the kind of answer the question asks for (a number, a time, a name). */
+  answerTypeBonus: number;
   /** How the two rankings combine: a weighted mix of scores, or reciprocal rank fusion. */
   fusion: "mix" | "rrf";
   /** Embed the whole question, or only its content words. */
@@ -89,6 +92,7 @@ export const DEFAULT_SETTINGS: RetrieverSettings = {
   maxContext: 600,
   rerank: 10,
   coverageWeight: 0.3,
+  answerTypeBonus: 0.2,
   fusion: "mix",
   denseQuery: "content",
 };
@@ -226,6 +230,13 @@ export class Retriever {
     const w = this.settings.coverageWeight;
     if (this.settings.mode === "hybrid" && w > 0) {
       for (const c of top) c.score = (1 - w) * c.score + w * (c.coverage ?? 0);
+      top.sort((a, b) => b.score - a.score || a.index - b.index);
+    }
+    // "how many…", "when…", "who…": a passage that holds a number, a time or a new name ranks higher.
+    const type = answerType(question);
+    const bonus = this.settings.answerTypeBonus;
+    if (type && bonus > 0 && this.settings.mode === "hybrid") {
+      for (const c of top) if (hasAnswerOfType(this.index.passages[c.index]!.text, type, question)) c.score += bonus;
       top.sort((a, b) => b.score - a.score || a.index - b.index);
     }
     const topDense = Math.max(...top.map((c) => c.dense));

@@ -1,0 +1,32 @@
+// What kind of answer a question asks for ("how many" → a number, "when" → a time, "who" → a
+// name), and whether a sentence holds one that the question doesn't already say. A sentence that
+// could answer "how many warheads…" has a number in it.
+import { stemOf, words } from "./keyword.js";
+
+export type AnswerType = "number" | "time" | "name";
+
+export function answerType(question: string): AnswerType | undefined {
+  const q = question.toLowerCase();
+  if (/\bhow (many|much|long ago|old)\b|\bwhat (number|percentage|share|amount|price|size)\b/.test(q)) return "number";
+  if (/\bwhen\b|\bwhat (date|day|year|month|time)\b|\bhow (soon|long)\b/.test(q)) return "time";
+  if (/\bwho(m|se)?\b|\bname of\b|\bwhere\b/.test(q)) return "name";
+  return undefined;
+}
+
+const NUMBER_WORDS =
+  /\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|dozens?|half|percent)\b/i;
+const TIME_WORDS =
+  /\b(january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|tonight|tomorrow|weeks?|months?|years?|days?|soon|ago|later|earlier|recently|next|last)\b|\b(1[89]|20)\d\d\b/i;
+
+/** Whether a sentence holds an answer of the type, beyond what the question itself says. */
+export function hasAnswerOfType(sentence: string, type: AnswerType, question: string): boolean {
+  const asked = new Set(words(question).map(stemOf));
+  if (type === "number") return /\d/.test(sentence.replace(/\b(1[89]|20)\d\d\b/g, "")) || NUMBER_WORDS.test(sentence);
+  if (type === "time") return TIME_WORDS.test(sentence);
+  // A name: a capitalised word inside the sentence that the question does not mention.
+  for (const m of sentence.matchAll(/(?<=[\p{L}\p{N},;:)”"’]\s+)(\p{Lu}[\p{L}’'-]*)/gu)) {
+    const w = words(m[1]!)[0];
+    if (w && !asked.has(stemOf(w))) return true;
+  }
+  return false;
+}

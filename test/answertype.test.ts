@@ -1,0 +1,39 @@
+// Answer types: what a question asks for, and whether a sentence holds it.
+import { describe, expect, it } from "vitest";
+import { answerType, hasAnswerOfType } from "../src/search/answertype.js";
+
+describe("answerType", () => {
+  it.each([
+    ["how many people came to the opening", "number"],
+    ["How much will the clinic cost?", "number"],
+    ["when do the talks start", "time"],
+    ["how long has this been going on", "time"],
+    ["what date was the statement issued", "time"],
+    ["who is the kremlin spokesman", "name"],
+    ["where did antonov give his speech", "name"],
+    ["name of the tv channel?", "name"],
+    ["what did antonov say about cyber stuff?", undefined],
+    ["New START extension", undefined],
+  ])("%j → %s", (question, type) => {
+    expect(answerType(question)).toBe(type);
+  });
+});
+
+describe("hasAnswerOfType", () => {
+  it("numbers: digits or number words, not a year alone", () => {
+    expect(hasAnswerOfType("About 200 people attended.", "number", "how many people came")).toBe(true);
+    expect(hasAnswerOfType("About forty residents attended.", "number", "how many people came")).toBe(true);
+    expect(hasAnswerOfType("The talks began in 2021.", "number", "how many people came")).toBe(false);
+    expect(hasAnswerOfType("The talks went well.", "number", "how many people came")).toBe(false);
+  });
+  it("times: dates, weekdays, years and relative times", () => {
+    expect(hasAnswerOfType("On July 6, the embassy issued a statement.", "time", "when was the statement")).toBe(true);
+    expect(hasAnswerOfType("Talks will begin in a few weeks.", "time", "when do talks begin")).toBe(true);
+    expect(hasAnswerOfType("The embassy issued a statement.", "time", "when was the statement")).toBe(false);
+  });
+  it("names: a capitalised word inside the sentence that the question does not already say", () => {
+    expect(hasAnswerOfType("Kremlin spokesman Dmitry Peskov told journalists.", "name", "who is the kremlin spokesman")).toBe(true);
+    expect(hasAnswerOfType("The Kremlin said so.", "name", "who in the kremlin said so")).toBe(false);
+    expect(hasAnswerOfType("Nobody said anything.", "name", "who said it")).toBe(false);
+  });
+});
