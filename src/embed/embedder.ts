@@ -13,9 +13,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { env, pipeline, Tensor, type FeatureExtractionPipeline } from "@huggingface/transformers";
 
-/** The folder holding package.json above this module (src/embed/ when run from source, dist/ when bundled). */
 import { Lexicon } from "./lexicon.js";
 
+/** The folder holding package.json above this module (src/embed/ when run from source, dist/ when bundled). */
 export const PROJECT_ROOT = projectRoot(path.dirname(fileURLToPath(import.meta.url)));
 export const DEFAULT_MODEL = "glove-sif-100d";
 export const LOCAL_MODELS_DIR = path.join(PROJECT_ROOT, "models");

@@ -114,7 +114,7 @@ export interface Evidence {
   topKeyword: number;
   /** Share of the question's weight (by word importance) that the best passages cover, softly. */
   coverage: number;
-  /** The share of the question's names (capitalised, known only as names, or unknown words) in none of the best passages. */
+  /** 1 when a name in the question (capitalised, known only as a name, or an unknown word that is no typo) is in none of the best passages. */
   namesMissing: number;
   score: number;
 }
