@@ -15,6 +15,40 @@ import { messagePayloadProblems } from "./limits.js";
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const CORPUS_DIR = path.join(PROJECT_ROOT, "corpus");
 
+/** The tsx CLI, to run `src/cli.ts` as a child process. */
+export const TSX = path.join(PROJECT_ROOT, "node_modules", "tsx", "dist", "cli.mjs");
+
+/**
+ * The environment for a `tsx src/cli.ts …` child: every bot variable set (empty unless given), so
+ * a developer's .env can't leak in, and the Discord API on a closed loopback port unless a test
+ * points it at its emulator.
+ */
+export function cliEnv(env: Record<string, string>): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? "",
+    HOME: process.env.HOME ?? "",
+    DISCORD_TOKEN: "",
+    DISCORD_CLIENT_ID: "",
+    DISCORD_GUILD_ID: "",
+    ANSWER_CHANNELS: "",
+    MESSAGE_CONTENT_INTENT: "",
+    RATE_LIMIT_MAX: "",
+    RATE_LIMIT_WINDOW_SECONDS: "",
+    ANSWER_EXCERPTS: "",
+    QUEUE_CONCURRENCY: "",
+    QUEUE_MAX: "",
+    HEALTH_PORT: "",
+    HEALTH_HOST: "",
+    INDEX_WATCH: "",
+    SHUTDOWN_TIMEOUT_SECONDS: "",
+    DISCORD_API_URL: "http://127.0.0.1:9/api", // never Discord, even if a test forgets to set it
+    CORPUS_DIR,
+    EMBED_MODEL: "",
+    LOG_LEVEL: "info",
+    ...env,
+  };
+}
+
 /** Opens the real core on corpus/ with its index built in a fresh temp dir. */
 export async function openCitebot(): Promise<{ citebot: Citebot; dataDir: string; cleanup(): void }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), "citebot-e2e-"));
@@ -113,7 +147,7 @@ export function expectWholeWordStretches(description: string, rawContext: string
  * updates included, goes to the real instance.
  */
 export function withAnswer(c: Citebot, answer: CitebotLike["answer"], overrides: Partial<CitebotLike> = {}): CitebotLike {
-  return {
+  const core: CitebotLike = {
     answer,
     articles: () => c.articles(),
     article: (id) => c.article(id),
@@ -121,6 +155,7 @@ export function withAnswer(c: Citebot, answer: CitebotLike["answer"], overrides:
     passages: (id) => c.passages(id),
     excerpt: (id, n) => c.excerpt(id, n),
     searchArticle: (id, q) => c.searchArticle(id, q),
-    ...overrides,
   };
+  // Copied as properties, so that an override's getter (e.g. a live `buildDir`) stays a getter.
+  return Object.defineProperties(core, Object.getOwnPropertyDescriptors(overrides));
 }

@@ -5,12 +5,9 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { botConfig } from "../../src/bot/config.js";
 import { runBot, type BotHandle } from "../../src/bot/main.js";
-import type { CitebotLike } from "../../src/bot/types.js";
 import { DiscordEmulator } from "./emulator.js";
-import { captureLogs, CORPUS_DIR, openCitebot, PROJECT_ROOT, replyTo, sleep, waitUntil, type LogCapture } from "./helpers.js";
-import path from "node:path";
+import { captureLogs, cliEnv, openCitebot, PROJECT_ROOT, replyTo, sleep, TSX, waitUntil, withAnswer, type LogCapture } from "./helpers.js";
 
-const TSX = path.join(PROJECT_ROOT, "node_modules", "tsx", "dist", "cli.mjs");
 /** Shaped like a real bot token (base64 id . timestamp . HMAC), so generic redaction would also apply. */
 // A fake token of the real shape, assembled at run time so no token-shaped string is tracked in git.
 const TOKEN = ["MTE3NzQ1NjE2NDg1MjM0MTc2MA", "GhK2pQ", "s3cr3t-T0k3n_abcdefghijklmnopqrstuvwx"].join(".");
@@ -36,29 +33,7 @@ describe("npm run bot: SIGTERM finishes the answer in progress, then disconnects
     emu = await DiscordEmulator.start({ token: TOKEN });
     child = spawn(process.execPath, [TSX, "src/cli.ts", "bot"], {
       cwd: PROJECT_ROOT,
-      env: {
-        PATH: process.env.PATH ?? "",
-        HOME: process.env.HOME ?? "",
-        DISCORD_TOKEN: TOKEN,
-        DISCORD_API_URL: emu.apiUrl,
-        DISCORD_CLIENT_ID: "",
-        DISCORD_GUILD_ID: "",
-        ANSWER_CHANNELS: "",
-        MESSAGE_CONTENT_INTENT: "",
-        RATE_LIMIT_MAX: "",
-        RATE_LIMIT_WINDOW_SECONDS: "",
-        ANSWER_EXCERPTS: "",
-        QUEUE_CONCURRENCY: "",
-        QUEUE_MAX: "",
-        HEALTH_PORT: "0",
-        HEALTH_HOST: "",
-        INDEX_WATCH: "",
-        SHUTDOWN_TIMEOUT_SECONDS: "",
-        CORPUS_DIR,
-        DATA_DIR: core.dataDir,
-        EMBED_MODEL: "",
-        LOG_LEVEL: "info",
-      },
+      env: cliEnv({ DISCORD_TOKEN: TOKEN, DISCORD_API_URL: emu.apiUrl, HEALTH_PORT: "0", DATA_DIR: core.dataDir }),
     });
     child.stdout!.on("data", (d) => (stdout += d));
     child.stderr!.on("data", (d) => (stderr += d));
@@ -127,21 +102,14 @@ describe("the token stays secret when errors quote it", () => {
     emu = await DiscordEmulator.start({ token: TOKEN });
     logs = captureLogs();
     const c = core.citebot;
-    const leaky: CitebotLike = {
-      answer: (q, o) => (q.includes("LEAK") ? Promise.reject(new Error(`connect failed for Bot ${TOKEN} (token=${TOKEN})`)) : c.answer(q, o)),
-      articles: () => c.articles(),
-      article: (id) => c.article(id),
-      findArticles: (q, l) => c.findArticles(q, l),
-      passages: (id) => c.passages(id),
-      excerpt: (id, n) => c.excerpt(id, n),
-      searchArticle: (id, q) => c.searchArticle(id, q),
+    const leaky = withAnswer(c, (q, o) => (q.includes("LEAK") ? Promise.reject(new Error(`connect failed for Bot ${TOKEN} (token=${TOKEN})`)) : c.answer(q, o)), {
       indexDir: c.indexDir,
       get buildDir() {
         return c.buildDir;
       },
       reloadIndex: () => c.reloadIndex(),
       reload: () => Promise.reject(new Error(`could not read ${TOKEN}`)),
-    };
+    });
     bot = await runBot({ citebot: leaky, config: botConfig({ token: TOKEN, apiUrl: emu.apiUrl }), logger: logs.logger, retryDelaysMs: [20] });
   });
   afterAll(async () => {

@@ -10,39 +10,15 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { botConfig } from "../../src/bot/config.js";
 import { registerCommands, registerCommandsFromCli, runBotFromCli } from "../../src/bot/main.js";
 import { DiscordEmulator } from "./emulator.js";
-import { captureLogs, CORPUS_DIR, PROJECT_ROOT } from "./helpers.js";
+import { captureLogs, cliEnv, PROJECT_ROOT, TSX } from "./helpers.js";
 import { commandProblems } from "./limits.js";
-
-const TSX = path.join(PROJECT_ROOT, "node_modules", "tsx", "dist", "cli.mjs");
 
 /** Runs `tsx src/cli.ts <args>` with a controlled environment (a developer's .env can't leak in: every bot variable is set). */
 function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [TSX, "src/cli.ts", ...args], {
       cwd: PROJECT_ROOT,
-      env: {
-        PATH: process.env.PATH ?? "",
-        HOME: process.env.HOME ?? "",
-        DISCORD_TOKEN: "",
-        DISCORD_CLIENT_ID: "",
-        DISCORD_GUILD_ID: "",
-        ANSWER_CHANNELS: "",
-        MESSAGE_CONTENT_INTENT: "",
-        RATE_LIMIT_MAX: "",
-        RATE_LIMIT_WINDOW_SECONDS: "",
-        ANSWER_EXCERPTS: "",
-        QUEUE_CONCURRENCY: "",
-        QUEUE_MAX: "",
-        HEALTH_PORT: "",
-        HEALTH_HOST: "",
-        INDEX_WATCH: "",
-        SHUTDOWN_TIMEOUT_SECONDS: "",
-        DISCORD_API_URL: "http://127.0.0.1:9/api", // never Discord, even if a test forgets to set it
-        CORPUS_DIR,
-        EMBED_MODEL: "",
-        LOG_LEVEL: "info",
-        ...env,
-      },
+      env: cliEnv(env),
     });
     let stdout = "";
     let stderr = "";
