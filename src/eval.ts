@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { Citebot } from "./citebot.js";
+import { normalize } from "./eval-set.js";
 import type { RetrievalMode, RetrieverSettings } from "./search/retriever.js";
 import type { Answer } from "./types.js";
 
@@ -24,9 +25,8 @@ export function readQuestions(file: string): EvalQuestion[] {
   });
 }
 
-/** NFKC, curly quotes to straight, whitespace collapsed, case folded. */
-export const normalize = (s: string) =>
-  s.normalize("NFKC").replace(/[\u2018\u2019\u201b\u2032]/g, "'").replace(/[\u201c\u201d\u201f\u2033]/g, '"').replace(/\s+/g, " ").trim().toLowerCase();
+// One normalization for scoring and for checking sets (src/eval-set.ts).
+export { normalize };
 
 /** 1-based rank of the first correct hit, or 0. */
 export function firstCorrectRank(answer: Answer, expected: string[]): number {
