@@ -27,7 +27,7 @@ export function renderText(answer: Answer): string {
   return lines.join("\n").replace(/^\n/, "");
 }
 
-/** The JSON contract of ../shared/DESIGN.md. */
+/** The JSON contract (README, "JSON output"). */
 export function toJson(answer: Answer): object {
   return {
     question: answer.question,
