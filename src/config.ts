@@ -76,6 +76,13 @@ export const VARIABLES = {
     help: "any value: print the stack trace of an unexpected error",
     problem: "DEBUG must be a word such as 1.",
   },
+  NO_COLOR: {
+    group: "core",
+    schema: z.string(),
+    default: "unset",
+    help: "any value: no colour or bold in answers (they are plain when piped anyway)",
+    problem: "NO_COLOR must be a word such as 1.",
+  },
   LOG_LEVEL: {
     group: "log",
     schema: z.enum(LOG_LEVELS),
@@ -251,6 +258,7 @@ export interface CoreConfig {
   EMBED_MODEL?: string;
   EMBED_REMOTE_HOST?: string;
   DEBUG: boolean;
+  NO_COLOR: boolean;
 }
 
 /** The settings every command uses. Reads .env first when `source` is the process environment. */
@@ -263,6 +271,7 @@ export function loadCoreConfig(source: NodeJS.ProcessEnv = envWithDotenv()): Cor
     EMBED_MODEL: values.EMBED_MODEL,
     EMBED_REMOTE_HOST: values.EMBED_REMOTE_HOST,
     DEBUG: values.DEBUG !== undefined,
+    NO_COLOR: values.NO_COLOR !== undefined,
   };
 }
 
