@@ -3,10 +3,9 @@
 // runs without a TypeScript loader (packages stay in node_modules). Runs on `npm install` and
 // `npm ci` (the `prepare` script; esbuild is a regular dependency, so `--omit=dev` builds too), and
 // from bin/citebot.js whenever a file under src/ is newer than the bundle.
-import { chmodSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { readFileSync } from "node:fs";
 import { build } from "esbuild";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -17,7 +16,12 @@ export const DIST = path.join(ROOT, "dist");
 // onnxruntime stays external: onnxruntime-node registers its backend in onnxruntime-common, and the
 // two must be the very same module instances transformers.js sees.
 const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8"));
-const external = [...Object.keys(pkg.dependencies).filter((d) => d !== "@huggingface/transformers"), "onnxruntime-node", "onnxruntime-common", "onnxruntime-web"];
+const external = [
+  ...Object.keys(pkg.dependencies).filter((d) => d !== "@huggingface/transformers"),
+  "onnxruntime-node",
+  "onnxruntime-common",
+  "onnxruntime-web",
+];
 
 export async function buildDist() {
   const result = await build({

@@ -121,8 +121,7 @@ export const VARIABLES = {
     schema: snowflake,
     default: "unset: global commands",
     help: "register the slash commands in this server only (they appear at once)",
-    problem:
-      "DISCORD_GUILD_ID must be a server id, a number of 17–20 digits. In Discord enable Developer Mode, then right-click the server → Copy Server ID.",
+    problem: "DISCORD_GUILD_ID must be a server id, a number of 17–20 digits. In Discord enable Developer Mode, then right-click the server → Copy Server ID.",
   },
   ANSWER_CHANNELS: {
     group: "bot",
@@ -137,8 +136,7 @@ export const VARIABLES = {
       .pipe(z.array(snowflake)),
     default: "none",
     help: "comma-separated channel ids where every message is a question",
-    problem:
-      "ANSWER_CHANNELS must be a comma-separated list of channel ids (17–20 digits each). Right-click a channel → Copy Channel ID (Developer Mode).",
+    problem: "ANSWER_CHANNELS must be a comma-separated list of channel ids (17–20 digits each). Right-click a channel → Copy Channel ID (Developer Mode).",
   },
   MESSAGE_CONTENT_INTENT: {
     group: "bot",

@@ -2,7 +2,7 @@
 // read through ./config.ts like every other variable. Tokens are redacted wherever they appear as fields.
 import pino from "pino";
 import pretty from "pino-pretty";
-import { loadLogConfig, type LogConfig } from "./config.js";
+import { type LogConfig, loadLogConfig } from "./config.js";
 
 export type Logger = pino.Logger;
 
