@@ -201,9 +201,10 @@ program
 program
   .command("register-commands")
   .description("register the slash commands with Discord (guild-scoped when DISCORD_GUILD_ID is set)")
-  .action(async () => {
+  .option("--clear", "remove them instead (e.g. a test server's copies once the commands are global)")
+  .action(async (opts: { clear?: boolean }) => {
     const { registerCommandsFromCli } = await import("./bot/main.js");
-    await registerCommandsFromCli();
+    await registerCommandsFromCli(opts);
   });
 
 try {

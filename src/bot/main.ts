@@ -211,6 +211,8 @@ export function friendlyStartError(err: unknown, config: Pick<BotConfig, "apiUrl
 export interface RegisterCommandsOptions {
   config: BotConfig;
   logger?: Logger;
+  /** Remove the commands from that scope instead (e.g. a test guild's copies once they are global). */
+  clear?: boolean;
 }
 
 export interface RegisterResult {
@@ -225,7 +227,7 @@ export async function registerCommands(opts: RegisterCommandsOptions): Promise<R
   const { config } = opts;
   const log = (opts.logger ?? rootLogger()).child({ component: "register-commands" });
   const rest = new REST({ version: "10", ...(config.apiUrl && { api: config.apiUrl }), retries: 2 }).setToken(config.token);
-  const body = commandDefinitions();
+  const body = opts.clear ? [] : commandDefinitions();
   try {
     let applicationId = config.clientId;
     if (!applicationId) {
@@ -240,7 +242,7 @@ export async function registerCommands(opts: RegisterCommandsOptions): Promise<R
       ...(config.guildId && { guildId: config.guildId }),
       commands: saved.map((c) => c.name),
     };
-    log.info(result, "commands registered");
+    log.info(result, opts.clear ? "commands removed" : "commands registered");
     return result;
   } catch (err) {
     if (err instanceof DiscordAPIError && (err.status === 403 || err.code === 50001)) {
@@ -347,10 +349,14 @@ export async function runBotFromCli(opts: { corpusDir?: string } = {}): Promise<
 }
 
 /** `npm run register-commands` (src/cli.ts → here). Prints the outcome; sets process.exitCode = 1 on failure. */
-export async function registerCommandsFromCli(): Promise<void> {
+export async function registerCommandsFromCli(opts: { clear?: boolean } = {}): Promise<void> {
   try {
     const config = loadAllBotSettings();
-    const r = await registerCommands({ config });
+    const r = await registerCommands({ config, clear: opts.clear });
+    if (opts.clear) {
+      console.log(r.scope === "guild" ? `Removed citebot's slash commands from guild ${r.guildId}.` : "Removed citebot's global slash commands (Discord may take a while to hide them).");
+      return;
+    }
     console.log(
       r.scope === "guild"
         ? `Registered ${r.commands.map((c) => `/${c}`).join(", ")} in guild ${r.guildId} (available now).`
