@@ -32,8 +32,17 @@ function newestUnder(dir) {
 }
 
 const bundled = mtime(`${root}dist/cli.js`);
-if (!bundled || newestUnder(`${root}src`) > bundled) {
-  const { buildDist } = await import("../scripts/build.mjs");
-  await buildDist();
+if (!bundled || Math.max(newestUnder(`${root}src`), mtime(`${root}scripts/build.mjs`)) > bundled) {
+  try {
+    const { buildDist } = await import("../scripts/build.mjs");
+    await buildDist();
+  } catch (err) {
+    // A compile error in src/ (esbuild has printed it) stops here: never run the old code instead.
+    // A folder citebot may not write to (a read-only install) runs the bundle it has, saying so.
+    const compileError = Array.isArray(err?.errors) && err.errors.length > 0;
+    console.error(`citebot: could not rebuild dist/ from src/: ${String(err?.message ?? err).split("\n")[0]}`);
+    if (compileError || !bundled) process.exit(1);
+    console.error("citebot: running the previous build.");
+  }
 }
 await import("../dist/cli.js");
