@@ -9,10 +9,11 @@
 // 3. cold     process start → first answer (tsx, node --import tsx, esbuild bundle)
 // 4. scale    10k / 100k / 1m sentences (data/large, from scripts/prepare-large-corpus.ts): build,
 //             re-index after one article changes, size on disk, peak RSS, recall@10, latency
-// 5. peer     LangChain.js (HNSWLib + HuggingFaceTransformersEmbeddings) side by side
+// 5. peer     LangChain.js (HNSWLib + HuggingFaceTransformersEmbeddings) side by side; its own
+//             package in bench/peer/, installed (npm ci) on first use
 // Heavy steps run in child processes; everything it writes goes under data/bench/.
-import { spawnSync } from "node:child_process";
-import { linkSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, linkSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Command } from "commander";
@@ -231,9 +232,17 @@ if (want("peer")) {
   section("5. Peer: LangChain.js HNSWLib + HuggingFaceTransformersEmbeddings, same sentences and model");
   const corpora: Array<[string, string]> = [["shipped", SHIPPED_CORPUS]];
   for (const size of ["10k", "100k"]) if (sizes.includes(size) && available.has(size)) corpora.push([size, available.get(size)!.dir]);
-  for (const [name, dir] of corpora) {
+  // LangChain lives in its own package (bench/peer/) so citebot's install doesn't carry it: installed here on first use.
+  let peerReady = true;
+  try {
+    installPeer();
+  } catch (err) {
+    peerReady = false;
+    failed("peer.install", "installing bench/peer (npm ci)", err);
+  }
+  for (const [name, dir] of peerReady ? corpora : []) {
     try {
-      const r = await runChild<Record<string, any>>(path.join(ROOT, "scripts", "bench", "peer.ts"), ["--corpus", dir, "--data", path.join(BENCH_DIR, `peer-${name}`), "--questions", opts.questions], { label: `peer-${name}`, timeoutMs: 2 * HOUR });
+      const r = await runChild<Record<string, any>>(path.join(ROOT, "bench", "peer", "peer.ts"), ["--corpus", dir, "--data", path.join(BENCH_DIR, `peer-${name}`), "--questions", opts.questions], { label: `peer-${name}`, timeoutMs: 2 * HOUR });
       report[`peer.${name}`] = r;
       out(`-- ${name}: ${r.passages} sentences. citebot: index ${r.ours.build.seconds} s (embed ${r.ours.build.embedSeconds} s), p50 ${r.ours.latency.p50} ms, p95 ${r.ours.latency.p95} ms. LangChain: index ${r.langchain.build.seconds} s (embed ${r.langchain.build.embedSeconds} s), p50 ${r.langchain.latency.p50} ms, p95 ${r.langchain.latency.p95} ms`);
       add(figure(`peer.${name}.index_time`, "index time, LangChain / citebot (< 1: LangChain faster)", r.ratios.indexTimeLangchainOverOurs, "×", { note: `embedding alone ${r.ratios.embedTimeLangchainOverOurs}×` }));
@@ -268,4 +277,12 @@ function snapshotLargeCorpora(corpora: Map<string, LargeCorpus>): Map<string, La
     out.set(size, { ...c, dir });
   }
   return out;
+}
+
+/** `npm ci` in bench/peer/ unless its packages are there already (the lock pins them). */
+function installPeer(): void {
+  const dir = path.join(ROOT, "bench", "peer");
+  if (existsSync(path.join(dir, "node_modules", "@langchain", "community", "package.json"))) return;
+  out("Installing the LangChain peer (bench/peer, first run only)…");
+  execFileSync("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: dir, stdio: ["ignore", "inherit", "inherit"] });
 }

@@ -18,7 +18,7 @@ const open = (corpus: string) => Citebot.open({ corpusDir: path.join(ROOT, corpu
 const shipped = await open("corpus");
 const fixtures = await open("test/fixtures/extra-corpus");
 const SETS = [
-  ["dev", shipped, path.join(ROOT, "../shared/eval/dev-qa.jsonl")],
+  ["dev", shipped, path.join(ROOT, "test/eval/dev-qa.jsonl")],
   ["extra", shipped, path.join(ROOT, "test/eval/extra-qa.jsonl")],
   ["holdout", shipped, path.join(ROOT, "test/eval/holdout-qa.jsonl")],
   ["fixtures", fixtures, path.join(ROOT, "test/eval/fixtures-qa.jsonl")],

@@ -1,6 +1,6 @@
 // The core in one object: open a corpus (loading or building its index), then ask it questions.
 // The CLI, the bot and the tests all go through this class.
-import { loadCorpus, type SkippedFile } from "./corpus/load.js";
+import { CorpusError, loadCorpus, type SkippedFile } from "./corpus/load.js";
 import { TransformersEmbedder, type Embedder } from "./embed/embedder.js";
 import { buildIndex, loadIndex, staleReason, type BuildStats, type IndexData, type Progress } from "./index/build.js";
 import { currentBuildDir, IndexError, indexDirFor } from "./index/store.js";
@@ -43,6 +43,7 @@ export class Citebot {
     const corpusDir = opts.corpusDir ?? config.CORPUS_DIR;
     const indexDir = indexDirFor(opts.dataDir ?? config.DATA_DIR, corpusDir);
     const corpus = await loadCorpus(corpusDir);
+    if (corpus.articles.length === 0) throw emptyCorpus(corpusDir, corpus.skipped);
     const embedder =
       opts.embedder ??
       (await TransformersEmbedder.load({ model: opts.model ?? config.EMBED_MODEL, remoteHost: opts.remoteHost ?? config.EMBED_REMOTE_HOST }));
@@ -135,6 +136,19 @@ export class Citebot {
     this.retriever = new Retriever(data, this.embedder, this.retriever.settings);
     return { ...status, skipped: corpus.skipped };
   }
+}
+
+/** Nothing to index is a mistake to point out (a wrong folder, files of the wrong kind), not an empty index. */
+function emptyCorpus(dir: string, skipped: SkippedFile[]): CorpusError {
+  const why = skipped.length
+    ? ` (skipped: ${skipped
+        .slice(0, 3)
+        .map((s) => `${s.file}: ${s.reason}`)
+        .join("; ")}${skipped.length > 3 ? `; and ${skipped.length - 3} more` : ""})`
+    : "";
+  return new CorpusError(
+    `The corpus folder ${dir} has no articles citebot can read${why}. Put article files there (for example .txt, .md or .html), or name another folder with --corpus or CORPUS_DIR.`,
+  );
 }
 
 /** Loads the index when it is current; otherwise (missing, stale, damaged, other version) builds it and says why. */

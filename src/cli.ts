@@ -1,28 +1,66 @@
 #!/usr/bin/env node
 // citebot's command line: ask | index | sources | eval | bot | register-commands.
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { createInterface } from "node:readline";
 import { Command, Option } from "commander";
 import cliProgress from "cli-progress";
+import { createColors } from "picocolors";
 import { Citebot, type OpenOptions, type OpenStatus } from "./citebot.js";
-import { renderText, toJson } from "./answer/render.js";
+import { PLAIN, renderText, toJson, type TextStyle } from "./answer/render.js";
 import { cleanQuestion, QuestionError } from "./question.js";
 import { CorpusError } from "./corpus/load.js";
-import { ConfigError } from "./config.js";
+import { ConfigError, describeVariables, loadCoreConfig } from "./config.js";
 import { EmbedderError } from "./embed/embedder.js";
+import { PROJECT_ROOT } from "./paths.js";
 import type { RetrievalMode } from "./search/retriever.js";
 
 class UsageError extends Error {}
 
+const VERSION = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")) as { version: string }).version;
+
 const program = new Command()
   .name("citebot")
   .description("Answers questions about a corpus of news articles by quoting them, with citations.")
-  .showHelpAfterError();
+  .version(VERSION, "-v, --version", "print the version")
+  .showHelpAfterError()
+  .addHelpText("after", () => helpFooter());
+
+function helpFooter(): string {
+  const vars = (...groups: Array<"core" | "log" | "bot">) => {
+    const list = groups.flatMap((g) => describeVariables(g));
+    const width = Math.max(...list.map((v) => v.name.length));
+    return list.map((v) => `  ${v.name.padEnd(width)}  ${v.help} (default: ${v.default})`).join("\n");
+  };
+  return `
+Examples:
+  citebot ask "What did Antonov say about cybersecurity?"
+  citebot ask -n 5 --json "Who will lead the U.S. delegation?"
+  citebot ask --jsonl < questions.txt
+  citebot index --corpus ~/articles
+  citebot sources
+  citebot eval test/eval/dev-qa.jsonl --compare
+  citebot bot
+From a checkout, npm runs the same commands: npm run ask -- "question", npm run bot, …
+
+Environment variables (also read from .env; an empty value means the default):
+${vars("core")}
+Discord bot (citebot bot, citebot register-commands):
+${vars("bot", "log")}`;
+}
+
+/** Bold for the matched sentence and a dimmed citation, on a terminal only: plain when piped or with NO_COLOR. */
+function terminalStyle(): TextStyle {
+  if (!process.stdout.isTTY || loadCoreConfig().NO_COLOR) return PLAIN;
+  const c = createColors(true);
+  return { match: (t) => c.bold(c.yellow(t)), cite: (t) => c.dim(t) };
+}
 
 const corpusOption = () => new Option("--corpus <dir>", "folder of articles (default: CORPUS_DIR or ./corpus)");
 const modeOption = () => new Option("--mode <mode>", "retrieval mode").choices(["hybrid", "dense", "keyword"]).default("hybrid");
 
 /** Opens the corpus, showing a progress bar on stderr while an index is built. */
-async function open(opts: { corpus?: string; mode?: string; quiet?: boolean }, extra: OpenOptions = {}): Promise<Citebot> {
+async function open(opts: { corpus?: string; mode?: string; quiet?: boolean; alwaysListSkipped?: boolean }, extra: OpenOptions = {}): Promise<Citebot> {
   const bar = new cliProgress.SingleBar(
     { format: " {stage} [{bar}] {value}/{total} sentences", stream: process.stderr, hideCursor: true, clearOnComplete: true, noTTYOutput: false },
     cliProgress.Presets.shades_classic,
@@ -42,15 +80,16 @@ async function open(opts: { corpus?: string; mode?: string; quiet?: boolean }, e
     },
     onStatus: (status) => {
       if (stage) bar.stop();
-      reportStatus(status, opts.quiet);
+      reportStatus(status, opts);
     },
   });
   return bot;
 }
 
-function reportStatus(status: OpenStatus, quiet = false): void {
-  for (const s of status.skipped) console.error(`skipped ${s.file}: ${s.reason}`);
-  if (status.index === "built" && !quiet) {
+/** Says what a build did; skipped files are listed when the index is (re)built (or by `index`), not on every question. */
+function reportStatus(status: OpenStatus, opts: { quiet?: boolean; alwaysListSkipped?: boolean }): void {
+  if (status.index === "built" || opts.alwaysListSkipped) for (const s of status.skipped) console.error(`skipped ${s.file}: ${s.reason}`);
+  if (status.index === "built" && !opts.quiet) {
     const st = status.stats!;
     console.error(`Built the index (${status.reason}): ${st.passages} sentences, ${st.embedded} embedded, ${st.reused} reused, ${st.seconds.toFixed(1)} s.`);
   }
@@ -85,7 +124,7 @@ program
     const question = cleanQuestion(parts.join(" "));
     const bot = await open(opts);
     const answer = await bot.answer(question, { limit: opts.limit });
-    console.log(opts.json ? JSON.stringify(toJson(answer), null, 2) : renderText(answer));
+    console.log(opts.json ? JSON.stringify(toJson(answer), null, 2) : renderText(answer, terminalStyle()));
   });
 
 program
@@ -93,7 +132,7 @@ program
   .description("build (or refresh) the index of the corpus")
   .addOption(corpusOption())
   .action(async (opts: { corpus?: string }) => {
-    const bot = await open(opts);
+    const bot = await open({ ...opts, alwaysListSkipped: true });
     if (bot.status.index === "loaded") console.error("The index is up to date.");
     console.log(`${bot.articles().length} articles, ${bot.passageCount} sentences indexed in ${bot.indexDir}`);
   });
@@ -101,14 +140,39 @@ program
 program
   .command("sources")
   .description("list the articles in the corpus")
+  .option("--json", "print one JSON object per article")
   .addOption(corpusOption())
-  .action(async (opts: { corpus?: string }) => {
+  .action(async (opts: { corpus?: string; json?: boolean }) => {
     const bot = await open(opts);
-    for (const a of bot.articles()) {
-      const meta = [a.source, a.date].filter(Boolean).join(", ");
-      console.log(`${a.id}\t${a.title}${meta ? ` — ${meta}` : ""}\t(${bot.passages(a.id).length} sentences)${a.url ? `\t${a.url}` : ""}`);
+    const articles = bot.articles();
+    if (opts.json) {
+      for (const a of articles) console.log(JSON.stringify({ id: a.id, title: a.title, source: a.source ?? null, date: a.date ?? null, url: a.url ?? null, file: a.file, sentences: bot.passages(a.id).length }));
+      return;
     }
+    const rows = articles.map((a, i) => [String(i + 1), a.title, a.source ?? "", a.date ?? "", String(bot.passages(a.id).length), a.file]);
+    console.log(table(["#", "Title", "Publisher", "Date", "Sentences", "File"], rows, { right: [0, 4], wrap: 1 }));
+    console.error(`${articles.length} article${articles.length === 1 ? "" : "s"} in ${bot.corpusDir}`);
   });
+
+/** Aligned columns under a header; column `wrap` is cut to the terminal's width when there is one. */
+function table(header: string[], rows: string[][], opts: { right: number[]; wrap: number }): string {
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+  const columns = process.stdout.isTTY ? process.stdout.columns : undefined;
+  if (columns) {
+    const others = widths.reduce((sum, w, c) => (c === opts.wrap ? sum : sum + w + 2), 0);
+    widths[opts.wrap] = Math.max(header[opts.wrap]!.length, Math.min(widths[opts.wrap]!, columns - others - 1));
+  }
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, c) => {
+        const w = widths[c]!;
+        const text = cell.length > w ? `${cell.slice(0, w - 1)}…` : cell;
+        return opts.right.includes(c) ? text.padStart(w) : text.padEnd(w);
+      })
+      .join("  ")
+      .trimEnd();
+  return [line(header), line(widths.map((w) => "─".repeat(w))), ...rows.map(line)].join("\n");
+}
 
 program
   .command("eval")
@@ -137,9 +201,10 @@ program
 program
   .command("register-commands")
   .description("register the slash commands with Discord (guild-scoped when DISCORD_GUILD_ID is set)")
-  .action(async () => {
+  .option("--clear", "remove them instead (e.g. a test server's copies once the commands are global)")
+  .action(async (opts: { clear?: boolean }) => {
     const { registerCommandsFromCli } = await import("./bot/main.js");
-    await registerCommandsFromCli();
+    await registerCommandsFromCli(opts);
   });
 
 try {
@@ -151,7 +216,15 @@ try {
     process.exitCode = 2;
   } else {
     console.error(`citebot: unexpected error: ${(err as Error).message ?? String(err)}`);
-    if (process.env.DEBUG) console.error(err);
+    if (debugEnabled()) console.error(err);
     process.exitCode = 1;
+  }
+}
+
+function debugEnabled(): boolean {
+  try {
+    return loadCoreConfig().DEBUG;
+  } catch {
+    return false;
   }
 }

@@ -1,28 +1,306 @@
-// Environment (.env via dotenv) → validated core settings, with one clear message per bad variable.
+// Every environment variable citebot reads (.env via dotenv, then the environment) is declared,
+// parsed and validated here with zod, and nowhere else. An empty value counts as unset everywhere.
+// A bad value gets one line that names the variable and says what it should be, but never repeats
+// the value: a token pasted into the wrong variable must not end up on a screen or in a log.
 import path from "node:path";
 import dotenv from "dotenv";
 import { z } from "zod";
-import { PROJECT_ROOT } from "./embed/embedder.js";
+import { PROJECT_ROOT } from "./paths.js";
 
-dotenv.config({ path: path.join(PROJECT_ROOT, ".env"), quiet: true });
-
-const schema = z.object({
-  CORPUS_DIR: z.string().trim().min(1).default(path.join(PROJECT_ROOT, "corpus")),
-  DATA_DIR: z.string().trim().min(1).default(path.join(PROJECT_ROOT, "data")),
-  EMBED_MODEL: z.string().trim().min(1).optional(),
-  EMBED_REMOTE_HOST: z.url({ message: "EMBED_REMOTE_HOST must be a URL such as http://127.0.0.1:8080/" }).optional(),
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-});
-
-export type CoreConfig = z.infer<typeof schema>;
-
-export class ConfigError extends Error {}
-
-export function loadCoreConfig(source: NodeJS.ProcessEnv = process.env): CoreConfig {
-  const blanksRemoved = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ""));
-  const parsed = schema.safeParse(blanksRemoved);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("\n"));
+export class ConfigError extends Error {
+  constructor(
+    readonly problems: string[],
+    message = problems.join("\n"),
+  ) {
+    super(message);
+    this.name = "ConfigError";
   }
-  return parsed.data;
+}
+
+export const TOKEN_HELP =
+  "Get one at https://discord.com/developers/applications → your application → Bot → Reset Token, " +
+  "then put DISCORD_TOKEN=<token> in .env (see the README, section Discord).";
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+const snowflake = z.string().regex(/^\d{17,20}$/);
+const bool = z.enum(["true", "false", "1", "0", "yes", "no", "on", "off"]).transform((v) => v === "true" || v === "1" || v === "yes" || v === "on");
+const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
+
+interface Variable {
+  /** Who reads it: every command, the logger, or the Discord bot. */
+  group: "core" | "log" | "bot";
+  schema: z.ZodType;
+  /** The default, as people read it (for --help and messages). */
+  default: string;
+  /** What it is, for --help. */
+  help: string;
+  /** What is wrong when it does not parse (never includes the value). */
+  problem: string;
+}
+
+/** The one list of variables: parsing, validation, defaults and the --help text all come from here. */
+export const VARIABLES = {
+  CORPUS_DIR: {
+    group: "core",
+    schema: z.string(),
+    default: "./corpus",
+    help: "folder of articles (--corpus overrides it)",
+    problem: "CORPUS_DIR must be a folder.",
+  },
+  DATA_DIR: {
+    group: "core",
+    schema: z.string(),
+    default: "./data",
+    help: "where indexes and downloaded models are kept",
+    problem: "DATA_DIR must be a folder.",
+  },
+  EMBED_MODEL: {
+    group: "core",
+    schema: z.string(),
+    default: "glove-sif-100d",
+    help: "embedding model: a folder under models/, a model folder, or a Hugging Face id",
+    problem: "EMBED_MODEL must name a model.",
+  },
+  EMBED_REMOTE_HOST: {
+    group: "core",
+    schema: z.url({ protocol: /^https?$/ }),
+    default: "huggingface.co",
+    help: "base URL of a model hub mirror for EMBED_MODEL downloads",
+    problem: "EMBED_REMOTE_HOST must be a URL such as http://127.0.0.1:8080/",
+  },
+  DEBUG: {
+    group: "core",
+    schema: z.string(),
+    default: "off",
+    help: "any value: print the stack trace of an unexpected error",
+    problem: "DEBUG must be a word such as 1.",
+  },
+  NO_COLOR: {
+    group: "core",
+    schema: z.string(),
+    default: "unset",
+    help: "any value: no colour or bold in answers (they are plain when piped anyway)",
+    problem: "NO_COLOR must be a word such as 1.",
+  },
+  LOG_LEVEL: {
+    group: "log",
+    schema: z.enum(LOG_LEVELS),
+    default: "info",
+    help: `bot log level: ${LOG_LEVELS.join(", ")}`,
+    problem: `LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}.`,
+  },
+  LOG_FORMAT: {
+    group: "log",
+    schema: z.enum(["pretty", "json"]),
+    default: "pretty on a terminal, else json",
+    help: "bot log lines: pretty (readable) or json (one object per line)",
+    problem: "LOG_FORMAT must be pretty or json.",
+  },
+  DISCORD_TOKEN: {
+    group: "bot",
+    // Only the shape is checked here; Discord itself says whether the token is valid. A pasted "Bot <token>" header value is accepted.
+    schema: z
+      .string()
+      .transform((s) => s.replace(/^Bot\s+/i, ""))
+      .pipe(z.string().regex(/^[A-Za-z0-9._-]+$/)),
+    default: "(required for the bot)",
+    help: "the bot token (Developer Portal → Bot → Reset Token)",
+    problem: `DISCORD_TOKEN does not look like a bot token (it should be one word of letters, digits, dots, - and _; no quotes or spaces). ${TOKEN_HELP}`,
+  },
+  DISCORD_CLIENT_ID: {
+    group: "bot",
+    schema: snowflake,
+    default: "from the token",
+    help: "the Application ID, for register-commands",
+    problem:
+      "DISCORD_CLIENT_ID must be the application id, a number of 17–20 digits. Copy it from the Developer Portal → General Information → Application ID.",
+  },
+  DISCORD_GUILD_ID: {
+    group: "bot",
+    schema: snowflake,
+    default: "unset: global commands",
+    help: "register the slash commands in this server only (they appear at once)",
+    problem: "DISCORD_GUILD_ID must be a server id, a number of 17–20 digits. In Discord enable Developer Mode, then right-click the server → Copy Server ID.",
+  },
+  ANSWER_CHANNELS: {
+    group: "bot",
+    schema: z
+      .string()
+      .transform((s) =>
+        s
+          .split(",")
+          .map((x) => x.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(snowflake)),
+    default: "none",
+    help: "comma-separated channel ids where every message is a question",
+    problem: "ANSWER_CHANNELS must be a comma-separated list of channel ids (17–20 digits each). Right-click a channel → Copy Channel ID (Developer Mode).",
+  },
+  MESSAGE_CONTENT_INTENT: {
+    group: "bot",
+    schema: bool,
+    default: "false",
+    help: "request the privileged Message Content intent (needed for ANSWER_CHANNELS)",
+    problem: "MESSAGE_CONTENT_INTENT must be true or false.",
+  },
+  RATE_LIMIT_MAX: {
+    group: "bot",
+    schema: positiveInt(1000),
+    default: "5",
+    help: "questions per user per window",
+    problem: "RATE_LIMIT_MAX must be a whole number from 1 to 1000: questions per user per window.",
+  },
+  RATE_LIMIT_WINDOW_SECONDS: {
+    group: "bot",
+    schema: z.coerce.number().positive().max(86400),
+    default: "60",
+    help: "length of the rate-limit window, in seconds",
+    problem: "RATE_LIMIT_WINDOW_SECONDS must be a number of seconds between 0 and 86400.",
+  },
+  ANSWER_EXCERPTS: {
+    group: "bot",
+    schema: positiveInt(10),
+    default: "3",
+    help: "excerpts per answer (1–10)",
+    problem: "ANSWER_EXCERPTS must be a whole number from 1 to 10.",
+  },
+  QUEUE_CONCURRENCY: {
+    group: "bot",
+    schema: positiveInt(64),
+    default: "2",
+    help: "answers computed at once",
+    problem: "QUEUE_CONCURRENCY must be a whole number from 1 to 64: answers computed at once.",
+  },
+  QUEUE_MAX: {
+    group: "bot",
+    schema: positiveInt(100_000),
+    default: "200",
+    help: "questions waiting before the bot says it is busy",
+    problem: "QUEUE_MAX must be a whole number from 1 to 100000: questions accepted and not yet answered before the bot says it is busy.",
+  },
+  HEALTH_PORT: {
+    group: "bot",
+    schema: z.coerce.number().int().min(0).max(65535),
+    default: "unset: off",
+    help: "serve /healthz and /metrics on this port (0: any free port)",
+    problem: "HEALTH_PORT must be a port number from 0 to 65535; leave it unset for no health server.",
+  },
+  HEALTH_HOST: {
+    group: "bot",
+    schema: z.string().regex(/^[\w.:-]+$/),
+    default: "127.0.0.1",
+    help: "address of the health server",
+    problem: "HEALTH_HOST must be an address to listen on, such as 127.0.0.1 or 0.0.0.0.",
+  },
+  INDEX_WATCH: {
+    group: "bot",
+    schema: bool,
+    default: "true",
+    help: "load an index rebuilt by `citebot index` while the bot runs",
+    problem: "INDEX_WATCH must be true or false.",
+  },
+  SHUTDOWN_TIMEOUT_SECONDS: {
+    group: "bot",
+    schema: z.coerce.number().min(0).max(600),
+    default: "10",
+    help: "on Ctrl+C/SIGTERM, seconds to wait for answers in progress",
+    problem: "SHUTDOWN_TIMEOUT_SECONDS must be a number of seconds from 0 to 600.",
+  },
+  DISCORD_API_URL: {
+    group: "bot",
+    schema: z.url({ protocol: /^https?$/ }),
+    default: "Discord's",
+    help: "REST API base; only for the local Discord emulator in tests",
+    problem: "DISCORD_API_URL must be an http(s) URL such as http://127.0.0.1:8080/api. Leave it unset to talk to Discord.",
+  },
+} satisfies Record<string, Variable>;
+
+type Variables = typeof VARIABLES;
+export type VariableName = keyof Variables;
+type GroupOf<G extends Variable["group"]> = { [K in VariableName]: Variables[K]["group"] extends G ? K : never }[VariableName];
+/** The parsed values of a group's variables; unset (or blank) ones are undefined. */
+export type EnvValues<G extends Variable["group"]> = { [K in GroupOf<G>]?: z.output<Variables[K]["schema"]> };
+
+let dotenvLoaded = false;
+
+/** Reads .env at the project root into process.env once (variables already set win). */
+export function loadDotenv(): void {
+  if (dotenvLoaded) return;
+  dotenvLoaded = true;
+  dotenv.config({ path: path.join(PROJECT_ROOT, ".env"), quiet: true });
+}
+
+/**
+ * Parses one group's variables. Blank means unset; every bad variable gets its own problem line
+ * (in the order of VARIABLES), so one run shows everything to fix.
+ */
+export function readEnv<G extends Variable["group"]>(group: G, source: NodeJS.ProcessEnv): { values: EnvValues<G>; problems: string[] } {
+  const values: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [name, variable] of Object.entries(VARIABLES) as Array<[VariableName, Variable]>) {
+    if (variable.group !== group) continue;
+    const raw = source[name]?.trim();
+    if (raw === undefined || raw === "") continue;
+    const parsed = variable.schema.safeParse(raw);
+    if (parsed.success) values[name] = parsed.data;
+    else problems.push(variable.problem);
+  }
+  return { values: values as EnvValues<G>, problems };
+}
+
+export interface CoreConfig {
+  CORPUS_DIR: string;
+  DATA_DIR: string;
+  EMBED_MODEL?: string;
+  EMBED_REMOTE_HOST?: string;
+  DEBUG: boolean;
+  NO_COLOR: boolean;
+}
+
+/** The settings every command uses. Reads .env first when `source` is the process environment. */
+export function loadCoreConfig(source: NodeJS.ProcessEnv = envWithDotenv()): CoreConfig {
+  const { values, problems } = readEnv("core", source);
+  if (problems.length) throw new ConfigError(problems);
+  return {
+    CORPUS_DIR: values.CORPUS_DIR ?? path.join(PROJECT_ROOT, "corpus"),
+    DATA_DIR: values.DATA_DIR ?? path.join(PROJECT_ROOT, "data"),
+    EMBED_MODEL: values.EMBED_MODEL,
+    EMBED_REMOTE_HOST: values.EMBED_REMOTE_HOST,
+    DEBUG: values.DEBUG !== undefined,
+    NO_COLOR: values.NO_COLOR !== undefined,
+  };
+}
+
+export interface LogConfig {
+  level: (typeof LOG_LEVELS)[number];
+  format: "pretty" | "json";
+}
+
+/** How the bot logs. `interactive`: whether the log goes to a terminal (the default format follows it). */
+export function loadLogConfig(source: NodeJS.ProcessEnv = envWithDotenv(), interactive = process.stderr.isTTY === true): LogConfig {
+  const { values, problems } = readEnv("log", source);
+  if (problems.length) throw new ConfigError(problems);
+  return { level: values.LOG_LEVEL ?? "info", format: values.LOG_FORMAT ?? (interactive ? "pretty" : "json") };
+}
+
+/** The bot's variables, parsed; the token is required. Throws ConfigError listing every problem. */
+export function readBotEnv(source: NodeJS.ProcessEnv = envWithDotenv()): EnvValues<"bot"> & { DISCORD_TOKEN: string } {
+  const { values, problems } = readEnv("bot", source);
+  if (!source.DISCORD_TOKEN?.trim()) problems.unshift(`DISCORD_TOKEN is missing. ${TOKEN_HELP}`);
+  if (problems.length) throw new ConfigError(problems);
+  return values as EnvValues<"bot"> & { DISCORD_TOKEN: string };
+}
+
+function envWithDotenv(): NodeJS.ProcessEnv {
+  loadDotenv();
+  return process.env;
+}
+
+/** The variables of a group with their defaults and meaning, for --help. */
+export function describeVariables(group: Variable["group"]): Array<{ name: string; default: string; help: string }> {
+  return (Object.entries(VARIABLES) as Array<[VariableName, Variable]>)
+    .filter(([, v]) => v.group === group)
+    .map(([name, v]) => ({ name, default: v.default, help: v.help }));
 }

@@ -1,5 +1,5 @@
 // Retrieval evaluation: hit@1, hit@3, MRR@5 over answerable questions (overall and per kind), and
-// abstention on negative and answerable questions. Scoring rules: ../shared/DESIGN.md.
+// abstention on negative and answerable questions. Scoring rules: the project's DESIGN.md.
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { Citebot } from "./citebot.js";

@@ -1,4 +1,4 @@
-// Contracts between the pipeline stages (see ../shared/DESIGN.md).
+// Contracts between the pipeline stages (see the project's DESIGN.md).
 
 /** One article of the corpus, as loaded from a file. */
 export interface Article {

@@ -1,15 +1,16 @@
-// The command line, run as a user would (tsx src/cli.ts …), with DATA_DIR in a temp folder.
+// The command line, run as a user would (bin/citebot.js, which runs the compiled bundle in dist/ and
+// rebuilds it first when src/ changed), with DATA_DIR in a temp folder.
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConfigError, loadCoreConfig } from "../src/config.js";
+import { ConfigError, loadCoreConfig, loadLogConfig } from "../src/config.js";
 import { loadCorpus } from "../src/corpus/load.js";
 import { indexDirFor } from "../src/index/store.js";
 import type { Article } from "../src/types.js";
-import { EIRNS_ID, EIRNS_TITLE, ENVOY_ID, ENVOY_TITLE, EXTRA_ARTICLE, REAL_CORPUS, ROOT, cleanupTmp, collapse, copyRealCorpus, mkTmp } from "./helpers.js";
+import { EIRNS_ID, EIRNS_TITLE, ENVOY_TITLE, EXTRA_ARTICLE, REAL_CORPUS, ROOT, cleanupTmp, collapse, copyRealCorpus, makeCorpus, mkTmp } from "./helpers.js";
 
-const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
+const CITEBOT = path.join(ROOT, "bin", "citebot.js");
 const QUESTION = "What did Antonov say about cybersecurity?";
 
 interface Run {
@@ -48,7 +49,7 @@ function spawnCli(args: string[], opts: { env?: Record<string, string>; input?: 
   // Nothing from the calling environment may redirect the CLI elsewhere.
   for (const k of ["CORPUS_DIR", "EMBED_MODEL", "EMBED_REMOTE_HOST", "DEBUG"]) if (!opts.env?.[k]) delete env[k];
   return new Promise((resolve, reject) => {
-    const child = spawn(TSX, ["src/cli.ts", ...args], { cwd: ROOT, env, stdio: ["pipe", "pipe", "pipe"], timeout: SPAWN_MS });
+    const child = spawn(process.execPath, [CITEBOT, ...args], { cwd: ROOT, env, stdio: ["pipe", "pipe", "pipe"], timeout: SPAWN_MS });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
@@ -171,32 +172,82 @@ describe.concurrent("with the index built", () => {
   }, SLOW);
 
   it("bad settings are reported one line per variable (ConfigError, which the CLI prints like the errors above)", () => {
-    expect(() => loadCoreConfig({ EMBED_REMOTE_HOST: "not a url", LOG_LEVEL: "loud" })).toThrow(ConfigError);
+    expect(() => loadCoreConfig({ EMBED_REMOTE_HOST: "not a url", DEBUG: "1" })).toThrow(ConfigError);
+    expect(() => loadLogConfig({ LOG_LEVEL: "loud" })).toThrow(/^LOG_LEVEL must be one of fatal, error/);
     const message = (() => {
       try {
-        loadCoreConfig({ EMBED_REMOTE_HOST: "not a url", LOG_LEVEL: "loud" });
+        loadCoreConfig({ EMBED_REMOTE_HOST: "not a url", DATA_DIR: " " });
       } catch (err) {
         return (err as Error).message;
       }
     })()!;
     const lines = message.split("\n");
-    expect(lines).toHaveLength(2);
-    expect(lines.find((l) => l.startsWith("EMBED_REMOTE_HOST: "))).toMatch(/must be a URL such as http:\/\/127\.0\.0\.1:8080\//);
-    expect(lines.find((l) => l.startsWith("LOG_LEVEL: "))).toBeDefined();
+    expect(lines).toHaveLength(1);
+    expect(lines.find((l) => l.startsWith("EMBED_REMOTE_HOST "))).toMatch(/must be a URL such as http:\/\/127\.0\.0\.1:8080\//);
+    // LOG_LEVEL is the logger's: read (and checked) by loadLogConfig, not by the core.
     // Blank values fall back to the defaults.
     const config = loadCoreConfig({ CORPUS_DIR: "", DATA_DIR: "/somewhere/data" });
     expect(config.CORPUS_DIR).toBe(REAL_CORPUS);
     expect(config.DATA_DIR).toBe("/somewhere/data");
   });
 
-  it("sources lists the two articles with their sentence counts", async () => {
+  it("sources prints a table: a header, then each article's title, publisher, date, sentence count and file", async () => {
     const run = await cli(["sources"]);
     expect(run.code).toBe(0);
-    const lines = run.stdout.trim().split("\n");
-    expect(lines).toEqual([
-      `${ENVOY_ID}\t${ENVOY_TITLE}\t(15 sentences)`,
-      `${EIRNS_ID}\t${EIRNS_TITLE} — EIRNS (EIR News Service), 2021-07-08\t(13 sentences)`,
+    const lines = run.stdout.trimEnd().split("\n");
+    expect(lines).toHaveLength(4);
+    expect(lines[0]).toMatch(/^#\s+Title\s+Publisher\s+Date\s+Sentences\s+File$/);
+    expect(lines[1]).toMatch(/^[─ ]+$/);
+    expect(lines[2]).toMatch(new RegExp(`^1  ${ENVOY_TITLE.replace(/[.?]/g, "\\$&")}\\s+15  000_3d05aca15ffa9414\\.txt$`));
+    expect(lines[3]).toMatch(new RegExp(`^2  ${EIRNS_TITLE}\\s+EIRNS \\(EIR News Service\\)  2021-07-08\\s+13  003_e5b1a649af6b3fe1\\.txt$`));
+    // Columns line up under the header.
+    expect(lines[2]!.indexOf("15")).toBe(lines[3]!.indexOf("13"));
+    expect(run.stderr.trim()).toBe(`2 articles in ${REAL_CORPUS}`);
+    const json = (await cli(["sources", "--json"])).stdout.trim().split("\n").map((l) => JSON.parse(l) as { title: string; sentences: number });
+    expect(json.map((a) => [a.title, a.sentences])).toEqual([
+      [ENVOY_TITLE, 15],
+      [EIRNS_TITLE, 13],
     ]);
+  }, SLOW);
+
+  it("a piped answer has no colour codes (the terminal gets the matched sentence in bold)", async () => {
+    const run = await cli(["ask", QUESTION]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).not.toContain("\x1b[");
+  }, SLOW);
+
+  it("skipped files are listed when the index is built, not on every question", async () => {
+    const corpusDir = copyRealCorpus();
+    fs.writeFileSync(path.join(corpusDir, "empty.txt"), "");
+    const first = await cli(["ask", QUESTION], { env: { CORPUS_DIR: corpusDir } });
+    expect(first.code).toBe(0);
+    expect(first.stderr).toMatch(/^skipped empty\.txt: /m);
+    expect(first.stderr).toMatch(/Built the index/);
+    const again = await cli(["ask", QUESTION], { env: { CORPUS_DIR: corpusDir } });
+    expect(again.code).toBe(0);
+    expect(again.stderr).toBe("");
+    // `index` is asked for explicitly: it always says what it left out.
+    const index = await cli(["index"], { env: { CORPUS_DIR: corpusDir } });
+    expect(index.stderr).toMatch(/^skipped empty\.txt: /m);
+    expect(index.stderr).toMatch(/The index is up to date\./);
+  }, SLOW);
+
+  it("an empty corpus folder is an error with a hint, not an empty index", async () => {
+    const empty = mkTmp("citebot-empty-corpus-");
+    expectCleanFailure(await cli(["ask", "--corpus", empty, QUESTION]), /has no articles citebot can read\. Put article files there .*--corpus or CORPUS_DIR/);
+    const onlyEmptyFiles = makeCorpus({ "a.txt": "", "b.md": "  \n" });
+    expectCleanFailure(await cli(["index", "--corpus", onlyEmptyFiles]), /has no articles citebot can read \(skipped: a\.txt: .*b\.md: /);
+    expect(fs.existsSync(indexDirFor(dataDir, empty))).toBe(false);
+  }, SLOW);
+
+  it("--version prints the package's version; --help has examples and the environment variables", async () => {
+    const version = await cli(["--version"]);
+    expect(version.code).toBe(0);
+    expect(version.stdout.trim()).toBe((JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string }).version);
+    const help = await cli(["--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Examples:\n  citebot ask "What did Antonov say about cybersecurity?"');
+    for (const name of ["CORPUS_DIR", "DATA_DIR", "EMBED_MODEL", "LOG_LEVEL", "LOG_FORMAT", "DISCORD_TOKEN", "NO_COLOR"]) expect(help.stdout).toMatch(new RegExp(`^  ${name} +\\S`, "m"));
   }, SLOW);
 
   it("CORPUS_DIR points at another folder with its own index; a question about the fixture article retrieves from it", async () => {

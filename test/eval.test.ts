@@ -1,6 +1,6 @@
-// Retrieval quality floors on the shared dev set and our own extra questions: CI fails when a
+// Retrieval quality floors on the dev set (a copy of the project's shared one) and our own extra questions: CI fails when a
 // change makes retrieval or abstention measurably worse. Floors sit just under the measured figures
-// (README / closing note: `npm run eval -- ../shared/eval/dev-qa.jsonl --compare`).
+// (README / closing note: `npm run eval -- test/eval/dev-qa.jsonl --compare`).
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { Citebot } from "../src/citebot.js";
 import { evaluate, firstCorrectRank, normalize, readQuestions } from "../src/eval.js";
 
-const DEV = path.resolve(import.meta.dirname, "../../shared/eval/dev-qa.jsonl");
+const DEV = path.resolve(import.meta.dirname, "eval/dev-qa.jsonl");
 const EXTRA = path.resolve(import.meta.dirname, "eval/extra-qa.jsonl");
 // Written blind (without looking at the retriever), like the held-out set the issue describes.
 const HOLDOUT = path.resolve(import.meta.dirname, "eval/holdout-qa.jsonl");

@@ -1,5 +1,6 @@
 // Cold start: process start to first answer with a built index, for the ways the CLI can be run:
-// the tsx binary (what `npm run ask` uses), node --import tsx, and an esbuild bundle on plain node.
+// the tsx binary (what `npm run ask` used), node --import tsx, a plain esbuild bundle, and bin/citebot.js
+// (what `npm run ask` and `npx citebot` run now: dist/, built by scripts/build.mjs).
 // Also splits one process's time into phases (cold-phases.ts) under tsx and bundled.
 import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
@@ -68,6 +69,8 @@ export async function runCold(opts: { corpusDir: string; dataDir: string; runs: 
     "tsx src/cli.ts ask": [tsxBin, [path.join("src", "cli.ts"), ...ask]],
     "node --import tsx src/cli.ts ask": [process.execPath, ["--import", "tsx", path.join("src", "cli.ts"), ...ask]],
     "node <esbuild bundle>/cli.js ask": [process.execPath, [path.join(outdir, "cli.js"), ...ask]],
+    // What `npm run ask` and `npx citebot ask` run: the shipped dist/ bundle (transformers.js bundled without sharp).
+    "node bin/citebot.js ask": [process.execPath, [path.join("bin", "citebot.js"), ...ask]],
     "baseline: node -e 0": [process.execPath, ["-e", "0"]],
     "baseline: node --import tsx -e 0": [process.execPath, ["--import", "tsx", "-e", "0"]],
   };

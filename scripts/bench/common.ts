@@ -91,7 +91,7 @@ export function sample<T>(xs: T[], n: number, seed: number): T[] {
 // Questions
 
 export function readQuestions(): string[] {
-  const files = [path.join(ROOT, "..", "shared", "eval", "dev-qa.jsonl"), path.join(ROOT, "test", "eval", "extra-qa.jsonl")];
+  const files = [path.join(ROOT, "test", "eval", "dev-qa.jsonl"), path.join(ROOT, "test", "eval", "extra-qa.jsonl")];
   const out: string[] = [];
   for (const file of files) {
     if (!existsSync(file)) continue;
@@ -101,7 +101,7 @@ export function readQuestions(): string[] {
       if (q) out.push(q);
     }
   }
-  if (out.length === 0) throw new Error("no evaluation questions found (../shared/eval/dev-qa.jsonl, test/eval/extra-qa.jsonl)");
+  if (out.length === 0) throw new Error("no evaluation questions found (test/eval/dev-qa.jsonl, test/eval/extra-qa.jsonl)");
   return out;
 }
 

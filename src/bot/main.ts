@@ -1,16 +1,15 @@
 // Starting the bot and registering its commands, for the CLI (`npm run bot`,
 // `npm run register-commands`) and for tests (which pass an already-open Citebot and a config).
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { DiscordAPIError, Events, REST, Routes, type Client, type ClientOptions } from "discord.js";
-import dotenv from "dotenv";
-import { log as baseLog, type Logger } from "../log.js";
+import { ConfigError, loadCoreConfig, loadDotenv, loadLogConfig } from "../config.js";
+import { rootLogger, type Logger } from "../log.js";
 import { createClient, gatewayReady, gatewayState } from "./client.js";
 import { commandDefinitions } from "./commands/index.js";
 import { BotConfigError, loadBotConfig, TOKEN_HELP, type BotConfig } from "./config.js";
 import type { BotContext } from "./context.js";
 import { DEFAULT_RETRY_DELAYS_MS } from "./deliver.js";
 import { startHealthServer, type HealthReport, type HealthServer } from "./health.js";
+import { inviteUrl } from "./invite.js";
 import { IndexKeeper, isReloadable, type IndexKeeperOptions } from "./indexwatch.js";
 import { BotMetrics } from "./metrics.js";
 import { QuestionStore } from "./questions.js";
@@ -76,7 +75,7 @@ export function configWarnings(config: BotConfig): string[] {
 /** Logs in and resolves once the bot is ready (guilds received). Throws BotStartError on a bad token etc. */
 export async function runBot(opts: RunBotOptions): Promise<BotHandle> {
   const { citebot, config } = opts;
-  const log = (opts.logger ?? baseLog).child({ component: "bot" });
+  const log = (opts.logger ?? rootLogger()).child({ component: "bot" });
   for (const w of configWarnings(config)) log.warn(w);
 
   registerSecret(config.token);
@@ -155,6 +154,8 @@ export async function runBot(opts: RunBotOptions): Promise<BotHandle> {
     },
     "bot ready",
   );
+  // What a new admin needs first: the link that adds the bot (with its slash commands) to a server.
+  log.info({ url: inviteUrl(app.id) }, "to add the bot to a server, open this invite URL");
   context.metrics.gatewayConnected.set(1);
   if (context.index && config.indexWatch) {
     context.index.start();
@@ -210,6 +211,8 @@ export function friendlyStartError(err: unknown, config: Pick<BotConfig, "apiUrl
 export interface RegisterCommandsOptions {
   config: BotConfig;
   logger?: Logger;
+  /** Remove the commands from that scope instead (e.g. a test guild's copies once they are global). */
+  clear?: boolean;
 }
 
 export interface RegisterResult {
@@ -222,9 +225,9 @@ export interface RegisterResult {
 /** PUTs every command: to DISCORD_GUILD_ID when set (instant), else globally (can take up to an hour to show). */
 export async function registerCommands(opts: RegisterCommandsOptions): Promise<RegisterResult> {
   const { config } = opts;
-  const log = (opts.logger ?? baseLog).child({ component: "register-commands" });
+  const log = (opts.logger ?? rootLogger()).child({ component: "register-commands" });
   const rest = new REST({ version: "10", ...(config.apiUrl && { api: config.apiUrl }), retries: 2 }).setToken(config.token);
-  const body = commandDefinitions();
+  const body = opts.clear ? [] : commandDefinitions();
   try {
     let applicationId = config.clientId;
     if (!applicationId) {
@@ -239,7 +242,7 @@ export async function registerCommands(opts: RegisterCommandsOptions): Promise<R
       ...(config.guildId && { guildId: config.guildId }),
       commands: saved.map((c) => c.name),
     };
-    log.info(result, "commands registered");
+    log.info(result, opts.clear ? "commands removed" : "commands registered");
     return result;
   } catch (err) {
     if (err instanceof DiscordAPIError && (err.status === 403 || err.code === 50001)) {
@@ -262,14 +265,25 @@ export async function registerCommands(opts: RegisterCommandsOptions): Promise<R
 
 // ───────────────────────────── CLI entry points ─────────────────────────────
 
-const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-
-function loadEnv(): void {
-  dotenv.config({ path: path.join(PROJECT_ROOT, ".env"), quiet: true });
+/** Every variable the bot reads, checked before anything starts: all problems at once (BotConfigError). */
+function loadAllBotSettings(): BotConfig {
+  loadDotenv();
+  const problems: string[] = [];
+  let config: BotConfig | undefined;
+  for (const load of [() => loadCoreConfig(), () => loadLogConfig(), () => (config = loadBotConfig())]) {
+    try {
+      load();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems);
+    }
+  }
+  if (problems.length || !config) throw new BotConfigError(problems);
+  return config;
 }
 
 function explain(err: unknown): string {
-  if (err instanceof BotConfigError || err instanceof BotStartError) return err.message;
+  if (err instanceof ConfigError || err instanceof BotStartError) return err.message;
   return `Unexpected error: ${(err as Error)?.message ?? String(err)}`;
 }
 
@@ -279,16 +293,15 @@ function explain(err: unknown): string {
  * running, it resolves after SIGINT/SIGTERM has stopped the bot.
  */
 export async function runBotFromCli(opts: { corpusDir?: string } = {}): Promise<void> {
-  loadEnv();
   let config: BotConfig;
   try {
-    config = loadBotConfig();
+    config = loadAllBotSettings();
   } catch (err) {
     console.error(explain(err));
     process.exitCode = 1;
     return;
   }
-  const log = baseLog.child({ component: "bot" });
+  const log = rootLogger().child({ component: "bot" });
   let handle: BotHandle;
   try {
     // The index is ready before the bot logs in, so the first question is answered at once.
@@ -336,11 +349,14 @@ export async function runBotFromCli(opts: { corpusDir?: string } = {}): Promise<
 }
 
 /** `npm run register-commands` (src/cli.ts → here). Prints the outcome; sets process.exitCode = 1 on failure. */
-export async function registerCommandsFromCli(): Promise<void> {
-  loadEnv();
+export async function registerCommandsFromCli(opts: { clear?: boolean } = {}): Promise<void> {
   try {
-    const config = loadBotConfig();
-    const r = await registerCommands({ config });
+    const config = loadAllBotSettings();
+    const r = await registerCommands({ config, clear: opts.clear });
+    if (opts.clear) {
+      console.log(r.scope === "guild" ? `Removed citebot's slash commands from guild ${r.guildId}.` : "Removed citebot's global slash commands (Discord may take a while to hide them).");
+      return;
+    }
     console.log(
       r.scope === "guild"
         ? `Registered ${r.commands.map((c) => `/${c}`).join(", ")} in guild ${r.guildId} (available now).`

@@ -10,13 +10,12 @@
 import { existsSync } from "node:fs";
 import { endianness } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { env, pipeline, Tensor, type FeatureExtractionPipeline } from "@huggingface/transformers";
 
+import { PROJECT_ROOT } from "../paths.js";
 import { Lexicon } from "./lexicon.js";
 
-/** The folder holding package.json above this module (src/embed/ when run from source, dist/ when bundled). */
-export const PROJECT_ROOT = projectRoot(path.dirname(fileURLToPath(import.meta.url)));
+export { PROJECT_ROOT };
 export const DEFAULT_MODEL = "glove-sif-100d";
 export const LOCAL_MODELS_DIR = path.join(PROJECT_ROOT, "models");
 
@@ -97,7 +96,7 @@ export class TransformersEmbedder implements Embedder {
     const dimensions = probe.dims[probe.dims.length - 1]!;
     const batchSize = opts.batchSize ?? 64;
     const direct = opts.fast === false ? undefined : directRoute(extractor);
-    const lexicon = localDir === undefined ? undefined : Lexicon.load(path.join(localDir, id));
+    const lexicon = localDir === undefined ? undefined : Lexicon.load(path.join(localDir, id), direct?.tokenizer.vocabulary());
     const embedder = new TransformersEmbedder(model, dimensions, extractor, batchSize, direct, lexicon);
     // The direct route must give the pipeline's vectors exactly; if a model differs, use the pipeline.
     if (direct && !(await embedder.agreesWithPipeline())) return new TransformersEmbedder(model, dimensions, extractor, batchSize, undefined, lexicon);
@@ -288,6 +287,11 @@ export class FastTokenizer {
       };
     } else normalize = (t) => norm.normalize(t);
     return new FastTokenizer(inner, normalize, [...inner.added_tokens_map.keys()], pt.model_max_length ?? Infinity, pt.pad_token_id ?? 0);
+  }
+
+  /** Every token the model knows. */
+  vocabulary(): Iterable<string> {
+    return this.inner.model.tokens_to_ids.keys();
   }
 
   /** The text's token ids, truncated to the model's maximum length (no special tokens are added: no post-processor). */
@@ -487,13 +491,6 @@ function directRoute(extractor: FeatureExtractionPipeline): { tokenizer: FastTok
   // The pipeline reads the first of these outputs.
   const output = ["last_hidden_state", "logits", "token_embeddings"].find((n) => session.outputNames.includes(n));
   return output ? { tokenizer, session, output } : undefined;
-}
-
-function projectRoot(from: string): string {
-  for (let dir = from; ; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, "package.json"))) return dir;
-    if (path.dirname(dir) === dir) return path.resolve(from, "../..");
-  }
 }
 
 /** A shipped model folder (models/<name> or a path) is loaded offline; anything else is a hub id. */

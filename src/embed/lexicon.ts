@@ -12,14 +12,17 @@ export class Lexicon {
     private readonly names: Map<string, string[][]>,
   ) {}
 
-  /** The lexicon of a local word-level model folder, or undefined (hub and subword models have none). */
-  static load(modelDir: string): Lexicon | undefined {
+  /**
+   * The lexicon of a local word-level model folder, or undefined (hub and subword models have none).
+   * `tokens`: the model's vocabulary when the tokenizer is loaded already (saves parsing tokenizer.json twice).
+   */
+  static load(modelDir: string, tokens?: Iterable<string>): Lexicon | undefined {
     const namesFile = path.join(modelDir, "names.txt");
     const tokenizerFile = path.join(modelDir, "tokenizer.json");
     if (!existsSync(namesFile) || !existsSync(tokenizerFile)) return undefined;
     try {
-      const tokenizer = JSON.parse(readFileSync(tokenizerFile, "utf8")) as { model?: { vocab?: Record<string, number> } };
-      const vocabulary = new Set(Object.keys(tokenizer.model?.vocab ?? {}).filter((w) => !w.startsWith("##") && !w.startsWith("[")));
+      tokens ??= Object.keys((JSON.parse(readFileSync(tokenizerFile, "utf8")) as { model?: { vocab?: Record<string, number> } }).model?.vocab ?? {});
+      const vocabulary = new Set([...tokens].filter((w) => !w.startsWith("##") && !w.startsWith("[")));
       const names = new Map<string, string[][]>();
       for (const line of readFileSync(namesFile, "utf8").split("\n")) {
         const [name, ...aliases] = line.split("\t");

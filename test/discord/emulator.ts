@@ -17,7 +17,6 @@ import type { AddressInfo } from "node:net";
 import { WebSocket, WebSocketServer } from "ws";
 import { autocompleteProblems, commandProblems, isEmptyMessage, messagePayloadProblems } from "./limits.js";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
 export const Intents = {

@@ -22,7 +22,7 @@ export const LIMITS = {
   choiceValue: 100,
 } as const;
 
-type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = any; // payloads as sent on the wire, checked field by field
 
 /** Validation problems as `path: message` strings; empty when the payload is acceptable. */
 export function messagePayloadProblems(body: Json, opts: { edit?: boolean } = {}): string[] {

@@ -53,6 +53,9 @@ describe("npm run bot: SIGTERM finishes the answer in progress, then disconnects
     const healthz = await fetch(`http://127.0.0.1:${port}/healthz`);
     expect(healthz.status).toBe(200);
     expect(await healthz.json()).toMatchObject({ ok: true, gateway: "ready", index: { loaded: true, articles: 2 } });
+    // The admin is told how to add the bot to a server (JSON lines: stderr is not a terminal here).
+    const invite = JSON.parse(stderr.split("\n").find((l) => l.includes("invite URL"))!) as { url: string };
+    expect(invite.url).toBe(`https://discord.com/oauth2/authorize?client_id=${emu.application.id}&scope=bot+applications.commands&permissions=274877991936`);
 
     // the answer to this question is held up by a slow Discord for 1.5 s...
     emu.injectDelay({ method: "POST", path: /^\/channels\/\d+\/messages$/, ms: 1500, times: 1 });

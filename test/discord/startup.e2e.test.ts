@@ -144,6 +144,16 @@ describe("register-commands", () => {
     expect(code).toBe(0);
     expect(stdout).toContain(`Registered /ask, /source, /sources, /help, /reindex in guild ${emu.guild.id}`);
   });
+
+  it("register-commands --clear removes a guild's copies (moving from guild to global commands)", async () => {
+    const env = { DISCORD_TOKEN: emu.token, DISCORD_CLIENT_ID: emu.application.id, DISCORD_GUILD_ID: emu.guild.id, DISCORD_API_URL: emu.apiUrl };
+    await inProcess(registerCommandsFromCli, env);
+    expect(emu.commands.get(emu.guild.id)?.length).toBe(5);
+    const { code, stdout } = await inProcess(() => registerCommandsFromCli({ clear: true }), env);
+    expect(code).toBe(0);
+    expect(stdout).toBe(`Removed citebot's slash commands from guild ${emu.guild.id}.`);
+    expect(emu.commands.get(emu.guild.id)).toEqual([]);
+  });
 });
 
 describe("npm run bot: start-up failures", () => {

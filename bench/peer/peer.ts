@@ -4,7 +4,7 @@
 // Both get the same documents: citebot's sentences (one LangChain Document per sentence, so both
 // embed the same texts). LangChain's embeddings class imports @huggingface/transformers (our v4)
 // and runs its feature-extraction pipeline on our local model folder, offline.
-//   node --import tsx scripts/bench/peer.ts --corpus <dir> --data <dir> --result <file>
+//   node --import tsx bench/peer/peer.ts --corpus <dir> --data <dir> --result <file>
 import path from "node:path";
 import { HuggingFaceTransformersEmbeddings } from "@langchain/community/embeddings/huggingface_transformers";
 import { HNSWLib } from "@langchain/community/vectorstores/hnswlib";
@@ -17,7 +17,7 @@ import { splitArticle } from "../../src/corpus/split.js";
 import { TransformersEmbedder } from "../../src/embed/embedder.js";
 import { buildIndex } from "../../src/index/build.js";
 import { indexDirFor } from "../../src/index/store.js";
-import { argValue, dirBytes, freshDir, log, percentile, questionsFromPassages, round, THREADS, variedQuestions, writeResult } from "./common.js";
+import { argValue, dirBytes, freshDir, log, percentile, questionsFromPassages, round, THREADS, variedQuestions, writeResult } from "../../scripts/bench/common.js";
 
 const corpusDir = argValue("--corpus")!;
 const dataDir = argValue("--data")!;
