@@ -97,11 +97,14 @@ export async function buildIndex(
   indexDir: string,
   articles: Article[],
   embedder: Embedder,
-  opts: { previous?: Pick<IndexData, "passages" | "vectors" | "manifest">; onProgress?: Progress } = {},
+  opts: { previous?: Pick<IndexData, "passages" | "vectors" | "manifest">; onProgress?: Progress; onSplit?: (article: Article) => void } = {},
 ): Promise<{ data: IndexData; stats: BuildStats }> {
   const t0 = performance.now();
   const dim = embedder.dimensions;
-  const passages = articles.flatMap(splitArticle);
+  const passages = articles.flatMap((a) => {
+    opts.onSplit?.(a);
+    return splitArticle(a);
+  });
   const vectors = new Float32Array(passages.length * dim);
 
   // Reuse vectors of passages whose text is unchanged (same model only).
