@@ -51,6 +51,8 @@ export interface BuildStats {
   seconds: number;
 }
 
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 const textKey = (text: string) => createHash("sha1").update(text).digest("base64");
 
 /**
@@ -63,10 +65,13 @@ export async function loadIndex(indexDir: string, buildDir = currentBuildDir(ind
   if (!buildDir) throw new IndexError("there is no index yet");
   const manifest = readManifest(buildDir);
   try {
+    // Each step is synchronous; yielding between them keeps a running bot's event loop responsive.
     const { articles, passages } = parsePassages(await readVerified(buildDir, manifest, FILES.passages), manifest);
+    await yieldToLoop();
     const vectors = parseVectors(await readVerified(buildDir, manifest, FILES.vectors), passages.length, manifest.dimensions);
     const keywordJson = (await readVerified(buildDir, manifest, FILES.keyword)).toString("utf8");
     checkKeywordJson(keywordJson, passages.length);
+    await yieldToLoop();
     const hnsw = new HierarchicalNSW(INDEX_SETTINGS.hnsw.space, manifest.dimensions);
     if (passages.length > 0) {
       const file = path.join(buildDir, FILES.hnsw);
@@ -75,6 +80,7 @@ export async function loadIndex(indexDir: string, buildDir = currentBuildDir(ind
       await hnsw.readIndex(file);
       if (hnsw.getCurrentCount() !== passages.length) throw new IndexError("the vector index does not match the passages");
     } else hnsw.initIndex(1);
+    await yieldToLoop();
     const keyword = KeywordIndex.fromJSON(keywordJson);
     return { manifest, buildDir, articles, passages, vectors, hnsw, keyword };
   } catch (err) {
