@@ -200,7 +200,8 @@ export function buildInChild(req: ChildBuildRequest, opts: ChildBuildOptions): P
           ),
         );
       } else if (killedFor === "timeout") {
-        finish(new BuildFailedError(`the build took longer than ${Math.round(limits.timeoutMs / 1000)} s while ${stage}, and was stopped`, "timeout"));
+        const limit = limits.timeoutMs < 10_000 ? (limits.timeoutMs / 1000).toFixed(1) : String(Math.round(limits.timeoutMs / 1000));
+        finish(new BuildFailedError(`the build took longer than ${limit} s while ${stage}, and was stopped`, "timeout"));
       } else {
         const lastLine = stderrTail.trim().split("\n").filter(Boolean).at(-1)?.slice(0, 200);
         finish(
