@@ -43,6 +43,9 @@ async function run(req: ChildBuildRequest): Promise<void> {
   await send({ type: "done", result: { ...status, skipped: corpus.skipped, buildDir: data.buildDir } });
 }
 
+// The bot went away (stopped, or died): nobody will load this build, so don't finish it.
+process.once("disconnect", () => process.exit(1));
+
 process.once("message", (req: ChildBuildRequest) => {
   run(req).then(
     () => process.exit(0),
