@@ -130,6 +130,12 @@ export function buildInChild(req: ChildBuildRequest, opts: ChildBuildOptions): P
     stdio: ["ignore", "ignore", "pipe", "ipc"],
     serialization: "advanced",
   });
+  // Background work: the bot answering questions gets the CPU first (nice 10; best effort).
+  try {
+    if (child.pid !== undefined) os.setPriority(child.pid, 10);
+  } catch {
+    // not permitted here: the build just competes at normal priority
+  }
   let stage = "starting";
   let stderrTail = "";
   let peakRss = 0;
