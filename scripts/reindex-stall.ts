@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Citebot } from "../src/citebot.js";
+import { loadIndex } from "../src/index/build.js";
 import { defaultBuildLimits } from "../src/index/isolated.js";
 
 const arg = (name: string, fallback: number) => {
@@ -58,6 +59,10 @@ const limits = defaultBuildLimits();
 const modes: Array<[string, () => Promise<unknown>]> = [
   ["before: build in the bot's process (reload)", () => citebot.reload()],
   ["after: build in a child process (rebuild)", () => citebot.rebuild({ limits })],
+  // What of "after" is this process's own: loading and verifying the finished build.
+  ["  of which: loading the build (loadIndex)", () => loadIndex(citebot.indexDir)],
+  // The noise floor: the machine's own scheduling delays over 3 s of doing nothing.
+  ["idle for 3 s (noise floor of this machine)", () => new Promise((r) => setTimeout(r, 3000))],
 ];
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const rows: string[] = [];

@@ -81,7 +81,7 @@ export async function loadIndex(indexDir: string, buildDir = currentBuildDir(ind
       if (hnsw.getCurrentCount() !== passages.length) throw new IndexError("the vector index does not match the passages");
     } else hnsw.initIndex(1);
     await yieldToLoop();
-    const keyword = KeywordIndex.fromJSON(keywordJson);
+    const keyword = await KeywordIndex.fromJSONAsync(keywordJson);
     return { manifest, buildDir, articles, passages, vectors, hnsw, keyword };
   } catch (err) {
     if (err instanceof IndexError) throw err;
