@@ -26,7 +26,8 @@ const external = [
 export async function buildDist() {
   const result = await build({
     absWorkingDir: ROOT,
-    entryPoints: { cli: "src/cli.ts" },
+    // The isolated index build (src/index/isolated.ts) runs dist/buildchild.js in a child process.
+    entryPoints: { cli: "src/cli.ts", buildchild: "src/index/buildchild.ts" },
     outdir: DIST,
     bundle: true,
     splitting: true, // the bot and eval are separate chunks, loaded only by their commands

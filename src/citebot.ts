@@ -2,8 +2,9 @@
 // The CLI, the bot and the tests all go through this class.
 import { CorpusError, loadCorpus, type SkippedFile } from "./corpus/load.js";
 import { TransformersEmbedder, type Embedder } from "./embed/embedder.js";
-import { buildIndex, loadIndex, staleReason, type BuildStats, type IndexData, type Progress } from "./index/build.js";
-import { currentBuildDir, IndexError, indexDirFor } from "./index/store.js";
+import { buildIndex, INDEX_SETTINGS, loadIndex, staleReason, type BuildStats, type IndexData, type Progress } from "./index/build.js";
+import { buildInChild, type ChildBuildOptions } from "./index/isolated.js";
+import { currentBuildDir, hashSettings, IndexError, indexDirFor } from "./index/store.js";
 import { Retriever, type Evidence, type RetrieverSettings } from "./search/retriever.js";
 import { loadCoreConfig } from "./config.js";
 import type { Answer, AnswerOptions, Article, Hit, Passage } from "./types.js";
@@ -36,6 +37,8 @@ export class Citebot {
     readonly embedder: Embedder,
     private retriever: Retriever,
     readonly status: OpenStatus,
+    /** The embedding model's hub mirror, for an isolated build's child (which loads its own embedder). */
+    private readonly remoteHost?: string,
   ) {}
 
   static async open(opts: OpenOptions = {}): Promise<Citebot> {
@@ -44,19 +47,18 @@ export class Citebot {
     const indexDir = indexDirFor(opts.dataDir ?? config.DATA_DIR, corpusDir);
     const corpus = await loadCorpus(corpusDir);
     if (corpus.articles.length === 0) throw emptyCorpus(corpusDir, corpus.skipped);
-    const embedder =
-      opts.embedder ??
-      (await TransformersEmbedder.load({ model: opts.model ?? config.EMBED_MODEL, remoteHost: opts.remoteHost ?? config.EMBED_REMOTE_HOST }));
+    const remoteHost = opts.remoteHost ?? config.EMBED_REMOTE_HOST;
+    const embedder = opts.embedder ?? (await TransformersEmbedder.load({ model: opts.model ?? config.EMBED_MODEL, remoteHost }));
     const { data, status } = await openIndex(indexDir, corpus.articles, embedder, opts.onProgress);
     const full: OpenStatus = { ...status, skipped: corpus.skipped };
     opts.onStatus?.(full);
-    return new Citebot(corpusDir, indexDir, embedder, new Retriever(data, embedder, opts.retriever), full);
+    return new Citebot(corpusDir, indexDir, embedder, new Retriever(data, embedder, opts.retriever), full, remoteHost);
   }
 
   /** The same corpus and index, answered with other retrieval settings (evaluation, benchmarks). */
   withSettings(settings: Partial<RetrieverSettings>): Citebot {
     const retriever = new Retriever(this.retriever.index, this.embedder, { ...this.retriever.settings, ...settings });
-    return new Citebot(this.corpusDir, this.indexDir, this.embedder, retriever, this.status);
+    return new Citebot(this.corpusDir, this.indexDir, this.embedder, retriever, this.status, this.remoteHost);
   }
 
   get settings(): RetrieverSettings {
@@ -129,7 +131,28 @@ export class Citebot {
     return { changed: true, buildDir: data.buildDir };
   }
 
-  /** Re-reads the corpus and swaps in a new index when the articles changed; answers keep flowing meanwhile. */
+  /**
+   * /reindex in a running bot: the corpus is read and the index built in a child process under
+   * `opts.limits` (see index/isolated.ts), so a hostile file or a runaway build costs only the
+   * child; this process then loads the committed build (checksums and structure verified) and
+   * swaps it in. On any failure (BuildFailedError, IndexError) the index in memory stays in use.
+   */
+  async rebuild(opts: ChildBuildOptions): Promise<OpenStatus> {
+    const result = await buildInChild({ corpusDir: this.corpusDir, indexDir: this.indexDir, model: this.embedder.modelId, remoteHost: this.remoteHost }, opts);
+    if (result.buildDir !== this.buildDir) {
+      const data = await loadIndex(this.indexDir, result.buildDir);
+      // The corpus hash was checked by the child; the model and settings must be this process's.
+      if (data.manifest.model !== this.embedder.modelId || data.manifest.dimensions !== this.embedder.dimensions) {
+        throw new IndexError(`the rebuilt index was made with another embedding model (${data.manifest.model})`);
+      }
+      if (data.manifest.settingsHash !== hashSettings(INDEX_SETTINGS)) throw new IndexError("the rebuilt index was made with other index settings");
+      this.retriever = new Retriever(data, this.embedder, this.retriever.settings);
+    }
+    const { buildDir: _dir, ...status } = result;
+    return status;
+  }
+
+  /** Re-reads the corpus and swaps in a new index when the articles changed, in this process (CLI, tests). */
   async reload(onProgress?: Progress): Promise<OpenStatus> {
     const corpus = await loadCorpus(this.corpusDir);
     const { data, status } = await openIndex(this.indexDir, corpus.articles, this.embedder, onProgress, this.retriever.index);
@@ -158,6 +181,8 @@ export async function openIndex(
   embedder: Embedder,
   onProgress?: Progress,
   inMemory?: IndexData,
+  /** Told each article before it is split (an isolated build reports it, so a failure names the file). */
+  onSplit?: (article: Article) => void,
 ): Promise<{ data: IndexData; status: Omit<OpenStatus, "skipped"> }> {
   let previous: IndexData | undefined = inMemory;
   let reason: string;
@@ -171,6 +196,6 @@ export async function openIndex(
     if (!(err instanceof IndexError)) throw err;
     reason = err.message;
   }
-  const { data, stats } = await buildIndex(indexDir, articles, embedder, { previous, onProgress });
+  const { data, stats } = await buildIndex(indexDir, articles, embedder, { previous, onProgress, onSplit });
   return { data, status: { index: "built", reason, stats } };
 }

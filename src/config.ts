@@ -208,6 +208,20 @@ export const VARIABLES = {
     help: "on Ctrl+C/SIGTERM, seconds to wait for answers in progress",
     problem: "SHUTDOWN_TIMEOUT_SECONDS must be a number of seconds from 0 to 600.",
   },
+  INDEX_BUILD_MEMORY_MB: {
+    group: "bot",
+    schema: positiveInt(1_000_000),
+    default: "half the RAM, 512–4096",
+    help: "memory ceiling of a /reindex build, in MB (the build runs in a child process)",
+    problem: "INDEX_BUILD_MEMORY_MB must be a positive whole number of megabytes; using the default.",
+  },
+  INDEX_BUILD_TIMEOUT_SECONDS: {
+    group: "bot",
+    schema: positiveInt(86_400),
+    default: "1800",
+    help: "longest a /reindex build may take, in seconds",
+    problem: "INDEX_BUILD_TIMEOUT_SECONDS must be a positive whole number of seconds; using the default.",
+  },
   DISCORD_API_URL: {
     group: "bot",
     schema: z.url({ protocol: /^https?$/ }),
@@ -248,6 +262,15 @@ export function readEnv<G extends Variable["group"]>(group: G, source: NodeJS.Pr
     else problems.push(variable.problem);
   }
   return { values: values as EnvValues<G>, problems };
+}
+
+/** One variable, parsed: its value, or the problem with it (blank counts as unset). */
+export function readVariable<K extends VariableName>(name: K, source: NodeJS.ProcessEnv): { value?: z.output<Variables[K]["schema"]>; problem?: string } {
+  const raw = source[name]?.trim();
+  if (raw === undefined || raw === "") return {};
+  const variable: Variable = VARIABLES[name];
+  const parsed = variable.schema.safeParse(raw);
+  return parsed.success ? { value: parsed.data as z.output<Variables[K]["schema"]> } : { problem: variable.problem };
 }
 
 export interface CoreConfig {

@@ -281,7 +281,7 @@ describe("a damaged or foreign index is detected, and Citebot.open rebuilds it s
     const { dataDir, indexDir, buildDir } = await fresh();
     const file = path.join(buildDir, FILES.passages);
     fs.writeFileSync(file, "#".repeat(fs.statSync(file).size));
-    await expectRebuilt(dataDir, indexDir, /index is damaged/);
+    await expectRebuilt(dataDir, indexDir, /passages\.json was changed or damaged/);
   });
 
   it("a garbage manifest", async () => {

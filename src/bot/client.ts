@@ -88,12 +88,22 @@ function wire(client: Client, ctx: BotContext): void {
     connected(true);
     log.info({ shardId }, "gateway ready");
   });
+  // A close the bot asked for (shutdown) is logged as such, once, not as a lost connection.
+  let closeLogged = false;
+  const shutdownClose = (shardId: number): boolean => {
+    if (!ctx.closing) return false;
+    if (!closeLogged) log.info({ shardId }, "gateway connection closed for shutdown");
+    closeLogged = true;
+    return true;
+  };
   client.on(Events.ShardDisconnect, (event, shardId) => {
     connected(false);
+    if (shutdownClose(shardId)) return;
     log.warn({ code: event.code, shardId }, "gateway disconnected; not reconnecting");
   });
   client.on(Events.ShardReconnecting, (shardId) => {
     connected(false);
+    if (shutdownClose(shardId)) return;
     log.info({ shardId }, "gateway connection lost; reconnecting");
   });
   client.on(Events.ShardResume, (shardId, replayed) => {

@@ -28,6 +28,8 @@ export interface BotContext {
   retryDelaysMs: readonly number[];
   /** Set on SIGINT/SIGTERM: answers in progress finish, new questions are told to ask again later. */
   draining: boolean;
+  /** Set just before the gateway connection is closed on purpose: its close is a shutdown, not a loss. */
+  closing?: boolean;
   /** The index on disk (live updates, /reindex), when the core supports it. */
   index?: IndexKeeper;
 }
@@ -75,12 +77,19 @@ export function messageOf(r: Rendered) {
   return { content: r.content, embeds: r.embeds, components: r.components, allowedMentions: NO_PINGS };
 }
 
-/** Logs a handler failure and tells the user briefly; never throws. */
+/**
+ * Logs a handler failure and tells the user briefly; never throws. The apology is always private:
+ * when the interaction was deferred publicly (a public /ask "thinking…"), it goes as an ephemeral
+ * follow-up and the public placeholder is deleted, so the channel never shows an error reply.
+ */
 export async function apologize(ctx: BotContext, interaction: RepliableInteraction, err: unknown, where: string): Promise<void> {
   ctx.metrics.errors.inc({ where });
   ctx.log.error({ err: errInfo(err), where, userId: interaction.user.id, channelId: interaction.channelId, interactionId: interaction.id }, "interaction handler failed");
   try {
-    await notice(interaction, TEXT.apology);
+    if (interaction.deferred && !interaction.replied && !interaction.ephemeral) {
+      await interaction.followUp({ content: TEXT.apology, allowedMentions: NO_PINGS, flags: MessageFlags.Ephemeral });
+      await interaction.deleteReply().catch((e: unknown) => ctx.log.warn({ err: errInfo(e), where }, "could not remove the public placeholder reply"));
+    } else await notice(interaction, TEXT.apology);
   } catch (e) {
     ctx.log.warn({ err: errInfo(e), where }, "could not send the apology");
   }

@@ -7,7 +7,8 @@
 // load and a rebuild never run at the same time.
 import { existsSync, watch, type FSWatcher } from "node:fs";
 import type { OpenStatus } from "../citebot.js";
-import { currentBuildDir, readManifest } from "../index/store.js";
+import { buildLimits, type BuildLimits } from "../index/isolated.js";
+import { currentBuildDir, fileStamps, readManifest, verifyChecksums } from "../index/store.js";
 import type { Logger } from "../log.js";
 import { errInfo } from "./errors.js";
 import type { BotMetrics } from "./metrics.js";
@@ -26,6 +27,8 @@ export interface IndexKeeperOptions {
   pollMs?: number;
   /** Wait this long after a watch event before checking (a rebuild touches several files). Default 150. */
   debounceMs?: number;
+  /** Limits of a /reindex build (its child process); defaults and INDEX_BUILD_* variables otherwise. */
+  build?: Partial<BuildLimits>;
 }
 
 export class IndexKeeper {
@@ -50,7 +53,12 @@ export class IndexKeeper {
   ) {
     this.pollMs = opts.pollMs ?? 2000;
     this.debounceMs = opts.debounceMs ?? 150;
+    this.buildOverrides = opts.build ?? {};
   }
+
+  private readonly buildOverrides: Partial<BuildLimits>;
+  /** Stamps (size, mtime, inode) of the in-memory build's files when their checksums last matched. */
+  private verifiedStamps: string | undefined;
 
   get indexDir(): string {
     return this.citebot.indexDir;
@@ -78,16 +86,30 @@ export class IndexKeeper {
     return this.serialize(() => this.checkNow());
   }
 
-  /** /reindex: re-read the corpus and rebuild if it changed (a full reload), serialized with the watcher. */
+  /**
+   * /reindex: re-read the corpus and rebuild if it changed, serialized with the watcher. The build
+   * runs in a child process with a memory ceiling and a time limit when the core supports it
+   * (Citebot.rebuild); a failed or killed build rejects, and the index in memory stays in use.
+   */
   reindex(): Promise<OpenStatus> {
-    const reload = this.citebot.reload;
-    if (!reload) return Promise.reject(new Error("this bot's core cannot rebuild its index"));
+    const { rebuild, reload } = this.citebot;
+    if (!rebuild && !reload) return Promise.reject(new Error("this bot's core cannot rebuild its index"));
     this.rebuilding = true;
     return this.serialize(async () => {
       try {
-        const status = await reload.call(this.citebot);
+        let status: OpenStatus;
+        if (rebuild) {
+          const { limits, problems } = buildLimits(this.buildOverrides);
+          for (const p of problems) this.log.warn(p);
+          this.log.info({ memoryMb: limits.memoryMb, timeoutS: Math.round(limits.timeoutMs / 1000) }, "rebuilding the index in a child process");
+          status = await rebuild.call(this.citebot, {
+            limits,
+            onStage: (stage) => this.log.debug({ stage }, "index build stage"),
+          });
+        } else status = await reload!.call(this.citebot);
         this.metrics?.indexReloads.inc({ trigger: "reindex", result: status.index });
         this.failedTarget = undefined;
+        this.verifiedStamps = undefined;
         this.setDisk("ok");
         return status;
       } catch (err) {
@@ -154,9 +176,17 @@ export class IndexKeeper {
       return;
     }
     try {
-      readManifest(target); // checks every file is there at its recorded size
+      // Every poll: every file there at its recorded size (cheap). Checksums again only when a
+      // file's size, mtime or inode changed since they last matched (a same-size edit).
+      const manifest = readManifest(target);
+      const stamps = fileStamps(target, manifest);
+      if (stamps !== this.verifiedStamps) {
+        await verifyChecksums(target, manifest);
+        this.verifiedStamps = stamps;
+      }
       this.setDisk("ok");
     } catch (err) {
+      this.verifiedStamps = undefined;
       this.setDisk("damaged", `the index on disk is damaged (${(err as Error).message}); still answering from the index in memory (run npm run index or /reindex to rebuild it)`);
     }
   }

@@ -176,6 +176,7 @@ export async function runBot(opts: RunBotOptions): Promise<BotHandle> {
         const drained = await context.inflight.settle(timeoutMs);
         if (!drained) log.warn({ abandoned: context.inflight.size }, "shutdown timeout: some answers were not delivered");
         context.index?.stop();
+        context.closing = true;
         await client.destroy();
         await health?.close();
         log.info({ drained }, "bot stopped");

@@ -3,8 +3,9 @@
 import type { Message, MessageReplyOptions } from "discord.js";
 import { deliver, type BotContext } from "./context.js";
 import { cleanQuestion, QuestionError } from "../question.js";
+import { canEmbedIn, renderAnswerFor } from "./plaintext.js";
 import { moreCustomId } from "./questions.js";
-import { NO_PINGS, renderAnswer, TEXT } from "./render.js";
+import { NO_PINGS, TEXT } from "./render.js";
 import { errInfo } from "./errors.js";
 
 export type Trigger = "dm" | "mention" | "reply" | "answer-channel";
@@ -27,7 +28,13 @@ export function questionOf(message: Message, botId: string, answerChannels: Read
   if (!message.inGuild()) return { trigger: "dm", question };
   // A mention in the text (not @everyone, not merely the reply ping).
   if (new RegExp(mention).test(content)) return { trigger: "mention", question };
-  if (message.mentions.repliedUser?.id === botId) return { trigger: "reply", question };
+  if (message.mentions.repliedUser?.id === botId) {
+    // A reply that doesn't ping the bot arrives without its text unless the bot has the Message
+    // Content intent: then "thanks" under an answer would look empty. Only a ping is addressed to
+    // the bot for sure, so an empty reply without one is left alone (no "can't read that" notice).
+    if (!question && !message.mentions.users.has(botId)) return null;
+    return { trigger: "reply", question };
+  }
   const parentId = message.channel.isThread() ? message.channel.parentId : null;
   if (answerChannels.has(message.channelId) || (parentId && answerChannels.has(parentId))) {
     return question ? { trigger: "answer-channel", question } : null;
@@ -69,10 +76,10 @@ export async function handleMessage(ctx: BotContext, message: Message, answerCha
       return;
     }
     if (!q.question) {
-      // With no Message Content intent, a reply that doesn't ping the bot arrives empty.
       ctx.metrics.refused.inc({ source });
       log.info({ outcome: "empty" }, "empty question");
-      await reply({ content: q.trigger === "reply" ? TEXT.unreadable : q.trigger === "dm" ? TEXT.emptyDm : TEXT.emptyQuestion });
+      // (A reply reaches here only when it pinged the bot, so its text was visible: it is empty.)
+      await reply({ content: q.trigger === "dm" ? TEXT.emptyDm : TEXT.emptyQuestion });
       return;
     }
     let question: string;
@@ -102,10 +109,13 @@ export async function handleMessage(ctx: BotContext, message: Message, answerCha
     const typing = startTyping(ctx, message, log);
     try {
       const answer = await ticket.compute(() => ctx.citebot.answer(question, { limit: ctx.config.answerExcerpts }));
-      const moreId = answer.more ? moreCustomId(ctx.questions.put(question), answer.hits.length) : undefined;
-      const r = renderAnswer(answer, { moreCustomId: moreId });
+      const key = answer.more ? ctx.questions.put({ question, askerId: message.author.id, offset: answer.hits.length }) : undefined;
+      const embeds = canEmbedIn(message);
+      const r = renderAnswerFor(answer, embeds, { moreCustomId: key && moreCustomId(key) });
       await typing.first; // "typing…" shows before the answer lands
-      await reply({ content: r.content, embeds: r.embeds, components: r.components });
+      const sent = await reply({ content: r.content, embeds: r.embeds, components: r.components });
+      if (key) ctx.questions.bind(key, sent.id);
+      if (!embeds) log.warn({ channelId: message.channelId }, "no Embed Links permission in this channel; answered in plain text");
       ctx.metrics.answers.inc({ source, answered: String(answer.answered) });
       if (!answer.answered) ctx.metrics.abstentions.inc({ source });
       ctx.metrics.latency.observe({ source }, (Date.now() - received) / 1000);

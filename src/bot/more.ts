@@ -1,8 +1,18 @@
-// The "More" button under an answer: the next excerpts of the same question.
+// The "More" button under an answer: the next excerpts of the same question, for the person who
+// asked it. The button's id is a random key bound to the asker and to the message it sits under.
+//
+// Someone else pressing it gets a private, polite note to ask their own question, not a page of
+// that answer: in a shared channel the buttons under an answer are the asker's controls (as will
+// be the planned per-asker feedback buttons, 👍/👎, so all of an answer's buttons behave alike),
+// and others paging through it would spend the asker's button and post pages they didn't ask for.
 import { MessageFlags, type ButtonInteraction } from "discord.js";
 import { deliver, messageOf, notice, type BotContext } from "./context.js";
+import { canEmbedFor, renderAnswerFor } from "./plaintext.js";
 import { moreCustomId, parseMoreCustomId } from "./questions.js";
-import { NO_PINGS, renderAnswer, TEXT } from "./render.js";
+import { NO_PINGS, TEXT } from "./render.js";
+
+export const NOT_YOUR_BUTTON =
+  "That **More** button belongs to someone else's question, so only they can page through it. Ask your own with `/ask` (add `private: True` to see the answer by yourself), or mention me with your question.";
 
 export function isMoreButton(customId: string): boolean {
   return customId.startsWith("more:");
@@ -13,7 +23,12 @@ export async function handleMore(ctx: BotContext, interaction: ButtonInteraction
   const source = "more";
   const parsed = parseMoreCustomId(interaction.customId);
   const stored = parsed && ctx.questions.get(parsed.key);
-  if (!parsed || !stored) return notice(interaction, TEXT.expired);
+  // An unknown key, or one pressed under another message than its own (a forged or copied id).
+  if (!parsed || !stored || (stored.messageId !== undefined && stored.messageId !== interaction.message.id)) return notice(interaction, TEXT.expired);
+  if (stored.askerId !== interaction.user.id) {
+    ctx.log.info({ event: "more", userId: interaction.user.id, outcome: "not-asker" }, "More pressed by someone other than the asker");
+    return notice(interaction, NOT_YOUR_BUTTON);
+  }
   ctx.metrics.questions.inc({ source });
   if (ctx.draining) return notice(interaction, TEXT.restarting);
   const rate = ctx.limiter.take(interaction.user.id);
@@ -27,21 +42,25 @@ export async function handleMore(ctx: BotContext, interaction: ButtonInteraction
     return notice(interaction, TEXT.busy);
   }
   try {
-    // Acknowledge at once by taking the button off the answer it was under (it is spent), then post
-    // the next excerpts as a follow-up, private if that answer was.
+    // Spent: the button comes off the answer and its key is forgotten, so it can't be replayed.
+    ctx.questions.delete(parsed.key);
+    // Acknowledge at once by taking the button off the answer it was under, then post the next
+    // excerpts as a follow-up, private if that answer was.
     const ephemeral = interaction.message.flags.has(MessageFlags.Ephemeral);
     await interaction.update({ components: [], allowedMentions: NO_PINGS });
-    const answer = await ticket.compute(() => ctx.citebot.answer(stored.question, { limit: ctx.config.answerExcerpts, offset: parsed.offset }));
-    const moreId = answer.more ? moreCustomId(parsed.key, parsed.offset + answer.hits.length) : undefined;
-    await deliver(ctx, "follow-up", () =>
+    const answer = await ticket.compute(() => ctx.citebot.answer(stored.question, { limit: ctx.config.answerExcerpts, offset: stored.offset }));
+    const key = answer.more ? ctx.questions.put({ question: stored.question, askerId: stored.askerId, offset: stored.offset + answer.hits.length }) : undefined;
+    const r = renderAnswerFor(answer, canEmbedFor(interaction), { moreCustomId: key && moreCustomId(key) });
+    const sent = await deliver(ctx, "follow-up", () =>
       interaction.followUp({
-        ...messageOf(renderAnswer(answer, { moreCustomId: moreId })),
+        ...messageOf(r),
         ...(ephemeral && { flags: MessageFlags.Ephemeral }),
       }),
     );
+    if (key) ctx.questions.bind(key, sent.id);
     ctx.metrics.answers.inc({ source, answered: String(answer.answered) });
     ctx.metrics.latency.observe({ source }, (Date.now() - received) / 1000);
-    ctx.log.info({ event: "more", userId: interaction.user.id, offset: parsed.offset, hits: answer.hits.length }, "more excerpts");
+    ctx.log.info({ event: "more", userId: interaction.user.id, offset: stored.offset, hits: answer.hits.length }, "more excerpts");
   } finally {
     ticket.done();
   }

@@ -1,28 +1,39 @@
-// Questions behind "More" buttons: a custom_id carries only a short key and an offset; the question
-// itself lives here, in a bounded in-memory map (oldest forgotten first, and after a restart).
+// Questions behind "More" buttons. A custom_id carries only a random key (unguessable: 128 bits);
+// the question, who asked it, the offset of the next page and the message the button sits under
+// live here, in a bounded in-memory map (oldest forgotten first, and after a restart). A key is
+// spent when its button is pressed: each page's button gets a fresh one.
 import { randomBytes } from "node:crypto";
 
 export interface StoredQuestion {
   question: string;
+  /** The user who asked: only they can page through the answer. */
+  askerId: string;
+  /** Where the next page starts. */
+  offset: number;
+  /** The message the button was sent under, once known; a press from any other message is refused. */
+  messageId?: string;
   at: number;
 }
 
 export class QuestionStore {
   private map = new Map<string, StoredQuestion>();
-  /** Differs per process, so a key from before a restart never finds another question. */
-  private readonly boot = randomBytes(3).toString("base64url");
-  private counter = 0;
 
   constructor(
     readonly maxEntries = 1000,
     readonly ttlMs = 24 * 60 * 60 * 1000,
   ) {}
 
-  put(question: string, now = Date.now()): string {
-    const key = `${this.boot}${(this.counter++).toString(36)}`;
-    this.map.set(key, { question, at: now });
+  put(entry: Omit<StoredQuestion, "at" | "messageId">, now = Date.now()): string {
+    const key = randomBytes(16).toString("base64url");
+    this.map.set(key, { ...entry, at: now });
     while (this.map.size > this.maxEntries) this.map.delete(this.map.keys().next().value!);
     return key;
+  }
+
+  /** Ties a key to the message its button was sent under (known only once Discord has it). */
+  bind(key: string, messageId: string): void {
+    const q = this.map.get(key);
+    if (q) q.messageId = messageId;
   }
 
   get(key: string, now = Date.now()): StoredQuestion | undefined {
@@ -35,19 +46,23 @@ export class QuestionStore {
     return q;
   }
 
+  delete(key: string): void {
+    this.map.delete(key);
+  }
+
   get size(): number {
     return this.map.size;
   }
 }
 
-const MORE = /^more:([A-Za-z0-9_-]{1,40}):(\d{1,6})$/;
+const MORE = /^more:([A-Za-z0-9_-]{22})$/;
 
-/** custom_id of a "More" button: `more:<key>:<offset>`. */
-export function moreCustomId(key: string, offset: number): string {
-  return `more:${key}:${offset}`;
+/** custom_id of a "More" button: `more:<key>`. */
+export function moreCustomId(key: string): string {
+  return `more:${key}`;
 }
 
-export function parseMoreCustomId(id: string): { key: string; offset: number } | undefined {
+export function parseMoreCustomId(id: string): { key: string } | undefined {
   const m = MORE.exec(id);
-  return m ? { key: m[1]!, offset: Number(m[2]) } : undefined;
+  return m ? { key: m[1]! } : undefined;
 }

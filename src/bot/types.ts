@@ -1,6 +1,7 @@
 // What the bot needs from the core. `Citebot` (src/citebot.ts) satisfies it structurally; tests may
 // wrap a real instance (e.g. to inject a failing dependency) without touching the core.
 import type { OpenStatus } from "../citebot.js";
+import type { ChildBuildOptions } from "../index/isolated.js";
 import type { Answer, AnswerOptions, Article, Hit, Passage } from "../types.js";
 
 export interface CitebotLike {
@@ -17,4 +18,6 @@ export interface CitebotLike {
   reloadIndex?(): Promise<{ changed: boolean; buildDir: string }>;
   /** /reindex (optional): re-read the corpus, rebuild when it changed, swap the new index in. */
   reload?(): Promise<OpenStatus>;
+  /** /reindex, isolated (preferred over `reload`): the same, with the build in a child process under limits. */
+  rebuild?(opts: ChildBuildOptions): Promise<OpenStatus>;
 }

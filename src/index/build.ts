@@ -8,16 +8,19 @@ import { splitArticle } from "../corpus/split.js";
 import type { Embedder } from "../embed/embedder.js";
 import { KeywordIndex } from "../search/keyword.js";
 import type { Article, Passage } from "../types.js";
+import { checkHnswFile, HnswFormatError, readHnswHeader, summarizeHnsw } from "./hnswcheck.js";
 import {
   BuildWriter,
   FILES,
   IndexError,
+  checkKeywordJson,
   currentBuildDir,
   hashCorpus,
   hashSettings,
+  parsePassages,
+  parseVectors,
   readManifest,
-  readPassages,
-  readVectors,
+  readVerified,
   type Manifest,
   type StoredPassages,
 } from "./store.js";
@@ -48,26 +51,41 @@ export interface BuildStats {
   seconds: number;
 }
 
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 const textKey = (text: string) => createHash("sha1").update(text).digest("base64");
 
-/** Loads the current build of `indexDir`, throwing IndexError when it is missing or unusable. */
-export async function loadIndex(indexDir: string): Promise<IndexData> {
-  const buildDir = currentBuildDir(indexDir);
+/**
+ * Loads the current build of `indexDir` (or `buildDir`, a build of it), throwing IndexError when it
+ * is missing or unusable. Nothing reaches a parser (JSON, hnswlib) before its bytes matched the
+ * manifest's checksum, and the HNSW file is checked structurally before hnswlib reads it: a damaged
+ * or tampered index is a reason to rebuild, never a native crash.
+ */
+export async function loadIndex(indexDir: string, buildDir = currentBuildDir(indexDir)): Promise<IndexData> {
   if (!buildDir) throw new IndexError("there is no index yet");
   const manifest = readManifest(buildDir);
   try {
-    const { articles, passages } = readPassages(buildDir);
-    if (passages.length !== manifest.passages) throw new IndexError("the stored passages do not match the manifest");
-    const vectors = readVectors(buildDir, passages.length, manifest.dimensions);
+    // Each step is synchronous; yielding between them keeps a running bot's event loop responsive.
+    const { articles, passages } = parsePassages(await readVerified(buildDir, manifest, FILES.passages), manifest);
+    await yieldToLoop();
+    const vectors = parseVectors(await readVerified(buildDir, manifest, FILES.vectors), passages.length, manifest.dimensions);
+    const keywordJson = (await readVerified(buildDir, manifest, FILES.keyword)).toString("utf8");
+    checkKeywordJson(keywordJson, passages.length);
+    await yieldToLoop();
     const hnsw = new HierarchicalNSW(INDEX_SETTINGS.hnsw.space, manifest.dimensions);
     if (passages.length > 0) {
-      hnsw.readIndexSync(path.join(buildDir, FILES.hnsw));
+      const file = path.join(buildDir, FILES.hnsw);
+      await checkHnswFile(await readVerified(buildDir, manifest, FILES.hnsw), { dimensions: manifest.dimensions, summary: manifest.hnsw! });
+      // readIndex runs off the main thread (the sync form would stall a running bot on a large index).
+      await hnsw.readIndex(file);
       if (hnsw.getCurrentCount() !== passages.length) throw new IndexError("the vector index does not match the passages");
     } else hnsw.initIndex(1);
-    const keyword = KeywordIndex.fromJSON(readFileSync(path.join(buildDir, FILES.keyword), "utf8"));
+    await yieldToLoop();
+    const keyword = await KeywordIndex.fromJSONAsync(keywordJson);
     return { manifest, buildDir, articles, passages, vectors, hnsw, keyword };
   } catch (err) {
     if (err instanceof IndexError) throw err;
+    if (err instanceof HnswFormatError) throw new IndexError(`the index is damaged (${FILES.hnsw}: ${err.message})`);
     throw new IndexError(`the index is damaged (${(err as Error).message.split("\n")[0]})`);
   }
 }
@@ -85,11 +103,14 @@ export async function buildIndex(
   indexDir: string,
   articles: Article[],
   embedder: Embedder,
-  opts: { previous?: Pick<IndexData, "passages" | "vectors" | "manifest">; onProgress?: Progress } = {},
+  opts: { previous?: Pick<IndexData, "passages" | "vectors" | "manifest">; onProgress?: Progress; onSplit?: (article: Article) => void } = {},
 ): Promise<{ data: IndexData; stats: BuildStats }> {
   const t0 = performance.now();
   const dim = embedder.dimensions;
-  const passages = articles.flatMap(splitArticle);
+  const passages = articles.flatMap((a) => {
+    opts.onSplit?.(a);
+    return splitArticle(a);
+  });
   const vectors = new Float32Array(passages.length * dim);
 
   // Reuse vectors of passages whose text is unchanged (same model only).
@@ -133,7 +154,7 @@ export async function buildIndex(
     writer.write(FILES.vectors, new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength));
     if (passages.length > 0) {
       hnsw.writeIndexSync(path.join(writer.dir, FILES.hnsw));
-      writer.recordSize(FILES.hnsw);
+      writer.recordFile(FILES.hnsw);
     }
     writer.write(FILES.keyword, keyword.toJSON());
     const manifest = writer.commit({
@@ -143,6 +164,8 @@ export async function buildIndex(
       settingsHash: hashSettings(INDEX_SETTINGS),
       articles: articles.length,
       passages: passages.length,
+      // What the HNSW header says as written: loading compares the file with it.
+      ...(passages.length > 0 && { hnsw: summarizeHnsw(readHnswHeader(readFileSync(path.join(writer.dir, FILES.hnsw)))) }),
     });
     return {
       data: { manifest, buildDir: writer.dir, articles, passages, vectors, hnsw, keyword },

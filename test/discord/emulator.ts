@@ -27,6 +27,8 @@ export const Intents = {
   DirectMessages: 1 << 12,
   MessageContent: 1 << 15,
 } as const;
+/** The Embed Links permission bit. */
+export const EMBED_LINKS = 1n << 14n;
 const PRIVILEGED = Intents.GuildMembers | Intents.GuildPresences | Intents.MessageContent;
 
 export const InteractionType = { Ping: 1, ApplicationCommand: 2, MessageComponent: 3, Autocomplete: 4, ModalSubmit: 5 } as const;
@@ -324,6 +326,25 @@ export class DiscordEmulator extends EventEmitter {
       this.allChannels.set(id, { id, type: 1, recipients: [u], last_message_id: null, flags: 0 });
     }
     return this.allChannels.get(id)!;
+  }
+
+  /**
+   * Denies the bot permissions in a guild channel (a channel overwrite on its role, as a server admin
+   * would set), dispatched as CHANNEL_UPDATE. Like Discord: embeds the bot sends in a channel where
+   * it lacks Embed Links are dropped from the message, and interactions there carry the reduced
+   * app_permissions.
+   */
+  denyBotPermissions(channelId: string, bits: bigint): void {
+    const channel = this.allChannels.get(channelId);
+    if (!channel?.guild_id) throw new Error(`unknown guild channel ${channelId}`);
+    channel.permission_overwrites = [{ id: this.guild.botRoleId, type: 0, allow: "0", deny: String(bits) }];
+    if (this.current && this.current.intents & Intents.Guilds) this.dispatchTo(this.current, "CHANNEL_UPDATE", { ...channel });
+  }
+
+  /** Permissions the bot's role overwrite denies in a channel. */
+  private botDenied(channelId: string): bigint {
+    const ow = (this.allChannels.get(channelId)?.permission_overwrites ?? []) as Json[];
+    return ow.filter((o) => o.id === this.guild.botRoleId).reduce((acc, o) => acc | BigInt(o.deny ?? "0"), 0n);
   }
 
   /**
@@ -732,7 +753,7 @@ export class DiscordEmulator extends EventEmitter {
       channel_id: channelId,
       channel: inGuild ? { ...channel } : { id: channel.id, type: 1, recipients: [who], last_message_id: null, flags: 0 },
       locale: "en-US",
-      app_permissions: "2248473465835073",
+      app_permissions: String(2248473465835073n & ~this.botDenied(channelId)),
       entitlements: [],
       authorizing_integration_owners: inGuild ? { "0": channel.guild_id } : { "1": who.id },
       context: inGuild ? 0 : 1,
@@ -921,6 +942,7 @@ export class DiscordEmulator extends EventEmitter {
       const earlier = nonceKey ? this.messages.get(this.nonces.get(nonceKey) ?? "") : undefined;
       if (earlier) return ok(earlier);
       const message = this.botMessage(channel, body, referenced);
+      if (this.botDenied(channel.id) & EMBED_LINKS) message.embeds = []; // Discord drops them silently
       if (nonceKey) {
         message.nonce = body.nonce;
         this.nonces.set(nonceKey, message.id);

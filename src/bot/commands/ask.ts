@@ -2,8 +2,9 @@
 import { InteractionContextType, SlashCommandBuilder } from "discord.js";
 import { defer, deliver, messageOf, notice } from "../context.js";
 import { cleanQuestion, QuestionError } from "../../question.js";
+import { canEmbedFor, renderAnswerFor } from "../plaintext.js";
 import { moreCustomId } from "../questions.js";
-import { renderAnswer, TEXT } from "../render.js";
+import { TEXT } from "../render.js";
 import type { Command } from "./command.js";
 
 export const ask: Command = {
@@ -48,8 +49,10 @@ export const ask: Command = {
       // Acknowledge at once (Discord allows 3 s); the answer may then wait its turn in the queue.
       await defer(ctx, interaction, isPrivate);
       const answer = await ticket.compute(() => ctx.citebot.answer(question, { limit: ctx.config.answerExcerpts }));
-      const moreId = answer.more ? moreCustomId(ctx.questions.put(question), answer.hits.length) : undefined;
-      await deliver(ctx, "edit", () => interaction.editReply(messageOf(renderAnswer(answer, { moreCustomId: moreId }))));
+      const key = answer.more ? ctx.questions.put({ question, askerId: interaction.user.id, offset: answer.hits.length }) : undefined;
+      const r = renderAnswerFor(answer, canEmbedFor(interaction), { moreCustomId: key && moreCustomId(key) });
+      const sent = await deliver(ctx, "edit", () => interaction.editReply(messageOf(r)));
+      if (key) ctx.questions.bind(key, sent.id);
       ctx.metrics.answers.inc({ source, answered: String(answer.answered) });
       if (!answer.answered) ctx.metrics.abstentions.inc({ source });
       ctx.metrics.latency.observe({ source }, (Date.now() - received) / 1000);

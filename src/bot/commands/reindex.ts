@@ -45,7 +45,14 @@ export const reindex: Command = {
     } catch (err) {
       ctx.metrics.errors.inc({ where: "reindex" });
       log.error({ err: errInfo(err) }, "reindex failed; still answering from the previous index");
-      content = `Rebuilding failed: ${redactSecrets((err as Error)?.message ?? String(err)).slice(0, 300)}. I'm still answering from the previous index.`;
+      const kind = (err as { kind?: string })?.kind;
+      const hint =
+        kind === "memory"
+          ? " Remove or fix the file it was working on, or raise INDEX_BUILD_MEMORY_MB."
+          : kind === "timeout"
+            ? " Remove or fix the file it was working on, or raise INDEX_BUILD_TIMEOUT_SECONDS."
+            : "";
+      content = `Rebuilding failed: ${redactSecrets((err as Error)?.message ?? String(err)).slice(0, 400)}. I'm still answering from the previous index.${hint}`;
     }
     await deliver(ctx, "edit", () => interaction.editReply({ content, allowedMentions: NO_PINGS }));
   },

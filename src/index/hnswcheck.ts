@@ -1,0 +1,157 @@
+// A JavaScript reader of hnswlib's index file (hnswalg.h saveIndex/loadIndex, hnswlib 0.8), used to
+// check a file *before* the native loader sees it. hnswlib trusts its file: a wrong entry point,
+// max level, element count, neighbour id or level makes searches read outside its buffers and the
+// process segfaults (uncatchable). Everything native code later indexes with is checked here, so a
+// damaged or forged file is an IndexError ("rebuild"), never a crash.
+//
+// Layout (little-endian, size_t = 8 bytes, tableint = uint32):
+//   header (96 bytes): offsetLevel0, maxElements, count, sizeDataPerElement, labelOffset, offsetData
+//   (size_t each), maxLevel (int32), entryPoint (uint32), maxM, maxM0, M (size_t), mult (double),
+//   efConstruction (size_t)
+//   level 0, count × sizeDataPerElement: [links: uint16 count, uint8 flags, uint8 | maxM0 × uint32]
+//   [vector: dims × float32][label: size_t]
+//   then per element: uint32 linkListSize, then linkListSize bytes = level × [uint32 count | maxM × uint32]
+
+export const HNSW_HEADER_BYTES = 96;
+
+export interface HnswHeader {
+  offsetLevel0: number;
+  maxElements: number;
+  count: number;
+  sizeDataPerElement: number;
+  labelOffset: number;
+  offsetData: number;
+  maxLevel: number;
+  entryPoint: number;
+  maxM: number;
+  maxM0: number;
+  m: number;
+  mult: number;
+  efConstruction: number;
+}
+
+/** What the manifest records of the HNSW file, to compare with its header. */
+export interface HnswSummary {
+  elements: number;
+  maxElements: number;
+  entryPoint: number;
+  maxLevel: number;
+  m: number;
+  efConstruction: number;
+}
+
+export class HnswFormatError extends Error {}
+
+/** A size_t field as a safe integer; anything above 2^53 is treated as damage. */
+function u64(buf: Buffer, at: number): number {
+  const v = buf.readBigUInt64LE(at);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new HnswFormatError(`a header field at byte ${at} is out of range`);
+  return Number(v);
+}
+
+export function readHnswHeader(buf: Buffer): HnswHeader {
+  if (buf.length < HNSW_HEADER_BYTES) throw new HnswFormatError(`the file is shorter than its header (${buf.length} bytes)`);
+  return {
+    offsetLevel0: u64(buf, 0),
+    maxElements: u64(buf, 8),
+    count: u64(buf, 16),
+    sizeDataPerElement: u64(buf, 24),
+    labelOffset: u64(buf, 32),
+    offsetData: u64(buf, 40),
+    maxLevel: buf.readInt32LE(48),
+    entryPoint: buf.readUInt32LE(52),
+    maxM: u64(buf, 56),
+    maxM0: u64(buf, 64),
+    m: u64(buf, 72),
+    mult: buf.readDoubleLE(80),
+    efConstruction: u64(buf, 88),
+  };
+}
+
+export function summarizeHnsw(h: HnswHeader): HnswSummary {
+  return { elements: h.count, maxElements: h.maxElements, entryPoint: h.entryPoint, maxLevel: h.maxLevel, m: h.m, efConstruction: h.efConstruction };
+}
+
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Checks the whole file against what the manifest says (element count, dimensions, entry point,
+ * max level, M, efConstruction) and against itself (layout, sizes, every neighbour id and level,
+ * labels 0..count-1 each once, finite vectors). Yields to the event loop every few thousand
+ * elements so a large index doesn't stall a running bot. Throws HnswFormatError.
+ */
+export async function checkHnswFile(buf: Buffer, expected: { dimensions: number; summary: HnswSummary }): Promise<void> {
+  const h = readHnswHeader(buf);
+  const want = expected.summary;
+  const dim = expected.dimensions;
+  const fail = (msg: string): never => {
+    throw new HnswFormatError(msg);
+  };
+  if (h.count !== want.elements) fail(`it holds ${h.count} elements, the manifest says ${want.elements}`);
+  if (h.maxElements !== want.maxElements) fail(`its capacity is ${h.maxElements}, the manifest says ${want.maxElements}`);
+  if (h.entryPoint !== want.entryPoint) fail(`its entry point is ${h.entryPoint}, the manifest says ${want.entryPoint}`);
+  if (h.maxLevel !== want.maxLevel) fail(`its top level is ${h.maxLevel}, the manifest says ${want.maxLevel}`);
+  if (h.m !== want.m || h.maxM !== want.m || h.maxM0 !== 2 * want.m) fail(`its link sizes (M ${h.m}, ${h.maxM}, ${h.maxM0}) disagree with the manifest (M ${want.m})`);
+  if (h.efConstruction !== want.efConstruction) fail(`its efConstruction is ${h.efConstruction}, the manifest says ${want.efConstruction}`);
+  if (!(Math.abs(h.mult - 1 / Math.log(h.m)) < 1e-9)) fail("its level multiplier is damaged");
+  if (h.count < 1 || h.count > h.maxElements) fail(`its element count ${h.count} is out of range`);
+  if (h.maxLevel < 0 || h.maxLevel > 64) fail(`its top level ${h.maxLevel} is out of range`);
+  if (h.entryPoint >= h.count) fail(`its entry point ${h.entryPoint} is not one of its ${h.count} elements`);
+  const linksLevel0 = h.maxM0 * 4 + 4;
+  if (h.offsetLevel0 !== 0 || h.offsetData !== linksLevel0 || h.labelOffset !== linksLevel0 + dim * 4 || h.sizeDataPerElement !== linksLevel0 + dim * 4 + 8) {
+    fail(`its element layout does not fit ${dim}-dimensional vectors`);
+  }
+  const level0End = HNSW_HEADER_BYTES + h.count * h.sizeDataPerElement;
+  if (buf.length < level0End) fail("it is shorter than its elements");
+
+  // Upper levels first: their sizes give each element's level, which level-0 checks don't need but
+  // upper-level neighbour checks do.
+  const sizeLinks = h.maxM * 4 + 4;
+  const levels = new Int32Array(h.count);
+  const upperAt = new Float64Array(h.count);
+  let at = level0End;
+  for (let i = 0; i < h.count; i++) {
+    if (at + 4 > buf.length) fail("it ends inside its upper levels");
+    const size = buf.readUInt32LE(at);
+    at += 4;
+    if (size % sizeLinks !== 0) fail(`element ${i} has a damaged link list size`);
+    const level = size / sizeLinks;
+    if (level > h.maxLevel) fail(`element ${i} sits above the top level`);
+    if (at + size > buf.length) fail("it ends inside its upper levels");
+    levels[i] = level;
+    upperAt[i] = at;
+    at += size;
+  }
+  if (at !== buf.length) fail(`it has ${buf.length - at} bytes more than its elements need`);
+  if (levels[h.entryPoint] !== h.maxLevel) fail(`its entry point is on level ${levels[h.entryPoint]}, not on the top level ${h.maxLevel}`);
+
+  const seenLabel = new Uint8Array(h.count);
+  for (let i = 0; i < h.count; i++) {
+    if (i % 4096 === 4095) await yieldToLoop();
+    const base = HNSW_HEADER_BYTES + i * h.sizeDataPerElement;
+    const n0 = buf.readUInt16LE(base);
+    if (buf[base + 2] !== 0 || buf[base + 3] !== 0) fail(`element ${i} is marked deleted or damaged`);
+    if (n0 > h.maxM0) fail(`element ${i} has ${n0} neighbours, more than ${h.maxM0}`);
+    for (let k = 0; k < n0; k++) {
+      const id = buf.readUInt32LE(base + 4 + k * 4);
+      if (id >= h.count) fail(`element ${i} links to ${id}, beyond its ${h.count} elements`);
+    }
+    for (let d = 0; d < dim; d++) {
+      if (!Number.isFinite(buf.readFloatLE(base + h.offsetData + d * 4))) fail(`element ${i} holds a vector that is not a number`);
+    }
+    const labelLow = buf.readUInt32LE(base + h.labelOffset);
+    const labelHigh = buf.readUInt32LE(base + h.labelOffset + 4);
+    if (labelHigh !== 0 || labelLow >= h.count || seenLabel[labelLow]) fail(`element ${i} has a damaged label`);
+    seenLabel[labelLow] = 1;
+    for (let l = 1; l <= levels[i]!; l++) {
+      const block = upperAt[i]! + (l - 1) * sizeLinks;
+      const n = buf.readUInt16LE(block); // as hnswlib reads it (getListCount)
+      if (n > h.maxM) fail(`element ${i} has ${n} neighbours on level ${l}, more than ${h.maxM}`);
+      for (let k = 0; k < n; k++) {
+        const id = buf.readUInt32LE(block + 4 + k * 4);
+        // A search on level l reads the neighbour's level-l links: it must have that level.
+        if (id >= h.count || levels[id]! < l) fail(`element ${i} links on level ${l} to ${id}, which is not on that level`);
+      }
+    }
+  }
+}
