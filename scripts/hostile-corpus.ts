@@ -13,7 +13,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { HOSTILE_CLASSES } from "../test/hostile-files.js";
+import { HOSTILE_CLASSES, type HostileClass } from "../test/hostile-files.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
@@ -101,7 +101,9 @@ const rows: string[] = [];
 console.log(`repo: ${repo}  (node ${process.version}, ${os.cpus().length} cores, timeout ${timeoutS} s)`);
 console.log("| class | time (s) | peak RSS (MB) | exit | skipped (reason) | good answered |");
 console.log("|---|---|---|---|---|---|");
-for (const cls of HOSTILE_CLASSES) {
+// The first row is the reference: the good articles alone (process start-up, model load, build).
+const REFERENCE: HostileClass = { name: "(reference: good articles only)", write: () => {}, skipped: {} };
+for (const cls of [REFERENCE, ...HOSTILE_CLASSES]) {
   if (only && !cls.name.includes(only)) continue;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "citebot-hostile-"));
   const corpus = path.join(tmp, "corpus");

@@ -13,7 +13,7 @@ import { parseDocx } from "./parsers/docx.js";
 import { parseHtml } from "./parsers/html.js";
 import { parsePdf } from "./parsers/pdf.js";
 import { parseMarkdown, parseText } from "./parsers/text.js";
-import { safeName } from "./safe-text.js";
+import { safeLine, safeName } from "./safe-text.js";
 import { MAX_PASSAGES_PER_ARTICLE, splitArticle } from "./split.js";
 
 export const ARTICLE_EXTENSIONS = [".txt", ".md", ".html", ".htm", ".pdf", ".docx"];
@@ -48,7 +48,8 @@ export async function loadCorpus(dir: string): Promise<LoadedCorpus> {
   const realRoot = await realpath(root);
 
   const skipped: SkippedFile[] = [];
-  const skip = (file: string, reason: string) => skipped.push({ file: safeName(file.split(path.sep).join("/")), reason });
+  // Reasons can quote a library's error message: they are made safe to print too.
+  const skip = (file: string, reason: string) => skipped.push({ file: safeName(file.split(path.sep).join("/")), reason: safeLine(reason) });
   const files = await listFiles(root, realRoot, skip);
 
   const articles: Article[] = [];
@@ -104,7 +105,9 @@ async function listFiles(root: string, realRoot: string, skip: (file: string, re
     try {
       entries = await readdir(path.join(root, rel), { withFileTypes: true });
     } catch (err) {
-      skip(rel, `folder not readable (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+      const code = (err as NodeJS.ErrnoException).code ?? String(err);
+      if (rel === "") throw new CorpusError(`The corpus folder ${root} can't be read (${code}).`);
+      skip(rel, `folder not readable (${code})`);
       continue;
     }
     for (const e of entries) {
