@@ -6,10 +6,20 @@
 // Deep or huge pages never reach the DOM: htmlparser2's tree builder is quadratic in depth (100k
 // nested tags: 11 s) and DOM code recurses (5,000 unclosed <b> overflowed the stack), so they keep
 // the flat text. Every walk here is iterative.
-import { Readability } from "@mozilla/readability";
+import { createRequire } from "node:module";
+import type { Readability as ReadabilityClass } from "@mozilla/readability";
 import { Tokenizer } from "htmlparser2";
-import { parseHTML } from "linkedom";
+import type { parseHTML as ParseHtml } from "linkedom";
 import { findDate, isoDay, readByline, type Meta, type Parsed } from "./common.js";
+
+// Reader mode's libraries load on the first HTML page only (linkedom alone takes ~0.3 s to import,
+// which a question answered from a loaded index should not pay). `require` keeps parseHtml synchronous.
+const requireLib = createRequire(import.meta.url);
+let readerLibs: { parseHTML: typeof ParseHtml; Readability: typeof ReadabilityClass } | undefined;
+function reader() {
+  readerLibs ??= { parseHTML: requireLib("linkedom").parseHTML, Readability: requireLib("@mozilla/readability").Readability };
+  return readerLibs;
+}
 
 /** Deepest element nesting a page may have to go through reader mode (real pages: < 100). */
 export const MAX_DOM_DEPTH = 400;
@@ -17,6 +27,8 @@ export const MAX_DOM_DEPTH = 400;
 export const MAX_DOM_ELEMENTS = 15_000;
 /** Most text (outside scripts and styles) a page may have to go through reader mode: an article is kilobytes. */
 export const MAX_READER_TEXT_CHARS = 1_000_000;
+/** Most pieces of text a page may have to go through reader mode (every entity splits one: 200,000 "&amp;" took 2 s). */
+export const MAX_DOM_TEXT_PIECES = 50_000;
 
 const BLOCK_TAGS = new Set(["p", "div", "section", "article", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "br", "tr", "table", "figcaption", "main", "dd", "dt", "pre", "hr"]);
 const SKIP_TAGS = new Set(["script", "style", "noscript", "nav", "header", "footer", "aside", "form", "button", "svg", "iframe", "template", "head", "title"]);
@@ -53,6 +65,8 @@ export interface HtmlScan {
   elements: number;
   /** Characters of text outside scripts and styles. */
   textChars: number;
+  /** Pieces of text the tokenizer reported (text runs and entities): the DOM makes a node of each. */
+  textPieces: number;
   meta: Meta & { h1?: string; titleTag?: string };
   /** Text of the first <article> element, or of the whole page, without page furniture elements. */
   text: string;
@@ -66,6 +80,7 @@ export function scanHtml(html: string): HtmlScan {
   let maxDepth = 0;
   let elements = 0;
   let textChars = 0;
+  let textPieces = 0;
   const out: string[] = [];
   let articleStart = -1;
   let articleEnd = -1;
@@ -88,6 +103,7 @@ export function scanHtml(html: string): HtmlScan {
   let attrValue = "";
 
   const text = (s: string) => {
+    textPieces++;
     const top = stack[stack.length - 1]?.name;
     if (top !== "script" && top !== "style") textChars += s.length;
     titleText?.push(s);
@@ -223,6 +239,7 @@ export function scanHtml(html: string): HtmlScan {
     maxDepth,
     elements,
     textChars,
+    textPieces,
     meta: {
       title: meta("og:title"),
       h1,
@@ -242,19 +259,19 @@ export function parseHtml(html: string): Parsed {
   const { h1, titleTag, ...meta } = scan.meta;
   let body = scan.text;
   let readerTitle: string | undefined;
-  if (scan.maxDepth <= MAX_DOM_DEPTH && scan.elements <= MAX_DOM_ELEMENTS && scan.textChars <= MAX_READER_TEXT_CHARS) {
-    let reader: ReaderResult | undefined;
+  if (scan.maxDepth <= MAX_DOM_DEPTH && scan.elements <= MAX_DOM_ELEMENTS && scan.textChars <= MAX_READER_TEXT_CHARS && scan.textPieces <= MAX_DOM_TEXT_PIECES) {
+    let found: ReaderResult | undefined;
     try {
-      reader = readerMode(html);
+      found = readerMode(html);
     } catch {
       // Reader mode is an improvement, never a requirement: the flat text stands.
     }
-    if (reader && reader.text.trim()) {
-      body = reader.text;
-      readerTitle = reader.title;
-      meta.byline ??= reader.byline;
-      meta.date ??= reader.date;
-      meta.source ??= reader.siteName;
+    if (found && found.text.trim()) {
+      body = found.text;
+      readerTitle = found.title;
+      meta.byline ??= found.byline;
+      meta.date ??= found.date;
+      meta.source ??= found.siteName;
     }
   }
   if (meta.byline) {
@@ -283,10 +300,10 @@ interface DomNode {
 
 /** Reader mode (Readability over a linkedom document); undefined when it finds no article. */
 function readerMode(html: string): ReaderResult | undefined {
+  const { parseHTML, Readability } = reader();
   const { document } = parseHTML(html);
   if (!document?.documentElement) return undefined;
-  const reader = new Readability<DomNode>(document as never, { maxElemsToParse: MAX_DOM_ELEMENTS, serializer: (el) => el as unknown as DomNode });
-  const article = reader.parse();
+  const article = new Readability<DomNode>(document as never, { maxElemsToParse: MAX_DOM_ELEMENTS, serializer: (el) => el as unknown as DomNode }).parse();
   if (!article?.content) return undefined;
   return {
     title: article.title?.trim() || undefined,
