@@ -131,6 +131,18 @@ describe("HTML edge cases", () => {
   });
 });
 
+describe("Markdown edge cases", () => {
+  it("a data: URI image of any length is dropped; a link with parentheses in its URL keeps its text", () => {
+    const img = `![chart](data:image/png;base64,${"A".repeat(300_000)})`;
+    const a = parseArticle("a.md", `# T\n\nBefore ${img} after [the report](https://x.org/a_(b) "title") was out.\n`);
+    expect(a.text).toBe("Before  after the report was out.");
+  });
+
+  it("unclosed marks stay as they are", () => {
+    expect(parseArticle("b.md", "Stars *everywhere and [brackets that never close.\n").text).toBe("Stars *everywhere and [brackets that never close.");
+  });
+});
+
 describe("unusable PDF and DOCX files are reported", () => {
   it("a zip bomb posing as .docx, a zip that is no Word document, and a text file named .pdf", async () => {
     const bomb = new JSZip();

@@ -71,8 +71,10 @@ export function splitFrontMatter(raw: string): Parsed {
 function fromMarkdown(md: string): string {
   return md
     .replace(/^```[^\n]*\n(?:(?!```)[^\n]*\n)*?```[^\n]*$/gm, "")
-    .replace(/!\[[^\][\n]{0,500}\]\([^()[\]\s]{0,2000}(?:\s+"[^"\n]{0,300}")?\)/g, "")
-    .replace(/\[([^\][\n]{1,500})\]\([^()[\]\s]{0,2000}(?:\s+"[^"\n]{0,300}")?\)/g, "$1")
+    // (A URL, with one level of parentheses, stops at the next bracket or space, so each stretch is
+    // scanned about once: a data: URI of any length is fine.)
+    .replace(/!\[[^\][\n]{0,500}\]\((?:[^()[\]\s]|\([^()[\]\s]*\))*(?:\s+"[^"\n]{0,300}")?\)/g, "")
+    .replace(/\[([^\][\n]{1,500})\]\((?:[^()[\]\s]|\([^()[\]\s]*\))*(?:\s+"[^"\n]{0,300}")?\)/g, "$1")
     .replace(/^[ \t]{0,3}[-*+][ \t]+/gm, "")
     .replace(/^[ \t]{0,3}>[ \t]?/gm, "")
     // Headings are section titles, not sentences of the article.
