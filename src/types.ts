@@ -10,7 +10,9 @@ export interface Article {
   /** Publisher or agency, when the article states it. */
   source?: string;
   url?: string;
-  /** Path relative to the corpus folder. */
+  /** The author line ("Priya Raman"), when the article states one; never part of `text`. */
+  byline?: string;
+  /** Path relative to the corpus folder (control characters shown as pictures). */
   file: string;
   /** Body text (furniture and the repeated title removed). */
   text: string;

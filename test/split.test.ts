@@ -1,9 +1,10 @@
 // Split stage: sentence boundaries in news text, with exact character offsets.
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadCorpus } from "../src/corpus/load.js";
-import { splitArticle, splitSentences } from "../src/corpus/split.js";
+import { MAX_SENTENCE_CHARS, SEGMENT_WINDOW, splitArticle, splitSentences } from "../src/corpus/split.js";
 import type { Article } from "../src/types.js";
 import { EIRNS_ID, REAL_CORPUS } from "./helpers.js";
+import { newsSentence, tinySentences } from "./hostile-files.js";
 
 const sentences = (text: string) => splitSentences(text).map((s) => s.text);
 
@@ -129,5 +130,74 @@ describe("splitArticle on the real corpus", () => {
     );
     // No sentence starts in lower case or with closing punctuation (a sign of a wrong split).
     for (const t of texts) expect(t).not.toMatch(/^[\p{Ll},;:)\]”’]/u);
+  });
+});
+
+describe("hostile input: bounded windows, bounded passages, exact offsets", () => {
+  /** Offsets slice back exactly, pieces are ordered and only whitespace lies between them. */
+  function expectCovers(text: string, parts: Array<{ text: string; start: number; end: number }>) {
+    let prev = 0;
+    for (const p of parts) {
+      expect(p.start).toBeGreaterThanOrEqual(prev);
+      expect(text.slice(p.start, p.end)).toBe(p.text);
+      expect(text.slice(prev, p.start).trim()).toBe("");
+      prev = p.end;
+    }
+  }
+
+  it("a long paragraph without breaks splits exactly as its sentences, across every window edge", () => {
+    const list = Array.from({ length: 3000 }, (_, i) => newsSentence(i));
+    const text = list.join(" ");
+    expect(text.length).toBeGreaterThan(100 * SEGMENT_WINDOW);
+    const parts = splitSentences(text);
+    expect(parts.map((p) => p.text)).toEqual(list);
+    expectCovers(text, parts);
+  });
+
+  it("abbreviations and quotes straddling window edges still join (same result as paragraph by paragraph)", () => {
+    const tricky = [
+      "Russian Ambassador to the U.S. Anatoly Antonov said the talks would begin soon.",
+      "“Why?” he asked.",
+      "Mr. Smith and Dr. Jones attended on Jan. 5 at 5 p.m. in Washington.",
+      "Item No. 5 was sold.",
+      "The report by J. R. Jones was published.",
+    ];
+    const list = Array.from({ length: 400 }, (_, i) => tricky[i % tricky.length]!);
+    // Shift the sentences against the window edges with a growing run of spaces.
+    const text = list.map((s, i) => s + " ".repeat(1 + (i % 7))).join("");
+    expect(sentences(text)).toEqual(list);
+  });
+
+  it("200,000 tiny sentences in one paragraph", () => {
+    const text = tinySentences(200_000);
+    const parts = splitSentences(text);
+    expect(parts).toHaveLength(200_000);
+    expectCovers(text, parts);
+  });
+
+  it("a sentence longer than MAX_SENTENCE_CHARS is cut at spaces into pieces no longer than that", () => {
+    const words = Array.from({ length: 3000 }, (_, i) => `word${i}`);
+    const text = `${words.join(" ")}.`;
+    const parts = splitSentences(text);
+    expect(parts.length).toBeGreaterThan(5);
+    for (const p of parts) expect(p.text.length).toBeLessThanOrEqual(MAX_SENTENCE_CHARS);
+    expect(parts.map((p) => p.text).join(" ")).toBe(text);
+    expectCovers(text, parts);
+  });
+
+  it("a multi-megabyte word: bounded pieces, never a split surrogate pair", () => {
+    const text = `It said ${"ab😀".repeat(400_000)} and nothing more.`;
+    const parts = splitSentences(text);
+    for (const p of parts) {
+      expect(p.text.length).toBeLessThanOrEqual(MAX_SENTENCE_CHARS);
+      expect(p.text).not.toMatch(/^[\uDC00-\uDFFF]|[\uD800-\uDBFF]$/);
+    }
+    expectCovers(text, parts);
+    expect(parts.map((p) => p.text).join("").replace(/\s+/g, "")).toBe(text.replace(/\s+/g, ""));
+  });
+
+  it("whitespace-only lines end a paragraph, as before", () => {
+    expect(sentences("First line without stop\n \t \nSecond line without stop")).toEqual(["First line without stop", "Second line without stop"]);
+    expect(sentences("a\n" + " \n".repeat(50_000) + "b")).toEqual(["a", "b"]);
   });
 });

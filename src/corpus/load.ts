@@ -1,19 +1,25 @@
-// Load stage: files in a corpus folder → Article[]. Reads .txt, .md and .html; anything it cannot
-// use (empty, binary, not UTF-8, too large, a duplicate) is reported and skipped, never fatal.
+// Load stage: files in a corpus folder → Article[]. Reads .txt, .md, .html, .pdf and .docx (one
+// parser per format in ./parsers/). Every per-file step (read, decode, parse, split into sentences)
+// runs inside one guard: a file that can't be used (empty, binary, not UTF-8, too large, a
+// duplicate, a symlink out of the folder, a YAML alias bomb, a broken PDF, or one whose parsing
+// throws) is reported with its reason and skipped; it never fails the corpus.
 import { createHash } from "node:crypto";
-import { readdir, readFile, stat } from "node:fs/promises";
+import { readdir, readFile, realpath, stat } from "node:fs/promises";
 import path from "node:path";
-import { parseDocument } from "htmlparser2";
-import { type AnyNode, type Element, isTag, isText } from "domhandler";
-import { getAttributeValue, textContent, findOne } from "domutils";
-import { parse as parseYaml } from "yaml";
 import type { Article } from "../types.js";
+import { toArticle } from "./article.js";
+import { ArticleError, type Parsed } from "./parsers/common.js";
+import { parseHtml } from "./parsers/html.js";
+import { parseMarkdown, parseText } from "./parsers/text.js";
+import { safeLine, safeName } from "./safe-text.js";
+import { MAX_PASSAGES_PER_ARTICLE, splitArticle } from "./split.js";
 
-export const ARTICLE_EXTENSIONS = [".txt", ".md", ".html", ".htm"];
+export const ARTICLE_EXTENSIONS = [".txt", ".md", ".html", ".htm", ".pdf", ".docx"];
 /** Larger files are skipped: an article is kilobytes, not a data dump. */
 export const MAX_ARTICLE_BYTES = 5 * 1024 * 1024;
 
 export interface SkippedFile {
+  /** Path relative to the corpus folder, with control characters shown as pictures. */
   file: string;
   reason: string;
 }
@@ -33,52 +39,122 @@ export async function loadCorpus(dir: string): Promise<LoadedCorpus> {
   try {
     info = await stat(root);
   } catch {
-    throw new CorpusError(`The corpus folder ${dir} does not exist. Put article files (.txt, .md, .html) there or name another folder with --corpus or CORPUS_DIR.`);
+    throw new CorpusError(`The corpus folder ${dir} does not exist. Put article files (.txt, .md, .html, .pdf, .docx) there or name another folder with --corpus or CORPUS_DIR.`);
   }
   if (!info.isDirectory()) throw new CorpusError(`${dir} is not a folder: the corpus must be a folder of article files.`);
+  // Symlinks are followed only when they stay inside the (real) corpus folder.
+  const realRoot = await realpath(root);
 
-  const files = (await readdir(root, { recursive: true, withFileTypes: true }))
-    .filter((e) => e.isFile() && ARTICLE_EXTENSIONS.includes(path.extname(e.name).toLowerCase()) && !e.name.startsWith("."))
-    .map((e) => path.relative(root, path.join(e.parentPath, e.name)))
-    .sort();
+  const skipped: SkippedFile[] = [];
+  // Reasons can quote a library's error message: they are made safe to print too.
+  const skip = (file: string, reason: string) => skipped.push({ file: safeName(file.split(path.sep).join("/")), reason: safeLine(reason) });
+  const files = await listFiles(root, realRoot, skip);
 
   const articles: Article[] = [];
-  const skipped: SkippedFile[] = [];
   const seen = new Map<string, string>();
+  const ids = new Set<string>();
   for (const file of files) {
-    const abs = path.join(root, file);
-    let bytes: Buffer;
+    let article: Article;
     try {
-      const size = (await stat(abs)).size;
-      if (size > MAX_ARTICLE_BYTES) {
-        skipped.push({ file, reason: `too large (${(size / 1e6).toFixed(1)} MB; the limit is ${MAX_ARTICLE_BYTES / 1e6} MB)` });
-        continue;
+      article = await readArticle(root, file);
+      // Split here, inside the guard (the build reuses the result): a file that can't be split is skipped, not fatal.
+      const sentences = splitArticle(article).length;
+      if (sentences > MAX_PASSAGES_PER_ARTICLE) {
+        throw new ArticleError(`too many sentences (${sentences.toLocaleString("en")}; the limit is ${MAX_PASSAGES_PER_ARTICLE.toLocaleString("en")} per file)`);
       }
-      bytes = await readFile(abs);
     } catch (err) {
-      skipped.push({ file, reason: `unreadable (${(err as NodeJS.ErrnoException).code ?? String(err)})` });
+      skip(file, err instanceof ArticleError ? err.message : `could not be read (${(err as Error)?.message?.split("\n")[0] ?? String(err)})`);
       continue;
     }
-    const raw = decodeText(bytes);
-    if (typeof raw !== "string") {
-      skipped.push({ file, reason: raw.reason });
-      continue;
-    }
-    const article = parseArticle(file, raw);
     if (!article.text.trim()) {
-      skipped.push({ file, reason: "empty (no article text)" });
+      skip(file, "empty (no article text)");
       continue;
     }
     const hash = createHash("sha256").update(article.text).digest("hex");
     const twin = seen.get(hash);
     if (twin) {
-      skipped.push({ file, reason: `duplicate of ${twin}` });
+      skip(file, `duplicate of ${twin}`);
       continue;
     }
-    seen.set(hash, file);
+    seen.set(hash, article.file);
+    // Ids are file names without extension: "a.txt" beside "a.md" keeps its extension to stay unique.
+    if (ids.has(article.id)) article = { ...article, id: article.file };
+    if (ids.has(article.id)) {
+      skip(file, `has the same name as another article once its control characters are shown (${article.file})`);
+      continue;
+    }
+    ids.add(article.id);
     articles.push(article);
   }
   return { dir: root, articles, skipped };
+}
+
+/**
+ * Article files under `root`, relative paths in sorted order. Walks folder by folder (an unreadable
+ * subfolder is reported, not fatal); a symlink is followed only to a file inside the corpus folder.
+ */
+async function listFiles(root: string, realRoot: string, skip: (file: string, reason: string) => void): Promise<string[]> {
+  const files: string[] = [];
+  const inside = (p: string) => p === realRoot || p.startsWith(realRoot.endsWith(path.sep) ? realRoot : realRoot + path.sep);
+  const folders = [""];
+  while (folders.length > 0) {
+    const rel = folders.pop()!;
+    let entries;
+    try {
+      entries = await readdir(path.join(root, rel), { withFileTypes: true });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? String(err);
+      if (rel === "") throw new CorpusError(`The corpus folder ${root} can't be read (${code}).`);
+      skip(rel, `folder not readable (${code})`);
+      continue;
+    }
+    for (const e of entries) {
+      if (e.name.startsWith(".")) continue;
+      const file = path.join(rel, e.name);
+      const isArticle = ARTICLE_EXTENSIONS.includes(path.extname(e.name).toLowerCase());
+      if (e.isDirectory()) folders.push(file);
+      else if (e.isFile()) {
+        if (isArticle) files.push(file);
+      } else if (e.isSymbolicLink()) {
+        let target: string;
+        try {
+          target = await realpath(path.join(root, file));
+        } catch {
+          if (isArticle) skip(file, "a broken symlink (its target does not exist)");
+          continue;
+        }
+        const kind = await stat(target).then((s) => (s.isDirectory() ? "folder" : s.isFile() ? "file" : "other"), () => "other");
+        if (!inside(target)) {
+          if (isArticle || kind === "folder") skip(file, `a symlink to a ${kind === "folder" ? "folder" : "file"} outside the corpus folder (not followed)`);
+        } else if (kind === "file" && isArticle) files.push(file);
+        // A symlinked folder inside the corpus is not walked again: its files are listed already.
+      }
+    }
+  }
+  return files.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** One file → its article (throws ArticleError with the reason it can't be one). */
+async function readArticle(root: string, file: string): Promise<Article> {
+  const abs = path.join(root, file);
+  let bytes: Buffer;
+  try {
+    const size = (await stat(abs)).size;
+    if (size > MAX_ARTICLE_BYTES) throw new ArticleError(`too large (${(size / 1e6).toFixed(1)} MB; the limit is ${MAX_ARTICLE_BYTES / 1e6} MB)`);
+    bytes = await readFile(abs);
+  } catch (err) {
+    if (err instanceof ArticleError) throw err;
+    throw new ArticleError(`unreadable (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  if (bytes.length > MAX_ARTICLE_BYTES) throw new ArticleError(`too large (over ${MAX_ARTICLE_BYTES / 1e6} MB)`);
+  const ext = path.extname(file).toLowerCase();
+  if (bytes.length === 0) throw new ArticleError("empty file");
+  // The PDF and Word parsers load only when a corpus holds such files (mammoth alone takes ~0.15 s to import).
+  if (ext === ".pdf") return toArticle(file, await (await import("./parsers/pdf.js")).parsePdf(bytes));
+  if (ext === ".docx") return toArticle(file, await (await import("./parsers/docx.js")).parseDocx(bytes));
+  const raw = decodeText(bytes);
+  if (typeof raw !== "string") throw new ArticleError(raw.reason);
+  return parseArticle(file, raw);
 }
 
 /** UTF-8 text, or why the bytes are not an article. */
@@ -92,159 +168,21 @@ export function decodeText(bytes: Uint8Array): string | { reason: string } {
   }
 }
 
-interface Meta {
-  title?: string;
-  date?: string;
-  source?: string;
-  url?: string;
-}
-
-/** Parses one file's text (metadata header, HTML or plain text) into an Article. */
+/** Parses one text file's content (.txt, .md, .html: metadata header, markup) into an Article. */
 export function parseArticle(file: string, raw: string): Article {
   const ext = path.extname(file).toLowerCase();
-  const id = file.slice(0, file.length - path.extname(file).length).split(path.sep).join("/");
-  let { meta, body } = splitFrontMatter(raw.replace(/\r\n?/g, "\n"));
+  const text = raw.replace(/\r\n?/g, "\n");
+  let parsed: Parsed;
   if (ext === ".html" || ext === ".htm") {
-    const html = fromHtml(body);
-    meta = { ...html.meta, ...meta };
-    body = html.text;
-  } else if (ext === ".md") {
-    // The first heading is the title when the header gives none.
-    const heading = /^[ \t]{0,3}#{1,6}[ \t]+(.+?)[ \t#]*$/m.exec(body);
-    if (!meta.title && heading && !body.slice(0, heading.index).trim()) meta = { ...meta, title: heading[1]! };
-    body = fromMarkdown(body);
-  }
-  let lines = body.split("\n").map((l) => l.replace(/[ \t\u00a0]+$/u, ""));
-  lines = stripFurniture(lines);
-  // A title repeated as the first body line(s) is page furniture too.
-  let title = meta.title?.trim();
-  const firstIdx = lines.findIndex((l) => l.trim() !== "");
-  if (!title && firstIdx >= 0 && looksLikeTitle(lines[firstIdx]!)) title = lines[firstIdx]!.replace(/^#+\s*/, "").trim();
-  if (title) {
-    while (true) {
-      const i = lines.findIndex((l) => l.trim() !== "");
-      if (i < 0 || !sameText(lines[i]!, title)) break;
-      lines.splice(0, i + 1);
-    }
-  }
-  const text = lines.join("\n").replace(/\n{3,}/g, "\n\n").trim();
-  return {
-    id,
-    title: title || path.basename(id),
-    ...(meta.date ? { date: meta.date } : {}),
-    ...(meta.source ? { source: meta.source } : {}),
-    ...(meta.url ? { url: meta.url } : {}),
-    file: file.split(path.sep).join("/"),
-    text,
-  };
+    // A YAML header before the markup wins over the page's own metadata.
+    const { meta, body } = parseText(text);
+    const html = parseHtml(body);
+    parsed = { meta: { ...html.meta, ...definedOnly(meta) }, body: html.body };
+  } else if (ext === ".md") parsed = parseMarkdown(text);
+  else parsed = parseText(text);
+  return toArticle(file, parsed);
 }
 
-/** An optional `---` YAML header with title, date, source (or publisher), url. */
-function splitFrontMatter(raw: string): { meta: Meta; body: string } {
-  const m = /^\uFEFF?---\n([\s\S]*?)\n---[ \t]*(?:\n|$)/.exec(raw);
-  if (!m) return { meta: {}, body: raw.replace(/^\uFEFF/, "") };
-  let data: Record<string, unknown> = {};
-  try {
-    const parsed: unknown = parseYaml(m[1]!);
-    if (parsed && typeof parsed === "object") data = parsed as Record<string, unknown>;
-  } catch {
-    // Not valid YAML, typically an unquoted colon ("title: pytest 2.7: bug fixes"): read it as
-    // plain "key: value" lines, splitting each at its first colon.
-    for (const line of m[1]!.split("\n")) {
-      const kv = /^\s*([A-Za-z_][\w-]*)\s*:\s?(.*)$/.exec(line);
-      if (kv) data[kv[1]!.toLowerCase()] = kv[2]!.trim().replace(/^(["'])(.*)\1$/, "$2");
-    }
-  }
-  const str = (v: unknown) => (v instanceof Date ? v.toISOString().slice(0, 10) : v == null ? undefined : String(v).trim() || undefined);
-  return {
-    meta: {
-      title: str(data.title),
-      date: str(data.date),
-      source: str(data.source ?? data.publisher),
-      url: str(data.url),
-    },
-    body: raw.slice(m[0].length),
-  };
-}
-
-const BLOCK_TAGS = new Set(["p", "div", "section", "article", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "br", "tr", "table", "figcaption", "main", "dd", "dt"]);
-const SKIP_TAGS = new Set(["script", "style", "noscript", "nav", "header", "footer", "aside", "form", "button", "svg", "iframe", "template", "head"]);
-
-function fromHtml(html: string): { meta: Meta; text: string } {
-  const doc = parseDocument(html, { decodeEntities: true });
-  const metaContent = (pred: (el: Element) => boolean) => {
-    const el = findOne((e) => e.name === "meta" && pred(e), doc.children, true);
-    return el ? getAttributeValue(el, "content")?.trim() || undefined : undefined;
-  };
-  const attr = (name: string) => (el: Element) => getAttributeValue(el, "property") === name || getAttributeValue(el, "name") === name;
-  const titleEl = findOne((e) => e.name === "title", doc.children, true);
-  const h1 = findOne((e) => e.name === "h1", doc.children, true);
-  const canonical = findOne((e) => e.name === "link" && getAttributeValue(e, "rel") === "canonical", doc.children, true);
-  const date = metaContent(attr("article:published_time")) ?? metaContent(attr("date"));
-  const meta: Meta = {
-    title: metaContent(attr("og:title")) ?? (h1 ? textContent(h1).trim() : undefined) ?? (titleEl ? textContent(titleEl).trim() : undefined),
-    source: metaContent(attr("og:site_name")) ?? metaContent(attr("author")),
-    date: date && /^\d{4}-\d{2}-\d{2}/.test(date) ? date.slice(0, 10) : undefined,
-    url: metaContent(attr("og:url")) ?? (canonical ? getAttributeValue(canonical, "href") : undefined),
-  };
-  const root = findOne((e) => e.name === "article", doc.children, true) ?? findOne((e) => e.name === "body", doc.children, true) ?? doc;
-  const out: string[] = [];
-  const walk = (nodes: AnyNode[]) => {
-    for (const n of nodes) {
-      if (isText(n)) out.push(n.data.replace(/\s+/g, " "));
-      else if (isTag(n)) {
-        if (SKIP_TAGS.has(n.name)) continue;
-        const block = BLOCK_TAGS.has(n.name);
-        if (block) out.push("\n\n");
-        walk(n.children);
-        if (block) out.push("\n\n");
-      }
-    }
-  };
-  walk("children" in root ? root.children : []);
-  const text = out
-    .join("")
-    .split("\n")
-    .map((l) => l.trim())
-    .join("\n");
-  return { meta, text };
-}
-
-function fromMarkdown(md: string): string {
-  return md
-    .replace(/^```[\s\S]*?^```/gm, "")
-    .replace(/!\[[^\]]*\]\([^)]*\)/g, "")
-    .replace(/\[([^\]]+)\]\([^)]*\)/g, "$1")
-    .replace(/^[ \t]{0,3}[-*+][ \t]+/gm, "")
-    .replace(/^[ \t]{0,3}>[ \t]?/gm, "")
-    // Headings are section titles, not sentences of the article.
-    .replace(/^[ \t]{0,3}#{1,6}[ \t].*$/gm, "")
-    .replace(/(\*\*|__)(.+?)\1/g, "$2")
-    .replace(/(?<![\p{L}\p{N}*_])([*_])(?=\S)(.+?)(?<=\S)\1(?![\p{L}\p{N}*_])/gu, "$2")
-    .replace(/`([^`]+)`/g, "$1");
-}
-
-// Navigation text that pages carry around articles.
-const FURNITURE = ["go to home page", "back to top", "return to top", "skip to content", "skip to main content", "share this article", "print this page", "clear", "advertisement", "read more", "home"];
-const FURNITURE_LINE = new RegExp(`^(?:\\s*(?:${FURNITURE.map(escapeRegExp).join("|")})\\s*[|·•]?)+\\s*$`, "i");
-// Furniture glued onto the end of a sentence ("…, Antonov said.Go to home page").
-const FURNITURE_TAIL = new RegExp(`(?<=[.!?"”’)])\\s*(?:${FURNITURE.slice(0, 7).map(escapeRegExp).join("|")})(?:\\s+(?:${FURNITURE.map(escapeRegExp).join("|")}))*\\s*$`, "i");
-const FURNITURE_HEAD = new RegExp(`^\\s*(?:${FURNITURE.slice(0, 7).map(escapeRegExp).join("|")})\\s+(?=\\S)`, "i");
-
-function stripFurniture(lines: string[]): string[] {
-  return lines
-    .filter((l) => !FURNITURE_LINE.test(l) || l.trim() === "")
-    .map((l) => l.replace(FURNITURE_TAIL, "").replace(FURNITURE_HEAD, ""));
-}
-
-function looksLikeTitle(line: string): boolean {
-  const t = line.replace(/^#+\s*/, "").trim();
-  return /[\p{L}\p{N}]/u.test(t) && t.length <= 200 && !/[.!?,;:]["”’]?$/.test(t);
-}
-
-const squash = (s: string) => s.normalize("NFKC").replace(/^#+\s*/, "").replace(/\s+/g, " ").trim().toLowerCase();
-const sameText = (a: string, b: string) => squash(a) === squash(b);
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

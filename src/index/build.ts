@@ -29,7 +29,7 @@ const { HierarchicalNSW } = hnswlib;
 export type Hnsw = InstanceType<typeof HierarchicalNSW>;
 
 /** Everything that shapes the stored index besides the corpus; a change rebuilds it. */
-export const INDEX_SETTINGS = { splitter: 3, keyword: 2, hnsw: { space: "cosine", m: 16, efConstruction: 200, seed: 100 } } as const;
+export const INDEX_SETTINGS = { splitter: 4, keyword: 3, hnsw: { space: "cosine", m: 16, efConstruction: 200, seed: 100 } } as const;
 
 export interface IndexData {
   manifest: Manifest;

@@ -8,8 +8,18 @@ const STOP_WORDS = new Set(
     "s t don didn doesn isn wasn weren won wouldn couldn shouldn ll re ve d m whats what's hows anything something thing things stuff say said says tell told know think").split(/\s+/),
 );
 
+/**
+ * Longest word that is stemmed. The Porter2 stemmer's cost grows with the square of the word's
+ * length (a 64 KB "word" froze the process for 26 s); no real word comes close, so longer tokens
+ * (hashes, base64, runs of letters) are kept as they are.
+ */
+export const MAX_STEMMED_WORD = 64;
+
 export const isStopWord = (w: string) => STOP_WORDS.has(w) || (w.length < 2 && !/\d/.test(w));
-export const stemOf = (w: string) => stem(w.replace(/'/g, ""));
+export const stemOf = (w: string) => {
+  const bare = w.replace(/'/g, "");
+  return bare.length > MAX_STEMMED_WORD ? bare : stem(bare);
+};
 
 /** Lower-cased words of a text, with curly apostrophes and possessives folded. */
 export function words(text: string): string[] {
@@ -28,7 +38,7 @@ export function terms(text: string): string[] {
   const out: string[] = [];
   for (const w of words(text)) {
     if (STOP_WORDS.has(w) || w.length < 2 && !/\d/.test(w)) continue;
-    out.push(stem(w.replace(/'/g, "")));
+    out.push(stemOf(w));
   }
   return out;
 }
@@ -49,7 +59,7 @@ export class KeywordIndex {
       fields: ["text"],
       idField: "id",
       tokenize: (text: string) => words(text),
-      processTerm: (term: string) => (STOP_WORDS.has(term) || (term.length < 2 && !/\d/.test(term)) ? null : stem(term.replace(/'/g, ""))),
+      processTerm: (term: string) => (STOP_WORDS.has(term) || (term.length < 2 && !/\d/.test(term)) ? null : stemOf(term)),
       searchOptions: { fuzzy: (term: string) => (term.length >= 5 ? 0.2 : false), prefix: false, combineWith: "OR" as const },
     };
   }
