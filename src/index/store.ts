@@ -58,7 +58,7 @@ export function indexDirFor(dataDir: string, corpusDir: string): string {
 
 export function hashCorpus(articles: Article[]): string {
   const h = createHash("sha256");
-  for (const a of articles) h.update(JSON.stringify([a.id, a.title, a.date, a.source, a.url, a.file, a.text])).update("\0");
+  for (const a of articles) h.update(JSON.stringify([a.id, a.title, a.date, a.source, a.url, a.byline, a.file, a.text])).update("\0");
   return h.digest("hex");
 }
 
