@@ -17,6 +17,7 @@ const CORPUS_OF: Record<string, string> = {
   "extra-qa.jsonl": SHIPPED,
   "holdout-qa.jsonl": SHIPPED,
   "chat-qa.jsonl": SHIPPED,
+  "followups-qa.jsonl": SHIPPED,
   "fixtures-qa.jsonl": FIXTURES,
   "kinds-qa.jsonl": KINDS,
 };
