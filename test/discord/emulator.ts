@@ -317,6 +317,12 @@ export class DiscordEmulator extends EventEmitter {
 
   private threads: Channel[] = [];
 
+  /** A channel's name (threads included), or its id when it has none (DMs). */
+  channelName(id: string): string {
+    const c = this.allChannels.get(id);
+    return c?.name ?? (c?.type === 1 ? "DM" : id);
+  }
+
   /** Channel object for a user's DM with the bot (created on first use). */
   dmChannel(u: EmuUser): Channel {
     let id = this.dmByUser.get(u.id);
@@ -361,6 +367,10 @@ export class DiscordEmulator extends EventEmitter {
     mentionEveryone?: boolean;
     replyTo?: string;
     pingReply?: boolean;
+    /** Attachments (e.g. `[{ filename: "photo.png" }]`), link-preview embeds and stickers the message carries. */
+    attachments?: Json[];
+    embeds?: Json[];
+    stickers?: Json[];
   }): Json {
     const author = opts.author ?? this.users.alice;
     const channel = this.allChannels.get(opts.channelId ?? this.channels.general.id);
@@ -389,8 +399,9 @@ export class DiscordEmulator extends EventEmitter {
       mention_everyone: everyone,
       mentions: mentions.map((m) => ({ ...m })),
       mention_roles: opts.mentionRoles ?? [...content.matchAll(/<@&(\d+)>/g)].map((m) => m[1]),
-      attachments: [],
-      embeds: [],
+      attachments: (opts.attachments ?? []).map((a) => ({ id: snowflake(), size: 1024, url: `${this.url}/attachments/${a.filename}`, proxy_url: `${this.url}/attachments/${a.filename}`, ...a })),
+      embeds: opts.embeds ?? [],
+      ...(opts.stickers && { sticker_items: opts.stickers.map((st) => ({ id: snowflake(), format_type: 1, ...st })) }),
       pinned: false,
       type: referenced ? 19 : 0,
       flags: 0,
@@ -433,6 +444,29 @@ export class DiscordEmulator extends EventEmitter {
     channelId?: string;
   }): InteractionState {
     return this.sendCommandInteraction(InteractionType.Autocomplete, opts);
+  }
+
+  /**
+   * Dispatch a message command (right-click a message → Apps → `name`): an APPLICATION_COMMAND
+   * interaction of command type 3 (MESSAGE) whose data carries the target message in
+   * resolved.messages, its content included whatever the bot's intents (as Discord does).
+   */
+  sendMessageCommand(opts: { name: string; messageId: string; user?: EmuUser; permissions?: string }): InteractionState {
+    const message = this.messages.get(opts.messageId);
+    if (!message) throw new Error(`unknown message ${opts.messageId}`);
+    const channel = this.allChannels.get(message.channel_id);
+    const registered = [...(channel?.guild_id ? (this.commands.get(channel.guild_id) ?? []) : []), ...(this.commands.get("global") ?? [])].find(
+      (c) => c.name === opts.name && c.type === 3,
+    );
+    const data = {
+      id: registered?.id ?? snowflake(),
+      name: opts.name,
+      type: 3,
+      target_id: message.id,
+      resolved: { messages: { [message.id]: { ...message, ...(channel?.guild_id && { guild_id: channel.guild_id }) } } },
+      ...(channel?.guild_id && { guild_id: channel.guild_id }),
+    };
+    return this.createInteraction(InteractionType.ApplicationCommand, data, opts.user, message.channel_id, undefined, opts.permissions);
   }
 
   /** Dispatch a MESSAGE_COMPONENT (button) interaction on a message the bot sent. */
