@@ -12,6 +12,7 @@ import { startHealthServer, type HealthReport, type HealthServer } from "./healt
 import { inviteUrl } from "./invite.js";
 import { IndexKeeper, isReloadable, type IndexKeeperOptions } from "./indexwatch.js";
 import { BotMetrics } from "./metrics.js";
+import { Conversations } from "./conversation.js";
 import { QuestionStore } from "./questions.js";
 import { RateLimiter } from "./ratelimit.js";
 import type { CitebotLike } from "./types.js";
@@ -86,6 +87,7 @@ export async function runBot(opts: RunBotOptions): Promise<BotHandle> {
     log,
     limiter: new RateLimiter(config.rateLimit.max, config.rateLimit.windowMs),
     questions: new QuestionStore(),
+    conversations: new Conversations(),
     work,
     seen: new SeenIds(),
     inflight: new InFlight(),

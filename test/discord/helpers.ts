@@ -32,6 +32,7 @@ export function cliEnv(env: Record<string, string>): Record<string, string> {
     DISCORD_GUILD_ID: "",
     ANSWER_CHANNELS: "",
     MESSAGE_CONTENT_INTENT: "",
+    ANSWER_IN_THREAD: "",
     RATE_LIMIT_MAX: "",
     RATE_LIMIT_WINDOW_SECONDS: "",
     ANSWER_EXCERPTS: "",
