@@ -18,6 +18,7 @@ const CORPUS_OF: Record<string, string> = {
   "holdout-qa.jsonl": SHIPPED,
   "chat-qa.jsonl": SHIPPED,
   "followups-qa.jsonl": SHIPPED,
+  "followups-holdout-qa.jsonl": SHIPPED,
   "fixtures-qa.jsonl": FIXTURES,
   "kinds-qa.jsonl": KINDS,
 };
