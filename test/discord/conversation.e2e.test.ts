@@ -6,7 +6,7 @@ import { botConfig } from "../../src/bot/config.js";
 import { Conversations } from "../../src/bot/conversation.js";
 import { runBot, type BotHandle } from "../../src/bot/main.js";
 import { THREAD_NAME_MAX } from "../../src/bot/threads.js";
-import { CREATE_PUBLIC_THREADS, DiscordEmulator, type EmuUser } from "./emulator.js";
+import { CREATE_PUBLIC_THREADS, DiscordEmulator, SEND_MESSAGES_IN_THREADS, type EmuUser } from "./emulator.js";
 import { captureLogs, carriesMessage, expectNoPings, expectWithinLimits, isCreateMessage, openCitebot, replyTo, transcript, unmarkdown } from "./helpers.js";
 
 let core: Awaited<ReturnType<typeof openCitebot>>;
@@ -191,7 +191,7 @@ describe("ANSWER_IN_THREAD=true: answers in a thread on the question, with fallb
     show(transcript(emu, [q.id, fu.id, inChannel.response.id, again.response.id]));
   });
 
-  it("without Create Public Threads: a reply in the channel, with a note naming the permission", async () => {
+  it("without Create Public Threads or Send Messages in Threads: a reply in the channel, with a note naming the permission", async () => {
     emu.denyBotPermissions(emu.channels.news.id, CREATE_PUBLIC_THREADS);
     const q = emu.sendMessage({ author: member(), channelId: emu.channels.news.id, content: ARMS, mentionBot: true });
     const reply = await emu.waitForRequest(replyTo(q.id));
@@ -200,6 +200,12 @@ describe("ANSWER_IN_THREAD=true: answers in a thread on the question, with fallb
     expect(reply.body.embeds.length).toBeGreaterThan(0);
     expect(emu.requests.some(isThreadStart(q.id))).toBe(false);
     show(transcript(emu, [q.id, reply.response.id]));
+
+    emu.denyBotPermissions(emu.channels.answers.id, SEND_MESSAGES_IN_THREADS);
+    const q2 = emu.sendMessage({ author: member(), channelId: emu.channels.answers.id, content: ARMS, mentionBot: true });
+    const reply2 = await emu.waitForRequest(replyTo(q2.id));
+    expect(reply2.body.content).toContain("(I'm missing the Send Messages in Threads permission here)");
+    expect(emu.requests.some(isThreadStart(q2.id))).toBe(false);
   });
 
   it("Discord refusing the thread, or the new thread refusing the answer: a reply in the channel", async () => {
