@@ -177,10 +177,16 @@ async function deliverAnswer(
   const once = { allowedMentions: NO_PINGS, nonce: `r${message.id}`.slice(0, 25), enforceNonce: true };
   const reply = (note?: string) =>
     deliver(ctx, "reply", () => message.reply({ ...payload, content: withNote(payload.content, note), ...once, failIfNotExists: false }));
-  const toParent = (channel: Extract<Place, { kind: "parent" }>["channel"], note: string): Promise<Message> =>
-    deliver(ctx, "send", () => channel.send({ ...payload, content: withNote(payload.content, note), ...once }) as Promise<Message>);
+  // In the parent channel, a reply to the thread's starter message (a thread opened on a question
+  // has the question's id), so the answer sits under the question; without one, a plain message.
+  const toParent = (channel: Extract<Place, { kind: "parent" }>["channel"], note: string, starterId: string): Promise<Message> =>
+    deliver(
+      ctx,
+      "send",
+      () => channel.send({ ...payload, content: withNote(payload.content, note), ...once, reply: { messageReference: starterId, failIfNotExists: false } }) as Promise<Message>,
+    );
   if (place.kind === "reply") return reply(place.note);
-  if (place.kind === "parent") return toParent(place.channel, place.note);
+  if (place.kind === "parent") return toParent(place.channel, place.note, message.channelId);
   const thread = place.thread;
   try {
     return place.created ? await deliver(ctx, "send", () => thread.send({ ...payload, ...once })) : await reply();
@@ -191,7 +197,7 @@ async function deliverAnswer(
     if (place.created) return reply(THREAD_NOTES.closed(threadName(thread.name), why));
     const parent = thread.parent;
     if (!parent?.isSendable()) throw err;
-    return toParent(parent, THREAD_NOTES.closed(threadName(thread.name), why));
+    return toParent(parent, THREAD_NOTES.closed(threadName(thread.name), why), thread.id);
   }
 }
 

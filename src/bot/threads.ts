@@ -1,8 +1,9 @@
 // Answers in threads (ANSWER_IN_THREAD=true): a question asked in a channel gets a public thread on
 // its message, named after it, and the answer goes there; follow-ups in that thread keep its
 // context (src/bot/conversation.ts). Where a thread can't be used (missing permissions, a thread
-// already on the message, a thread archived or locked), the answer goes to the channel instead,
-// with a one-line note saying why: a question is never left unanswered for want of a thread.
+// already on the message, a thread archived or locked), the answer goes to the channel instead, as
+// a reply to the question (or to the thread's starter message), with a one-line note saying why: a
+// question is never left unanswered for want of a thread.
 import {
   ChannelType,
   DiscordAPIError,

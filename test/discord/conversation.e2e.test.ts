@@ -179,6 +179,7 @@ describe("ANSWER_IN_THREAD=true: answers in a thread on the question, with fallb
     const fu = emu.sendMessage({ author: emu.users.bob, channelId: q.id, content: "when will they meet?" }); // a moderator can still post
     const inChannel = await emu.waitForRequest(postedIn(q.channel_id));
     expect(inChannel.body.content).toContain("-# I couldn't answer in the thread “Who will lead the delegations?” (it is locked), so I answered here.");
+    expect(inChannel.body.message_reference).toMatchObject({ message_id: q.id, fail_if_not_exists: false }); // under the question
     expect(inChannel.body.embeds.length).toBeGreaterThan(0);
     expect(emu.requests.filter((r) => isCreateMessage(r) && r.path === `/channels/${q.id}/messages` && r.seq > fu.seq)).toEqual([]);
     expectNoPings(inChannel);
