@@ -181,9 +181,10 @@ program
   .option("--json", "print the figures as JSON")
   .option("--compare", "compare keyword-only, dense-only and hybrid side by side")
   .option("--details", "print each question's outcome")
+  .option("--followups", 'follow-up questions (a "previous" field on each line): scored alone, after the previous question, and as the bot reads them')
   .addOption(corpusOption())
   .addOption(modeOption())
-  .action(async (file: string, opts: { json?: boolean; compare?: boolean; details?: boolean; corpus?: string; mode: string }) => {
+  .action(async (file: string, opts: { json?: boolean; compare?: boolean; details?: boolean; corpus?: string; mode: string; followups?: boolean }) => {
     const { runEval } = await import("./eval.js");
     const ok = await runEval(file, opts);
     if (!ok) process.exitCode = 1;

@@ -145,6 +145,13 @@ export const VARIABLES = {
     help: "request the privileged Message Content intent (needed for ANSWER_CHANNELS)",
     problem: "MESSAGE_CONTENT_INTENT must be true or false.",
   },
+  ANSWER_IN_THREAD: {
+    group: "bot",
+    schema: bool,
+    default: "false",
+    help: "answer a question in a channel in a new public thread on it, named after it",
+    problem: "ANSWER_IN_THREAD must be true or false.",
+  },
   RATE_LIMIT_MAX: {
     group: "bot",
     schema: positiveInt(1000),

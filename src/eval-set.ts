@@ -22,6 +22,8 @@ const lineSchema = z.strictObject({
   answers: z.array(z.string().refine((a) => normalize(a).length > 0, "an answer is empty")),
   source: z.string().min(1).nullable(),
   kind: z.enum(KINDS),
+  /** Follow-up sets (followups-qa.jsonl): the question asked just before, which `question` follows. */
+  previous: z.string().trim().min(1, "previous is empty").max(2000, "previous is over 2,000 characters").optional(),
 });
 export type EvalLine = z.infer<typeof lineSchema>;
 

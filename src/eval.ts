@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { Citebot } from "./citebot.js";
 import { normalize } from "./eval-set.js";
+import { questionInContext } from "./followup.js";
 import type { RetrievalMode, RetrieverSettings } from "./search/retriever.js";
 import type { Answer } from "./types.js";
 
@@ -13,6 +14,8 @@ const questionSchema = z.object({
   answers: z.array(z.string()),
   source: z.string().nullable().optional(),
   kind: z.string(),
+  /** Follow-up sets: the question asked just before this one. */
+  previous: z.string().optional(),
 });
 export type EvalQuestion = z.infer<typeof questionSchema>;
 
@@ -99,8 +102,61 @@ export function table(rows: Array<[string, Figures]>): string {
   return [line(head), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
 }
 
-export async function runEval(file: string, opts: { json?: boolean; compare?: boolean; details?: boolean; corpus?: string; mode?: string }): Promise<boolean> {
+/**
+ * How each follow-up is posed to the retriever: alone (as if there were no conversation), with the
+ * earlier question pasted before it (the naive way), and as the bot reads it (src/followup.ts).
+ */
+export const FOLLOW_UP_READINGS: Record<string, (q: EvalQuestion) => string> = {
+  "follow-up alone": (q) => q.question,
+  "previous + follow-up": (q) => (q.previous ? `${q.previous} ${q.question}` : q.question),
+  "in context (shipped)": (q) => questionInContext(q.previous, q.question).question,
+};
+
+/** `eval --followups`: the same follow-up questions under each reading, side by side, and by follow-up style. */
+async function runFollowUpEval(file: string, questions: EvalQuestion[], base: Citebot, opts: { json?: boolean; details?: boolean }): Promise<boolean> {
+  const missing = questions.filter((q) => !q.previous);
+  if (missing.length) {
+    console.error(`${file}: --followups needs a "previous" question on every line (missing on ${missing.map((q) => q.id).join(", ")}).`);
+    return false;
+  }
+  const rows: Array<[string, Figures]> = [];
+  for (const [name, read] of Object.entries(FOLLOW_UP_READINGS)) rows.push([name, await evaluate(base, questions.map((q) => ({ ...q, question: read(q) })))]);
+  // The style is the id's middle part (fu-topic-01 → topic): elliptical, back-reference, short, self-contained, topic switch.
+  const styleOf = (id: string) => /^[^-]+-([^-]+)-/.exec(id)?.[1] ?? "other";
+  const styles = [...new Set(questions.map((q) => styleOf(q.id)))];
+  const byStyle = rows.map(([name, f]) => [
+    name,
+    Object.fromEntries(styles.map((st) => {
+      const ds = f.details.filter((d) => styleOf(d.id) === st);
+      return [st, { n: ds.length, hit1: mean(ds.map((d) => (d.rank === 1 ? 1 : 0))), hit3: mean(ds.map((d) => (d.rank >= 1 && d.rank <= 3 ? 1 : 0))) }];
+    })),
+  ] as const);
+  if (opts.json) {
+    console.log(JSON.stringify({ readings: Object.fromEntries(rows.map(([n, f]) => [n, opts.details ? f : { ...f, details: undefined }])), byStyle: Object.fromEntries(byStyle) }, null, 2));
+    return true;
+  }
+  console.log(`${questions.length} follow-up questions from ${file}, each read three ways\n`);
+  console.log(table(rows));
+  const head = ["reading", ...styles.map((st) => `${st} (n=${questions.filter((q) => styleOf(q.id) === st).length}) hit@1/hit@3`)];
+  const body = byStyle.map(([name, s]) => [name, ...styles.map((st) => `${f3(s[st]!.hit1)} / ${f3(s[st]!.hit3)}`)]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
+  console.log(`\nBy follow-up style:\n${[line(head), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n")}`);
+  if (opts.details) {
+    for (const q of questions) {
+      const ranks = rows.map(([name, f]) => `${name}: ${f.details.find((d) => d.id === q.id)!.rank}`).join(", ");
+      console.log(`\n${q.id}  previous: ${q.previous}\n  follow-up: ${q.question}\n  read as:   ${questionInContext(q.previous, q.question).question}\n  rank (0 = miss) ${ranks}`);
+    }
+  }
+  return true;
+}
+
+export async function runEval(
+  file: string,
+  opts: { json?: boolean; compare?: boolean; details?: boolean; corpus?: string; mode?: string; followups?: boolean },
+): Promise<boolean> {
   const questions = readQuestions(file);
+  if (opts.followups) return runFollowUpEval(file, questions, await Citebot.open({ corpusDir: opts.corpus }), opts);
   const base = await Citebot.open({ corpusDir: opts.corpus });
   const configs: Array<[string, Partial<RetrieverSettings>]> = opts.compare
     ? Object.entries(CONFIGURATIONS)

@@ -17,6 +17,8 @@ const CORPUS_OF: Record<string, string> = {
   "extra-qa.jsonl": SHIPPED,
   "holdout-qa.jsonl": SHIPPED,
   "chat-qa.jsonl": SHIPPED,
+  "followups-qa.jsonl": SHIPPED,
+  "followups-holdout-qa.jsonl": SHIPPED,
   "fixtures-qa.jsonl": FIXTURES,
   "kinds-qa.jsonl": KINDS,
 };
@@ -40,7 +42,8 @@ describe("question sets under test/eval", () => {
     const repeats: string[] = [];
     for (const file of sets) {
       for (const line of readLines(path.join(EVAL_DIR, file))) {
-        const key = `${CORPUS_OF[file]}\n${normalize(line.question)}`;
+        // A follow-up ("when?") is asked after its previous question: the pair is what must not repeat.
+        const key = `${CORPUS_OF[file]}\n${line.previous ? `${normalize(line.previous)}\n` : ""}${normalize(line.question)}`;
         if (seen.has(key)) repeats.push(`${line.id} repeats ${seen.get(key)}: ${line.question}`);
         else seen.set(key, line.id);
       }
@@ -108,9 +111,9 @@ describe("checkEvalSet", () => {
   });
 });
 
-function readLines(file: string): Array<{ id: string; question: string }> {
+function readLines(file: string): Array<{ id: string; question: string; previous?: string }> {
   return readFileSync(file, "utf8")
     .split("\n")
     .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as { id: string; question: string });
+    .map((l) => JSON.parse(l) as { id: string; question: string; previous?: string });
 }

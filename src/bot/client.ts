@@ -1,7 +1,7 @@
 // The discord.js client: intents, partials, safe defaults, and the event wiring.
 import { Client, Events, GatewayIntentBits, Options, Partials, Status, type ClientOptions, type Interaction } from "discord.js";
 import { apologize, type BotContext } from "./context.js";
-import { commandsByName } from "./commands/index.js";
+import { commandsByName, messageCommandsByName } from "./commands/index.js";
 import { handleMessage } from "./messages.js";
 import { handleMore, isMoreButton } from "./more.js";
 import { NO_PINGS } from "./render.js";
@@ -142,6 +142,19 @@ export async function handleInteraction(ctx: BotContext, interaction: Interactio
       await command.execute(ctx, interaction);
     } catch (err) {
       await apologize(ctx, interaction, err, `/${interaction.commandName}`);
+    }
+    return;
+  }
+  if (interaction.isMessageContextMenuCommand()) {
+    const command = messageCommandsByName.get(interaction.commandName);
+    if (!command) {
+      ctx.log.warn({ command: interaction.commandName }, "unknown message command (stale registration? run npm run register-commands)");
+      return apologize(ctx, interaction, new Error(`unknown message command ${interaction.commandName}`), "command");
+    }
+    try {
+      await command.execute(ctx, interaction);
+    } catch (err) {
+      await apologize(ctx, interaction, err, interaction.commandName);
     }
     return;
   }

@@ -13,6 +13,8 @@ export interface BotConfig {
   answerChannels: string[];
   /** Request the privileged Message Content intent (must be enabled in the Developer Portal too). */
   messageContentIntent: boolean;
+  /** Answer a question asked in a channel in a new public thread on it (ANSWER_IN_THREAD). */
+  answerInThread: boolean;
   /** Questions allowed per user per window. */
   rateLimit: { max: number; windowMs: number };
   /** Excerpts per answer (1–10). */
@@ -60,6 +62,7 @@ export function loadBotConfig(env?: NodeJS.ProcessEnv): BotConfig {
     guildId: v.DISCORD_GUILD_ID,
     answerChannels: v.ANSWER_CHANNELS ?? [],
     messageContentIntent: v.MESSAGE_CONTENT_INTENT ?? false,
+    answerInThread: v.ANSWER_IN_THREAD ?? false,
     rateLimit: { max: v.RATE_LIMIT_MAX ?? 5, windowMs: (v.RATE_LIMIT_WINDOW_SECONDS ?? 60) * 1000 },
     answerExcerpts: v.ANSWER_EXCERPTS ?? 3,
     apiUrl: v.DISCORD_API_URL?.replace(/\/+$/, ""),
@@ -81,6 +84,7 @@ export function botConfig(partial: Partial<BotConfig> & Pick<BotConfig, "token">
   return {
     answerChannels: [],
     messageContentIntent: false,
+    answerInThread: false,
     rateLimit: { max: 5, windowMs: 60_000 },
     answerExcerpts: 3,
     queue: { ...DEFAULTS.queue },

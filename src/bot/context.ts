@@ -2,6 +2,7 @@
 import { MessageFlags, RESTJSONErrorCodes, DiscordAPIError, type RepliableInteraction } from "discord.js";
 import type { Logger } from "../log.js";
 import type { BotConfig } from "./config.js";
+import type { Conversations } from "./conversation.js";
 import { withRetry } from "./deliver.js";
 import type { IndexKeeper } from "./indexwatch.js";
 import type { BotMetrics } from "./metrics.js";
@@ -18,6 +19,8 @@ export interface BotContext {
   log: Logger;
   limiter: RateLimiter;
   questions: QuestionStore;
+  /** Which question each answer (and each thread the bot opened) was about, for follow-ups. */
+  conversations: Conversations;
   work: WorkQueue;
   /** Message and interaction ids already handled (a replayed event is answered once). */
   seen: SeenIds;

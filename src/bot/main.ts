@@ -4,7 +4,7 @@ import { DiscordAPIError, Events, REST, Routes, type Client, type ClientOptions 
 import { ConfigError, loadCoreConfig, loadDotenv, loadLogConfig } from "../config.js";
 import { rootLogger, type Logger } from "../log.js";
 import { createClient, gatewayReady, gatewayState } from "./client.js";
-import { commandDefinitions } from "./commands/index.js";
+import { commandDefinitions, messageCommandsByName } from "./commands/index.js";
 import { BotConfigError, loadBotConfig, TOKEN_HELP, type BotConfig } from "./config.js";
 import type { BotContext } from "./context.js";
 import { DEFAULT_RETRY_DELAYS_MS } from "./deliver.js";
@@ -12,6 +12,7 @@ import { startHealthServer, type HealthReport, type HealthServer } from "./healt
 import { inviteUrl } from "./invite.js";
 import { IndexKeeper, isReloadable, type IndexKeeperOptions } from "./indexwatch.js";
 import { BotMetrics } from "./metrics.js";
+import { Conversations } from "./conversation.js";
 import { QuestionStore } from "./questions.js";
 import { RateLimiter } from "./ratelimit.js";
 import type { CitebotLike } from "./types.js";
@@ -86,6 +87,7 @@ export async function runBot(opts: RunBotOptions): Promise<BotHandle> {
     log,
     limiter: new RateLimiter(config.rateLimit.max, config.rateLimit.windowMs),
     questions: new QuestionStore(),
+    conversations: new Conversations(),
     work,
     seen: new SeenIds(),
     inflight: new InFlight(),
@@ -358,10 +360,12 @@ export async function registerCommandsFromCli(opts: { clear?: boolean } = {}): P
       console.log(r.scope === "guild" ? `Removed citebot's slash commands from guild ${r.guildId}.` : "Removed citebot's global slash commands (Discord may take a while to hide them).");
       return;
     }
+    // Slash commands as "/ask"; message commands as the menu entry people look for.
+    const names = r.commands.map((c) => (messageCommandsByName.has(c) ? `“${c}” (message menu → Apps)` : `/${c}`)).join(", ");
     console.log(
       r.scope === "guild"
-        ? `Registered ${r.commands.map((c) => `/${c}`).join(", ")} in guild ${r.guildId} (available now).`
-        : `Registered ${r.commands.map((c) => `/${c}`).join(", ")} globally (Discord may take up to an hour to show them everywhere).`,
+        ? `Registered ${names} in guild ${r.guildId} (available now).`
+        : `Registered ${names} globally (Discord may take up to an hour to show them everywhere).`,
     );
   } catch (err) {
     console.error(explain(err));

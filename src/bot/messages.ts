@@ -1,14 +1,20 @@
-// Questions asked in messages: a mention of the bot, a reply to one of its answers, any DM, and any
-// message in an answer channel (ANSWER_CHANNELS, needs the Message Content intent).
-import type { Message, MessageReplyOptions } from "discord.js";
+// Questions asked in messages: a mention of the bot, a reply to one of its answers, any DM, any
+// message in an answer channel (ANSWER_CHANNELS, needs the Message Content intent) and any message
+// the bot can read in a thread it opened. A reply to an answer, or a message in the bot's thread,
+// is read with the question before it (a follow-up, src/followup.ts); with ANSWER_IN_THREAD the
+// answer to a question in a channel goes to a new thread on it (src/bot/threads.ts).
+import type { Message, MessageCreateOptions, MessageReplyOptions, ThreadChannel } from "discord.js";
 import { deliver, type BotContext } from "./context.js";
 import { cleanQuestion, QuestionError } from "../question.js";
+import { questionInContext } from "../followup.js";
+import { previousQuestion } from "./conversation.js";
 import { canEmbedIn, renderAnswerFor } from "./plaintext.js";
 import { moreCustomId } from "./questions.js";
-import { NO_PINGS, TEXT } from "./render.js";
+import { fit, NO_PINGS, TEXT, userText } from "./render.js";
+import { isThreadRefusal, openThread, placeInThread, refusalReason, THREAD_NOTES, threadName, withNote, type Place } from "./threads.js";
 import { errInfo } from "./errors.js";
 
-export type Trigger = "dm" | "mention" | "reply" | "answer-channel";
+export type Trigger = "dm" | "mention" | "reply" | "answer-channel" | "thread";
 
 export interface MessageQuestion {
   trigger: Trigger;
@@ -39,7 +45,14 @@ export function questionOf(message: Message, botId: string, answerChannels: Read
   if (answerChannels.has(message.channelId) || (parentId && answerChannels.has(parentId))) {
     return question ? { trigger: "answer-channel", question } : null;
   }
+  // A thread the bot opened for an answer: what is said there is for the bot (when it can read it).
+  if (message.channel.isThread() && message.channel.ownerId === botId && question) return { trigger: "thread", question };
   return null;
+}
+
+/** The line under an answer to a follow-up: what it was read with. */
+export function followUpNote(previous: string): string {
+  return `-# Read as a follow-up to “${fit(previous, 200, userText)}”.`;
 }
 
 const TYPING_REFRESH_MS = 8000; // Discord shows "typing" for about 10 s.
@@ -106,20 +119,35 @@ export async function handleMessage(ctx: BotContext, message: Message, answerCha
       await reply({ content: TEXT.busy });
       return;
     }
-    const typing = startTyping(ctx, message, log);
+    // A follow-up is read with the question it follows; a self-contained one stays as it is.
+    const previous = await previousQuestion(ctx.conversations, message, botId, log);
+    const reading = questionInContext(previous?.question, question);
+    const inContext = reading.kind !== "standalone" && previous ? previous.question : undefined;
+    if (previous) log.info({ followUp: reading.kind, from: previous.from }, reading.kind === "standalone" ? "self-contained question after an answer" : "read as a follow-up");
+    // Where the answer goes: a new thread (ANSWER_IN_THREAD), the thread it was asked in, or a reply.
+    let place: Place = { kind: "reply" };
+    if (message.inGuild() && message.channel.isThread()) place = placeInThread(message, message.channel);
+    else if (message.inGuild() && ctx.config.answerInThread) place = await openThread(message, question, log);
+    const typing = startTyping(ctx, place.kind === "thread" && place.created ? place.thread : place.kind === "parent" ? place.channel : message.channel, log);
     try {
-      const answer = await ticket.compute(() => ctx.citebot.answer(question, { limit: ctx.config.answerExcerpts }));
-      const key = answer.more ? ctx.questions.put({ question, askerId: message.author.id, offset: answer.hits.length }) : undefined;
+      const answer = await ticket.compute(() => ctx.citebot.answer(reading.question, { limit: ctx.config.answerExcerpts }));
+      const key = answer.more ? ctx.questions.put({ question: reading.question, askerId: message.author.id, offset: answer.hits.length }) : undefined;
       const embeds = canEmbedIn(message);
       const r = renderAnswerFor(answer, embeds, { moreCustomId: key && moreCustomId(key) });
+      const payload = { content: withNote(r.content, inContext && followUpNote(inContext)), embeds: r.embeds, components: r.components };
       await typing.first; // "typing…" shows before the answer lands
-      const sent = await reply({ content: r.content, embeds: r.embeds, components: r.components });
+      const sent = await deliverAnswer(ctx, message, place, payload, log);
       if (key) ctx.questions.bind(key, sent.id);
+      ctx.conversations.rememberAnswer(sent.id, reading.question);
+      if (sent.channel.isThread() && sent.channel.ownerId === botId) ctx.conversations.rememberThread(sent.channelId, reading.question);
       if (!embeds) log.warn({ channelId: message.channelId }, "no Embed Links permission in this channel; answered in plain text");
       ctx.metrics.answers.inc({ source, answered: String(answer.answered) });
       if (!answer.answered) ctx.metrics.abstentions.inc({ source });
       ctx.metrics.latency.observe({ source }, (Date.now() - received) / 1000);
-      log.info({ outcome: "answered", answered: answer.answered, hits: answer.hits.length, ms: Date.now() - received }, "answered");
+      log.info(
+        { outcome: "answered", answered: answer.answered, hits: answer.hits.length, followUp: reading.kind, where: sent.channelId === message.channelId ? "reply" : sent.channel.isThread() ? "thread" : "channel", ms: Date.now() - received },
+        "answered",
+      );
     } finally {
       typing.stop();
       ticket.done();
@@ -135,11 +163,48 @@ export async function handleMessage(ctx: BotContext, message: Message, answerCha
   }
 }
 
+/**
+ * Sends the answer where `place` says. A thread that turns out to refuse it (archived or locked
+ * meanwhile, permissions taken away) gets the answer in the channel instead, with a note.
+ */
+async function deliverAnswer(
+  ctx: BotContext,
+  message: Message,
+  place: Place,
+  payload: { content: string; embeds: MessageCreateOptions["embeds"]; components: MessageCreateOptions["components"] },
+  log: BotContext["log"],
+): Promise<Message> {
+  const once = { allowedMentions: NO_PINGS, nonce: `r${message.id}`.slice(0, 25), enforceNonce: true };
+  const reply = (note?: string) =>
+    deliver(ctx, "reply", () => message.reply({ ...payload, content: withNote(payload.content, note), ...once, failIfNotExists: false }));
+  // In the parent channel, a reply to the thread's starter message (a thread opened on a question
+  // has the question's id), so the answer sits under the question; without one, a plain message.
+  const toParent = (channel: Extract<Place, { kind: "parent" }>["channel"], note: string, starterId: string): Promise<Message> =>
+    deliver(
+      ctx,
+      "send",
+      () => channel.send({ ...payload, content: withNote(payload.content, note), ...once, reply: { messageReference: starterId, failIfNotExists: false } }) as Promise<Message>,
+    );
+  if (place.kind === "reply") return reply(place.note);
+  if (place.kind === "parent") return toParent(place.channel, place.note, message.channelId);
+  const thread = place.thread;
+  try {
+    return place.created ? await deliver(ctx, "send", () => thread.send({ ...payload, ...once })) : await reply();
+  } catch (err) {
+    if (!isThreadRefusal(err)) throw err;
+    log.warn({ err: errInfo(err), threadId: thread.id }, "the thread refused the answer; answering in the channel");
+    const why = refusalReason(err, thread);
+    if (place.created) return reply(THREAD_NOTES.closed(threadName(thread.name), why));
+    const parent = thread.parent;
+    if (!parent?.isSendable()) throw err;
+    return toParent(parent, THREAD_NOTES.closed(threadName(thread.name), why), thread.id);
+  }
+}
+
 const lastTyping = new WeakMap<BotContext, Map<string, number>>();
 
-/** Shows "typing…" until stopped; `first` settles when the first indicator was sent (or after 1 s). */
-function startTyping(ctx: BotContext, message: Message, log: BotContext["log"]): { first: Promise<void>; stop(): void } {
-  const channel = message.channel;
+/** Shows "typing…" in `channel` until stopped; `first` settles when the first indicator was sent (or after 1 s). */
+function startTyping(ctx: BotContext, channel: Message["channel"] | ThreadChannel, log: BotContext["log"]): { first: Promise<void>; stop(): void } {
   let sent = lastTyping.get(ctx);
   if (!sent) lastTyping.set(ctx, (sent = new Map()));
   const send = async () => {

@@ -2,7 +2,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /** Where a question came from. */
-export type Source = "mention" | "reply" | "dm" | "answer-channel" | "ask" | "more" | "source";
+export type Source = "mention" | "reply" | "dm" | "answer-channel" | "thread" | "ask" | "more" | "source" | "find-sources";
 
 export interface QueueStats {
   pending: number;

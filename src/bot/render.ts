@@ -318,6 +318,8 @@ function hitEmbeds(hits: Hit[], related: boolean, descriptionFor?: (hit: Hit, bu
 export interface AnswerRenderOptions {
   /** custom_id of the "More" button; omitted → no button. */
   moreCustomId?: string;
+  /** The lead line instead of the usual one (already safe text), e.g. for a claim looked up with "Find sources". */
+  lead?: string;
 }
 
 /** An answer: a one-line lead, one embed per cited excerpt, and a "More" button when more exist. */
@@ -336,6 +338,7 @@ export function renderAnswer(answer: Answer, opts: AnswerRenderOptions = {}): Re
   } else {
     content = `The articles don't cover “${q}”, and nothing in them comes close.`;
   }
+  if (opts.lead) content = opts.lead;
   const embeds = hitEmbeds(hits, !answer.answered);
   const components = answer.more && opts.moreCustomId && embeds.length ? [moreButton(opts.moreCustomId)] : [];
   return { content: fit(content, LIMITS.content, (s) => s), embeds, components };
@@ -412,6 +415,7 @@ export function renderHelp(botName = "citebot"): Rendered {
     `• Mention me in a channel: \`@${botName} who met in Geneva?\``,
     "• Reply to one of my answers to ask a follow-up, or send me a direct message.",
     "• Press **More** under an answer for further excerpts.",
+    "• Right-click any message → **Apps** → **Find sources**: the excerpts that bear on what it says (only you see them).",
     "",
     "**Read the sources**",
     "• `/sources` — every article.",

@@ -29,6 +29,10 @@ export const Intents = {
 } as const;
 /** The Embed Links permission bit. */
 export const EMBED_LINKS = 1n << 14n;
+/** Thread permission bits (for denyBotPermissions). */
+export const CREATE_PUBLIC_THREADS = 1n << 35n;
+export const SEND_MESSAGES_IN_THREADS = 1n << 38n;
+export const MANAGE_THREADS = 1n << 34n;
 const PRIVILEGED = Intents.GuildMembers | Intents.GuildPresences | Intents.MessageContent;
 
 export const InteractionType = { Ping: 1, ApplicationCommand: 2, MessageComponent: 3, Autocomplete: 4, ModalSubmit: 5 } as const;
@@ -317,6 +321,12 @@ export class DiscordEmulator extends EventEmitter {
 
   private threads: Channel[] = [];
 
+  /** A channel's name (threads included), or its id when it has none (DMs). */
+  channelName(id: string): string {
+    const c = this.allChannels.get(id);
+    return c?.name ?? (c?.type === 1 ? "DM" : id);
+  }
+
   /** Channel object for a user's DM with the bot (created on first use). */
   dmChannel(u: EmuUser): Channel {
     let id = this.dmByUser.get(u.id);
@@ -341,9 +351,28 @@ export class DiscordEmulator extends EventEmitter {
     if (this.current && this.current.intents & Intents.Guilds) this.dispatchTo(this.current, "CHANNEL_UPDATE", { ...channel });
   }
 
-  /** Permissions the bot's role overwrite denies in a channel. */
+  /**
+   * Archives, unarchives, locks or unlocks a thread (as a moderator or Discord's auto-archive would),
+   * dispatched as THREAD_UPDATE. Like Discord, the bot can't post in an archived or locked thread
+   * (50083 / 160005) without Manage Threads.
+   */
+  setThreadState(threadId: string, state: { archived?: boolean; locked?: boolean }): void {
+    const thread = this.allChannels.get(threadId);
+    if (!thread?.thread_metadata) throw new Error(`unknown thread ${threadId}`);
+    thread.thread_metadata = { ...thread.thread_metadata, ...state, archive_timestamp: new Date().toISOString() };
+    if (this.current && this.current.intents & Intents.Guilds) this.dispatchTo(this.current, "THREAD_UPDATE", { ...thread });
+  }
+
+  /** Threads in the guild (created by users with createThread, or by the bot from a message). */
+  get threadChannels(): Channel[] {
+    return [...this.threads];
+  }
+
+  /** Permissions the bot's role overwrite denies in a channel (a thread inherits its parent's). */
   private botDenied(channelId: string): bigint {
-    const ow = (this.allChannels.get(channelId)?.permission_overwrites ?? []) as Json[];
+    const channel = this.allChannels.get(channelId);
+    const parent = channel?.thread_metadata && channel.parent_id ? this.allChannels.get(channel.parent_id) : undefined;
+    const ow = [...(channel?.permission_overwrites ?? []), ...(parent?.permission_overwrites ?? [])] as Json[];
     return ow.filter((o) => o.id === this.guild.botRoleId).reduce((acc, o) => acc | BigInt(o.deny ?? "0"), 0n);
   }
 
@@ -361,6 +390,10 @@ export class DiscordEmulator extends EventEmitter {
     mentionEveryone?: boolean;
     replyTo?: string;
     pingReply?: boolean;
+    /** Attachments (e.g. `[{ filename: "photo.png" }]`), link-preview embeds and stickers the message carries. */
+    attachments?: Json[];
+    embeds?: Json[];
+    stickers?: Json[];
   }): Json {
     const author = opts.author ?? this.users.alice;
     const channel = this.allChannels.get(opts.channelId ?? this.channels.general.id);
@@ -389,8 +422,9 @@ export class DiscordEmulator extends EventEmitter {
       mention_everyone: everyone,
       mentions: mentions.map((m) => ({ ...m })),
       mention_roles: opts.mentionRoles ?? [...content.matchAll(/<@&(\d+)>/g)].map((m) => m[1]),
-      attachments: [],
-      embeds: [],
+      attachments: (opts.attachments ?? []).map((a) => ({ id: snowflake(), size: 1024, url: `${this.url}/attachments/${a.filename}`, proxy_url: `${this.url}/attachments/${a.filename}`, ...a })),
+      embeds: opts.embeds ?? [],
+      ...(opts.stickers && { sticker_items: opts.stickers.map((st) => ({ id: snowflake(), format_type: 1, ...st })) }),
       pinned: false,
       type: referenced ? 19 : 0,
       flags: 0,
@@ -433,6 +467,29 @@ export class DiscordEmulator extends EventEmitter {
     channelId?: string;
   }): InteractionState {
     return this.sendCommandInteraction(InteractionType.Autocomplete, opts);
+  }
+
+  /**
+   * Dispatch a message command (right-click a message → Apps → `name`): an APPLICATION_COMMAND
+   * interaction of command type 3 (MESSAGE) whose data carries the target message in
+   * resolved.messages, its content included whatever the bot's intents (as Discord does).
+   */
+  sendMessageCommand(opts: { name: string; messageId: string; user?: EmuUser; permissions?: string }): InteractionState {
+    const message = this.messages.get(opts.messageId);
+    if (!message) throw new Error(`unknown message ${opts.messageId}`);
+    const channel = this.allChannels.get(message.channel_id);
+    const registered = [...(channel?.guild_id ? (this.commands.get(channel.guild_id) ?? []) : []), ...(this.commands.get("global") ?? [])].find(
+      (c) => c.name === opts.name && c.type === 3,
+    );
+    const data = {
+      id: registered?.id ?? snowflake(),
+      name: opts.name,
+      type: 3,
+      target_id: message.id,
+      resolved: { messages: { [message.id]: { ...message, ...(channel?.guild_id && { guild_id: channel.guild_id }) } } },
+      ...(channel?.guild_id && { guild_id: channel.guild_id }),
+    };
+    return this.createInteraction(InteractionType.ApplicationCommand, data, opts.user, message.channel_id, undefined, opts.permissions);
   }
 
   /** Dispatch a MESSAGE_COMPONENT (button) interaction on a message the bot sent. */
@@ -931,6 +988,13 @@ export class DiscordEmulator extends EventEmitter {
       const problems = messagePayloadProblems(body);
       if (problems.length) return invalid(problems);
       if (isEmptyMessage(body)) return { status: 400, body: { message: "Cannot send an empty message", code: 50006 } };
+      if (channel.thread_metadata) {
+        const denied = this.botDenied(channel.id);
+        if (denied & SEND_MESSAGES_IN_THREADS) return { status: 403, body: { message: "Missing Permissions", code: 50013 } };
+        // (The bot's roles have no Manage Threads, which would let it post anyway.)
+        if (channel.thread_metadata.locked) return { status: 400, body: { message: "Thread is locked", code: 160005 } };
+        if (channel.thread_metadata.archived) return { status: 400, body: { message: "Thread is archived", code: 50083 } };
+      }
       let referenced: Json;
       if (body.message_reference?.message_id) {
         referenced = this.messages.get(body.message_reference.message_id);
@@ -951,6 +1015,41 @@ export class DiscordEmulator extends EventEmitter {
       this.recordPings(message, body, referenced);
       this.dispatchMessageCreate(message);
       return ok(message);
+    });
+    // Start a thread from a message: the thread's id is the message's; THREAD_CREATE follows.
+    this.route("POST", "/channels/:id/messages/:mid/threads", ({ params, body }) => {
+      const channel = this.allChannels.get(params[0]!);
+      if (!channel) return notFound("Unknown Channel", 10003);
+      if (channel.type !== 0 && channel.type !== 5) return { status: 400, body: { message: "Cannot execute action on this channel type", code: 50024 } };
+      const m = this.messages.get(params[1]!);
+      if (!m || m.channel_id !== channel.id) return notFound("Unknown Message", 10008);
+      if (this.botDenied(channel.id) & CREATE_PUBLIC_THREADS) return { status: 403, body: { message: "Missing Permissions", code: 50013 } };
+      if (this.allChannels.has(m.id)) return { status: 400, body: { message: "A thread has already been created for this message", code: 160004 } };
+      if (typeof body?.name !== "string" || body.name.trim().length < 1 || body.name.length > 100) return invalid(["name: Must be between 1 and 100 in length."]);
+      const now = new Date().toISOString();
+      const thread: Channel = {
+        id: m.id,
+        type: 11,
+        guild_id: channel.guild_id,
+        parent_id: channel.id,
+        owner_id: this.botUser.id,
+        name: body.name,
+        last_message_id: null,
+        rate_limit_per_user: body.rate_limit_per_user ?? 0,
+        message_count: 0,
+        member_count: 1,
+        total_message_sent: 0,
+        flags: 0,
+        thread_metadata: { archived: false, auto_archive_duration: body.auto_archive_duration ?? 4320, archive_timestamp: now, locked: false, create_timestamp: now },
+        member: { id: m.id, user_id: this.botUser.id, join_timestamp: now, flags: 0 },
+      };
+      this.allChannels.set(thread.id, thread);
+      this.threads.push(thread);
+      m.flags = (m.flags ?? 0) | 32; // HAS_THREAD
+      m.thread = thread;
+      if (this.current && this.current.intents & Intents.Guilds) this.dispatchTo(this.current, "THREAD_CREATE", { ...thread, newly_created: true });
+      this.emit("threadCreate", thread);
+      return { status: 201, body: thread };
     });
     this.route("PATCH", "/channels/:id/messages/:mid", ({ params, body }) => {
       const m = this.messages.get(params[1]!);

@@ -9,7 +9,7 @@ import { expect } from "vitest";
 import { Citebot } from "../../src/citebot.js";
 import type { Logger } from "../../src/log.js";
 import type { CitebotLike } from "../../src/bot/types.js";
-import type { RecordedRequest } from "./emulator.js";
+import type { DiscordEmulator, RecordedRequest } from "./emulator.js";
 import { messagePayloadProblems } from "./limits.js";
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -32,6 +32,7 @@ export function cliEnv(env: Record<string, string>): Record<string, string> {
     DISCORD_GUILD_ID: "",
     ANSWER_CHANNELS: "",
     MESSAGE_CONTENT_INTENT: "",
+    ANSWER_IN_THREAD: "",
     RATE_LIMIT_MAX: "",
     RATE_LIMIT_WINDOW_SECONDS: "",
     ANSWER_EXCERPTS: "",
@@ -158,4 +159,32 @@ export function withAnswer(c: Citebot, answer: CitebotLike["answer"], overrides:
   };
   // Copied as properties, so that an override's getter (e.g. a live `buildDir`) stays a getter.
   return Object.defineProperties(core, Object.getOwnPropertyDescriptors(overrides));
+}
+
+/**
+ * A readable transcript of an exchange in the emulator: the users' messages (by id) and the bot's
+ * messages and interaction responses, as text (embeds as "[title] description" lines), in order.
+ */
+export function transcript(emu: DiscordEmulator, messageIds: string[], ...interactions: Array<{ id: string; token: string; user: { username: string }; payload: any }>): string {
+  const lines: string[] = [];
+  const show = (who: string, m: any) => {
+    lines.push(`${who}: ${m.content ?? ""}`.trimEnd());
+    for (const e of m.embeds ?? []) lines.push(`    [${unmarkdown(e.title ?? "")}] ${unmarkdown(e.description ?? "").replace(/\s+/g, " ").slice(0, 220)}${e.footer ? ` — ${e.footer.text}` : ""}`);
+    for (const row of m.components ?? []) lines.push(`    (buttons: ${row.components.map((c: any) => c.label).join(", ")})`);
+  };
+  for (const id of messageIds) {
+    const m = emu.messages.get(id);
+    if (m) show(`${m.author.username} in #${emu.channelName(m.channel_id)}${m.message_reference ? ` (reply to ${m.message_reference.message_id})` : ""}`, m);
+  }
+  for (const ia of interactions) {
+    const d = ia.payload.data;
+    lines.push(`${ia.user.username}: [${d.type === 3 ? `message menu → Apps → ${d.name} on message ${d.target_id}` : `/${d.name}`}]`);
+    for (const r of emu.requestsFor(ia)) {
+      if (r.status >= 300) continue;
+      const body = r.path.endsWith("/callback") ? { ...r.body.data, type: r.body.type } : r.body;
+      if (r.path.endsWith("/callback") && r.body.type === 5) lines.push(`citebot: (thinking…${r.body.data?.flags & 64 ? ", only you can see this" : ""})`);
+      else if (body.content !== undefined || body.embeds) show(`citebot${(r.response?.flags ?? body.flags ?? 0) & 64 ? " (only you can see this)" : ""}`, body);
+    }
+  }
+  return lines.join("\n");
 }

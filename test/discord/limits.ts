@@ -137,8 +137,13 @@ export function commandProblems(commands: Json): string[] {
   commands.forEach((c: Json, i: number) => {
     const p = `${i}`;
     const type = c.type ?? 1;
-    if (typeof c.name !== "string" || !NAME_RE.test(c.name)) problems.push(`${p}.name: Command name is invalid`);
-    else if (type === 1 && c.name !== c.name.toLowerCase()) problems.push(`${p}.name: Command name must be lower case`);
+    // Menu commands (2 = user, 3 = message) may have spaces and capitals: 1–32 characters, no description.
+    if (type !== 1) {
+      if (typeof c.name !== "string" || c.name.length < 1 || c.name.length > 32) problems.push(`${p}.name: Command name is invalid`);
+      if (c.description) problems.push(`${p}.description: Context menu commands cannot have a description`);
+      if (c.options?.length) problems.push(`${p}.options: Context menu commands cannot have options`);
+    } else if (typeof c.name !== "string" || !NAME_RE.test(c.name)) problems.push(`${p}.name: Command name is invalid`);
+    else if (c.name !== c.name.toLowerCase()) problems.push(`${p}.name: Command name must be lower case`);
     if (names.has(`${type}:${c.name}`)) problems.push(`${p}.name: Application command names must be unique`);
     names.add(`${type}:${c.name}`);
     if (type === 1 && (typeof c.description !== "string" || c.description.length < 1 || c.description.length > 100))

@@ -88,12 +88,12 @@ afterAll(async () => {
 });
 
 describe("register-commands", () => {
-  it("registers /ask, /source, /sources, /help and /reindex in the guild when DISCORD_GUILD_ID is set", async () => {
+  it("registers /ask, /source, /sources, /help, /reindex and the message command Find sources in the guild when DISCORD_GUILD_ID is set", async () => {
     const result = await registerCommands({
       config: botConfig({ token: emu.token, apiUrl: emu.apiUrl, clientId: emu.application.id, guildId: emu.guild.id }),
       logger: captureLogs().logger,
     });
-    expect(result).toEqual({ scope: "guild", applicationId: emu.application.id, guildId: emu.guild.id, commands: ["ask", "source", "sources", "help", "reindex"] });
+    expect(result).toEqual({ scope: "guild", applicationId: emu.application.id, guildId: emu.guild.id, commands: ["ask", "source", "sources", "help", "reindex", "Find sources"] });
     const put = emu.requests.find((r) => r.method === "PUT")!;
     expect(put.path).toBe(`/applications/${emu.application.id}/guilds/${emu.guild.id}/commands`);
     expect(put.authorized).toBe(true);
@@ -109,7 +109,10 @@ describe("register-commands", () => {
       expect.objectContaining({ name: "query", type: 3 }),
       expect.objectContaining({ name: "passage", type: 4, min_value: 1 }),
     ]);
-    for (const c of put.body) expect(c.description.length).toBeLessThanOrEqual(100);
+    for (const c of put.body.filter((c: any) => (c.type ?? 1) === 1)) expect(c.description.length).toBeLessThanOrEqual(100);
+    // Find sources: a message command (type 3), in servers and DMs with the bot
+    expect(byName["Find sources"]).toMatchObject({ type: 3, contexts: [0, 1] });
+    expect(byName["Find sources"].description ?? "").toBe("");
     // /reindex: hidden from members without Manage Server (0x20), and not offered in DMs
     expect(byName.reindex).toMatchObject({ default_member_permissions: "32", contexts: [0] });
     expect(byName.ask.default_member_permissions ?? null).toBeNull();
@@ -121,7 +124,7 @@ describe("register-commands", () => {
     expect(result.applicationId).toBe(emu.application.id);
     expect(emu.requests.some((r) => r.method === "GET" && r.path === "/applications/@me")).toBe(true);
     expect(emu.requests.find((r) => r.method === "PUT" && r.path === `/applications/${emu.application.id}/commands`)?.status).toBe(200);
-    expect(emu.commands.get("global")?.map((c) => c.name)).toEqual(["ask", "source", "sources", "help", "reindex"]);
+    expect(emu.commands.get("global")?.map((c) => c.name)).toEqual(["ask", "source", "sources", "help", "reindex", "Find sources"]);
   });
 
   it("explains a guild the bot can't register in", async () => {
@@ -142,13 +145,13 @@ describe("register-commands", () => {
     });
     expect(stderr).not.toContain(emu.token);
     expect(code).toBe(0);
-    expect(stdout).toContain(`Registered /ask, /source, /sources, /help, /reindex in guild ${emu.guild.id}`);
+    expect(stdout).toContain(`Registered /ask, /source, /sources, /help, /reindex, “Find sources” (message menu → Apps) in guild ${emu.guild.id}`);
   });
 
   it("register-commands --clear removes a guild's copies (moving from guild to global commands)", async () => {
     const env = { DISCORD_TOKEN: emu.token, DISCORD_CLIENT_ID: emu.application.id, DISCORD_GUILD_ID: emu.guild.id, DISCORD_API_URL: emu.apiUrl };
     await inProcess(registerCommandsFromCli, env);
-    expect(emu.commands.get(emu.guild.id)?.length).toBe(5);
+    expect(emu.commands.get(emu.guild.id)?.length).toBe(6);
     const { code, stdout } = await inProcess(() => registerCommandsFromCli({ clear: true }), env);
     expect(code).toBe(0);
     expect(stdout).toBe(`Removed citebot's slash commands from guild ${emu.guild.id}.`);

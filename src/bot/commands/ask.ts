@@ -53,6 +53,7 @@ export const ask: Command = {
       const r = renderAnswerFor(answer, canEmbedFor(interaction), { moreCustomId: key && moreCustomId(key) });
       const sent = await deliver(ctx, "edit", () => interaction.editReply(messageOf(r)));
       if (key) ctx.questions.bind(key, sent.id);
+      ctx.conversations.rememberAnswer(sent.id, question); // a reply to it is a follow-up
       ctx.metrics.answers.inc({ source, answered: String(answer.answered) });
       if (!answer.answered) ctx.metrics.abstentions.inc({ source });
       ctx.metrics.latency.observe({ source }, (Date.now() - received) / 1000);

@@ -1,7 +1,9 @@
 import type {
   AutocompleteInteraction,
   ChatInputCommandInteraction,
+  MessageContextMenuCommandInteraction,
   RESTPostAPIChatInputApplicationCommandsJSONBody,
+  RESTPostAPIContextMenuApplicationCommandsJSONBody,
 } from "discord.js";
 import type { BotContext } from "../context.js";
 
@@ -10,4 +12,10 @@ export interface Command {
   data: { name: string; toJSON(): RESTPostAPIChatInputApplicationCommandsJSONBody };
   execute(ctx: BotContext, interaction: ChatInputCommandInteraction): Promise<void>;
   autocomplete?(ctx: BotContext, interaction: AutocompleteInteraction): Promise<void>;
+}
+
+/** A message command (right-click a message → Apps): its definition and its handler. */
+export interface MessageCommand {
+  data: { name: string; toJSON(): RESTPostAPIContextMenuApplicationCommandsJSONBody };
+  execute(ctx: BotContext, interaction: MessageContextMenuCommandInteraction): Promise<void>;
 }

@@ -1,0 +1,151 @@
+// "Find sources" (right-click a message → Apps → Find sources): looks up the claim a message makes
+// and answers privately with the excerpts that bear on it, or says the articles don't cover it.
+// The interaction carries the message (its text included, without the Message Content intent).
+import {
+  ApplicationCommandType,
+  ContextMenuCommandBuilder,
+  InteractionContextType,
+  type Message,
+} from "discord.js";
+import { cleanQuestion, QuestionError } from "../../question.js";
+import { defer, deliver, messageOf, notice } from "../context.js";
+import { canEmbedFor, renderAnswerFor } from "../plaintext.js";
+import { moreCustomId } from "../questions.js";
+import { fit, TEXT, userText } from "../render.js";
+import type { MessageCommand } from "./command.js";
+
+/** The longest claim looked up: as long as an /ask question, so one claim is one question. */
+export const CLAIM_MAX_CHARS = 500;
+
+export interface Claim {
+  /** The text looked up. */
+  text: string;
+  /** Sentences looked up out of those in the message, when the message was too long to take whole. */
+  cut?: { sentences: number; of: number; chars: number };
+  /** Where the text came from: the message itself, or (a bare link) its preview. */
+  from: "text" | "preview";
+}
+
+export const FIND_SOURCES_TEXT = {
+  noText: "That message has no text I can look up, only an image, a file or a sticker. I can only check written claims against the articles.",
+  empty: "That message has no text I can look up.",
+};
+
+/**
+ * A message's text as a claim: mentions, custom emoji and links removed (they carry no claim), then
+ * whole sentences from the start while they fit CLAIM_MAX_CHARS (a first sentence longer than that
+ * is cut between words). Null when no words are left.
+ */
+export function claimFromText(raw: string, max = CLAIM_MAX_CHARS): Omit<Claim, "from"> | null {
+  const stripped = raw
+    .replace(/<(?:@[!&]?|#)\d+>/g, " ")
+    .replace(/<a?:(\w+):\d+>/g, " ")
+    .replace(/<t:\d+(?::\w)?>/g, " ")
+    .replace(/\bhttps?:\/\/\S+/gi, " ")
+    .replace(/[*_~`|]{2,}|^>+\s?/gm, " ");
+  // The whole message counts for the "it was long" note; the cleaning needs only what can be used.
+  const total = stripped.replace(/\s+/g, " ").trim().length;
+  let text: string;
+  try {
+    text = cleanQuestion(stripped.replace(/\s+/g, " ").trim().slice(0, 1900));
+  } catch (err) {
+    if (err instanceof QuestionError) return null;
+    throw err;
+  }
+  if (text.length <= max && total <= max) return { text };
+  const sentences = [...new Intl.Segmenter("en", { granularity: "sentence" }).segment(text)].map((s) => s.segment);
+  let taken = "";
+  let n = 0;
+  for (const s of sentences) {
+    if ((taken + s).trimEnd().length > max) break;
+    taken += s;
+    n++;
+  }
+  if (!n) {
+    // One sentence longer than the limit: up to the last space that fits.
+    const cut = text.slice(0, max + 1).lastIndexOf(" ");
+    taken = text.slice(0, cut > max / 2 ? cut : max);
+  }
+  const claim = taken.trim();
+  return { text: claim, cut: { sentences: Math.max(n, 1), of: sentences.length, chars: total } };
+}
+
+/** The claim a message makes, or why it has none (only an attachment, or nothing). */
+export function claimOf(message: Pick<Message, "content" | "attachments" | "embeds" | "stickers">): Claim | { none: string } {
+  const fromText = claimFromText(message.content ?? "");
+  if (fromText) return { ...fromText, from: "text" };
+  // A bare link: its preview's title and description say what it claims.
+  const preview = message.embeds.map((e) => [e.title, e.description].filter(Boolean).join(". ")).find((t) => t.trim());
+  const fromPreview = preview ? claimFromText(preview) : null;
+  if (fromPreview) return { ...fromPreview, from: "preview" };
+  const hasMedia = message.attachments.size > 0 || message.stickers.size > 0 || message.embeds.length > 0;
+  return { none: hasMedia ? FIND_SOURCES_TEXT.noText : FIND_SOURCES_TEXT.empty };
+}
+
+/** The lead line: what was looked up, and how it went. */
+function leadFor(claim: Claim, answered: boolean, hits: number, url: string): string {
+  const quoted = `“${fit(claim.text, 300, userText)}”`;
+  const link = `[this message](${url})`;
+  const subject = claim.from === "preview" ? `the link preview in ${link}` : link;
+  let lead = answered
+    ? `Here is what the articles say on the claim in ${subject}: ${quoted}`
+    : hits
+      ? `The articles don't cover the claim in ${subject}: ${quoted}. The closest passages are below, marked **Related**: they may not bear on it.`
+      : `The articles don't cover the claim in ${subject}: ${quoted}, and nothing in them comes close.`;
+  if (claim.cut) {
+    lead += `\n-# The message is long (${claim.cut.chars.toLocaleString("en-US")} characters), so I looked up its first ${
+      claim.cut.sentences === 1 ? "sentence" : `${claim.cut.sentences} sentences`
+    } (up to ${CLAIM_MAX_CHARS} characters).`;
+  }
+  return lead;
+}
+
+export const findSources: MessageCommand = {
+  data: new ContextMenuCommandBuilder()
+    .setName("Find sources")
+    .setType(ApplicationCommandType.Message)
+    .setContexts(InteractionContextType.Guild, InteractionContextType.BotDM),
+
+  async execute(ctx, interaction) {
+    const received = Date.now();
+    const source = "find-sources";
+    ctx.metrics.questions.inc({ source });
+    const target = interaction.targetMessage;
+    const log = ctx.log.child({ command: "find-sources", userId: interaction.user.id, interactionId: interaction.id, targetId: target.id });
+    if (ctx.draining) return notice(interaction, TEXT.restarting);
+    const claim = claimOf(target);
+    if ("none" in claim) {
+      ctx.metrics.refused.inc({ source });
+      log.info({ outcome: "no-text" }, "nothing to look up in the message");
+      return notice(interaction, claim.none);
+    }
+    const rate = ctx.limiter.take(interaction.user.id);
+    if (!rate.allowed) {
+      ctx.metrics.rateLimited.inc({ source, notified: "true" });
+      log.info({ outcome: "rate-limited" }, "rate limited");
+      return notice(interaction, TEXT.slowDown(rate.retryAfterMs));
+    }
+    const ticket = ctx.work.admit();
+    if (!ticket) {
+      ctx.metrics.busy.inc({ source });
+      log.warn({ outcome: "busy", pending: ctx.work.pending }, "queue full; told the user to try again");
+      return notice(interaction, TEXT.busy);
+    }
+    try {
+      // Private: a fact-check of someone else's message is for the one who asked for it.
+      await defer(ctx, interaction, true);
+      const answer = await ticket.compute(() => ctx.citebot.answer(claim.text, { limit: ctx.config.answerExcerpts }));
+      const key = answer.more ? ctx.questions.put({ question: claim.text, askerId: interaction.user.id, offset: answer.hits.length }) : undefined;
+      const lead = leadFor(claim, answer.answered, answer.hits.length, target.url);
+      const r = renderAnswerFor(answer, canEmbedFor(interaction), { moreCustomId: key && moreCustomId(key), lead });
+      const sent = await deliver(ctx, "edit", () => interaction.editReply(messageOf(r)));
+      if (key) ctx.questions.bind(key, sent.id);
+      ctx.metrics.answers.inc({ source, answered: String(answer.answered) });
+      if (!answer.answered) ctx.metrics.abstentions.inc({ source });
+      ctx.metrics.latency.observe({ source }, (Date.now() - received) / 1000);
+      log.info({ outcome: "answered", answered: answer.answered, hits: answer.hits.length, cut: !!claim.cut, from: claim.from, ms: Date.now() - received }, "sources found");
+    } finally {
+      ticket.done();
+    }
+  },
+};
