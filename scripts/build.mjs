@@ -26,8 +26,9 @@ const external = [
 export async function buildDist() {
   const result = await build({
     absWorkingDir: ROOT,
-    // The isolated index build (src/index/isolated.ts) runs dist/buildchild.js in a child process.
-    entryPoints: { cli: "src/cli.ts", buildchild: "src/index/buildchild.ts" },
+    // The isolated index build (src/index/isolated.ts) runs dist/buildchild.js in a child process, and
+    // indexing embeds on worker threads running dist/embed-worker.js (src/embed/workers.ts).
+    entryPoints: { cli: "src/cli.ts", buildchild: "src/index/buildchild.ts", "embed-worker": "src/embed/embed-worker.ts" },
     outdir: DIST,
     bundle: true,
     splitting: true, // the bot and eval are separate chunks, loaded only by their commands

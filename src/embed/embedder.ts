@@ -1,19 +1,24 @@
 // Embed stage: text → normalised Float32Array, through transformers.js's feature-extraction pipeline.
-// The default model is the GloVe-SIF model built by scripts/build-model.ts and shipped in models/;
-// EMBED_MODEL may name any Hugging Face feature-extraction model instead (downloaded and cached
-// on machines that can reach the hub, or from EMBED_REMOTE_HOST).
+// Models shipped in models/ (all-MiniLM-L6-v2 exported by scripts/export-model.py, the GloVe-SIF
+// model built by scripts/build-model.ts) load offline; EMBED_MODEL may name any Hugging Face
+// feature-extraction model instead (downloaded and cached on machines that can reach the hub, or
+// from EMBED_REMOTE_HOST). How a model pools, cuts and prefixes text comes from its citebot.json
+// (see settings.ts); a model without one gets conservative defaults, and a log line says so.
 //
 // The pipeline loads the model and tokenizer. Embedding itself takes a faster route to the same
 // numbers when it can (see FastTokenizer and TransformersEmbedder.run): the pipeline's own
 // tokenizer pieces minus their per-call overheads, the ONNX session run directly, and pooling in
 // one pass. `npm run bench` measures both routes against a raw onnxruntime session.
 import { existsSync } from "node:fs";
-import { endianness } from "node:os";
+import { availableParallelism, endianness } from "node:os";
 import path from "node:path";
 import { env, pipeline, Tensor, type FeatureExtractionPipeline } from "@huggingface/transformers";
 
 import { PROJECT_ROOT } from "../paths.js";
+import { type Logger, rootLogger } from "../log.js";
 import { Lexicon } from "./lexicon.js";
+import { defaultSettings, ModelSettingsError, readModelSettings, type ModelSettings } from "./settings.js";
+import { EmbedWorkers, type WorkerInit } from "./workers.js";
 
 export { PROJECT_ROOT };
 export const DEFAULT_MODEL = "glove-sif-100d";
@@ -24,11 +29,26 @@ export interface Embedder {
   readonly modelId: string;
   readonly dimensions: number;
   /** One unit-length vector per text (a zero vector for text with no known word). */
-  embed(texts: string[]): Promise<Float32Array[]>;
+  embed(texts: string[], opts?: EmbedOptions): Promise<Float32Array[]>;
   /** Each text's token vectors before pooling (their length says how much a word weighs). */
   embedTokens(texts: string[]): Promise<Float32Array[][]>;
+  /**
+   * For late interaction (MaxSim): each text's token vectors (last_hidden_state rows of its real
+   * tokens: no special tokens, padding or prefix), each L2-normalised; rows that are all zero
+   * (words a word-level model does not know) are left out.
+   */
+  tokenVectors?(texts: string[], opts?: EmbedOptions): Promise<Float32Array[][]>;
+  /** The model's settings (its citebot.json, or the defaults), including other stages' fields in `extra`. */
+  readonly settings?: ModelSettings;
+  /** The local model folder (where citebot.json lives), or undefined for a hub model. */
+  readonly modelDir?: string;
   /** The word model's vocabulary and names, when it has them (the shipped model does). */
   readonly lexicon?: Lexicon;
+}
+
+export interface EmbedOptions {
+  /** What the texts are: the model's query or passage prefix is put before each (none when unset). */
+  kind?: "query" | "passage";
 }
 
 export interface EmbedderOptions {
@@ -47,7 +67,17 @@ export interface EmbedderOptions {
    * allows it; false always goes through the transformers.js pipeline call. Same vectors either way.
    */
   fast?: boolean;
+  /** Where the start-up notes go (default: the app's logger). */
+  logger?: Logger;
+  /**
+   * Worker threads for large embed calls (indexing), each with its own session of one onnxruntime
+   * thread; started on first use. Default: one per core when there are two or more; 0 or 1: none.
+   */
+  workers?: number;
 }
+
+/** Calls of at least this many batches go to the worker threads (fewer: not worth the hand-over). */
+const MIN_BATCHES_FOR_WORKERS = 4;
 
 export class EmbedderError extends Error {}
 
@@ -60,20 +90,48 @@ interface OrtSession {
 
 const LITTLE_ENDIAN = endianness() === "LE";
 
+/** Models whose defaults were already announced (once per model and process). */
+const announcedDefaults = new Set<string>();
+
+interface DirectRoute {
+  tokenizer: FastTokenizer;
+  session: OrtSession;
+  output: string;
+}
+
 export class TransformersEmbedder implements Embedder {
+  /** Ids of the tokenizer's special tokens ([CLS], [SEP], [PAD], [UNK], …): never token vectors. */
+  private readonly specialIds: Set<number>;
+
   private constructor(
     readonly modelId: string,
     readonly dimensions: number,
     private readonly extractor: FeatureExtractionPipeline,
     private readonly batchSize: number,
+    readonly settings: ModelSettings,
+    readonly modelDir: string | undefined,
     /** Set when the direct route is available (see `load`). */
-    private readonly direct?: { tokenizer: FastTokenizer; session: OrtSession; output: string },
-    readonly lexicon?: Lexicon,
-  ) {}
+    private readonly direct: DirectRoute | undefined,
+    readonly lexicon: Lexicon | undefined,
+    private readonly logger: Logger,
+    private readonly workers: { wanted: number; init: WorkerInit; pool?: Promise<EmbedWorkers | undefined> },
+  ) {
+    const tok = extractor.tokenizer as unknown as { all_special_ids?: number[] };
+    this.specialIds = new Set(tok.all_special_ids ?? []);
+  }
 
   static async load(opts: EmbedderOptions = {}): Promise<TransformersEmbedder> {
     const model = opts.model || DEFAULT_MODEL;
+    const logger = opts.logger ?? rootLogger();
     const { localDir, id } = resolveModel(model);
+    const modelDir = localDir === undefined ? undefined : path.join(localDir, id);
+    let settings: ModelSettings;
+    try {
+      settings = (modelDir !== undefined ? readModelSettings(modelDir) : undefined) ?? defaultSettings();
+    } catch (err) {
+      if (err instanceof ModelSettingsError) throw new EmbedderError(`Could not load the embedding model "${model}": ${err.message}`);
+      throw err;
+    }
     env.allowLocalModels = true;
     env.localModelPath = localDir ?? LOCAL_MODELS_DIR + path.sep;
     // The shipped model never needs the network; a hub model does, unless it is cached already.
@@ -83,7 +141,7 @@ export class TransformersEmbedder implements Embedder {
     let extractor: FeatureExtractionPipeline;
     try {
       extractor = (await pipeline("feature-extraction", id, {
-        dtype: "fp32",
+        dtype: settings.dtype,
         ...(opts.threads ? { session_options: { intraOpNumThreads: opts.threads } } : {}),
       })) as FeatureExtractionPipeline;
     } catch (err) {
@@ -92,14 +150,37 @@ export class TransformersEmbedder implements Embedder {
           (localDir === undefined ? " (a Hugging Face model needs network access the first time, or EMBED_REMOTE_HOST)." : ""),
       );
     }
-    const probe = await extractor(["dimension probe"], { pooling: "mean", normalize: true });
+    // Inputs are cut at the model's max tokens (the tokenizer's own limit when the defaults apply).
+    // (model_max_length is a getter over the tokenizer's config.)
+    const tok = extractor.tokenizer as unknown as { model_max_length?: number; _tokenizerConfig: { model_max_length?: number } };
+    if (!settings.fromFile) settings = { ...settings, maxTokens: Math.min(settings.maxTokens, tok.model_max_length ?? Infinity) };
+    tok._tokenizerConfig.model_max_length = settings.maxTokens;
+    if (tok.model_max_length !== settings.maxTokens) throw new EmbedderError(`Could not set the maximum input length of "${model}" (this version of transformers.js differs)`);
+    if (!settings.fromFile && !announcedDefaults.has(model)) {
+      announcedDefaults.add(model);
+      logger.warn(
+        { model, pooling: settings.pooling, normalize: settings.normalize, maxTokens: settings.maxTokens, dtype: settings.dtype },
+        `Embedding model "${model}" has no citebot.json: using conservative defaults (mean pooling, unit vectors, no prefixes, ` +
+          `${settings.file}, at most ${settings.maxTokens} tokens). Export it with scripts/export-model.py to give it its own settings.`,
+      );
+    }
+    const probe = await extractor(["dimension probe"], { pooling: "none", normalize: false });
     const dimensions = probe.dims[probe.dims.length - 1]!;
     const batchSize = opts.batchSize ?? 64;
     const direct = opts.fast === false ? undefined : directRoute(extractor);
-    const lexicon = localDir === undefined ? undefined : Lexicon.load(path.join(localDir, id), direct?.tokenizer.vocabulary());
-    const embedder = new TransformersEmbedder(model, dimensions, extractor, batchSize, direct, lexicon);
+    const lexicon = modelDir === undefined ? undefined : Lexicon.load(modelDir, direct?.tokenizer.vocabulary());
+    const workers = {
+      wanted: opts.workers ?? (availableParallelism() >= 2 ? availableParallelism() : 0),
+      init: { model, cacheDir: opts.cacheDir, remoteHost: opts.remoteHost, batchSize, fast: opts.fast !== false },
+    };
+    const make = (route?: DirectRoute) =>
+      new TransformersEmbedder(model, dimensions, extractor, batchSize, settings, modelDir, route, lexicon, logger, workers);
+    const embedder = make(direct);
     // The direct route must give the pipeline's vectors exactly; if a model differs, use the pipeline.
-    if (direct && !(await embedder.agreesWithPipeline())) return new TransformersEmbedder(model, dimensions, extractor, batchSize, undefined, lexicon);
+    if (direct && !(await embedder.agreesWithPipeline())) {
+      logger.debug({ model }, "embedding takes the pipeline route (the direct route differs for this model)");
+      return make(undefined);
+    }
     return embedder;
   }
 
@@ -108,16 +189,90 @@ export class TransformersEmbedder implements Embedder {
     return this.direct !== undefined;
   }
 
-  async embed(texts: string[]): Promise<Float32Array[]> {
-    const out: Float32Array[] = new Array(texts.length);
-    // Sort by length so each batch pads to similar lengths, then restore the order.
+  async embed(texts: string[], opts: EmbedOptions = {}): Promise<Float32Array[]> {
+    const local = (batch: string[]) => (this.direct ? this.pooledDirect(batch) : this.pooledPipeline(batch));
+    // Indexing-sized calls go to the worker threads (when they can run here).
+    const batches = Math.ceil(texts.length / this.batchSize);
+    const workers = batches >= MIN_BATCHES_FOR_WORKERS ? await this.workerPool() : undefined;
+    if (!workers) return this.batched(texts, opts, local);
+    return this.batched(texts, opts, local, (all) => workers.embedBatches(all));
+  }
+
+  /** Stops the embedding worker threads, if any started (idle ones never keep the process alive). */
+  async close(): Promise<void> {
+    const pool = await this.workers.pool;
+    this.workers.pool = Promise.resolve(undefined);
+    this.workers.wanted = 0;
+    await pool?.close();
+  }
+
+  /** The worker threads, started on first use; undefined when off or when they cannot start (then embedding stays here). */
+  private workerPool(): Promise<EmbedWorkers | undefined> {
+    const w = this.workers;
+    if (w.wanted < 2) return Promise.resolve(undefined);
+    w.pool ??= EmbedWorkers.start(w.wanted, w.init).then((started) => {
+      if (started instanceof EmbedWorkers) return started;
+      this.logger.debug({ model: this.modelId, reason: started.reason }, "embedding stays in-process (no worker threads)");
+      w.wanted = 0;
+      return undefined;
+    });
+    return w.pool;
+  }
+
+  async tokenVectors(texts: string[], opts: EmbedOptions = {}): Promise<Float32Array[][]> {
+    const prefix = this.prefix(opts.kind);
+    // The prefix's own tokens are not the text's: skip that many real tokens at the start.
+    const skip = prefix ? this.contentIds(prefix).length : 0;
+    return this.batched(texts, opts, async (batch) => {
+      const { ids, data, seq } = this.direct ? await this.run(batch) : await this.runPipeline(batch);
+      const dim = this.dimensions;
+      return ids.map((own, b) => {
+        const rows: Float32Array[] = [];
+        let seen = 0;
+        own.forEach((id, s) => {
+          if (this.specialIds.has(id) || seen++ < skip) return;
+          const v = data.slice((b * seq + s) * dim, (b * seq + s + 1) * dim);
+          let sq = 0;
+          for (let k = 0; k < dim; k++) sq += v[k]! * v[k]!;
+          if (sq === 0) return;
+          const n = Math.sqrt(sq);
+          for (let k = 0; k < dim; k++) v[k] = v[k]! / n;
+          rows.push(v);
+        });
+        return rows;
+      });
+    });
+  }
+
+  /** The prefix the model wants before this kind of text ("" when none). */
+  private prefix(kind: EmbedOptions["kind"]): string {
+    return kind === "query" ? this.settings.queryPrefix : kind === "passage" ? this.settings.passagePrefix : "";
+  }
+
+  /** Token ids of text without special tokens. */
+  private contentIds(text: string): number[] {
+    const tok = this.extractor.tokenizer as unknown as { _tokenizer: { encode(t: string, o: object): { ids: number[] } } };
+    return tok._tokenizer.encode(text, { add_special_tokens: false }).ids;
+  }
+
+  /** Texts (prefixed) in batches sorted by length, so each batch pads to similar lengths; results in the texts' order. */
+  private async batched<T>(
+    texts: string[],
+    opts: EmbedOptions,
+    each: (batch: string[]) => Promise<T[]>,
+    all?: (batches: string[][]) => Promise<T[][]>,
+  ): Promise<T[]> {
+    const out: T[] = new Array(texts.length);
+    const prefix = this.prefix(opts.kind);
     const order = texts.map((t, i) => i).sort((a, b) => texts[a]!.length - texts[b]!.length);
+    const plan: Array<{ idx: number[]; batch: string[] }> = [];
     for (let b = 0; b < order.length; b += this.batchSize) {
       const idx = order.slice(b, b + this.batchSize);
-      const batch = idx.map((i) => texts[i]!.trim() || " ");
-      const vectors = this.direct ? await this.pooledDirect(batch) : await this.pooledPipeline(batch);
-      idx.forEach((i, k) => (out[i] = vectors[k]!));
+      plan.push({ idx, batch: idx.map((i) => prefix + (texts[i]!.trim() || " ")) });
     }
+    const place = ({ idx }: { idx: number[] }, results: T[]) => idx.forEach((i, k) => (out[i] = results[k]!));
+    if (all) (await all(plan.map((p) => p.batch))).forEach((results, k) => place(plan[k]!, results));
+    else for (const p of plan) place(p, await each(p.batch));
     return out;
   }
 
@@ -141,9 +296,9 @@ export class TransformersEmbedder implements Embedder {
     });
   }
 
-  /** One batch through the transformers.js pipeline call (tokenizer, model, mean pooling, normalisation). */
+  /** One batch through the transformers.js pipeline call (tokenizer, model, pooling, normalisation). */
   private async pooledPipeline(batch: string[]): Promise<Float32Array[]> {
-    const result = await this.extractor(batch, { pooling: "mean", normalize: true });
+    const result = await this.extractor(batch, { pooling: this.settings.pooling, normalize: this.settings.normalize });
     const data = result.data as Float32Array;
     return batch.map((_, k) => {
       const v = data.slice(k * this.dimensions, (k + 1) * this.dimensions);
@@ -162,12 +317,28 @@ export class TransformersEmbedder implements Embedder {
     const dim = this.dimensions;
     const { ids, data, seq } = await this.run(batch);
     const sums = new Float64Array(dim);
+    const { pooling, normalize } = this.settings;
     return ids.map((own, b) => {
       const v = new Float32Array(dim);
       // No token at all: the zero vector.
-      if (own.length > 0) meanNormalize(data, b * seq * dim, own.length, dim, sums, v);
+      if (own.length === 0) return v;
+      if (pooling === "cls") v.set(data.subarray(b * seq * dim, b * seq * dim + dim));
+      else meanPool(data, b * seq * dim, own.length, dim, sums, v);
+      if (normalize) normalizeLikePipeline(v);
+      else if (!Number.isFinite(v[0]!)) v.fill(0);
       return v;
     });
+  }
+
+  /** The pipeline's tokenizer and model on a batch, as `run` gives them (for token vectors when the direct route is off). */
+  private async runPipeline(batch: string[]): Promise<{ ids: number[][]; data: Float32Array; seq: number }> {
+    const encoded = this.extractor.tokenizer(batch, { padding: true, truncation: true });
+    const mask = encoded.attention_mask.tolist() as Array<Array<number | bigint>>;
+    const allIds = encoded.input_ids.tolist() as Array<Array<number | bigint>>;
+    const result = await this.extractor(batch, { pooling: "none", normalize: false });
+    const seq = result.dims[1]!;
+    const ids = allIds.map((row, b) => row.filter((_, s) => Number(mask[b]![s]) === 1).map(Number));
+    return { ids, data: result.data as Float32Array, seq };
   }
 
   /** Token ids of each text, and the model's token vectors for the batch ([batch, seq, dim], right-padded). */
@@ -217,22 +388,25 @@ export class TransformersEmbedder implements Embedder {
 }
 
 /**
- * Mean of n token rows starting at `base`, then L2-normalised, into `v` (float32), with the
- * pipeline's arithmetic: the sum in float64 (row by row, in order) divided by n and stored as
- * float32; the squared norm accumulated in float32; x ** (1/2); each component divided by it.
- * Text whose tokens are all unknown (zero rows) gives 0/0: the zero vector instead (as before).
+ * Mean of n token rows starting at `base` into `v` (float32), with the pipeline's arithmetic:
+ * the sum in float64 (row by row, in order) divided by n and stored as float32.
  */
-function meanNormalize(data: Float32Array, base: number, n: number, dim: number, sums: Float64Array, v: Float32Array): void {
+function meanPool(data: Float32Array, base: number, n: number, dim: number, sums: Float64Array, v: Float32Array): void {
   for (let k = 0; k < dim; k++) sums[k] = 0;
   for (let s = 0, o = base; s < n; s++, o += dim) for (let k = 0; k < dim; k++) sums[k]! += data[o + k]!;
+  for (let k = 0; k < dim; k++) v[k] = sums[k]! / n;
+}
+
+/**
+ * L2-normalises `v` in place with the pipeline's arithmetic: the squared norm accumulated in
+ * float32, x ** (1/2), each component divided by it. Text whose tokens are all unknown (zero rows)
+ * gives 0/0: the zero vector instead (as before).
+ */
+function normalizeLikePipeline(v: Float32Array): void {
   let acc = 0;
-  for (let k = 0; k < dim; k++) {
-    const x = Math.fround(sums[k]! / n);
-    v[k] = x;
-    acc = Math.fround(acc + x ** 2);
-  }
+  for (let k = 0; k < v.length; k++) acc = Math.fround(acc + v[k]! ** 2);
   const norm = Math.fround(acc ** (1 / 2));
-  for (let k = 0; k < dim; k++) v[k] = v[k]! / norm;
+  for (let k = 0; k < v.length; k++) v[k] = v[k]! / norm;
   if (!Number.isFinite(v[0]!)) v.fill(0);
 }
 
@@ -252,8 +426,10 @@ const SELF_CHECK = [
  * pre-tokenizer, WordPiece vocabulary), minus the costs that do not change the result:
  * a Replace normalizer whose pattern needs a literal the text lacks is skipped (the library's
  * Unicode-aware `\b` makes each such regex scan slowly), a whole word in the vocabulary is looked
- * up directly, and nothing is converted to BigInt or padded per text. Anything unusual (added
- * tokens in the text, post-processors, other models) is left to the library.
+ * up directly, and nothing is converted to BigInt or padded per text. Special tokens a
+ * post-processor puts around one text ([CLS] … [SEP] for BERT) are added here too; long text is cut
+ * before them, so the closing one stays (as sentence-transformers does). Anything unusual (added
+ * tokens in the text, pair templates, other models) is left to the library.
  */
 export class FastTokenizer {
   private readonly pieces = new Map<string, number[]>();
@@ -265,17 +441,21 @@ export class FastTokenizer {
     private readonly addedContents: string[],
     private readonly maxLength: number,
     readonly padId: number,
+    /** Special token ids before and after the text's own (none without a post-processor). */
+    private readonly around: { prefix: number[]; suffix: number[] },
   ) {}
 
   /** A fast tokenizer for the pipeline's tokenizer, or undefined when its setup is not one this handles. */
   static from(pretrained: unknown): FastTokenizer | undefined {
-    const pt = pretrained as { _tokenizer?: LibTokenizer; model_max_length?: number; pad_token_id?: number; return_token_type_ids?: boolean };
+    const pt = pretrained as { _tokenizer?: LibTokenizer; model_max_length?: number; pad_token_id?: number };
     const inner = pt._tokenizer;
-    if (!inner || inner.post_processor || inner.remove_space || inner.do_lowercase_and_remove_accent || pt.return_token_type_ids) return undefined;
+    if (!inner || inner.remove_space || inner.do_lowercase_and_remove_accent) return undefined;
     const model = inner.model;
     // Words are looked up one by one, so unknown tokens must not be fused across words.
     if (model?.config?.type !== "WordPiece" || model.fuse_unk || !(model.tokens_to_ids instanceof Map) || typeof inner.encode !== "function") return undefined;
     if (!(inner.added_tokens_map instanceof Map)) return undefined;
+    const around = specialTokensAround(inner);
+    if (!around) return undefined;
     let normalize: (text: string) => string;
     const norm = inner.normalizer;
     if (!norm) normalize = (t) => t;
@@ -286,7 +466,9 @@ export class FastTokenizer {
         return t;
       };
     } else normalize = (t) => norm.normalize(t);
-    return new FastTokenizer(inner, normalize, [...inner.added_tokens_map.keys()], pt.model_max_length ?? Infinity, pt.pad_token_id ?? 0);
+    const maxLength = pt.model_max_length ?? Infinity;
+    if (maxLength <= around.prefix.length + around.suffix.length) return undefined;
+    return new FastTokenizer(inner, normalize, [...inner.added_tokens_map.keys()], maxLength, pt.pad_token_id ?? 0, around);
   }
 
   /** Every token the model knows. */
@@ -294,14 +476,31 @@ export class FastTokenizer {
     return this.inner.model.tokens_to_ids.keys();
   }
 
-  /** The text's token ids, truncated to the model's maximum length (no special tokens are added: no post-processor). */
+  /** How many special tokens come before a text's own tokens (e.g. 1 for BERT's [CLS]). */
+  get leadingSpecials(): number {
+    return this.around.prefix.length;
+  }
+
+  /**
+   * The text's token ids with the model's special tokens around them, at most the model's
+   * maximum length: the text's own tokens are cut so that the closing special tokens stay.
+   */
   encode(text: string): number[] {
+    const { prefix, suffix } = this.around;
+    const room = this.maxLength - prefix.length - suffix.length;
+    const own = this.encodeOwn(text);
+    if (prefix.length === 0 && suffix.length === 0) return own.length > room ? own.slice(0, room) : own;
+    return [...prefix, ...(own.length > room ? own.slice(0, room) : own), ...suffix];
+  }
+
+  /** The text's own token ids (no special tokens around them, not truncated). */
+  private encodeOwn(text: string): number[] {
     const inner = this.inner;
     let ids: number[];
-    if (this.addedContents.some((c) => text.includes(c))) ids = inner.encode(text).ids;
+    if (this.addedContents.some((c) => text.includes(c))) ids = inner.encode(text, { add_special_tokens: false }).ids;
     else {
       const normalized = this.normalize(text);
-      if (this.addedContents.some((c) => normalized.includes(c))) ids = inner.encode(text).ids;
+      if (this.addedContents.some((c) => normalized.includes(c))) ids = inner.encode(text, { add_special_tokens: false }).ids;
       else {
         ids = [];
         if (normalized.length > 0) {
@@ -316,7 +515,7 @@ export class FastTokenizer {
         }
       }
     }
-    return ids.length > this.maxLength ? ids.slice(0, this.maxLength) : ids;
+    return ids;
   }
 
   /** Words of normalized text (a Split pre-tokenizer's own step, without the wrapper that flattens its result). */
@@ -364,10 +563,47 @@ interface LibTokenizer {
     fuse_unk?: boolean;
   };
   added_tokens_map: Map<string, { id: number }>;
-  post_processor: unknown;
+  post_processor: { config?: PostProcessorConfig } | null;
   remove_space?: boolean;
   do_lowercase_and_remove_accent?: boolean;
-  encode(text: string): { ids: number[] };
+  encode(text: string, opts?: { add_special_tokens?: boolean }): { ids: number[] };
+}
+
+/** A post-processor's config, in tokenizer.json's form (the kinds that wrap one text in special tokens). */
+interface PostProcessorConfig {
+  type?: string;
+  single?: Array<{ SpecialToken?: { id: string; type_id: number }; Sequence?: { id: string; type_id: number } }>;
+  cls?: [string, number];
+  sep?: [string, number];
+}
+
+/**
+ * The special token ids a tokenizer's post-processor puts before and after one text (none without
+ * one), looked up as the library does; undefined for a post-processor this does not follow (then
+ * the library tokenizes). Every token of a single text must have type id 0 (the direct route feeds zeros).
+ */
+function specialTokensAround(inner: LibTokenizer): { prefix: number[]; suffix: number[] } | undefined {
+  const pp = inner.post_processor;
+  if (!pp) return { prefix: [], suffix: [] };
+  const idOf = (token: string) => inner.added_tokens_map.get(token)?.id ?? inner.model.tokens_to_ids.get(token) ?? inner.model.unk_token_id;
+  const cfg = pp.config;
+  if ((cfg?.type === "BertProcessing" || cfg?.type === "RobertaProcessing") && cfg.cls && cfg.sep) {
+    return { prefix: [idOf(cfg.cls[0])], suffix: [idOf(cfg.sep[0])] };
+  }
+  if (cfg?.type !== "TemplateProcessing" || !Array.isArray(cfg.single)) return undefined;
+  const prefix: number[] = [];
+  const suffix: number[] = [];
+  let seenText = false;
+  for (const item of cfg.single) {
+    if (item.Sequence) {
+      if (seenText || item.Sequence.id !== "A" || item.Sequence.type_id !== 0) return undefined;
+      seenText = true;
+    } else if (item.SpecialToken) {
+      if (item.SpecialToken.type_id !== 0) return undefined;
+      (seenText ? suffix : prefix).push(idOf(item.SpecialToken.id));
+    } else return undefined;
+  }
+  return seenText ? { prefix, suffix } : undefined;
 }
 
 /**
@@ -483,7 +719,7 @@ function classEnd(src: string, start: number): number {
 }
 
 /** The direct route for a loaded pipeline, when its tokenizer and model allow one. */
-function directRoute(extractor: FeatureExtractionPipeline): { tokenizer: FastTokenizer; session: OrtSession; output: string } | undefined {
+function directRoute(extractor: FeatureExtractionPipeline): DirectRoute | undefined {
   const tokenizer = FastTokenizer.from(extractor.tokenizer);
   const session = (extractor.model as unknown as { sessions?: Record<string, OrtSession> }).sessions?.model;
   if (!tokenizer || !session || typeof session.run !== "function") return undefined;
