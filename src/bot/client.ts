@@ -4,6 +4,7 @@ import { apologize, type BotContext } from "./context.js";
 import { commandsByName } from "./commands/index.js";
 import { handleMessage } from "./messages.js";
 import { handleMore, isMoreButton } from "./more.js";
+import { handleVote, isVoteButton } from "./votes.js";
 import { NO_PINGS } from "./render.js";
 import { errInfo } from "./errors.js";
 
@@ -150,6 +151,14 @@ export async function handleInteraction(ctx: BotContext, interaction: Interactio
       await handleMore(ctx, interaction);
     } catch (err) {
       await apologize(ctx, interaction, err, "more");
+    }
+    return;
+  }
+  if (interaction.isButton() && isVoteButton(interaction.customId)) {
+    try {
+      await handleVote(ctx, interaction);
+    } catch (err) {
+      await apologize(ctx, interaction, err, "vote");
     }
   }
 }

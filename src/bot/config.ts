@@ -30,6 +30,8 @@ export interface BotConfig {
   indexWatch: boolean;
   /** On SIGINT/SIGTERM, how long to wait for answers in progress before disconnecting. */
   shutdownTimeoutMs: number;
+  /** The 👍/👎 database (DATA_DIR/feedback.sqlite when run from the CLI); unset: an in-memory one. */
+  feedbackFile?: string;
 }
 
 /** Bad or missing bot variables: one line per problem, each naming the variable (never its value). */

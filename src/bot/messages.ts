@@ -6,6 +6,7 @@ import { cleanQuestion, QuestionError } from "../question.js";
 import { canEmbedIn, renderAnswerFor } from "./plaintext.js";
 import { moreCustomId } from "./questions.js";
 import { NO_PINGS, TEXT } from "./render.js";
+import { bindFeedback, recordForFeedback } from "./votes.js";
 import { errInfo } from "./errors.js";
 
 export type Trigger = "dm" | "mention" | "reply" | "answer-channel";
@@ -111,10 +112,12 @@ export async function handleMessage(ctx: BotContext, message: Message, answerCha
       const answer = await ticket.compute(() => ctx.citebot.answer(question, { limit: ctx.config.answerExcerpts }));
       const key = answer.more ? ctx.questions.put({ question, askerId: message.author.id, offset: answer.hits.length }) : undefined;
       const embeds = canEmbedIn(message);
-      const r = renderAnswerFor(answer, embeds, { moreCustomId: key && moreCustomId(key) });
+      const feedbackKey = recordForFeedback(ctx, answer, message.author.id);
+      const r = renderAnswerFor(answer, embeds, { moreCustomId: key && moreCustomId(key), feedbackKey });
       await typing.first; // "typing…" shows before the answer lands
       const sent = await reply({ content: r.content, embeds: r.embeds, components: r.components });
       if (key) ctx.questions.bind(key, sent.id);
+      bindFeedback(ctx, feedbackKey, sent.id);
       if (!embeds) log.warn({ channelId: message.channelId }, "no Embed Links permission in this channel; answered in plain text");
       ctx.metrics.answers.inc({ source, answered: String(answer.answered) });
       if (!answer.answered) ctx.metrics.abstentions.inc({ source });
