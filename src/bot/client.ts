@@ -1,6 +1,7 @@
 // The discord.js client: intents, partials, safe defaults, and the event wiring.
-import { Client, Events, GatewayIntentBits, Options, Partials, Status, type ClientOptions, type Interaction } from "discord.js";
-import { apologize, type BotContext } from "./context.js";
+import { Client, Events, GatewayIntentBits, Options, Partials, Status, type ClientOptions, type Interaction, type RepliableInteraction } from "discord.js";
+import { placeOfInteraction, refusalFor } from "./access.js";
+import { apologize, notice, type BotContext } from "./context.js";
 import { commandsByName } from "./commands/index.js";
 import { handleMessage } from "./messages.js";
 import { handleMore, isMoreButton } from "./more.js";
@@ -117,6 +118,16 @@ function wire(client: Client, ctx: BotContext): void {
   );
 }
 
+/** ALLOWED_CHANNELS / ALLOWED_ROLES for a command: outside them, a private note saying where the bot answers. */
+export async function refuseOutside(ctx: BotContext, interaction: RepliableInteraction & { commandName: string }): Promise<boolean> {
+  const refused = refusalFor(ctx.config, placeOfInteraction(interaction));
+  if (!refused) return false;
+  ctx.metrics.notAllowed.inc({ source: interaction.commandName, reason: refused.reason });
+  ctx.log.info({ command: interaction.commandName, userId: interaction.user.id, channelId: interaction.channelId, outcome: "not-allowed", reason: refused.reason }, "command outside ALLOWED_CHANNELS/ALLOWED_ROLES; told where the bot answers");
+  await notice(interaction, refused.text);
+  return true;
+}
+
 export async function handleInteraction(ctx: BotContext, interaction: Interaction): Promise<void> {
   if (!ctx.seen.add(interaction.id)) {
     ctx.log.warn({ interactionId: interaction.id }, "interaction delivered twice; handled once");
@@ -140,6 +151,7 @@ export async function handleInteraction(ctx: BotContext, interaction: Interactio
       return apologize(ctx, interaction, new Error(`unknown command ${interaction.commandName}`), "command");
     }
     try {
+      if (!command.everywhere && (await refuseOutside(ctx, interaction))) return;
       await command.execute(ctx, interaction);
     } catch (err) {
       await apologize(ctx, interaction, err, `/${interaction.commandName}`);

@@ -11,6 +11,10 @@ export interface BotConfig {
   guildId?: string;
   /** Channels where every message is a question (needs the Message Content intent). */
   answerChannels: string[];
+  /** Channels where the bot answers questions (threads in them too); empty: everywhere. */
+  allowedChannels: string[];
+  /** Roles allowed to ask (any one of them); empty: everyone. When set, DMs are refused (no roles there). */
+  allowedRoles: string[];
   /** Request the privileged Message Content intent (must be enabled in the Developer Portal too). */
   messageContentIntent: boolean;
   /** Questions allowed per user per window. */
@@ -61,6 +65,8 @@ export function loadBotConfig(env?: NodeJS.ProcessEnv): BotConfig {
     clientId: v.DISCORD_CLIENT_ID,
     guildId: v.DISCORD_GUILD_ID,
     answerChannels: v.ANSWER_CHANNELS ?? [],
+    allowedChannels: v.ALLOWED_CHANNELS ?? [],
+    allowedRoles: v.ALLOWED_ROLES ?? [],
     messageContentIntent: v.MESSAGE_CONTENT_INTENT ?? false,
     rateLimit: { max: v.RATE_LIMIT_MAX ?? 5, windowMs: (v.RATE_LIMIT_WINDOW_SECONDS ?? 60) * 1000 },
     answerExcerpts: v.ANSWER_EXCERPTS ?? 3,
@@ -82,6 +88,8 @@ export const DEFAULTS = {
 export function botConfig(partial: Partial<BotConfig> & Pick<BotConfig, "token">): BotConfig {
   return {
     answerChannels: [],
+    allowedChannels: [],
+    allowedRoles: [],
     messageContentIntent: false,
     rateLimit: { max: 5, windowMs: 60_000 },
     answerExcerpts: 3,

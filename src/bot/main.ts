@@ -162,6 +162,8 @@ export async function runBot(opts: RunBotOptions): Promise<BotHandle> {
       guilds: client.guilds.cache.size,
       messageContent: config.messageContentIntent,
       answerChannels: config.answerChannels.length,
+      allowedChannels: config.allowedChannels.length || "all",
+      allowedRoles: config.allowedRoles.length || "everyone",
     },
     "bot ready",
   );

@@ -1,6 +1,7 @@
 // Questions asked in messages: a mention of the bot, a reply to one of its answers, any DM, and any
 // message in an answer channel (ANSWER_CHANNELS, needs the Message Content intent).
 import type { Message, MessageReplyOptions } from "discord.js";
+import { placeOfMessage, refusalFor } from "./access.js";
 import { deliver, type BotContext } from "./context.js";
 import { cleanQuestion, QuestionError } from "../question.js";
 import { canEmbedIn, renderAnswerFor } from "./plaintext.js";
@@ -63,6 +64,18 @@ export async function handleMessage(ctx: BotContext, message: Message, answerCha
     return;
   }
   const source = q.trigger;
+  const refused = refusalFor(ctx.config, placeOfMessage(message));
+  if (refused) {
+    ctx.metrics.notAllowed.inc({ source, reason: refused.reason });
+    // Silent in a server (see access.ts); a DM is private, so it gets the one-line reason.
+    log.info({ outcome: "not-allowed", reason: refused.reason }, refused.reason === "dm" ? "DM refused (ALLOWED_ROLES is set)" : "question outside ALLOWED_CHANNELS/ALLOWED_ROLES; ignored");
+    if (refused.reason === "dm") {
+      await deliver(ctx, "reply", () => message.reply({ content: refused.text, allowedMentions: NO_PINGS, failIfNotExists: false })).catch((err: unknown) =>
+        log.warn({ err: errInfo(err) }, "could not send the refusal"),
+      );
+    }
+    return;
+  }
   ctx.metrics.questions.inc({ source });
   // The nonce makes Discord drop a second copy of the same reply (a retried create).
   const reply = (options: MessageReplyOptions, kind = "r") =>
