@@ -6,6 +6,7 @@ import { commandsByName } from "./commands/index.js";
 import { handleMessage } from "./messages.js";
 import { handleMore, isMoreButton } from "./more.js";
 import { handleVote, isVoteButton } from "./votes.js";
+import { checkPermissions } from "./permcheck.js";
 import { NO_PINGS } from "./render.js";
 import { errInfo } from "./errors.js";
 
@@ -84,6 +85,11 @@ function wire(client: Client, ctx: BotContext): void {
     void ctx.inflight.track(handleInteraction(ctx, interaction)).catch((err: unknown) => log.error({ err: errInfo(err) }, "interaction handler crashed"));
   });
 
+  // Added to a new server: say what permissions it lacks there (the same check as at start-up).
+  client.on(Events.GuildCreate, (guild) => {
+    log.info({ guildId: guild.id, guild: guild.name }, "added to a server");
+    checkPermissions(guild, ctx.config, log, "joined");
+  });
   client.on(Events.Error, (err) => log.error({ err: errInfo(err) }, "discord client error"));
   client.on(Events.Warn, (message) => log.warn({ message }, "discord client warning"));
   client.on(Events.ShardReady, (shardId) => {

@@ -13,6 +13,7 @@ import { startHealthServer, type HealthReport, type HealthServer } from "./healt
 import { inviteUrl } from "./invite.js";
 import { IndexKeeper, isReloadable, type IndexKeeperOptions } from "./indexwatch.js";
 import { FeedbackStore } from "./feedback.js";
+import { checkPermissions } from "./permcheck.js";
 import { BotMetrics } from "./metrics.js";
 import { QuestionStore } from "./questions.js";
 import { RateLimiter } from "./ratelimit.js";
@@ -167,6 +168,7 @@ export async function runBot(opts: RunBotOptions): Promise<BotHandle> {
     },
     "bot ready",
   );
+  for (const guild of client.guilds.cache.values()) checkPermissions(guild, config, log, "start");
   // What a new admin needs first: the link that adds the bot (with its slash commands) to a server.
   log.info({ url: inviteUrl(app.id) }, "to add the bot to a server, open this invite URL");
   context.metrics.gatewayConnected.set(1);

@@ -341,6 +341,22 @@ export class DiscordEmulator extends EventEmitter {
     if (this.current && this.current.intents & Intents.Guilds) this.dispatchTo(this.current, "CHANNEL_UPDATE", { ...channel });
   }
 
+  /**
+   * The bot is added to another server: a guild with these text channels (each optionally with bot
+   * permissions denied by an overwrite on the bot's role there), dispatched as GUILD_CREATE.
+   */
+  joinGuild(name: string, channels: Array<{ name: string; deny?: bigint }>): { guild: DiscordEmulator["guild"]; channels: Channel[] } {
+    const id = snowflake();
+    const guild = { id, name, ownerId: this.guild.ownerId, everyoneRoleId: id, botRoleId: snowflake(), modRoleId: snowflake() };
+    const made: Channel[] = channels.map((c) => ({
+      id: snowflake(), type: 0, name: c.name, guild_id: id, position: 0, nsfw: false, topic: null, last_message_id: null, rate_limit_per_user: 0, parent_id: null,
+      permission_overwrites: c.deny ? [{ id: guild.botRoleId, type: 0, allow: "0", deny: String(c.deny) }] : [],
+    }));
+    for (const c of made) this.allChannels.set(c.id, c);
+    if (this.current && this.current.intents & Intents.Guilds) this.dispatchTo(this.current, "GUILD_CREATE", this.guildPayload(guild, made, []));
+    return { guild, channels: made };
+  }
+
   /** Permissions the bot's role overwrite denies in a channel. */
   private botDenied(channelId: string): bigint {
     const ow = (this.allChannels.get(channelId)?.permission_overwrites ?? []) as Json[];
@@ -676,8 +692,7 @@ export class DiscordEmulator extends EventEmitter {
     this.dispatchTo(s, "MESSAGE_CREATE", d);
   }
 
-  private guildPayload(): Json {
-    const g = this.guild;
+  private guildPayload(g: DiscordEmulator["guild"] = this.guild, channels: Channel[] = Object.values(this.channels), threads: Channel[] = this.threads): Json {
     const role = (id: string, name: string, position: number, permissions: string, extra: Json = {}) => ({
       id, name, color: 0, colors: { primary_color: 0, secondary_color: null, tertiary_color: null }, hoist: false, icon: null, unicode_emoji: null,
       position, permissions, managed: false, mentionable: false, flags: 0, ...extra,
@@ -700,14 +715,14 @@ export class DiscordEmulator extends EventEmitter {
       premium_progress_bar_enabled: false, application_id: null,
       joined_at: new Date().toISOString(), large: false, unavailable: false, lazy: true,
       member_count: this.members.length,
-      voice_states: [], presences: [], threads: this.threads.map((t) => ({ ...t })), stage_instances: [], guild_scheduled_events: [], soundboard_sounds: [],
-      channels: Object.values(this.channels).map((c, i) => ({ ...c, guild_id: undefined, position: i })),
-      members: this.members.map((u) => this.memberPayload(u, true)),
+      voice_states: [], presences: [], threads: threads.map((t) => ({ ...t })), stage_instances: [], guild_scheduled_events: [], soundboard_sounds: [],
+      channels: channels.map((c, i) => ({ ...c, guild_id: undefined, position: i })),
+      members: this.members.map((u) => this.memberPayload(u, true, g)),
     };
   }
 
-  private memberPayload(u: EmuUser, withUser: boolean): Json {
-    const roles = u.id === this.botUser.id ? [this.guild.botRoleId] : u.id === this.users.bob.id ? [this.guild.modRoleId] : [];
+  private memberPayload(u: EmuUser, withUser: boolean, g: DiscordEmulator["guild"] = this.guild): Json {
+    const roles = u.id === this.botUser.id ? [g.botRoleId] : u.id === this.users.bob.id ? [g.modRoleId] : [];
     return {
       ...(withUser && { user: u }),
       roles, nick: null, avatar: null, banner: null, premium_since: null, joined_at: new Date(Date.now() - 86400000).toISOString(),
