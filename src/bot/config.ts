@@ -34,6 +34,8 @@ export interface BotConfig {
   indexWatch: boolean;
   /** On SIGINT/SIGTERM, how long to wait for answers in progress before disconnecting. */
   shutdownTimeoutMs: number;
+  /** /add download limits (defaults: ADD_DEFAULTS). `allowLoopback` is for tests only (a page served on 127.0.0.1). */
+  add?: Partial<AddLimits>;
   /** The 👍/👎 database (DATA_DIR/feedback.sqlite when run from the CLI); unset: an in-memory one. */
   feedbackFile?: string;
 }
@@ -77,6 +79,16 @@ export function loadBotConfig(env?: NodeJS.ProcessEnv): BotConfig {
     shutdownTimeoutMs: (v.SHUTDOWN_TIMEOUT_SECONDS ?? DEFAULTS.shutdownTimeoutSeconds) * 1000,
   };
 }
+
+export interface AddLimits {
+  /** Largest file or page /add downloads, in bytes. */
+  maxBytes: number;
+  /** Longest a download may take, redirects included. */
+  timeoutMs: number;
+  allowLoopback: boolean;
+}
+
+export const ADD_DEFAULTS: AddLimits = { maxBytes: 10 * 1024 * 1024, timeoutMs: 20_000, allowLoopback: false };
 
 export const DEFAULTS = {
   queue: { concurrency: 2, max: 200 },

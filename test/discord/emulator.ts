@@ -106,6 +106,15 @@ export interface RestDelay {
   times?: number;
 }
 
+/** A file attached to a slash command (option type 11). */
+export interface EmuAttachment {
+  filename: string;
+  content: Buffer | string;
+  contentType?: string;
+  /** The size Discord reports (default: the content's). */
+  size?: number;
+}
+
 export interface EmulatorOptions {
   token?: string;
   /** Heartbeat interval announced in HELLO (ms). */
@@ -436,9 +445,16 @@ export class DiscordEmulator extends EventEmitter {
     channelId?: string;
     /** The member's permissions in the channel (bitfield string); default: all. */
     permissions?: string;
+    /** Attachment options: uploaded to the emulator's CDN (served at /attachments/<id>/<name>) and sent resolved. */
+    attachments?: Record<string, EmuAttachment>;
   }): InteractionState {
     return this.sendCommandInteraction(InteractionType.ApplicationCommand, opts);
   }
+
+  /** Files uploaded as attachments, by id (the CDN route serves them). */
+  readonly cdn = new Map<string, EmuAttachment & { id: string }>();
+  /** Paths requested from the CDN route. */
+  readonly cdnRequests: string[] = [];
 
   /** Dispatch an APPLICATION_COMMAND_AUTOCOMPLETE interaction; `focused` names the option being typed. */
   sendAutocomplete(opts: {
@@ -734,20 +750,29 @@ export class DiscordEmulator extends EventEmitter {
 
   private sendCommandInteraction(
     type: number,
-    opts: { name: string; options?: Record<string, string | number | boolean>; focused?: string; user?: EmuUser; channelId?: string; permissions?: string },
+    opts: { name: string; options?: Record<string, string | number | boolean>; focused?: string; user?: EmuUser; channelId?: string; permissions?: string; attachments?: Record<string, EmuAttachment> },
   ): InteractionState {
     const channelId = opts.channelId ?? this.channels.general.id;
     const channel = this.allChannels.get(channelId);
     const registered = [...(channel?.guild_id ? (this.commands.get(channel.guild_id) ?? []) : []), ...(this.commands.get("global") ?? [])].find(
       (c) => c.name === opts.name && (c.type ?? 1) === 1,
     );
-    const options = Object.entries(opts.options ?? {}).map(([name, value]) => {
+    const options: Json[] = Object.entries(opts.options ?? {}).map(([name, value]) => {
       const def = registered?.options?.find((o: Json) => o.name === name);
       const optType = def?.type ?? (typeof value === "boolean" ? 5 : typeof value === "number" ? (Number.isInteger(value) ? 4 : 10) : 3);
       // While typing, Discord sends the focused option's raw text, whatever its type.
       return { name, type: optType, value, ...(opts.focused === name && { focused: true }) };
     });
-    const data = { id: registered?.id ?? snowflake(), name: opts.name, type: 1, options, ...(channel?.guild_id && { guild_id: channel.guild_id }) };
+    const resolved: Json = {};
+    for (const [name, a] of Object.entries(opts.attachments ?? {})) {
+      const id = snowflake();
+      this.cdn.set(id, { ...a, id });
+      const url = `${this.url}/attachments/${id}/${encodeURIComponent(a.filename)}`;
+      const size = a.size ?? Buffer.byteLength(a.content);
+      (resolved.attachments ??= {})[id] = { id, filename: a.filename, size, url, proxy_url: url, ...(a.contentType && { content_type: a.contentType }) };
+      options.push({ name, type: 11, value: id });
+    }
+    const data = { id: registered?.id ?? snowflake(), name: opts.name, type: 1, options, ...(resolved.attachments && { resolved }), ...(channel?.guild_id && { guild_id: channel.guild_id }) };
     return this.createInteraction(type, data, opts.user, channelId, undefined, opts.permissions);
   }
 
@@ -818,6 +843,15 @@ export class DiscordEmulator extends EventEmitter {
       return this.respond(res, this.record(req, url, undefined, contentType, body, files), { status: 400, body: { message: "400: Bad Request", code: 50109 } });
     }
 
+    // The CDN: attachments uploaded with sendSlashCommand.
+    const cdn = /^\/attachments\/(\d+)\/[^/]+$/.exec(url.pathname);
+    if (cdn && req.method === "GET") {
+      this.cdnRequests.push(url.pathname);
+      const a = this.cdn.get(cdn[1]!);
+      if (!a) return void res.writeHead(404).end();
+      res.writeHead(200, { "content-type": a.contentType ?? "application/octet-stream", "content-length": String(Buffer.byteLength(a.content)) });
+      return void res.end(a.content);
+    }
     const rec = this.record(req, url, url.pathname, contentType, body, files);
     this.emit("requestStart", rec);
     if (!url.pathname.startsWith("/api/")) return this.respond(res, rec, { status: 404, body: { message: "404: Not Found", code: 0 } });

@@ -93,7 +93,7 @@ describe("register-commands", () => {
       config: botConfig({ token: emu.token, apiUrl: emu.apiUrl, clientId: emu.application.id, guildId: emu.guild.id }),
       logger: captureLogs().logger,
     });
-    expect(result).toEqual({ scope: "guild", applicationId: emu.application.id, guildId: emu.guild.id, commands: ["ask", "source", "sources", "help", "reindex"] });
+    expect(result).toEqual({ scope: "guild", applicationId: emu.application.id, guildId: emu.guild.id, commands: ["ask", "source", "sources", "help", "reindex", "add", "remove"] });
     const put = emu.requests.find((r) => r.method === "PUT")!;
     expect(put.path).toBe(`/applications/${emu.application.id}/guilds/${emu.guild.id}/commands`);
     expect(put.authorized).toBe(true);
@@ -121,7 +121,7 @@ describe("register-commands", () => {
     expect(result.applicationId).toBe(emu.application.id);
     expect(emu.requests.some((r) => r.method === "GET" && r.path === "/applications/@me")).toBe(true);
     expect(emu.requests.find((r) => r.method === "PUT" && r.path === `/applications/${emu.application.id}/commands`)?.status).toBe(200);
-    expect(emu.commands.get("global")?.map((c) => c.name)).toEqual(["ask", "source", "sources", "help", "reindex"]);
+    expect(emu.commands.get("global")?.map((c) => c.name)).toEqual(["ask", "source", "sources", "help", "reindex", "add", "remove"]);
   });
 
   it("explains a guild the bot can't register in", async () => {
