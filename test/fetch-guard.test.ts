@@ -3,7 +3,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { blockedAddress, FetchRefused, safeFetch } from "../src/bot/articles/fetch.js";
+import { blockedAddress, FetchRefused, safeFetch, type SafeFetchOptions } from "../src/bot/articles/fetch.js";
 
 let server: http.Server;
 let port: number;
@@ -39,7 +39,7 @@ describe("blockedAddress", () => {
 
 describe("safeFetch", () => {
   const opts = { maxBytes: 1000, timeoutMs: 2000, accept: any };
-  const refused = async (url: string, o = opts) => {
+  const refused = async (url: string, o: SafeFetchOptions = opts) => {
     const err = await safeFetch(url, o).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FetchRefused);
     return err as FetchRefused;
