@@ -3,7 +3,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { blockedAddress, FetchRefused, safeFetch, type SafeFetchOptions } from "../src/bot/articles/fetch.js";
+import { blockedAddress, FetchRefused, type SafeFetchOptions, safeFetch } from "../src/bot/articles/fetch.js";
 
 let server: http.Server;
 let port: number;
@@ -29,7 +29,21 @@ describe("blockedAddress", () => {
   it("allows public unicast only (loopback only when allowed)", () => {
     expect(blockedAddress("93.184.216.34")).toBeUndefined();
     expect(blockedAddress("2606:4700::1111")).toBeUndefined();
-    for (const a of ["127.0.0.1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "fe80::1", "fd12::1", "::ffff:10.0.0.1", "::ffff:127.0.0.1", "224.0.0.1"]) {
+    for (const a of [
+      "127.0.0.1",
+      "10.0.0.1",
+      "172.16.5.4",
+      "192.168.1.1",
+      "169.254.169.254",
+      "100.64.0.1",
+      "0.0.0.0",
+      "::1",
+      "fe80::1",
+      "fd12::1",
+      "::ffff:10.0.0.1",
+      "::ffff:127.0.0.1",
+      "224.0.0.1",
+    ]) {
       expect(blockedAddress(a), a).toBeDefined();
     }
     expect(blockedAddress("127.0.0.1", true)).toBeUndefined();

@@ -35,12 +35,18 @@ export function refusalFor(config: Pick<BotConfig, "allowedChannels" | "allowedR
     const open = new Set([...allowedChannels, ...answerChannels]);
     const here = open.has(place.channelId) || (!!place.parentId && open.has(place.parentId));
     if (!here) {
-      const list = [...open].slice(0, 10).map((id) => `<#${id}>`).join(", ");
+      const list = [...open]
+        .slice(0, 10)
+        .map((id) => `<#${id}>`)
+        .join(", ");
       return { reason: "channel", text: `I answer questions only in ${list}${open.size > 10 ? " and a few more" : ""}. Ask me there.` };
     }
   }
   if (allowedRoles.length && !place.roleIds.some((r) => allowedRoles.includes(r))) {
-    const list = allowedRoles.slice(0, 10).map((id) => `<@&${id}>`).join(", ");
+    const list = allowedRoles
+      .slice(0, 10)
+      .map((id) => `<@&${id}>`)
+      .join(", ");
     return { reason: "role", text: `Asking me needs one of these roles: ${list}. A server admin can give you one.` };
   }
   return undefined;

@@ -92,10 +92,10 @@ export function toEvalLines(voted: VotedAnswer[]): ExportResult {
 /** Writes FILE (scorable lines) and, when there are 👎, FILE.review.jsonl; returns what was written. */
 export function writeExport(file: string, voted: VotedAnswer[]): ExportResult & { reviewFile?: string } {
   const result = toEvalLines(voted);
-  const jsonl = (lines: object[]) => lines.map((l) => JSON.stringify(l)).join("\n") + (lines.length ? "\n" : "");
+  const jsonl = (lines: object[]) => lines.map((l) => `${JSON.stringify(l)}\n`).join("");
   writeFileSync(file, jsonl(result.scored));
   if (!result.review.length) return result;
-  const reviewFile = file.replace(/\.jsonl$/i, "") + ".review.jsonl";
+  const reviewFile = `${file.replace(/\.jsonl$/i, "")}.review.jsonl`;
   writeFileSync(reviewFile, jsonl(result.review));
   return { ...result, reviewFile };
 }

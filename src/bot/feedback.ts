@@ -98,9 +98,7 @@ export class FeedbackStore {
       ),
       deleteVote: this.db.prepare("DELETE FROM votes WHERE answer_key = ? AND user_hash = ?"),
       prune: this.db.prepare("DELETE FROM answers WHERE created_at < ? AND NOT EXISTS (SELECT 1 FROM votes WHERE votes.answer_key = answers.key)"),
-      voted: this.db.prepare(
-        "SELECT a.*, v.vote, v.voted_at FROM votes v JOIN answers a ON a.key = v.answer_key ORDER BY v.voted_at",
-      ),
+      voted: this.db.prepare("SELECT a.*, v.vote, v.voted_at FROM votes v JOIN answers a ON a.key = v.answer_key ORDER BY v.voted_at"),
       counts: this.db.prepare("SELECT vote, COUNT(*) AS n FROM votes GROUP BY vote"),
     };
   }

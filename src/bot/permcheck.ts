@@ -3,10 +3,10 @@
 // one summary line per server. The channels checked: ALLOWED_CHANNELS and ANSWER_CHANNELS of that
 // server when ALLOWED_CHANNELS is set (the bot answers nowhere else), otherwise every text channel
 // (the bot answers mentions anywhere), at most MAX_CHANNELS of them, first by position.
-import { ChannelType, PermissionFlagsBits, type Guild, type GuildBasedChannel } from "discord.js";
+import { ChannelType, type Guild, type GuildBasedChannel, PermissionFlagsBits } from "discord.js";
 import type { Logger } from "../log.js";
-import { errInfo } from "./errors.js";
 import type { BotConfig } from "./config.js";
+import { errInfo } from "./errors.js";
 
 /** Past this many text channels in one server, the rest are not checked (and the log says so). */
 export const MAX_CHANNELS = 50;
@@ -62,7 +62,12 @@ export function checkGuild(guild: Guild, config: Pick<BotConfig, "allowedChannel
 }
 
 /** Checks one server and logs each channel that lacks something (warn), then a summary (info). */
-export function logGuildPermissions(guild: Guild, config: Pick<BotConfig, "allowedChannels" | "answerChannels">, log: Logger, when: "start" | "joined"): GuildPermissionReport {
+export function logGuildPermissions(
+  guild: Guild,
+  config: Pick<BotConfig, "allowedChannels" | "answerChannels">,
+  log: Logger,
+  when: "start" | "joined",
+): GuildPermissionReport {
   const report = checkGuild(guild, config);
   const role = guild.members.me?.roles.botRole?.name ?? guild.client.user.username;
   for (const p of report.problems) {

@@ -4,7 +4,7 @@
 // gets a private reply saying which, so a vote is never silently recorded or lost.
 import type { ButtonInteraction } from "discord.js";
 import type { Answer } from "../types.js";
-import { notice, type BotContext } from "./context.js";
+import { type BotContext, notice } from "./context.js";
 import { errInfo } from "./errors.js";
 import { parseVoteCustomId, type Vote, type VoteOutcome } from "./feedback.js";
 

@@ -5,9 +5,9 @@
 // /help works everywhere.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { botConfig } from "../../src/bot/config.js";
-import { runBot, type BotHandle } from "../../src/bot/main.js";
+import { type BotHandle, runBot } from "../../src/bot/main.js";
 import { DiscordEmulator, EPHEMERAL } from "./emulator.js";
-import { captureLogs, expectNoPings, openCitebot, replyTo, sleep, type LogCapture } from "./helpers.js";
+import { captureLogs, expectNoPings, type LogCapture, openCitebot, replyTo, sleep } from "./helpers.js";
 import { Transcript } from "./transcript.js";
 
 const Q = "What did Antonov say about the Geneva summit?";
@@ -45,7 +45,12 @@ afterAll(async () => {
 
 async function slash(user: typeof emu.users.alice, channelId: string, name = "ask", options: Record<string, string> = { question: Q }) {
   const channel = [...Object.values(emu.channels)].find((c) => c.id === channelId)?.name ?? "thread";
-  t.user(user.username, `/${name} ${Object.entries(options).map(([k, v]) => `${k}:${v}`).join(" ")}   (in #${channel})`);
+  t.user(
+    user.username,
+    `/${name} ${Object.entries(options)
+      .map(([k, v]) => `${k}:${v}`)
+      .join(" ")}   (in #${channel})`,
+  );
   const ia = emu.sendSlashCommand({ name, options, user, channelId });
   const res = await emu.waitForInteractionResponse(ia);
   t.bot(res);
@@ -126,7 +131,11 @@ describe("ALLOWED_ROLES", () => {
 describe("ALLOWED_CHANNELS alone", () => {
   it("leaves DMs open and every member may ask in the allowed channel", async () => {
     const own = await DiscordEmulator.start();
-    const b = await runBot({ citebot: core.citebot, config: botConfig({ token: own.token, apiUrl: own.apiUrl, allowedChannels: [own.channels.answers.id] }), logger: captureLogs().logger });
+    const b = await runBot({
+      citebot: core.citebot,
+      config: botConfig({ token: own.token, apiUrl: own.apiUrl, allowedChannels: [own.channels.answers.id] }),
+      logger: captureLogs().logger,
+    });
     try {
       const dm = own.sendDM({ author: own.users.alice, content: Q });
       expect((await own.waitForRequest(replyTo(dm.id))).body.content).toMatch(/^Here is what the articles say/);

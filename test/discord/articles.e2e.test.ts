@@ -12,16 +12,17 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NOT_ADMIN } from "../../src/bot/commands/add.js";
 import { botConfig } from "../../src/bot/config.js";
-import { runBot, type BotHandle } from "../../src/bot/main.js";
+import { type BotHandle, runBot } from "../../src/bot/main.js";
 import { Citebot } from "../../src/citebot.js";
 import { minimalDocx, minimalPdf } from "./documents.js";
-import { DiscordEmulator, EPHEMERAL, type EmuAttachment } from "./emulator.js";
-import { captureLogs, CORPUS_DIR, expectNoPings, replyTo, type LogCapture } from "./helpers.js";
+import { DiscordEmulator, type EmuAttachment, EPHEMERAL } from "./emulator.js";
+import { CORPUS_DIR, captureLogs, expectNoPings, type LogCapture, replyTo } from "./helpers.js";
 import { Transcript } from "./transcript.js";
 
 const MANAGE_GUILD = String(1n << 5n);
 const MAX_BYTES = 64 * 1024;
-const FERRY = "The Riverton ferry resumed service on Saturday after a two-week strike by its crew. The operator agreed to a new rota and a four percent raise.\n\nPassengers queued from dawn at the harbour.\n";
+const FERRY =
+  "The Riverton ferry resumed service on Saturday after a two-week strike by its crew. The operator agreed to a new rota and a four percent raise.\n\nPassengers queued from dawn at the harbour.\n";
 const LIGHTHOUSE_HTML = `<!doctype html><html><head><title>Lighthouse keepers return to Cape Morrow</title><meta name="date" content="2024-03-02"></head>
 <body><article><h1>Lighthouse keepers return to Cape Morrow</h1><p>For the first time in forty years, two keepers will live at the Cape Morrow lighthouse.</p>
 <p>The coastal trust said automated lamps had failed twice during winter storms.</p></article></body></html>`;
@@ -74,7 +75,12 @@ beforeAll(async () => {
   logs = captureLogs();
   bot = await runBot({
     citebot,
-    config: botConfig({ token: emu.token, apiUrl: emu.apiUrl, rateLimit: { max: 1000, windowMs: 60_000 }, add: { maxBytes: MAX_BYTES, timeoutMs: 5000, allowLoopback: true } }),
+    config: botConfig({
+      token: emu.token,
+      apiUrl: emu.apiUrl,
+      rateLimit: { max: 1000, windowMs: 60_000 },
+      add: { maxBytes: MAX_BYTES, timeoutMs: 5000, allowLoopback: true },
+    }),
     logger: logs.logger,
   });
 }, 60_000);
@@ -114,30 +120,49 @@ async function ask(q: string) {
 describe("/add", () => {
   it("a .txt attachment: saved with a YAML header (title, date), indexed, answered from", async () => {
     const before = files();
-    const text = await add({ title: "Riverton ferry back after strike", date: "2024-05-11" }, { file: { filename: "ferry.txt", content: FERRY, contentType: "text/plain; charset=utf-8" } });
-    expect(text).toMatch(/^Added “Riverton ferry back after strike” \(2024-05-11\) as `riverton-ferry-back-after-strike\.txt`: [2-9] sentences\. I'm answering from it now \(\d+ articles in the archive\)\.$/);
+    const text = await add(
+      { title: "Riverton ferry back after strike", date: "2024-05-11" },
+      { file: { filename: "ferry.txt", content: FERRY, contentType: "text/plain; charset=utf-8" } },
+    );
+    expect(text).toMatch(
+      /^Added “Riverton ferry back after strike” \(2024-05-11\) as `riverton-ferry-back-after-strike\.txt`: [2-9] sentences\. I'm answering from it now \(\d+ articles in the archive\)\.$/,
+    );
     expect(files()).toEqual([...before, "riverton-ferry-back-after-strike.txt"].sort());
     const saved = readFileSync(path.join(corpusDir, "riverton-ferry-back-after-strike.txt"), "utf8");
     expect(saved).toMatch(/^---\ntitle: Riverton ferry back after strike\ndate: 2024-05-11\n---\nThe Riverton ferry/);
     const answer = await ask("When did the Riverton ferry resume service?");
     expect(answer.embeds[0].title).toMatch(/Riverton ferry back after strike/);
-    for (const step of ["download", "downloaded", "checked", "saved", "rebuild", "done"]) expect(logs.lines.some((l) => l.command === "add" && l.step === step)).toBe(true);
+    for (const step of ["download", "downloaded", "checked", "saved", "rebuild", "done"])
+      expect(logs.lines.some((l) => l.command === "add" && l.step === step)).toBe(true);
   }, 90_000);
 
   it("a URL (after a redirect): the page is saved as .html with its link, title and date from the page", async () => {
     const text = await add({ url: `${site}/moved` });
     expect(text).toMatch(/^Added “Lighthouse keepers return to Cape Morrow” \(2024-03-02\) as `lighthouse-keepers-return-to-cape-morrow\.html`: \d+ sentences/);
     const saved = readFileSync(path.join(corpusDir, "lighthouse-keepers-return-to-cape-morrow.html"), "utf8");
-    expect(saved.startsWith(`---\ntitle: Lighthouse keepers return to Cape Morrow\ndate: 2024-03-02\nurl: ${site}/lighthouse\n---\n<!doctype html>`)).toBe(true);
+    expect(saved.startsWith(`---\ntitle: Lighthouse keepers return to Cape Morrow\ndate: 2024-03-02\nurl: ${site}/lighthouse\n---\n<!doctype html>`)).toBe(
+      true,
+    );
     expect(citebot.articles().find((a) => a.file === "lighthouse-keepers-return-to-cape-morrow.html")?.url).toBe(`${site}/lighthouse`);
   }, 90_000);
 
   it("a PDF and a Word .docx: their text is saved as .txt with a header", async () => {
-    const pdf = minimalPdf(["Harbour pier opens", "The Riverton harbour opened a new pier on Monday for fishing boats.", "The pier cost two million euros and took a year to build."]);
+    const pdf = minimalPdf([
+      "Harbour pier opens",
+      "The Riverton harbour opened a new pier on Monday for fishing boats.",
+      "The pier cost two million euros and took a year to build.",
+    ]);
     const p = await add({ title: "Harbour pier opens" }, { file: { filename: "pier.pdf", content: pdf, contentType: "application/pdf" } });
     expect(p).toMatch(/^Added “Harbour pier opens” as `harbour-pier-opens\.txt`: \d+ sentences/);
-    const docx = await minimalDocx(["Museum reopens", "The Cape Morrow maritime museum reopened on Sunday after a long renovation.", "Entry is free for children."]);
-    const d = await add({ title: "Museum reopens" }, { file: { filename: "museum.docx", content: docx, contentType: "application/vnd.openxmlformats-officedocument.wordprocessingml.document" } });
+    const docx = await minimalDocx([
+      "Museum reopens",
+      "The Cape Morrow maritime museum reopened on Sunday after a long renovation.",
+      "Entry is free for children.",
+    ]);
+    const d = await add(
+      { title: "Museum reopens" },
+      { file: { filename: "museum.docx", content: docx, contentType: "application/vnd.openxmlformats-officedocument.wordprocessingml.document" } },
+    );
     expect(d).toMatch(/^Added “Museum reopens” as `museum-reopens\.txt`: \d+ sentences/);
     expect(readFileSync(path.join(corpusDir, "museum-reopens.txt"), "utf8")).toMatch(/^---\ntitle: Museum reopens\n---\n[\s\S]*maritime museum reopened/);
   }, 120_000);
@@ -147,14 +172,26 @@ describe("/add refuses, and changes nothing", () => {
   const cases: Array<[string, () => Promise<string>, RegExp]> = [
     ["a binary file named .txt", () => add({}, { file: { filename: "notes.txt", content: Buffer.from([0x41, 0, 0x42, 0, 0x43]) } }), /it looks binary/],
     ["a file type it can't read", () => add({}, { file: { filename: "setup.exe", content: "MZ" } }), /is not a file type I can add/],
-    ["an oversized attachment (refused before downloading)", () => add({}, { file: { filename: "big.txt", content: "x", size: MAX_BYTES + 1 } }), /the limit is 64 KB/],
-    ["a .pdf that isn't one", () => add({}, { file: { filename: "fake.pdf", content: "hello there, I am not a PDF at all, just text", contentType: "application/pdf" } }), /it is not a PDF file/],
+    [
+      "an oversized attachment (refused before downloading)",
+      () => add({}, { file: { filename: "big.txt", content: "x", size: MAX_BYTES + 1 } }),
+      /the limit is 64 KB/,
+    ],
+    [
+      "a .pdf that isn't one",
+      () => add({}, { file: { filename: "fake.pdf", content: "hello there, I am not a PDF at all, just text", contentType: "application/pdf" } }),
+      /it is not a PDF file/,
+    ],
     ["a URL redirecting to a private address", () => add({ url: `${site}/to-private` }), /10\.0\.0\.7 is a private address, which I don't fetch from/],
     ["a URL redirecting to the cloud metadata address", () => add({ url: `${site}/to-metadata` }), /169\.254\.169\.254 is a linkLocal address/],
     ["a URL with the wrong content type", () => add({ url: `${site}/photo` }), /its content type is image\/png, not an article I can read/],
     ["an oversized URL (no Content-Length)", () => add({ url: `${site}/huge` }), /over the limit of 64 KB/],
     ["a non-http URL", () => add({ url: "file:///etc/passwd" }), /only http and https links can be added \(not file\)/],
-    ["a page that is already in the archive", () => add({}, { file: { filename: "again.txt", content: FERRY } }), /it is already in the archive, as “Riverton ferry back after strike”/],
+    [
+      "a page that is already in the archive",
+      () => add({}, { file: { filename: "again.txt", content: FERRY } }),
+      /it is already in the archive, as “Riverton ferry back after strike”/,
+    ],
   ];
   for (const [what, run, why] of cases) {
     it(what, async () => {
@@ -190,7 +227,9 @@ describe("/remove", () => {
     const ia = emu.sendSlashCommand({ name: "remove", options: { article: choices[0].value }, user: admin, permissions: MANAGE_GUILD });
     const res = await emu.waitForInteractionResponse(ia, 60_000);
     t.bot(res);
-    expect(res.body.content).toBe(`Removed “Riverton ferry back after strike” (\`riverton-ferry-back-after-strike.txt\`). ${before - 1} articles left in the archive; answers no longer quote it.`);
+    expect(res.body.content).toBe(
+      `Removed “Riverton ferry back after strike” (\`riverton-ferry-back-after-strike.txt\`). ${before - 1} articles left in the archive; answers no longer quote it.`,
+    );
     expect(files()).not.toContain("riverton-ferry-back-after-strike.txt");
     const answer = await ask("When did the Riverton ferry resume service?");
     expect(JSON.stringify(answer.embeds)).not.toMatch(/Riverton ferry back after strike/);

@@ -10,12 +10,12 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { botConfig } from "../../src/bot/config.js";
 import { FeedbackStore } from "../../src/bot/feedback.js";
-import { runBot, type BotHandle } from "../../src/bot/main.js";
+import { type BotHandle, runBot } from "../../src/bot/main.js";
 import { NOT_YOUR_VOTE, VOTE_EXPIRED } from "../../src/bot/votes.js";
-import { checkEvalSet } from "../../src/eval-set.js";
 import { evaluate, readQuestions } from "../../src/eval.js";
+import { checkEvalSet } from "../../src/eval-set.js";
 import { DiscordEmulator, EPHEMERAL, type RecordedRequest } from "./emulator.js";
-import { captureLogs, cliEnv, CORPUS_DIR, expectNoPings, openCitebot, PROJECT_ROOT, replyTo, sleep, TSX } from "./helpers.js";
+import { CORPUS_DIR, captureLogs, cliEnv, expectNoPings, openCitebot, PROJECT_ROOT, replyTo, sleep, TSX } from "./helpers.js";
 import { Transcript } from "./transcript.js";
 
 const ANSWERABLE = "What did Antonov say about the Geneva summit?";
@@ -53,7 +53,9 @@ afterAll(async () => {
 
 const buttonsOf = (r: RecordedRequest) => (r.body.components ?? []).flatMap((row: any) => row.components);
 const voteIds = (r: RecordedRequest) => {
-  const ids = buttonsOf(r).map((b: any) => b.custom_id).filter((id: string) => id.startsWith("vote:"));
+  const ids = buttonsOf(r)
+    .map((b: any) => b.custom_id)
+    .filter((id: string) => id.startsWith("vote:"));
   return { up: ids.find((id: string) => id.endsWith(":up"))!, down: ids.find((id: string) => id.endsWith(":down"))! };
 };
 
@@ -171,12 +173,21 @@ describe("stored durably and exported for evaluation", () => {
     expect(voted.map((x) => x.vote).sort()).toEqual(["down", "down", "up", "up", "up"]);
     const approved = voted.find((x) => x.question === ANSWERABLE && x.vote === "up")!;
     expect(approved.answered).toBe(true);
-    expect(approved.excerpts[0]).toMatchObject({ rank: 1, articleId: expect.any(String), file: expect.stringMatching(/\.txt$/), text: expect.stringMatching(/\w/) });
+    expect(approved.excerpts[0]).toMatchObject({
+      rank: 1,
+      articleId: expect.any(String),
+      file: expect.stringMatching(/\.txt$/),
+      text: expect.stringMatching(/\w/),
+    });
     const raw = readFileSync(dbFile).toString("latin1") + (existsSync(`${dbFile}-wal`) ? readFileSync(`${dbFile}-wal`).toString("latin1") : "");
     for (const id of [u.id, v.id]) expect(raw).not.toContain(id);
 
     // A new bot on the same database: the old answer's buttons still work and remember the vote.
-    bot = await runBot({ citebot: core.citebot, config: botConfig({ token: emu.token, apiUrl: emu.apiUrl, feedbackFile: dbFile }), logger: captureLogs().logger });
+    bot = await runBot({
+      citebot: core.citebot,
+      config: botConfig({ token: emu.token, apiUrl: emu.apiUrl, feedbackFile: dbFile }),
+      logger: captureLogs().logger,
+    });
     expect(await press(wrong.response.id, voteIds(wrong).up, v, "frank")).toMatch(/^Changed your vote on this answer from 👎 to 👍/);
     expect(await press(wrong.response.id, voteIds(wrong).down, v, "frank")).toMatch(/^Changed your vote on this answer from 👍 to 👎/);
   }, 60_000);
@@ -194,7 +205,10 @@ describe("stored durably and exported for evaluation", () => {
     t.log(run.stderr.trim());
     expect(run.status, run.stderr).toBe(0);
     expect(run.stderr).toMatch(/Wrote 2 questions to .*votes\.jsonl \(1 👍 answers, 1 👍 on "not covered" as negatives\)/);
-    const lines = readFileSync(out, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const lines = readFileSync(out, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     const byQ = new Map(lines.map((l) => [l.question, l]));
     expect(byQ.get(UNCOVERED)).toMatchObject({ answers: [], source: null, kind: "negative" });
     const good = byQ.get(ANSWERABLE);
@@ -209,7 +223,10 @@ describe("stored durably and exported for evaluation", () => {
     expect(figures.hit1).toBe(1); // the approved excerpt is still the top one
     expect(figures.abstainOnNegatives).toBe(1);
 
-    const review = readFileSync(out.replace(/\.jsonl$/, ".review.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const review = readFileSync(out.replace(/\.jsonl$/, ".review.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     // Dave's private 👎 on a More page, and Frank's 👎 (the latest of his votes).
     expect(review.map((r) => r.question).sort()).toEqual([OTHER].sort());
     expect(review[0]).toMatchObject({ answers: [], kind: "negative", answered: expect.any(Boolean), review: expect.stringMatching(/fill answers/) });

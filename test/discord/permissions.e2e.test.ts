@@ -6,11 +6,11 @@
 import { PermissionFlagsBits } from "discord.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { botConfig } from "../../src/bot/config.js";
-import { runBot, type BotHandle } from "../../src/bot/main.js";
+import { type BotHandle, runBot } from "../../src/bot/main.js";
 import { MAX_CHANNELS } from "../../src/bot/permcheck.js";
 import { NO_EMBEDS_NOTE } from "../../src/bot/plaintext.js";
 import { DiscordEmulator, EMBED_LINKS } from "./emulator.js";
-import { captureLogs, openCitebot, replyTo, waitUntil, type LogCapture } from "./helpers.js";
+import { captureLogs, type LogCapture, openCitebot, replyTo, waitUntil } from "./helpers.js";
 import { Transcript } from "./transcript.js";
 
 let core: Awaited<ReturnType<typeof openCitebot>>;
@@ -101,7 +101,11 @@ describe("with ALLOWED_CHANNELS", () => {
     own.denyBotPermissions(own.channels.news.id, EMBED_LINKS); // not an allowed channel: not reported
     own.denyBotPermissions(own.channels.answers.id, EMBED_LINKS);
     const l = captureLogs();
-    const b = await runBot({ citebot: core.citebot, config: botConfig({ token: own.token, apiUrl: own.apiUrl, allowedChannels: [own.channels.answers.id] }), logger: l.logger });
+    const b = await runBot({
+      citebot: core.citebot,
+      config: botConfig({ token: own.token, apiUrl: own.apiUrl, allowedChannels: [own.channels.answers.id] }),
+      logger: l.logger,
+    });
     try {
       expect(warnings(l).map((x) => x.channelId)).toEqual([own.channels.answers.id]);
       expect(summaries(l).map((x) => x.msg)).toEqual(["permissions checked in Newsroom: 1 channel, 1 missing something"]);

@@ -88,7 +88,7 @@ afterAll(async () => {
 });
 
 describe("register-commands", () => {
-  it("registers /ask, /source, /sources, /help and /reindex in the guild when DISCORD_GUILD_ID is set", async () => {
+  it("registers /ask, /source, /sources, /help, /reindex, /add and /remove in the guild when DISCORD_GUILD_ID is set", async () => {
     const result = await registerCommands({
       config: botConfig({ token: emu.token, apiUrl: emu.apiUrl, clientId: emu.application.id, guildId: emu.guild.id }),
       logger: captureLogs().logger,
@@ -112,6 +112,10 @@ describe("register-commands", () => {
     for (const c of put.body) expect(c.description.length).toBeLessThanOrEqual(100);
     // /reindex: hidden from members without Manage Server (0x20), and not offered in DMs
     expect(byName.reindex).toMatchObject({ default_member_permissions: "32", contexts: [0] });
+    // /add and /remove: the same, /add with an attachment option (type 11) or a link.
+    expect(byName.add).toMatchObject({ default_member_permissions: "32", contexts: [0] });
+    expect(byName.add.options.map((o: any) => [o.name, o.type])).toEqual([["file", 11], ["url", 3], ["title", 3], ["date", 3]]);
+    expect(byName.remove).toMatchObject({ default_member_permissions: "32", contexts: [0], options: [expect.objectContaining({ name: "article", autocomplete: true, required: true })] });
     expect(byName.ask.default_member_permissions ?? null).toBeNull();
   });
 
@@ -142,13 +146,13 @@ describe("register-commands", () => {
     });
     expect(stderr).not.toContain(emu.token);
     expect(code).toBe(0);
-    expect(stdout).toContain(`Registered /ask, /source, /sources, /help, /reindex in guild ${emu.guild.id}`);
+    expect(stdout).toContain(`Registered /ask, /source, /sources, /help, /reindex, /add, /remove in guild ${emu.guild.id}`);
   });
 
   it("register-commands --clear removes a guild's copies (moving from guild to global commands)", async () => {
     const env = { DISCORD_TOKEN: emu.token, DISCORD_CLIENT_ID: emu.application.id, DISCORD_GUILD_ID: emu.guild.id, DISCORD_API_URL: emu.apiUrl };
     await inProcess(registerCommandsFromCli, env);
-    expect(emu.commands.get(emu.guild.id)?.length).toBe(5);
+    expect(emu.commands.get(emu.guild.id)?.length).toBe(7);
     const { code, stdout } = await inProcess(() => registerCommandsFromCli({ clear: true }), env);
     expect(code).toBe(0);
     expect(stdout).toBe(`Removed citebot's slash commands from guild ${emu.guild.id}.`);

@@ -62,7 +62,12 @@ function guardedLookup(allowLoopback: boolean): LookupFunction {
       const list = addresses as LookupAddress[];
       const bad = list.find((a) => blockedAddress(a.address, allowLoopback));
       if (!list.length) return callback(new FetchRefused(`${hostname} has no address`, "network"), "", 0);
-      if (bad) return callback(new FetchRefused(`${hostname} resolves to a ${blockedAddress(bad.address, allowLoopback)} (${bad.address}), which I don't fetch from`, "address"), "", 0);
+      if (bad)
+        return callback(
+          new FetchRefused(`${hostname} resolves to a ${blockedAddress(bad.address, allowLoopback)} (${bad.address}), which I don't fetch from`, "address"),
+          "",
+          0,
+        );
       if ((options as { all?: boolean }).all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, list);
       callback(null, list[0]!.address, list[0]!.family);
     });
@@ -76,7 +81,8 @@ function checkUrl(raw: string, allowLoopback: boolean): URL {
   } catch {
     throw new FetchRefused("that is not a valid URL", "protocol");
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new FetchRefused(`only http and https links can be added (not ${url.protocol.replace(/:$/, "")})`, "protocol");
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw new FetchRefused(`only http and https links can be added (not ${url.protocol.replace(/:$/, "")})`, "protocol");
   if (url.username || url.password) throw new FetchRefused("links with a user name or password can't be added", "protocol");
   const host = url.hostname.replace(/^\[|\]$/g, "");
   // A literal address never goes through DNS: check it here.
@@ -112,7 +118,10 @@ export async function safeFetch(raw: string, opts: SafeFetchOptions): Promise<Fe
       const contentType = (res.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
       if (!opts.accept(contentType)) {
         res.resume();
-        throw new FetchRefused(`its content type is ${contentType || "missing"}, not an article I can read (HTML, plain text, Markdown, PDF, Word .docx)`, "type");
+        throw new FetchRefused(
+          `its content type is ${contentType || "missing"}, not an article I can read (HTML, plain text, Markdown, PDF, Word .docx)`,
+          "type",
+        );
       }
       const declared = Number(res.headers["content-length"]);
       if (Number.isFinite(declared) && declared > opts.maxBytes) {

@@ -3,7 +3,7 @@
 // file that loads as exactly one non-empty article, and is not a copy of one already there, is
 // moved into the corpus (under a name that can't overwrite another). Nothing else touches the corpus.
 import { randomBytes } from "node:crypto";
-import { copyFileSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { constants, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { loadCorpus } from "../../citebot.js";
@@ -44,7 +44,7 @@ export async function stage(converted: Converted, existing: Article[]): Promise<
     const loaded = await loadCorpus(tempDir);
     if (loaded.skipped.length) throw new AddError(`it can't be used as an article: ${loaded.skipped[0]!.reason}`);
     const article = loaded.articles[0];
-    if (!article || !article.text.trim()) throw new AddError("it has no article text");
+    if (!article?.text.trim()) throw new AddError("it has no article text");
     if (article.text.trim().length < 40) throw new AddError("it has almost no text (under 40 characters)");
     const twin = existing.find((a) => sameText(a.text, article.text));
     if (twin) throw new AddError(`it is already in the archive, as “${twin.title}” (${twin.file})`);

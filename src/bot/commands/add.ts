@@ -6,14 +6,14 @@
 // a failed rebuild takes the file out again. Every step is logged.
 import { unlinkSync } from "node:fs";
 import path from "node:path";
-import { InteractionContextType, PermissionFlagsBits, SlashCommandBuilder, type ChatInputCommandInteraction } from "discord.js";
+import { type ChatInputCommandInteraction, InteractionContextType, PermissionFlagsBits, SlashCommandBuilder } from "discord.js";
+import { ConvertError, convert, FORMATS, type Format, formatOfName, formatOfType } from "../articles/convert.js";
+import { type Fetched, FetchRefused, formatBytes, safeFetch } from "../articles/fetch.js";
+import { AddError, commit, discard, stage } from "../articles/library.js";
 import { ADD_DEFAULTS, type AddLimits } from "../config.js";
-import { defer, deliver, notice, type BotContext } from "../context.js";
+import { type BotContext, defer, deliver, notice } from "../context.js";
 import { errInfo, redactSecrets } from "../errors.js";
 import { fit, NO_PINGS, userText } from "../render.js";
-import { convert, ConvertError, FORMATS, formatOfName, formatOfType, type Format } from "../articles/convert.js";
-import { FetchRefused, formatBytes, safeFetch, type Fetched } from "../articles/fetch.js";
-import { AddError, commit, discard, stage } from "../articles/library.js";
 import type { Command } from "./command.js";
 
 export const NOT_ADMIN = "Only members with the Manage Server permission can add or remove articles.";
@@ -72,7 +72,10 @@ export const add: Command = {
     try {
       await defer(ctx, interaction, true);
       const limits = limitsOf(ctx);
-      const meta: { title?: string; date?: string } = { title: interaction.options.getString("title")?.trim() || undefined, date: interaction.options.getString("date")?.trim() || undefined };
+      const meta: { title?: string; date?: string } = {
+        title: interaction.options.getString("title")?.trim() || undefined,
+        date: interaction.options.getString("date")?.trim() || undefined,
+      };
       const started = Date.now();
       let content: string;
       try {
@@ -94,7 +97,10 @@ export const add: Command = {
           fetched = await safeFetch(origin, { ...limits, accept: (t) => formatOfType(t) !== undefined });
           format = formatOfType(fetched.contentType)!;
         }
-        log.info({ step: "downloaded", bytes: fetched.bytes.length, contentType: fetched.contentType, format, finalUrl: origin ? fetched.url : undefined }, "downloaded");
+        log.info(
+          { step: "downloaded", bytes: fetched.bytes.length, contentType: fetched.contentType, format, finalUrl: origin ? fetched.url : undefined },
+          "downloaded",
+        );
         // 2. Convert and 3. check with the corpus loader on a temporary copy.
         if (format === "html" && origin) {
           // The page's own title and date, read by the corpus loader, go into the header beside the
@@ -124,7 +130,9 @@ export const add: Command = {
         } catch (err) {
           unlinkSync(path.join(corpusDir, saved));
           log.error({ err: errInfo(err), step: "rebuild", file: saved }, "the rebuild failed; removed the new file again");
-          throw new AddError(`rebuilding the index failed (${redactSecrets((err as Error)?.message ?? String(err)).slice(0, 300)}), so I took the file out again. I'm still answering from the previous index`);
+          throw new AddError(
+            `rebuilding the index failed (${redactSecrets((err as Error)?.message ?? String(err)).slice(0, 300)}), so I took the file out again. I'm still answering from the previous index`,
+          );
         }
         const article = ctx.citebot.articles().find((a) => a.file === saved);
         if (!article) {

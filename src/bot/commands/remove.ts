@@ -1,10 +1,10 @@
 // /remove article:<autocomplete> (Manage Server only): deletes the article's file from the corpus
 // folder and rebuilds the index the way /reindex does. If the rebuild fails, the file is put back.
 import { InteractionContextType, PermissionFlagsBits, SlashCommandBuilder } from "discord.js";
+import { AddError, removeFile, restoreFile } from "../articles/library.js";
 import { defer, deliver, notice } from "../context.js";
 import { errInfo, redactSecrets } from "../errors.js";
 import { fit, NO_PINGS, userText } from "../render.js";
-import { AddError, removeFile, restoreFile } from "../articles/library.js";
 import { lockCorpus, mayChangeCorpus } from "./add.js";
 import type { Command } from "./command.js";
 import { resolveArticle, source } from "./source.js";
@@ -27,8 +27,10 @@ export const remove: Command = {
     const corpusDir = await mayChangeCorpus(ctx, interaction);
     if (!corpusDir) return;
     const article = resolveArticle(ctx, value);
-    if (!article) return notice(interaction, `I can't find an article matching “${fit(value, 100, userText)}”. Pick one from the suggestions, or see \`/sources\`.`);
-    if (ctx.citebot.articles().length <= 1) return notice(interaction, "That is the only article in the archive; I need at least one to answer from. Add another first.");
+    if (!article)
+      return notice(interaction, `I can't find an article matching “${fit(value, 100, userText)}”. Pick one from the suggestions, or see \`/sources\`.`);
+    if (ctx.citebot.articles().length <= 1)
+      return notice(interaction, "That is the only article in the archive; I need at least one to answer from. Add another first.");
     const unlock = lockCorpus(ctx);
     try {
       await defer(ctx, interaction, true);
