@@ -102,7 +102,7 @@ async function add(options: Record<string, string>, attachments?: Record<string,
   t.user(user.username, `/add ${shown.join(" ")}`);
   const ia = emu.sendSlashCommand({ name: "add", options, attachments, user, permissions });
   const res = await emu.waitForInteractionResponse(ia, 60_000);
-  t.bot(res);
+  t.bot(res, true);
   expectNoPings(res);
   const [first] = emu.requestsFor(ia);
   expect((first!.body.data?.flags ?? 0) & EPHEMERAL).toBe(EPHEMERAL); // private to the admin
@@ -183,7 +183,7 @@ describe("/add refuses, and changes nothing", () => {
       /it is not a PDF file/,
     ],
     ["a URL redirecting to a private address", () => add({ url: `${site}/to-private` }), /10\.0\.0\.7 is a private address, which I don't fetch from/],
-    ["a URL redirecting to the cloud metadata address", () => add({ url: `${site}/to-metadata` }), /169\.254\.169\.254 is a linkLocal address/],
+    ["a URL redirecting to the cloud metadata address", () => add({ url: `${site}/to-metadata` }), /169\.254\.169\.254 is a link-local address/],
     ["a URL with the wrong content type", () => add({ url: `${site}/photo` }), /its content type is image\/png, not an article I can read/],
     ["an oversized URL (no Content-Length)", () => add({ url: `${site}/huge` }), /over the limit of 64 KB/],
     ["a non-http URL", () => add({ url: "file:///etc/passwd" }), /only http and https links can be added \(not file\)/],
@@ -226,7 +226,7 @@ describe("/remove", () => {
     t.user(admin.username, "/remove article:Riverton ferry back after strike");
     const ia = emu.sendSlashCommand({ name: "remove", options: { article: choices[0].value }, user: admin, permissions: MANAGE_GUILD });
     const res = await emu.waitForInteractionResponse(ia, 60_000);
-    t.bot(res);
+    t.bot(res, true);
     expect(res.body.content).toBe(
       `Removed “Riverton ferry back after strike” (\`riverton-ferry-back-after-strike.txt\`). ${before - 1} articles left in the archive; answers no longer quote it.`,
     );

@@ -131,7 +131,7 @@ describe("👍/👎 under every answer", () => {
     t.user("dave", `/ask question:${ANSWERABLE} private:True`);
     const ia = emu.sendSlashCommand({ name: "ask", options: { question: ANSWERABLE, private: true }, user: u });
     const priv = await emu.waitForInteractionResponse(ia);
-    t.bot(priv);
+    t.bot(priv, true);
     expect(priv.response.flags & EPHEMERAL).toBe(EPHEMERAL);
     const more = buttonsOf(priv).find((b: any) => b.label === "More");
     t.user("dave", "presses More");

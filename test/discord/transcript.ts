@@ -21,9 +21,10 @@ export class Transcript {
   }
 
   /** The bot's message carried by a recorded request: content, embed titles, buttons; private ones marked. */
-  bot(r: RecordedRequest): void {
+  /** `ephemeral`: the reply edits a private deferred response (the edit itself carries no flags). */
+  bot(r: RecordedRequest, ephemeral = false): void {
     const d = messageData(r) ?? {};
-    const priv = (d.flags ?? 0) & EPHEMERAL ? " [only you can see this]" : "";
+    const priv = ephemeral || (d.flags ?? 0) & EPHEMERAL ? " [only you can see this]" : "";
     const parts: string[] = [];
     if (d.content) parts.push(unmarkdown(String(d.content)).replace(/\n+/g, " ⏎ ").slice(0, 400));
     for (const e of d.embeds ?? []) parts.push(`  ▸ ${unmarkdown(String(e.title ?? ""))}${e.footer?.text ? ` — ${e.footer.text}` : ""}`);

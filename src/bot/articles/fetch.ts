@@ -40,6 +40,17 @@ export interface Fetched {
   url: string;
 }
 
+/** ipaddr.js range names, as people read them. */
+const RANGE_NAMES: Record<string, string> = {
+  linkLocal: "link-local",
+  uniqueLocal: "private (unique local)",
+  carrierGradeNat: "carrier-grade NAT",
+  ipv4Mapped: "IPv4-mapped",
+  rfc6145: "IPv4-translated",
+  rfc6052: "IPv4-embedded",
+  "6to4": "6to4",
+};
+
 /** Why an address may not be fetched from, or undefined when it may. */
 export function blockedAddress(address: string, allowLoopback = false): string | undefined {
   let parsed: ipaddr.IPv4 | ipaddr.IPv6;
@@ -51,7 +62,7 @@ export function blockedAddress(address: string, allowLoopback = false): string |
   const range = parsed.range();
   if (range === "unicast") return undefined;
   if (range === "loopback" && allowLoopback) return undefined;
-  return `${range} address`;
+  return `${RANGE_NAMES[range] ?? range} address`;
 }
 
 /** dns.lookup that refuses names resolving to any non-public address (all are checked: the socket may use any). */
