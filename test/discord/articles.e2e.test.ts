@@ -227,6 +227,7 @@ describe("/remove", () => {
     const ia = emu.sendSlashCommand({ name: "remove", options: { article: choices[0].value }, user: admin, permissions: MANAGE_GUILD });
     const res = await emu.waitForInteractionResponse(ia, 60_000);
     t.bot(res, true);
+    expect((emu.requestsFor(ia)[0]!.body.data?.flags ?? 0) & EPHEMERAL).toBe(EPHEMERAL);
     expect(res.body.content).toBe(
       `Removed “Riverton ferry back after strike” (\`riverton-ferry-back-after-strike.txt\`). ${before - 1} articles left in the archive; answers no longer quote it.`,
     );
