@@ -234,3 +234,26 @@ describe("stored durably and exported for evaluation", () => {
     await sleep(10);
   }, 90_000);
 });
+
+describe("without a usable database", () => {
+  it("the bot still answers (no 👍/👎), and logs why", async () => {
+    const own = await DiscordEmulator.start();
+    const l = captureLogs();
+    // A path under a regular file can't be created.
+    const b = await runBot({
+      citebot: core.citebot,
+      config: botConfig({ token: own.token, apiUrl: own.apiUrl, feedbackFile: path.join(dbFile, "nested", "feedback.sqlite") }),
+      logger: l.logger,
+    });
+    try {
+      const m = own.sendMessage({ content: ANSWERABLE, mentionBot: true });
+      const reply = await own.waitForRequest(replyTo(m.id));
+      expect(reply.body.content).toMatch(/^Here is what the articles say/);
+      expect(buttonsOf(reply).map((x: any) => x.label ?? x.emoji?.name)).toEqual(["More"]);
+      expect(l.lines.some((x) => x.level === 50 && x.msg === "could not open the feedback database; answers go out without 👍/👎 buttons")).toBe(true);
+    } finally {
+      await b.stop();
+      await own.stop();
+    }
+  }, 30_000);
+});
