@@ -65,6 +65,30 @@ function withHeader(text: string, meta: Meta): string {
   return frontMatter(meta) + text.replace(/^\uFEFF/, "");
 }
 
+/** A .docx holds kilobytes of XML; more than this unpacked is a zip bomb, not an article. */
+export const MAX_DOCX_UNPACKED = 50 * 1024 * 1024;
+
+/**
+ * Refuses a .docx whose parts would unpack past MAX_DOCX_UNPACKED, from the sizes its zip directory
+ * declares, before anything is unpacked (mammoth unpacks in this process). A zip that lies about
+ * its sizes is not caught here; the download limit still bounds the packed size.
+ */
+async function checkZipSize(bytes: Buffer): Promise<void> {
+  const { default: JSZip } = await import("jszip");
+  let zip: InstanceType<typeof JSZip>;
+  try {
+    zip = await JSZip.loadAsync(bytes, { checkCRC32: false });
+  } catch (err) {
+    throw new ConvertError(`the Word document can't be read (${(err as Error).message})`);
+  }
+  let total = 0;
+  for (const entry of Object.values(zip.files)) total += (entry as unknown as { _data?: { uncompressedSize?: number } })._data?.uncompressedSize ?? 0;
+  if (total > MAX_DOCX_UNPACKED)
+    throw new ConvertError(
+      `the Word document unpacks to ${Math.round(total / 1024 / 1024)} MB, over the ${MAX_DOCX_UNPACKED / 1024 / 1024} MB a document may hold`,
+    );
+}
+
 export async function convert(bytes: Buffer, format: Format, meta: Meta): Promise<Converted> {
   switch (format) {
     case "txt":
@@ -89,6 +113,7 @@ export async function convert(bytes: Buffer, format: Format, meta: Meta): Promis
     }
     case "docx": {
       if (bytes.subarray(0, 2).toString("latin1") !== "PK") throw new ConvertError("it is not a Word .docx file");
+      await checkZipSize(bytes);
       const mammoth = await import("mammoth");
       let text: string;
       try {
