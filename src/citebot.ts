@@ -9,6 +9,9 @@ import { Retriever, type Evidence, type RetrieverSettings } from "./search/retri
 import { loadCoreConfig } from "./config.js";
 import type { Answer, AnswerOptions, Article, Hit, Passage } from "./types.js";
 
+/** The corpus loader, for front ends that check a file before adding it (the bot's /add). */
+export { loadCorpus, MAX_ARTICLE_BYTES, type LoadedCorpus } from "./corpus/load.js";
+
 export interface OpenOptions {
   corpusDir?: string;
   dataDir?: string;

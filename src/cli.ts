@@ -191,6 +191,35 @@ program
   });
 
 program
+  .command("feedback")
+  .description("the 👍/👎 votes on the bot's answers; --export writes them as an evaluation file")
+  .option("--export <file>", "write the voted questions as JSONL for `citebot eval` (👎 go to <file>.review.jsonl)")
+  .option("--db <file>", "the feedback database (default: DATA_DIR/feedback.sqlite)")
+  .action(async (opts: { export?: string; db?: string }) => {
+    const { existsSync } = await import("node:fs");
+    const db = opts.db ?? path.join(loadCoreConfig().DATA_DIR, "feedback.sqlite");
+    if (!existsSync(db)) throw new UsageError(`There is no feedback database at ${db} yet: it is created when the bot first runs (votes are the 👍/👎 under its answers). Name another with --db.`);
+    const { FeedbackStore } = await import("./bot/feedback.js");
+    const store = new FeedbackStore(db);
+    try {
+      const counts = store.counts();
+      if (!opts.export) {
+        console.log(`${counts.up} 👍 and ${counts.down} 👎 in ${db}. Write them as an evaluation file with --export <file.jsonl>.`);
+        return;
+      }
+      const { writeExport } = await import("./bot/feedback-export.js");
+      const r = writeExport(opts.export, store.votedAnswers());
+      const negatives = r.scored.filter((l) => l.kind === "negative").length;
+      console.error(
+        `Wrote ${r.scored.length} question${r.scored.length === 1 ? "" : "s"} to ${opts.export} (${r.scored.length - negatives} 👍 answers, ${negatives} 👍 on "not covered" as negatives); score them with: npm run eval -- ${opts.export}`,
+      );
+      if (r.reviewFile) console.error(`Wrote ${r.review.length} 👎 to review in ${r.reviewFile} (fill in the right answers, then move the lines into a set).`);
+    } finally {
+      store.close();
+    }
+  });
+
+program
   .command("bot")
   .description("run the Discord bot (DISCORD_TOKEN in .env)")
   .addOption(corpusOption())

@@ -25,6 +25,16 @@ export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "
 
 const snowflake = z.string().regex(/^\d{17,20}$/);
 const bool = z.enum(["true", "false", "1", "0", "yes", "no", "on", "off"]).transform((v) => v === "true" || v === "1" || v === "yes" || v === "on");
+/** A comma-separated list of ids (spaces and empty items ignored). */
+const idList = z
+  .string()
+  .transform((s) =>
+    s
+      .split(",")
+      .map((x) => x.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(snowflake));
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
 
 interface Variable {
@@ -137,6 +147,20 @@ export const VARIABLES = {
     default: "none",
     help: "comma-separated channel ids where every message is a question",
     problem: "ANSWER_CHANNELS must be a comma-separated list of channel ids (17–20 digits each). Right-click a channel → Copy Channel ID (Developer Mode).",
+  },
+  ALLOWED_CHANNELS: {
+    group: "bot",
+    schema: idList,
+    default: "all",
+    help: "comma-separated channel ids where the bot answers (threads in them too); elsewhere it points there privately",
+    problem: "ALLOWED_CHANNELS must be a comma-separated list of channel ids (17–20 digits each). Right-click a channel → Copy Channel ID (Developer Mode).",
+  },
+  ALLOWED_ROLES: {
+    group: "bot",
+    schema: idList,
+    default: "everyone",
+    help: "comma-separated role ids; only members with one of them may ask (and no DMs)",
+    problem: "ALLOWED_ROLES must be a comma-separated list of role ids (17–20 digits each). Server Settings → Roles → right-click a role → Copy Role ID (Developer Mode).",
   },
   MESSAGE_CONTENT_INTENT: {
     group: "bot",

@@ -1,9 +1,12 @@
 // The discord.js client: intents, partials, safe defaults, and the event wiring.
-import { Client, Events, GatewayIntentBits, Options, Partials, Status, type ClientOptions, type Interaction } from "discord.js";
-import { apologize, type BotContext } from "./context.js";
+import { Client, Events, GatewayIntentBits, Options, Partials, Status, type ClientOptions, type Interaction, type RepliableInteraction } from "discord.js";
+import { placeOfInteraction, refusalFor } from "./access.js";
+import { apologize, notice, type BotContext } from "./context.js";
 import { commandsByName, messageCommandsByName } from "./commands/index.js";
 import { handleMessage } from "./messages.js";
 import { handleMore, isMoreButton } from "./more.js";
+import { handleVote, isVoteButton } from "./votes.js";
+import { checkPermissions } from "./permcheck.js";
 import { NO_PINGS } from "./render.js";
 import { errInfo } from "./errors.js";
 
@@ -82,6 +85,11 @@ function wire(client: Client, ctx: BotContext): void {
     void ctx.inflight.track(handleInteraction(ctx, interaction)).catch((err: unknown) => log.error({ err: errInfo(err) }, "interaction handler crashed"));
   });
 
+  // Added to a new server: say what permissions it lacks there (the same check as at start-up).
+  client.on(Events.GuildCreate, (guild) => {
+    log.info({ guildId: guild.id, guild: guild.name }, "added to a server");
+    checkPermissions(guild, ctx.config, log, "joined");
+  });
   client.on(Events.Error, (err) => log.error({ err: errInfo(err) }, "discord client error"));
   client.on(Events.Warn, (message) => log.warn({ message }, "discord client warning"));
   client.on(Events.ShardReady, (shardId) => {
@@ -116,6 +124,16 @@ function wire(client: Client, ctx: BotContext): void {
   );
 }
 
+/** ALLOWED_CHANNELS / ALLOWED_ROLES for a command: outside them, a private note saying where the bot answers. */
+export async function refuseOutside(ctx: BotContext, interaction: RepliableInteraction & { commandName: string }): Promise<boolean> {
+  const refused = refusalFor(ctx.config, placeOfInteraction(interaction));
+  if (!refused) return false;
+  ctx.metrics.notAllowed.inc({ source: interaction.commandName, reason: refused.reason });
+  ctx.log.info({ command: interaction.commandName, userId: interaction.user.id, channelId: interaction.channelId, outcome: "not-allowed", reason: refused.reason }, "command outside ALLOWED_CHANNELS/ALLOWED_ROLES; told where the bot answers");
+  await notice(interaction, refused.text);
+  return true;
+}
+
 export async function handleInteraction(ctx: BotContext, interaction: Interaction): Promise<void> {
   if (!ctx.seen.add(interaction.id)) {
     ctx.log.warn({ interactionId: interaction.id }, "interaction delivered twice; handled once");
@@ -139,6 +157,7 @@ export async function handleInteraction(ctx: BotContext, interaction: Interactio
       return apologize(ctx, interaction, new Error(`unknown command ${interaction.commandName}`), "command");
     }
     try {
+      if (!command.everywhere && (await refuseOutside(ctx, interaction))) return;
       await command.execute(ctx, interaction);
     } catch (err) {
       await apologize(ctx, interaction, err, `/${interaction.commandName}`);
@@ -152,6 +171,7 @@ export async function handleInteraction(ctx: BotContext, interaction: Interactio
       return apologize(ctx, interaction, new Error(`unknown message command ${interaction.commandName}`), "command");
     }
     try {
+      if (await refuseOutside(ctx, interaction)) return;
       await command.execute(ctx, interaction);
     } catch (err) {
       await apologize(ctx, interaction, err, interaction.commandName);
@@ -163,6 +183,14 @@ export async function handleInteraction(ctx: BotContext, interaction: Interactio
       await handleMore(ctx, interaction);
     } catch (err) {
       await apologize(ctx, interaction, err, "more");
+    }
+    return;
+  }
+  if (interaction.isButton() && isVoteButton(interaction.customId)) {
+    try {
+      await handleVote(ctx, interaction);
+    } catch (err) {
+      await apologize(ctx, interaction, err, "vote");
     }
   }
 }

@@ -11,6 +11,10 @@ export interface BotConfig {
   guildId?: string;
   /** Channels where every message is a question (needs the Message Content intent). */
   answerChannels: string[];
+  /** Channels where the bot answers questions (threads in them too); empty: everywhere. */
+  allowedChannels: string[];
+  /** Roles allowed to ask (any one of them); empty: everyone. When set, DMs are refused (no roles there). */
+  allowedRoles: string[];
   /** Request the privileged Message Content intent (must be enabled in the Developer Portal too). */
   messageContentIntent: boolean;
   /** Answer a question asked in a channel in a new public thread on it (ANSWER_IN_THREAD). */
@@ -32,6 +36,10 @@ export interface BotConfig {
   indexWatch: boolean;
   /** On SIGINT/SIGTERM, how long to wait for answers in progress before disconnecting. */
   shutdownTimeoutMs: number;
+  /** /add download limits (defaults: ADD_DEFAULTS). `allowLoopback` is for tests only (a page served on 127.0.0.1). */
+  add?: Partial<AddLimits>;
+  /** The 👍/👎 database (DATA_DIR/feedback.sqlite when run from the CLI); unset: an in-memory one. */
+  feedbackFile?: string;
 }
 
 /** Bad or missing bot variables: one line per problem, each naming the variable (never its value). */
@@ -61,6 +69,8 @@ export function loadBotConfig(env?: NodeJS.ProcessEnv): BotConfig {
     clientId: v.DISCORD_CLIENT_ID,
     guildId: v.DISCORD_GUILD_ID,
     answerChannels: v.ANSWER_CHANNELS ?? [],
+    allowedChannels: v.ALLOWED_CHANNELS ?? [],
+    allowedRoles: v.ALLOWED_ROLES ?? [],
     messageContentIntent: v.MESSAGE_CONTENT_INTENT ?? false,
     answerInThread: v.ANSWER_IN_THREAD ?? false,
     rateLimit: { max: v.RATE_LIMIT_MAX ?? 5, windowMs: (v.RATE_LIMIT_WINDOW_SECONDS ?? 60) * 1000 },
@@ -73,6 +83,16 @@ export function loadBotConfig(env?: NodeJS.ProcessEnv): BotConfig {
   };
 }
 
+export interface AddLimits {
+  /** Largest file or page /add downloads, in bytes. */
+  maxBytes: number;
+  /** Longest a download may take, redirects included. */
+  timeoutMs: number;
+  allowLoopback: boolean;
+}
+
+export const ADD_DEFAULTS: AddLimits = { maxBytes: 10 * 1024 * 1024, timeoutMs: 20_000, allowLoopback: false };
+
 export const DEFAULTS = {
   queue: { concurrency: 2, max: 200 },
   healthHost: "127.0.0.1",
@@ -83,6 +103,8 @@ export const DEFAULTS = {
 export function botConfig(partial: Partial<BotConfig> & Pick<BotConfig, "token">): BotConfig {
   return {
     answerChannels: [],
+    allowedChannels: [],
+    allowedRoles: [],
     messageContentIntent: false,
     answerInThread: false,
     rateLimit: { max: 5, windowMs: 60_000 },

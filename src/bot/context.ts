@@ -5,6 +5,7 @@ import type { BotConfig } from "./config.js";
 import type { Conversations } from "./conversation.js";
 import { withRetry } from "./deliver.js";
 import type { IndexKeeper } from "./indexwatch.js";
+import type { FeedbackStore } from "./feedback.js";
 import type { BotMetrics } from "./metrics.js";
 import type { QuestionStore } from "./questions.js";
 import type { RateLimiter } from "./ratelimit.js";
@@ -35,6 +36,8 @@ export interface BotContext {
   closing?: boolean;
   /** The index on disk (live updates, /reindex), when the core supports it. */
   index?: IndexKeeper;
+  /** Answers and their 👍/👎 votes (SQLite); absent when the database could not be opened. */
+  feedback?: FeedbackStore;
 }
 
 /** Sends with the context's retry policy (transient failures only). */

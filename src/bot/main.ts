@@ -1,5 +1,6 @@
 // Starting the bot and registering its commands, for the CLI (`npm run bot`,
 // `npm run register-commands`) and for tests (which pass an already-open Citebot and a config).
+import path from "node:path";
 import { DiscordAPIError, Events, REST, Routes, type Client, type ClientOptions } from "discord.js";
 import { ConfigError, loadCoreConfig, loadDotenv, loadLogConfig } from "../config.js";
 import { rootLogger, type Logger } from "../log.js";
@@ -11,6 +12,8 @@ import { DEFAULT_RETRY_DELAYS_MS } from "./deliver.js";
 import { startHealthServer, type HealthReport, type HealthServer } from "./health.js";
 import { inviteUrl } from "./invite.js";
 import { IndexKeeper, isReloadable, type IndexKeeperOptions } from "./indexwatch.js";
+import { FeedbackStore } from "./feedback.js";
+import { checkPermissions } from "./permcheck.js";
 import { BotMetrics } from "./metrics.js";
 import { Conversations } from "./conversation.js";
 import { QuestionStore } from "./questions.js";
@@ -96,6 +99,13 @@ export async function runBot(opts: RunBotOptions): Promise<BotHandle> {
     draining: false,
   };
   if (isReloadable(citebot)) context.index = new IndexKeeper(citebot, log, context.metrics, opts.indexWatch);
+  try {
+    context.feedback = new FeedbackStore(config.feedbackFile ?? ":memory:");
+    log.info({ file: config.feedbackFile ?? "(in memory)", ...context.feedback.counts() }, "feedback store open");
+  } catch (err) {
+    // Answers matter more than votes: the bot runs, without 👍/👎 buttons.
+    log.error({ err: errInfo(err), file: config.feedbackFile }, "could not open the feedback database; answers go out without 👍/👎 buttons");
+  }
   const client = createClient(context, opts.clientOptions);
   const healthReport = (): HealthReport => {
     const gateway = gatewayState(client);
@@ -116,6 +126,7 @@ export async function runBot(opts: RunBotOptions): Promise<BotHandle> {
       log.info({ host: health.host, port: health.port }, "health server listening (/healthz, /metrics)");
     } catch (err) {
       await client.destroy().catch(() => undefined);
+      context.feedback?.close();
       throw new BotStartError(`Could not serve the health endpoint on ${config.health.host}:${config.health.port} (${(err as Error).message}). Pick another HEALTH_PORT or leave it unset.`, { cause: err });
     }
   }
@@ -132,6 +143,7 @@ export async function runBot(opts: RunBotOptions): Promise<BotHandle> {
   } catch (err) {
     await client.destroy().catch(() => undefined);
     await health?.close();
+    context.feedback?.close();
     throw friendlyStartError(err, config);
   } finally {
     clearTimeout(timer);
@@ -153,9 +165,12 @@ export async function runBot(opts: RunBotOptions): Promise<BotHandle> {
       guilds: client.guilds.cache.size,
       messageContent: config.messageContentIntent,
       answerChannels: config.answerChannels.length,
+      allowedChannels: config.allowedChannels.length || "all",
+      allowedRoles: config.allowedRoles.length || "everyone",
     },
     "bot ready",
   );
+  for (const guild of client.guilds.cache.values()) checkPermissions(guild, config, log, "start");
   // What a new admin needs first: the link that adds the bot (with its slash commands) to a server.
   log.info({ url: inviteUrl(app.id) }, "to add the bot to a server, open this invite URL");
   context.metrics.gatewayConnected.set(1);
@@ -181,6 +196,7 @@ export async function runBot(opts: RunBotOptions): Promise<BotHandle> {
         context.closing = true;
         await client.destroy();
         await health?.close();
+        context.feedback?.close();
         log.info({ drained }, "bot stopped");
       })();
       return stopping;
@@ -273,7 +289,8 @@ function loadAllBotSettings(): BotConfig {
   loadDotenv();
   const problems: string[] = [];
   let config: BotConfig | undefined;
-  for (const load of [() => loadCoreConfig(), () => loadLogConfig(), () => (config = loadBotConfig())]) {
+  let dataDir: string | undefined;
+  for (const load of [() => (dataDir = loadCoreConfig().DATA_DIR), () => loadLogConfig(), () => (config = loadBotConfig())]) {
     try {
       load();
     } catch (err) {
@@ -282,7 +299,7 @@ function loadAllBotSettings(): BotConfig {
     }
   }
   if (problems.length || !config) throw new BotConfigError(problems);
-  return config;
+  return { ...config, feedbackFile: path.join(dataDir!, "feedback.sqlite") };
 }
 
 function explain(err: unknown): string {

@@ -4,6 +4,7 @@
 // is read with the question before it (a follow-up, src/followup.ts); with ANSWER_IN_THREAD the
 // answer to a question in a channel goes to a new thread on it (src/bot/threads.ts).
 import type { Message, MessageCreateOptions, MessageReplyOptions, ThreadChannel } from "discord.js";
+import { placeOfMessage, refusalFor } from "./access.js";
 import { deliver, type BotContext } from "./context.js";
 import { cleanQuestion, QuestionError } from "../question.js";
 import { questionInContext } from "../followup.js";
@@ -12,6 +13,7 @@ import { canEmbedIn, renderAnswerFor } from "./plaintext.js";
 import { moreCustomId } from "./questions.js";
 import { fit, NO_PINGS, TEXT, userText } from "./render.js";
 import { isThreadRefusal, openThread, placeInThread, refusalReason, THREAD_NOTES, threadName, withNote, type Place } from "./threads.js";
+import { bindFeedback, recordForFeedback } from "./votes.js";
 import { errInfo } from "./errors.js";
 
 export type Trigger = "dm" | "mention" | "reply" | "answer-channel" | "thread";
@@ -75,6 +77,18 @@ export async function handleMessage(ctx: BotContext, message: Message, answerCha
     return;
   }
   const source = q.trigger;
+  const refused = refusalFor(ctx.config, placeOfMessage(message));
+  if (refused) {
+    ctx.metrics.notAllowed.inc({ source, reason: refused.reason });
+    // Silent in a server (see access.ts); a DM is private, so it gets the one-line reason.
+    log.info({ outcome: "not-allowed", reason: refused.reason }, refused.reason === "dm" ? "DM refused (ALLOWED_ROLES is set)" : "question outside ALLOWED_CHANNELS/ALLOWED_ROLES; ignored");
+    if (refused.reason === "dm") {
+      await deliver(ctx, "reply", () => message.reply({ content: refused.text, allowedMentions: NO_PINGS, failIfNotExists: false })).catch((err: unknown) =>
+        log.warn({ err: errInfo(err) }, "could not send the refusal"),
+      );
+    }
+    return;
+  }
   ctx.metrics.questions.inc({ source });
   // The nonce makes Discord drop a second copy of the same reply (a retried create).
   const reply = (options: MessageReplyOptions, kind = "r") =>
@@ -133,13 +147,15 @@ export async function handleMessage(ctx: BotContext, message: Message, answerCha
       const answer = await ticket.compute(() => ctx.citebot.answer(reading.question, { limit: ctx.config.answerExcerpts }));
       const key = answer.more ? ctx.questions.put({ question: reading.question, askerId: message.author.id, offset: answer.hits.length }) : undefined;
       const embeds = canEmbedIn(message);
-      const r = renderAnswerFor(answer, embeds, { moreCustomId: key && moreCustomId(key) });
+      const feedbackKey = recordForFeedback(ctx, answer, message.author.id);
+      const r = renderAnswerFor(answer, embeds, { moreCustomId: key && moreCustomId(key), feedbackKey });
       const payload = { content: withNote(r.content, inContext && followUpNote(inContext)), embeds: r.embeds, components: r.components };
       await typing.first; // "typing…" shows before the answer lands
       const sent = await deliverAnswer(ctx, message, place, payload, log);
       if (key) ctx.questions.bind(key, sent.id);
       ctx.conversations.rememberAnswer(sent.id, reading.question);
       if (sent.channel.isThread() && sent.channel.ownerId === botId) ctx.conversations.rememberThread(sent.channelId, reading.question);
+      bindFeedback(ctx, feedbackKey, sent.id);
       if (!embeds) log.warn({ channelId: message.channelId }, "no Embed Links permission in this channel; answered in plain text");
       ctx.metrics.answers.inc({ source, answered: String(answer.answered) });
       if (!answer.answered) ctx.metrics.abstentions.inc({ source });

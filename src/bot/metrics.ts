@@ -30,6 +30,10 @@ export class BotMetrics {
   readonly deliveryRetries: Counter;
   readonly indexReloads: Counter<"trigger" | "result">;
   readonly gatewayConnected: Gauge;
+  /** Questions from outside ALLOWED_CHANNELS / ALLOWED_ROLES (reason: channel, role, dm). */
+  readonly notAllowed: Counter<"source" | "reason">;
+  /** 👍/👎 presses: vote up/down; action recorded, changed, withdrawn, or refused (not-asker, expired). */
+  readonly votes: Counter<"vote" | "action">;
 
   constructor(queue: () => QueueStats, opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -49,6 +53,8 @@ export class BotMetrics {
     this.errors = new Counter({ name: "citebot_errors_total", help: "Handler failures (the user got an apology)", labelNames: ["where"], registers });
     this.deliveryRetries = new Counter({ name: "citebot_delivery_retries_total", help: "Replies sent again after a Discord 5xx or network error", registers });
     this.indexReloads = new Counter({ name: "citebot_index_reloads_total", help: "Index reloads, by trigger (watch, reindex) and result", labelNames: ["trigger", "result"], registers });
+    this.notAllowed = new Counter({ name: "citebot_not_allowed_total", help: "Questions from outside ALLOWED_CHANNELS/ALLOWED_ROLES, by source and reason (channel, role, dm)", labelNames: ["source", "reason"], registers });
+    this.votes = new Counter({ name: "citebot_feedback_votes_total", help: "👍/👎 presses on answers, by vote and what became of it (recorded, changed, withdrawn, not-asker, expired)", labelNames: ["vote", "action"], registers });
     this.gatewayConnected = new Gauge({ name: "citebot_gateway_connected", help: "1 while the gateway connection is ready", registers });
     new Gauge({ name: "citebot_queue_depth", help: "Questions accepted and not yet answered", registers, collect() { this.set(queue().pending); } });
     new Gauge({ name: "citebot_queue_waiting", help: "Questions waiting for a compute slot", registers, collect() { this.set(queue().waiting); } });

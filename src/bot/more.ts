@@ -5,14 +5,24 @@
 // that answer: in a shared channel the buttons under an answer are the asker's controls (as will
 // be the planned per-asker feedback buttons, 👍/👎, so all of an answer's buttons behave alike),
 // and others paging through it would spend the asker's button and post pages they didn't ask for.
-import { MessageFlags, type ButtonInteraction } from "discord.js";
+import { ComponentType, MessageFlags, type APIActionRowComponent, type APIComponentInMessageActionRow, type ButtonInteraction } from "discord.js";
 import { deliver, messageOf, notice, type BotContext } from "./context.js";
 import { canEmbedFor, renderAnswerFor } from "./plaintext.js";
 import { moreCustomId, parseMoreCustomId } from "./questions.js";
 import { NO_PINGS, TEXT } from "./render.js";
+import { bindFeedback, recordForFeedback } from "./votes.js";
 
 export const NOT_YOUR_BUTTON =
   "That **More** button belongs to someone else's question, so only they can page through it. Ask your own with `/ask` (add `private: True` to see the answer by yourself), or mention me with your question.";
+
+/** The message's button rows without the one pressed (the 👍/👎 of that answer stay usable). */
+function withoutButton(interaction: ButtonInteraction, customId: string): APIActionRowComponent<APIComponentInMessageActionRow>[] {
+  return interaction.message.components
+    .map((row) => row.toJSON() as APIActionRowComponent<APIComponentInMessageActionRow>)
+    .filter((row) => row.type === ComponentType.ActionRow)
+    .map((row) => ({ ...row, components: row.components.filter((c) => !("custom_id" in c) || c.custom_id !== customId) }))
+    .filter((row) => row.components.length > 0);
+}
 
 export function isMoreButton(customId: string): boolean {
   return customId.startsWith("more:");
@@ -47,10 +57,11 @@ export async function handleMore(ctx: BotContext, interaction: ButtonInteraction
     // Acknowledge at once by taking the button off the answer it was under, then post the next
     // excerpts as a follow-up, private if that answer was.
     const ephemeral = interaction.message.flags.has(MessageFlags.Ephemeral);
-    await interaction.update({ components: [], allowedMentions: NO_PINGS });
+    await interaction.update({ components: withoutButton(interaction, interaction.customId), allowedMentions: NO_PINGS });
     const answer = await ticket.compute(() => ctx.citebot.answer(stored.question, { limit: ctx.config.answerExcerpts, offset: stored.offset }));
     const key = answer.more ? ctx.questions.put({ question: stored.question, askerId: stored.askerId, offset: stored.offset + answer.hits.length }) : undefined;
-    const r = renderAnswerFor(answer, canEmbedFor(interaction), { moreCustomId: key && moreCustomId(key) });
+    const feedbackKey = recordForFeedback(ctx, answer, stored.askerId);
+    const r = renderAnswerFor(answer, canEmbedFor(interaction), { moreCustomId: key && moreCustomId(key), feedbackKey });
     const sent = await deliver(ctx, "follow-up", () =>
       interaction.followUp({
         ...messageOf(r),
@@ -58,6 +69,7 @@ export async function handleMore(ctx: BotContext, interaction: ButtonInteraction
       }),
     );
     if (key) ctx.questions.bind(key, sent.id);
+    bindFeedback(ctx, feedbackKey, sent.id);
     ctx.metrics.answers.inc({ source, answered: String(answer.answered) });
     ctx.metrics.latency.observe({ source }, (Date.now() - received) / 1000);
     ctx.log.info({ event: "more", userId: interaction.user.id, offset: stored.offset, hits: answer.hits.length }, "more excerpts");

@@ -4,7 +4,7 @@
 // server's admins. Chosen per channel from the bot's permissions (see canEmbed).
 import { PermissionFlagsBits, PermissionsBitField, type Message, type RepliableInteraction } from "discord.js";
 import type { Answer } from "../types.js";
-import { citationLine, fit, LIMITS, moreButton, plain, renderAnswer, renderExcerpt, safe, type AnswerRenderOptions, type Rendered } from "./render.js";
+import { answerButtons, citationLine, fit, LIMITS, plain, renderAnswer, renderExcerpt, safe, type AnswerRenderOptions, type Rendered } from "./render.js";
 
 export const NO_EMBEDS_NOTE = "-# I can't show excerpt cards in this channel (I'm missing the Embed Links permission), so here they are as text.";
 
@@ -44,7 +44,7 @@ export function renderAnswerPlain(answer: Answer, opts: AnswerRenderOptions = {}
     used += block.length + 2;
   });
   const content = [head, ...blocks, NO_EMBEDS_NOTE].join("\n\n");
-  const components = answer.more && opts.moreCustomId && blocks.length ? [moreButton(opts.moreCustomId)] : [];
+  const components = answerButtons({ moreCustomId: answer.more && blocks.length ? opts.moreCustomId : undefined, feedbackKey: opts.feedbackKey });
   return { content, embeds: [], components };
 }
 

@@ -11,6 +11,7 @@ import {
   type APIEmbed,
 } from "discord.js";
 import type { Answer, Article, Hit } from "../types.js";
+import { voteCustomId } from "./feedback.js";
 
 export const LIMITS = {
   content: 2000,
@@ -286,6 +287,18 @@ export function moreButton(customId: string): APIActionRowComponent<APIButtonCom
   };
 }
 
+/** The row under an answer: "More" (when more excerpts exist) then 👍 and 👎 (when the answer is recorded for feedback). */
+export function answerButtons(opts: { moreCustomId?: string; feedbackKey?: string }): APIActionRowComponent<APIButtonComponent>[] {
+  const buttons: APIButtonComponent[] = [];
+  if (opts.moreCustomId) buttons.push(...moreButton(opts.moreCustomId).components);
+  if (opts.feedbackKey) {
+    for (const [vote, emoji] of [["up", "👍"], ["down", "👎"]] as const) {
+      buttons.push({ type: ComponentType.Button, style: ButtonStyle.Secondary, emoji: { name: emoji }, custom_id: voteCustomId(opts.feedbackKey, vote) });
+    }
+  }
+  return buttons.length ? [{ type: ComponentType.ActionRow, components: buttons }] : [];
+}
+
 function hitEmbeds(hits: Hit[], related: boolean, descriptionFor?: (hit: Hit, budget: number) => string): APIEmbed[] {
   const shown = hits.slice(0, LIMITS.embeds);
   // Titles and citations are short in practice; caps keep room for the excerpts when they are not.
@@ -320,6 +333,8 @@ export interface AnswerRenderOptions {
   moreCustomId?: string;
   /** The lead line instead of the usual one (already safe text), e.g. for a claim looked up with "Find sources". */
   lead?: string;
+  /** Key of the answer's 👍/👎 buttons (see feedback.ts); omitted → no vote buttons. */
+  feedbackKey?: string;
 }
 
 /** An answer: a one-line lead, one embed per cited excerpt, and a "More" button when more exist. */
@@ -340,7 +355,7 @@ export function renderAnswer(answer: Answer, opts: AnswerRenderOptions = {}): Re
   }
   if (opts.lead) content = opts.lead;
   const embeds = hitEmbeds(hits, !answer.answered);
-  const components = answer.more && opts.moreCustomId && embeds.length ? [moreButton(opts.moreCustomId)] : [];
+  const components = answerButtons({ moreCustomId: answer.more && embeds.length ? opts.moreCustomId : undefined, feedbackKey: opts.feedbackKey });
   return { content: fit(content, LIMITS.content, (s) => s), embeds, components };
 }
 

@@ -12,6 +12,8 @@ export interface CitebotLike {
   passages(articleId: string): Passage[];
   excerpt(articleId: string, n: number): Hit | undefined;
   searchArticle(articleId: string, query: string): Promise<Hit | undefined>;
+  /** The folder of articles (optional): /add and /remove change it. */
+  readonly corpusDir?: string;
   /** Live updates (optional): the index folder, the build in memory, and a load-only reload. */
   readonly indexDir?: string;
   readonly buildDir?: string;

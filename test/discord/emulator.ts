@@ -110,6 +110,15 @@ export interface RestDelay {
   times?: number;
 }
 
+/** A file attached to a slash command (option type 11). */
+export interface EmuAttachment {
+  filename: string;
+  content: Buffer | string;
+  contentType?: string;
+  /** The size Discord reports (default: the content's). */
+  size?: number;
+}
+
 export interface EmulatorOptions {
   token?: string;
   /** Heartbeat interval announced in HELLO (ms). */
@@ -368,6 +377,22 @@ export class DiscordEmulator extends EventEmitter {
     return [...this.threads];
   }
 
+  /**
+   * The bot is added to another server: a guild with these text channels (each optionally with bot
+   * permissions denied by an overwrite on the bot's role there), dispatched as GUILD_CREATE.
+   */
+  joinGuild(name: string, channels: Array<{ name: string; deny?: bigint }>): { guild: DiscordEmulator["guild"]; channels: Channel[] } {
+    const id = snowflake();
+    const guild = { id, name, ownerId: this.guild.ownerId, everyoneRoleId: id, botRoleId: snowflake(), modRoleId: snowflake() };
+    const made: Channel[] = channels.map((c) => ({
+      id: snowflake(), type: 0, name: c.name, guild_id: id, position: 0, nsfw: false, topic: null, last_message_id: null, rate_limit_per_user: 0, parent_id: null,
+      permission_overwrites: c.deny ? [{ id: guild.botRoleId, type: 0, allow: "0", deny: String(c.deny) }] : [],
+    }));
+    for (const c of made) this.allChannels.set(c.id, c);
+    if (this.current && this.current.intents & Intents.Guilds) this.dispatchTo(this.current, "GUILD_CREATE", this.guildPayload(guild, made, []));
+    return { guild, channels: made };
+  }
+
   /** Permissions the bot's role overwrite denies in a channel (a thread inherits its parent's). */
   private botDenied(channelId: string): bigint {
     const channel = this.allChannels.get(channelId);
@@ -454,9 +479,16 @@ export class DiscordEmulator extends EventEmitter {
     channelId?: string;
     /** The member's permissions in the channel (bitfield string); default: all. */
     permissions?: string;
+    /** Attachment options: uploaded to the emulator's CDN (served at /attachments/<id>/<name>) and sent resolved. */
+    attachments?: Record<string, EmuAttachment>;
   }): InteractionState {
     return this.sendCommandInteraction(InteractionType.ApplicationCommand, opts);
   }
+
+  /** Files uploaded as attachments, by id (the CDN route serves them). */
+  readonly cdn = new Map<string, EmuAttachment & { id: string }>();
+  /** Paths requested from the CDN route. */
+  readonly cdnRequests: string[] = [];
 
   /** Dispatch an APPLICATION_COMMAND_AUTOCOMPLETE interaction; `focused` names the option being typed. */
   sendAutocomplete(opts: {
@@ -733,8 +765,7 @@ export class DiscordEmulator extends EventEmitter {
     this.dispatchTo(s, "MESSAGE_CREATE", d);
   }
 
-  private guildPayload(): Json {
-    const g = this.guild;
+  private guildPayload(g: DiscordEmulator["guild"] = this.guild, channels: Channel[] = Object.values(this.channels), threads: Channel[] = this.threads): Json {
     const role = (id: string, name: string, position: number, permissions: string, extra: Json = {}) => ({
       id, name, color: 0, colors: { primary_color: 0, secondary_color: null, tertiary_color: null }, hoist: false, icon: null, unicode_emoji: null,
       position, permissions, managed: false, mentionable: false, flags: 0, ...extra,
@@ -757,14 +788,14 @@ export class DiscordEmulator extends EventEmitter {
       premium_progress_bar_enabled: false, application_id: null,
       joined_at: new Date().toISOString(), large: false, unavailable: false, lazy: true,
       member_count: this.members.length,
-      voice_states: [], presences: [], threads: this.threads.map((t) => ({ ...t })), stage_instances: [], guild_scheduled_events: [], soundboard_sounds: [],
-      channels: Object.values(this.channels).map((c, i) => ({ ...c, guild_id: undefined, position: i })),
-      members: this.members.map((u) => this.memberPayload(u, true)),
+      voice_states: [], presences: [], threads: threads.map((t) => ({ ...t })), stage_instances: [], guild_scheduled_events: [], soundboard_sounds: [],
+      channels: channels.map((c, i) => ({ ...c, guild_id: undefined, position: i })),
+      members: this.members.map((u) => this.memberPayload(u, true, g)),
     };
   }
 
-  private memberPayload(u: EmuUser, withUser: boolean): Json {
-    const roles = u.id === this.botUser.id ? [this.guild.botRoleId] : u.id === this.users.bob.id ? [this.guild.modRoleId] : [];
+  private memberPayload(u: EmuUser, withUser: boolean, g: DiscordEmulator["guild"] = this.guild): Json {
+    const roles = u.id === this.botUser.id ? [g.botRoleId] : u.id === this.users.bob.id ? [g.modRoleId] : [];
     return {
       ...(withUser && { user: u }),
       roles, nick: null, avatar: null, banner: null, premium_since: null, joined_at: new Date(Date.now() - 86400000).toISOString(),
@@ -776,20 +807,29 @@ export class DiscordEmulator extends EventEmitter {
 
   private sendCommandInteraction(
     type: number,
-    opts: { name: string; options?: Record<string, string | number | boolean>; focused?: string; user?: EmuUser; channelId?: string; permissions?: string },
+    opts: { name: string; options?: Record<string, string | number | boolean>; focused?: string; user?: EmuUser; channelId?: string; permissions?: string; attachments?: Record<string, EmuAttachment> },
   ): InteractionState {
     const channelId = opts.channelId ?? this.channels.general.id;
     const channel = this.allChannels.get(channelId);
     const registered = [...(channel?.guild_id ? (this.commands.get(channel.guild_id) ?? []) : []), ...(this.commands.get("global") ?? [])].find(
       (c) => c.name === opts.name && (c.type ?? 1) === 1,
     );
-    const options = Object.entries(opts.options ?? {}).map(([name, value]) => {
+    const options: Json[] = Object.entries(opts.options ?? {}).map(([name, value]) => {
       const def = registered?.options?.find((o: Json) => o.name === name);
       const optType = def?.type ?? (typeof value === "boolean" ? 5 : typeof value === "number" ? (Number.isInteger(value) ? 4 : 10) : 3);
       // While typing, Discord sends the focused option's raw text, whatever its type.
       return { name, type: optType, value, ...(opts.focused === name && { focused: true }) };
     });
-    const data = { id: registered?.id ?? snowflake(), name: opts.name, type: 1, options, ...(channel?.guild_id && { guild_id: channel.guild_id }) };
+    const resolved: Json = {};
+    for (const [name, a] of Object.entries(opts.attachments ?? {})) {
+      const id = snowflake();
+      this.cdn.set(id, { ...a, id });
+      const url = `${this.url}/attachments/${id}/${encodeURIComponent(a.filename)}`;
+      const size = a.size ?? Buffer.byteLength(a.content);
+      (resolved.attachments ??= {})[id] = { id, filename: a.filename, size, url, proxy_url: url, ...(a.contentType && { content_type: a.contentType }) };
+      options.push({ name, type: 11, value: id });
+    }
+    const data = { id: registered?.id ?? snowflake(), name: opts.name, type: 1, options, ...(resolved.attachments && { resolved }), ...(channel?.guild_id && { guild_id: channel.guild_id }) };
     return this.createInteraction(type, data, opts.user, channelId, undefined, opts.permissions);
   }
 
@@ -860,6 +900,15 @@ export class DiscordEmulator extends EventEmitter {
       return this.respond(res, this.record(req, url, undefined, contentType, body, files), { status: 400, body: { message: "400: Bad Request", code: 50109 } });
     }
 
+    // The CDN: attachments uploaded with sendSlashCommand.
+    const cdn = /^\/attachments\/(\d+)\/[^/]+$/.exec(url.pathname);
+    if (cdn && req.method === "GET") {
+      this.cdnRequests.push(url.pathname);
+      const a = this.cdn.get(cdn[1]!);
+      if (!a) return void res.writeHead(404).end();
+      res.writeHead(200, { "content-type": a.contentType ?? "application/octet-stream", "content-length": String(Buffer.byteLength(a.content)) });
+      return void res.end(a.content);
+    }
     const rec = this.record(req, url, url.pathname, contentType, body, files);
     this.emit("requestStart", rec);
     if (!url.pathname.startsWith("/api/")) return this.respond(res, rec, { status: 404, body: { message: "404: Not Found", code: 0 } });

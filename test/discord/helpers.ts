@@ -31,6 +31,8 @@ export function cliEnv(env: Record<string, string>): Record<string, string> {
     DISCORD_CLIENT_ID: "",
     DISCORD_GUILD_ID: "",
     ANSWER_CHANNELS: "",
+    ALLOWED_CHANNELS: "",
+    ALLOWED_ROLES: "",
     MESSAGE_CONTENT_INTENT: "",
     ANSWER_IN_THREAD: "",
     RATE_LIMIT_MAX: "",

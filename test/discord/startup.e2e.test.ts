@@ -88,12 +88,12 @@ afterAll(async () => {
 });
 
 describe("register-commands", () => {
-  it("registers /ask, /source, /sources, /help, /reindex and the message command Find sources in the guild when DISCORD_GUILD_ID is set", async () => {
+  it("registers /ask, /source, /sources, /help, /reindex, /add, /remove and the message command Find sources in the guild when DISCORD_GUILD_ID is set", async () => {
     const result = await registerCommands({
       config: botConfig({ token: emu.token, apiUrl: emu.apiUrl, clientId: emu.application.id, guildId: emu.guild.id }),
       logger: captureLogs().logger,
     });
-    expect(result).toEqual({ scope: "guild", applicationId: emu.application.id, guildId: emu.guild.id, commands: ["ask", "source", "sources", "help", "reindex", "Find sources"] });
+    expect(result).toEqual({ scope: "guild", applicationId: emu.application.id, guildId: emu.guild.id, commands: ["ask", "source", "sources", "help", "reindex", "add", "remove", "Find sources"] });
     const put = emu.requests.find((r) => r.method === "PUT")!;
     expect(put.path).toBe(`/applications/${emu.application.id}/guilds/${emu.guild.id}/commands`);
     expect(put.authorized).toBe(true);
@@ -115,6 +115,10 @@ describe("register-commands", () => {
     expect(byName["Find sources"].description ?? "").toBe("");
     // /reindex: hidden from members without Manage Server (0x20), and not offered in DMs
     expect(byName.reindex).toMatchObject({ default_member_permissions: "32", contexts: [0] });
+    // /add and /remove: the same, /add with an attachment option (type 11) or a link.
+    expect(byName.add).toMatchObject({ default_member_permissions: "32", contexts: [0] });
+    expect(byName.add.options.map((o: any) => [o.name, o.type])).toEqual([["file", 11], ["url", 3], ["title", 3], ["date", 3]]);
+    expect(byName.remove).toMatchObject({ default_member_permissions: "32", contexts: [0], options: [expect.objectContaining({ name: "article", autocomplete: true, required: true })] });
     expect(byName.ask.default_member_permissions ?? null).toBeNull();
   });
 
@@ -124,7 +128,7 @@ describe("register-commands", () => {
     expect(result.applicationId).toBe(emu.application.id);
     expect(emu.requests.some((r) => r.method === "GET" && r.path === "/applications/@me")).toBe(true);
     expect(emu.requests.find((r) => r.method === "PUT" && r.path === `/applications/${emu.application.id}/commands`)?.status).toBe(200);
-    expect(emu.commands.get("global")?.map((c) => c.name)).toEqual(["ask", "source", "sources", "help", "reindex", "Find sources"]);
+    expect(emu.commands.get("global")?.map((c) => c.name)).toEqual(["ask", "source", "sources", "help", "reindex", "add", "remove", "Find sources"]);
   });
 
   it("explains a guild the bot can't register in", async () => {
@@ -145,13 +149,13 @@ describe("register-commands", () => {
     });
     expect(stderr).not.toContain(emu.token);
     expect(code).toBe(0);
-    expect(stdout).toContain(`Registered /ask, /source, /sources, /help, /reindex, “Find sources” (message menu → Apps) in guild ${emu.guild.id}`);
+    expect(stdout).toContain(`Registered /ask, /source, /sources, /help, /reindex, /add, /remove, “Find sources” (message menu → Apps) in guild ${emu.guild.id}`);
   });
 
   it("register-commands --clear removes a guild's copies (moving from guild to global commands)", async () => {
     const env = { DISCORD_TOKEN: emu.token, DISCORD_CLIENT_ID: emu.application.id, DISCORD_GUILD_ID: emu.guild.id, DISCORD_API_URL: emu.apiUrl };
     await inProcess(registerCommandsFromCli, env);
-    expect(emu.commands.get(emu.guild.id)?.length).toBe(6);
+    expect(emu.commands.get(emu.guild.id)?.length).toBe(8);
     const { code, stdout } = await inProcess(() => registerCommandsFromCli({ clear: true }), env);
     expect(code).toBe(0);
     expect(stdout).toBe(`Removed citebot's slash commands from guild ${emu.guild.id}.`);

@@ -5,6 +5,7 @@ import { cleanQuestion, QuestionError } from "../../question.js";
 import { canEmbedFor, renderAnswerFor } from "../plaintext.js";
 import { moreCustomId } from "../questions.js";
 import { TEXT } from "../render.js";
+import { bindFeedback, recordForFeedback } from "../votes.js";
 import type { Command } from "./command.js";
 
 export const ask: Command = {
@@ -50,10 +51,12 @@ export const ask: Command = {
       await defer(ctx, interaction, isPrivate);
       const answer = await ticket.compute(() => ctx.citebot.answer(question, { limit: ctx.config.answerExcerpts }));
       const key = answer.more ? ctx.questions.put({ question, askerId: interaction.user.id, offset: answer.hits.length }) : undefined;
-      const r = renderAnswerFor(answer, canEmbedFor(interaction), { moreCustomId: key && moreCustomId(key) });
+      const feedbackKey = recordForFeedback(ctx, answer, interaction.user.id);
+      const r = renderAnswerFor(answer, canEmbedFor(interaction), { moreCustomId: key && moreCustomId(key), feedbackKey });
       const sent = await deliver(ctx, "edit", () => interaction.editReply(messageOf(r)));
       if (key) ctx.questions.bind(key, sent.id);
       ctx.conversations.rememberAnswer(sent.id, question); // a reply to it is a follow-up
+      bindFeedback(ctx, feedbackKey, sent.id);
       ctx.metrics.answers.inc({ source, answered: String(answer.answered) });
       if (!answer.answered) ctx.metrics.abstentions.inc({ source });
       ctx.metrics.latency.observe({ source }, (Date.now() - received) / 1000);

@@ -12,6 +12,8 @@ export interface Command {
   data: { name: string; toJSON(): RESTPostAPIChatInputApplicationCommandsJSONBody };
   execute(ctx: BotContext, interaction: ChatInputCommandInteraction): Promise<void>;
   autocomplete?(ctx: BotContext, interaction: AutocompleteInteraction): Promise<void>;
+  /** Works outside ALLOWED_CHANNELS / ALLOWED_ROLES (help, admin commands); others are refused there. */
+  everywhere?: boolean;
 }
 
 /** A message command (right-click a message → Apps): its definition and its handler. */

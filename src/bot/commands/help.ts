@@ -5,6 +5,7 @@ import { renderHelp } from "../render.js";
 import type { Command } from "./command.js";
 
 export const help: Command = {
+  everywhere: true,
   data: new SlashCommandBuilder()
     .setName("help")
     .setDescription("How to ask me questions and read the sources.")

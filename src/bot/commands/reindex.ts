@@ -9,6 +9,7 @@ import { NO_PINGS, TEXT } from "../render.js";
 import type { Command } from "./command.js";
 
 export const reindex: Command = {
+  everywhere: true,
   data: new SlashCommandBuilder()
     .setName("reindex")
     .setDescription("Re-read the articles and rebuild the index if they changed (Manage Server only).")
