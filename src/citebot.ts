@@ -7,6 +7,7 @@ import { buildInChild, type ChildBuildOptions } from "./index/isolated.js";
 import { currentBuildDir, hashSettings, IndexError, indexDirFor } from "./index/store.js";
 import { Retriever, type Evidence, type RetrieverSettings } from "./search/retriever.js";
 import { loadCoreConfig } from "./config.js";
+import { rootLogger } from "./log.js";
 import type { Answer, AnswerOptions, Article, Hit, Passage } from "./types.js";
 
 /** The corpus loader, for front ends that check a file before adding it (the bot's /add). */
@@ -55,7 +56,15 @@ export class Citebot {
     const { data, status } = await openIndex(indexDir, corpus.articles, embedder, opts.onProgress);
     const full: OpenStatus = { ...status, skipped: corpus.skipped };
     opts.onStatus?.(full);
-    return new Citebot(corpusDir, indexDir, embedder, new Retriever(data, embedder, opts.retriever), full, remoteHost);
+    const retriever = new Retriever(data, embedder, opts.retriever);
+    if (retriever.calibration === "default") {
+      // A hub model or a new folder: answers still work, but nobody has measured where to abstain.
+      rootLogger().warn(
+        { model: embedder.modelId, problem: retriever.calibrationProblem },
+        `model "${embedder.modelId}" has no calibration (citebot.json): using conservative default ranking and abstention; run npm run fit-abstain -- --model ${embedder.modelId}`,
+      );
+    }
+    return new Citebot(corpusDir, indexDir, embedder, retriever, full, remoteHost);
   }
 
   /** The same corpus and index, answered with other retrieval settings (evaluation, benchmarks). */

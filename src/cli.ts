@@ -176,15 +176,15 @@ function table(header: string[], rows: string[][], opts: { right: number[]; wrap
 
 program
   .command("eval")
-  .description("score retrieval on a question file (JSONL)")
-  .argument("<file>", "questions with expected answers")
+  .description("score retrieval on a question file (JSONL), or without one on every set under test/eval")
+  .argument("[file]", "questions with expected answers (default: every test/eval set, each on its corpus)")
   .option("--json", "print the figures as JSON")
-  .option("--compare", "compare keyword-only, dense-only and hybrid side by side")
+  .option("--compare [model]", "compare hybrid, keyword-only and dense-only side by side; a model name (e.g. glove-sif-100d) adds its hybrid")
   .option("--details", "print each question's outcome")
   .option("--followups", 'follow-up questions (a "previous" field on each line): scored alone, after the previous question, and as the bot reads them')
   .addOption(corpusOption())
   .addOption(modeOption())
-  .action(async (file: string, opts: { json?: boolean; compare?: boolean; details?: boolean; corpus?: string; mode: string; followups?: boolean }) => {
+  .action(async (file: string | undefined, opts: { json?: boolean; compare?: boolean | string; details?: boolean; corpus?: string; mode: string; followups?: boolean }) => {
     const { runEval } = await import("./eval.js");
     const ok = await runEval(file, opts);
     if (!ok) process.exitCode = 1;

@@ -21,6 +21,9 @@ export const TOKEN_HELP =
   "Get one at https://discord.com/developers/applications → your application → Bot → Reset Token, " +
   "then put DISCORD_TOKEN=<token> in .env (see the README, section Discord).";
 
+/** The shipped sentence-transformer (models/all-MiniLM-L6-v2); glove-sif-100d stays available by name. */
+export const DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2";
+
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 const snowflake = z.string().regex(/^\d{17,20}$/);
@@ -68,7 +71,7 @@ export const VARIABLES = {
   EMBED_MODEL: {
     group: "core",
     schema: z.string(),
-    default: "glove-sif-100d",
+    default: DEFAULT_EMBED_MODEL,
     help: "embedding model: a folder under models/, a model folder, or a Hugging Face id",
     problem: "EMBED_MODEL must name a model.",
   },
@@ -307,7 +310,7 @@ export function readVariable<K extends VariableName>(name: K, source: NodeJS.Pro
 export interface CoreConfig {
   CORPUS_DIR: string;
   DATA_DIR: string;
-  EMBED_MODEL?: string;
+  EMBED_MODEL: string;
   EMBED_REMOTE_HOST?: string;
   DEBUG: boolean;
   NO_COLOR: boolean;
@@ -320,7 +323,7 @@ export function loadCoreConfig(source: NodeJS.ProcessEnv = envWithDotenv()): Cor
   return {
     CORPUS_DIR: values.CORPUS_DIR ?? path.join(PROJECT_ROOT, "corpus"),
     DATA_DIR: values.DATA_DIR ?? path.join(PROJECT_ROOT, "data"),
-    EMBED_MODEL: values.EMBED_MODEL,
+    EMBED_MODEL: values.EMBED_MODEL ?? DEFAULT_EMBED_MODEL,
     EMBED_REMOTE_HOST: values.EMBED_REMOTE_HOST,
     DEBUG: values.DEBUG !== undefined,
     NO_COLOR: values.NO_COLOR !== undefined,

@@ -1,8 +1,11 @@
 // Retrieval evaluation: hit@1, hit@3, MRR@5 over answerable questions (overall and per kind), and
 // abstention on negative and answerable questions. Scoring rules: the project's DESIGN.md.
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { z } from "zod";
 import { Citebot } from "./citebot.js";
+import { PROJECT_ROOT } from "./embed/embedder.js";
 import { normalize } from "./eval-set.js";
 import { questionInContext } from "./followup.js";
 import type { RetrievalMode, RetrieverSettings } from "./search/retriever.js";
@@ -27,6 +30,19 @@ export function readQuestions(file: string): EvalQuestion[] {
     return parsed.data;
   });
 }
+
+/**
+ * The question sets under test/eval and the corpus each is about. Leave-one-set-out fitting
+ * (scripts/fit-abstain.ts) and `npm run eval` without a file use them all.
+ */
+export const EVAL_SETS: Array<{ name: string; file: string; corpus: string }> = [
+  ["dev", "corpus"],
+  ["extra", "corpus"],
+  ["holdout", "corpus"],
+  ["chat", "corpus"],
+  ["fixtures", "test/fixtures/extra-corpus"],
+  ["kinds", "test/fixtures/kinds-corpus"],
+].map(([name, corpus]) => ({ name: name!, file: path.join(PROJECT_ROOT, "test/eval", `${name}-qa.jsonl`), corpus: path.join(PROJECT_ROOT, corpus!) }));
 
 // One normalization for scoring and for checking sets (src/eval-set.ts).
 export { normalize };
@@ -87,12 +103,6 @@ export async function evaluate(bot: Citebot, questions: EvalQuestion[]): Promise
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
 const f3 = (x: number) => x.toFixed(3);
 
-export const CONFIGURATIONS: Record<string, Partial<RetrieverSettings>> = {
-  "keyword-only": { mode: "keyword" },
-  "dense-only": { mode: "dense" },
-  "hybrid (shipped)": { mode: "hybrid" },
-};
-
 export function table(rows: Array<[string, Figures]>): string {
   const kinds = [...new Set(rows.flatMap(([, f]) => Object.keys(f.byKind)))];
   const head = ["configuration", "hit@1", "hit@3", "MRR@5", ...kinds.map((k) => `${k} hit@3`), "abstain neg", "abstain ans"];
@@ -151,27 +161,104 @@ async function runFollowUpEval(file: string, questions: EvalQuestion[], base: Ci
   return true;
 }
 
-export async function runEval(
-  file: string,
-  opts: { json?: boolean; compare?: boolean; details?: boolean; corpus?: string; mode?: string; followups?: boolean },
-): Promise<boolean> {
-  const questions = readQuestions(file);
-  if (opts.followups) return runFollowUpEval(file, questions, await Citebot.open({ corpusDir: opts.corpus }), opts);
-  const base = await Citebot.open({ corpusDir: opts.corpus });
+/** Figures over several sets' questions together (each question counts once). */
+export function pooled(fs: Figures[]): Figures {
+  const details = fs.flatMap((f) => f.details);
+  const answerable = details.filter((d) => d.kind !== "negative");
+  const negatives = details.filter((d) => d.kind === "negative");
+  const score = (ds: typeof details) => ({
+    n: ds.length,
+    hit1: mean(ds.map((d) => (d.rank === 1 ? 1 : 0))),
+    hit3: mean(ds.map((d) => (d.rank >= 1 && d.rank <= 3 ? 1 : 0))),
+    mrr5: mean(ds.map((d) => (d.rank >= 1 && d.rank <= 5 ? 1 / d.rank : 0))),
+  });
+  const byKind: Figures["byKind"] = {};
+  for (const kind of [...new Set(answerable.map((d) => d.kind))].sort()) byKind[kind] = score(answerable.filter((d) => d.kind === kind));
+  const all = score(answerable);
+  return {
+    answerable: answerable.length,
+    negatives: negatives.length,
+    hit1: all.hit1,
+    hit3: all.hit3,
+    mrr5: all.mrr5,
+    byKind,
+    abstainOnNegatives: mean(negatives.map((d) => (d.answered ? 0 : 1))),
+    wrongAbstain: mean(answerable.map((d) => (d.answered ? 0 : 1))),
+    details,
+  };
+}
+
+export interface EvalOptions {
+  json?: boolean;
+  /** Compare keyword-only, dense-only and hybrid; a model name adds that model's hybrid (e.g. glove-sif-100d). */
+  compare?: boolean | string;
+  details?: boolean;
+  corpus?: string;
+  mode?: string;
+  /** The model to evaluate (default: EMBED_MODEL or the shipped default). */
+  model?: string;
+  /** The file holds follow-ups (a "previous" field): score each read alone, pasted after the previous one, and in context. */
+  followups?: boolean;
+}
+
+/**
+ * Scores one question file (on --corpus or the configured corpus), or without a file every set
+ * under test/eval on its own corpus, with a table per set and one over all of them.
+ */
+export async function runEval(file: string | undefined, opts: EvalOptions): Promise<boolean> {
+  if (opts.followups) {
+    if (!file) {
+      console.error("--followups needs a file of follow-up questions, e.g. test/eval/followups-qa.jsonl.");
+      return false;
+    }
+    return runFollowUpEval(file, readQuestions(file), await Citebot.open({ corpusDir: opts.corpus, model: opts.model }), opts);
+  }
+  const sets = file ? [{ name: path.basename(file), file, corpus: opts.corpus }] : EVAL_SETS;
   const configs: Array<[string, Partial<RetrieverSettings>]> = opts.compare
-    ? Object.entries(CONFIGURATIONS)
+    ? [["hybrid", { mode: "hybrid" }], ["keyword-only", { mode: "keyword" }], ["dense-only", { mode: "dense" }]]
     : [[opts.mode ?? "hybrid", { mode: (opts.mode ?? "hybrid") as RetrievalMode }]];
-  const rows: Array<[string, Figures]> = [];
-  for (const [name, settings] of configs) rows.push([name, await evaluate(base.withSettings(settings), questions)]);
+  const other = typeof opts.compare === "string" ? opts.compare : undefined;
+  const bots = new Map<string, Citebot>();
+  const open = async (corpus: string | undefined, model?: string) => {
+    const key = `${corpus}\0${model ?? ""}`;
+    let bot = bots.get(key);
+    if (!bot) {
+      // Another model's index goes to a temporary folder, so the corpus's own index stays as it is.
+      const dataDir = model ? mkdtempSync(path.join(tmpdir(), "citebot-eval-")) : undefined;
+      bot = await Citebot.open({ corpusDir: corpus, dataDir, model: model ?? opts.model });
+      bots.set(key, bot);
+    }
+    return bot;
+  };
+  const results: Array<{ set: string; questions: number; rows: Array<[string, Figures]> }> = [];
+  for (const set of sets) {
+    const questions = readQuestions(set.file);
+    const base = await open(set.corpus);
+    const rows: Array<[string, Figures]> = [];
+    const label = (name: string) => (opts.compare ? `${name} (${base.embedder.modelId})` : name);
+    for (const [name, settings] of configs) rows.push([label(name), await evaluate(base.withSettings(settings), questions)]);
+    if (other) rows.push([`hybrid (${other})`, await evaluate(await open(set.corpus, other), questions)]);
+    results.push({ set: set.name, questions: questions.length, rows });
+  }
+  if (sets.length > 1) {
+    const names = results[0]!.rows.map(([n]) => n);
+    const total = results.reduce((s, r) => s + r.questions, 0);
+    results.push({ set: "all sets", questions: total, rows: names.map((n, i) => [n, pooled(results.map((r) => r.rows[i]![1]))]) });
+  }
   if (opts.json) {
-    console.log(JSON.stringify(Object.fromEntries(rows.map(([n, f]) => [n, opts.details ? f : { ...f, details: undefined }])), null, 2));
-  } else {
-    console.log(`${questions.length} questions (${rows[0]![1].answerable} answerable, ${rows[0]![1].negatives} negative) from ${file}\n`);
-    console.log(table(rows));
-    if (opts.details) {
-      for (const [name, f] of rows) {
-        console.log(`\n${name}:`);
-        for (const d of f.details) console.log(`  ${d.id} ${d.kind.padEnd(10)} rank=${d.rank} answered=${d.answered} ${JSON.stringify(d.evidence)}`);
+    const out = Object.fromEntries(results.map((r) => [r.set, Object.fromEntries(r.rows.map(([n, f]) => [n, opts.details ? f : { ...f, details: undefined }]))]));
+    console.log(JSON.stringify(file ? out[sets[0]!.name] : out, null, 2));
+    return true;
+  }
+  for (const r of results) {
+    const f = r.rows[0]![1];
+    console.log(`${r.set}: ${r.questions} questions (${f.answerable} answerable, ${f.negatives} negative)\n`);
+    console.log(table(r.rows));
+    console.log("");
+    if (opts.details && r.set !== "all sets") {
+      for (const [name, fig] of r.rows) {
+        console.log(`${name}:`);
+        for (const d of fig.details) console.log(`  ${d.id} ${d.kind.padEnd(10)} rank=${d.rank} answered=${d.answered} ${JSON.stringify(d.evidence)}`);
       }
     }
   }

@@ -26,7 +26,7 @@ describe("the variables", () => {
     expect(loadCoreConfig(EXAMPLE)).toEqual({
       CORPUS_DIR: REAL_CORPUS,
       DATA_DIR: path.join(ROOT, "data"),
-      EMBED_MODEL: undefined,
+      EMBED_MODEL: "all-MiniLM-L6-v2",
       EMBED_REMOTE_HOST: undefined,
       DEBUG: false,
       NO_COLOR: false,

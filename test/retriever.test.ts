@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Citebot } from "../src/citebot.js";
+import { loadCoreConfig } from "../src/config.js";
 import { TransformersEmbedder } from "../src/embed/embedder.js";
 import type { Answer, Hit } from "../src/types.js";
 import {
@@ -32,7 +33,8 @@ let embedder: TransformersEmbedder;
 let bot: Citebot;
 
 beforeAll(async () => {
-  embedder = await TransformersEmbedder.load({ cacheDir: mkTmp("citebot-cache-") });
+  // The default model (EMBED_MODEL's default), with its calibration.
+  embedder = await TransformersEmbedder.load({ model: loadCoreConfig({}).EMBED_MODEL, cacheDir: mkTmp("citebot-cache-") });
   bot = await Citebot.open({ corpusDir: REAL_CORPUS, dataDir: mkTmp("citebot-data-"), embedder });
 });
 afterAll(cleanupTmp);
@@ -171,6 +173,10 @@ describe("answer() on the real corpus", () => {
     expect((await bot.answer("what does america want from russia")).evidence.namesMissing).toBe(0);
     // A typo of a known word is no name: "timline" still gets an answer.
     expect((await bot.answer("does antonov have a timline for the talks in geneva")).evidence.namesMissing).toBe(0);
+    // Chat shorthand the lexicon doesn't know ("abt", "mtg") is no name: short unknown words are not.
+    expect((await bot.answer("wat did antonov say abt the mtg w/ the us")).evidence.namesMissing).toBe(0);
+    // Gibberish: no word known to the corpus, the model or the English lexicon, so nothing to answer.
+    expect((await bot.answer("qzxv wbrtkl")).answered).toBe(false);
   });
 
   it("a question with no known words still answers without NaN scores", async () => {

@@ -1,11 +1,15 @@
 // Retrieve stage: question → ranked passages (dense + keyword, fused) → cited excerpts
 // (sentence windows, adjacent hits merged, near-duplicates dropped) → an Answer that abstains
 // when the evidence says the articles do not cover the question.
-import type { Embedder } from "../embed/embedder.js";
+import path from "node:path";
+import { LOCAL_MODELS_DIR, type Embedder } from "../embed/embedder.js";
+import { Lexicon } from "../embed/lexicon.js";
 import type { IndexData } from "../index/build.js";
 import type { Answer, AnswerOptions, Article, Hit, Passage } from "../types.js";
 import { answerType, hasAnswerOfType } from "./answertype.js";
+import { CONSERVATIVE_ABSTAIN, EVIDENCE, loadCalibration, SIGNALS, type AbstainModel, type EvidenceName, type Signal } from "./calibration.js";
 import { isStopWord, stemOf, words } from "./keyword.js";
+import { lateScores, markContentTokens, TokenCache, type TokenMatrix } from "./late.js";
 
 interface WordInfo {
   word: string;
@@ -20,14 +24,11 @@ interface QuestionWord extends WordInfo {
   weight: number;
   /** Written as a name (capitalised mid-question, or an acronym): matches exactly only. */
   name: boolean;
+  /** May be a typo: matched by a word one edit away. */
+  typos: boolean;
+  /** Used nowhere in the corpus, and no typo of a word that is. */
+  unknown: boolean;
 }
-
-/**
- * Logistic answerability model over (best dense cosine, word coverage, a name no passage mentions),
- * fitted on our four question sets (dev, extra, holdout, and the fixture articles), weighting the
- * negatives twice: `npm run fit-abstain` refits it and says how it does on each set left out.
- */
-export const ABSTAIN_MODEL = { bias: -0.94, dense: 1.37, coverage: 2.11, namesMissing: -2.53 };
 
 /** Score factor for each excerpt an article already has in the answer. */
 const ARTICLE_REPEAT_DISCOUNT = 0.85;
@@ -61,40 +62,60 @@ export interface RetrieverSettings {
   mode: RetrievalMode;
   /** Candidates taken from each ranking before fusion. */
   candidates: number;
-  /** Weight of the dense cosine against the normalised BM25 score in the fused score. */
+  /** Weight of the dense cosine against the normalised BM25 score in the first-stage mix. */
   denseWeight: number;
   /** HNSW search breadth (recall/latency trade-off). */
   ef: number;
   /** Excerpts whose vectors are this similar to a chosen one are dropped as repeats (MMR-style). */
   duplicateCosine: number;
-  /** Abstain unless the evidence score reaches this (see `evidence`). */
-  abstainBelow: number;
   /** Characters of context around a hit. */
   maxContext: number;
-  /** How many top candidates are re-scored by word coverage, and the weight of that coverage. */
+  /** How many of the first stage's best candidates are re-scored by the signals that need no model run. */
   rerank: number;
-  coverageWeight: number;
-  /** Added to a reranked passage that holds the kind of answer the question asks for (a number, a time, a name). */
-  answerTypeBonus: number;
-  /** How the two rankings combine: a weighted mix of scores, or reciprocal rank fusion. */
+  /** Linear weights over those signals: their score. */
+  firstWeights: Partial<Record<Signal, number>>;
+  /** How many of those best get every signal (one model run per window not cached). */
+  rescore: number;
+  /** Linear weights over every signal (hybrid mode): a rescored candidate's score. */
+  weights: Partial<Record<Signal, number>>;
+  /** The answer/abstain model over the question's evidence. */
+  abstain: AbstainModel;
+  /** How the two first-stage rankings combine: a weighted mix of scores, or reciprocal rank fusion. */
   fusion: "mix" | "rrf";
   /** Embed the whole question, or only its content words. */
   denseQuery: "full" | "content";
+  /** Question words weigh by the model's word weight (a word model's vector length) or by their rarity in the corpus (IDF). */
+  wordWeights: "model" | "idf";
+  /** A question word is also covered by a near-synonym (the model's word vectors), not only by the same word. */
+  softWords: boolean;
+  /** Late interaction weighs every question token, or only those of its content words. */
+  lateQuery: "all" | "content";
+  /** Recognise lower-case names with the English lexicon when the model has none of its own. */
+  englishLexicon: boolean;
+  /** Compute every signal, whatever its weight (fitting). */
+  allSignals: boolean;
 }
 
+/** Settings of a model without a calibration; a calibrated model's citebot.json overrides them. */
 export const DEFAULT_SETTINGS: RetrieverSettings = {
   mode: "hybrid",
   candidates: 50,
   denseWeight: 0.5,
   ef: 256,
   duplicateCosine: 0.92,
-  abstainBelow: 0.5,
   maxContext: 600,
-  rerank: 10,
-  coverageWeight: 0.3,
-  answerTypeBonus: 0.2,
+  rerank: 20,
+  firstWeights: { neighbours: 1, keyword: 0.3, coverage: 0.3 },
+  rescore: 3,
+  weights: { late: 1, keyword: 0.3, coverage: 0.3 },
+  abstain: CONSERVATIVE_ABSTAIN,
   fusion: "mix",
-  denseQuery: "content",
+  denseQuery: "full",
+  wordWeights: "idf",
+  softWords: false,
+  lateQuery: "content",
+  englishLexicon: true,
+  allSignals: false,
 };
 
 /** One scored passage before excerpts are built. */
@@ -103,24 +124,78 @@ export interface Candidate {
   dense: number;
   /** BM25 normalised by the best BM25 score of this question (0 when not matched). */
   keyword: number;
-  /** Share of the question's words its sentence and neighbours cover (set for reranked candidates). */
-  coverage?: number;
+  /** Every signal, for re-scored candidates (window, late and weakest only once `rescored`). */
+  signals?: Record<Signal, number>;
+  /** Scored by every signal (the second tier). */
+  rescored?: boolean;
   score: number;
 }
 
-/** Signals behind the answer/abstain decision, exposed for evaluation. */
-export interface Evidence {
-  topDense: number;
-  topKeyword: number;
-  /** Share of the question's weight (by word importance) that the best passages cover, softly. */
+/** Signals behind the answer/abstain decision, exposed for evaluation and fitting. */
+export type Evidence = Record<EvidenceName, number> & { score: number };
+
+/** What the question itself contributes to the evidence, whatever the ranking. */
+export interface QuestionEvidence {
+  /** Share of the question's weight that the best passages cover (the best window's). */
   coverage: number;
-  /** 1 when a name in the question (capitalised, known only as a name, or an unknown word that is no typo) is in none of the best passages. */
+  /** 1 when a name in the question (capitalised, or known only as a name) is in none of the best passages. */
   namesMissing: number;
-  score: number;
+  /** Share of the question's weight in words the corpus never uses (nor a typo of one). */
+  unknownWords: number;
+  /** The question asks for a number, a time or a name. */
+  asksType: boolean;
+  /** No word of the question is known to the corpus, the model or the English lexicon ("zzqx qqzv"): nothing to answer. */
+  nothingKnown?: boolean;
 }
+
+/** A candidate's score from its signals. */
+export function scoreOf(signals: Record<Signal, number>, weights: Partial<Record<Signal, number>>): number {
+  let s = 0;
+  for (const k of SIGNALS) s += (weights[k] ?? 0) * signals[k];
+  return s;
+}
+
+/** The evidence of a ranked (best first, re-scored) candidate list. */
+export function evidenceOf(ranked: Candidate[], q: QuestionEvidence, abstain: AbstainModel): Evidence {
+  const scored = ranked.filter((c) => c.rescored);
+  const best = (k: Signal) => Math.max(0, ...scored.map((c) => c.signals![k]));
+  const e: Record<EvidenceName, number> = {
+    top: scored[0]?.score ?? 0,
+    // The best of the first three: the answer's excerpt is among them.
+    weakest: Math.max(0, ...scored.slice(0, 3).map((c) => c.signals!.weakest)),
+    typeMissing: q.asksType && !scored.slice(0, 3).some((c) => c.signals!.answerType > 0) ? 1 : 0,
+    margin: scored.length > 1 ? scored[0]!.score - scored[1]!.score : (scored[0]?.score ?? 0),
+    late: best("late"),
+    window: best("window"),
+    dense: best("dense"),
+    keyword: best("keyword"),
+    coverage: q.coverage,
+    namesMissing: q.namesMissing,
+    unknownWords: q.unknownWords,
+  };
+  return { ...e, score: scored.length && !q.nothingKnown ? answerProbability(e, abstain) : 0 };
+}
+
+/** Logistic answerability from the evidence. */
+export function answerProbability(e: Record<EvidenceName, number>, abstain: AbstainModel): number {
+  let z = abstain.bias;
+  for (const k of EVIDENCE) z += (abstain.weights[k] ?? 0) * e[k];
+  return 1 / (1 + Math.exp(-z));
+}
+
+/** The shipped word model whose vocabulary and names.txt serve as the English lexicon of other models. */
+const ENGLISH_LEXICON_MODEL = "glove-sif-100d";
+let englishLexicon: Lexicon | null | undefined;
+
+/** Token matrices of questions and passages, one cache per embedder (shared by retrievers over one model). */
+const tokenCaches = new WeakMap<Embedder, TokenCache>();
 
 export class Retriever {
   readonly settings: RetrieverSettings;
+  /** Where the settings came from: the model's fitted calibration, or the conservative default. */
+  readonly calibration: "model" | "default";
+  /** Why the model's citebot.json could not be used, when it could not. */
+  readonly calibrationProblem?: string;
   private readonly byArticle = new Map<string, Passage[]>();
   private readonly articleById = new Map<string, Article>();
   private readonly dim: number;
@@ -130,14 +205,27 @@ export class Retriever {
   private readonly wordCache = new Map<string, WordInfo>();
   /** Passage index → its distinct words. */
   private readonly passageWordCache = new Map<number, WordInfo[]>();
+  private readonly tokens: TokenCache;
+  /** Sentences per stem, and the corpus's words by first letter (for typos), built on first use. */
+  private vocabulary?: { df: Map<string, number>; words: Set<string>; byLetter: Map<string, string[]> };
 
   constructor(
     readonly index: IndexData,
     private readonly embedder: Embedder,
     settings: Partial<RetrieverSettings> = {},
   ) {
-    this.settings = { ...DEFAULT_SETTINGS, ...settings };
+    const { calibration, problem } = loadCalibration(embedder.modelId);
+    const fitted: Partial<RetrieverSettings> = {
+      ...(calibration?.retrieval ?? {}),
+      ...(calibration?.abstain ? { abstain: calibration.abstain } : {}),
+    };
+    this.calibration = calibration?.abstain ? "model" : "default";
+    this.calibrationProblem = problem;
+    this.settings = { ...DEFAULT_SETTINGS, ...fitted, ...settings };
     this.dim = index.manifest.dimensions;
+    let cache = tokenCaches.get(embedder);
+    if (!cache) tokenCaches.set(embedder, (cache = new TokenCache(embedder)));
+    this.tokens = cache;
     for (const a of index.articles) {
       this.articleById.set(a.id, a);
       this.byArticle.set(a.id, []);
@@ -148,13 +236,31 @@ export class Retriever {
     }
   }
 
-  /** Scores candidates for a question, best first. */
+  /** Forgets every cached token matrix (latency measurements of a cold cache). */
+  forgetTokens(): void {
+    this.tokens.clear();
+  }
+
+  /** The question's token matrix (cached): its pooled vector is the dense query for "full". */
+  private questionTokens(question: string): Promise<TokenMatrix> {
+    return this.tokens.get([`q\0${question}`], [question]).then(([m]) => m!);
+  }
+
+  /** The question's tokens as late interaction weighs them: all, or its content words' only. */
+  private async lateQuery(question: string): Promise<TokenMatrix> {
+    const m = await this.questionTokens(question);
+    return this.settings.lateQuery === "content" ? markContentTokens(this.embedder, question, m) : m;
+  }
+
+  /** Scores candidates for a question (first stage: dense + BM25), best first. */
   async rank(question: string, restrictTo?: (index: number) => boolean): Promise<{ candidates: Candidate[]; queryVector: Float32Array }> {
     const { mode, candidates: C, denseWeight } = this.settings;
-    // The question's content words only: "what did … say about" matches every sentence a little.
-    const denseText = this.settings.denseQuery === "content" ? words(question).filter((w) => !isStopWord(w)).join(" ") || question : question;
-    const [queryVector] = await this.embedder.embed([denseText]);
-    const q = queryVector!;
+    let q: Float32Array;
+    if (this.settings.denseQuery === "content") {
+      // The question's content words only: "what did … say about" matches every sentence a little.
+      const denseText = words(question).filter((w) => !isStopWord(w)).join(" ") || question;
+      [q] = (await this.embedder.embed([denseText])) as [Float32Array];
+    } else q = (await this.questionTokens(question)).pooled;
     const n = this.index.passages.length;
     const scores = new Map<number, Candidate>();
     const get = (index: number) => {
@@ -197,17 +303,22 @@ export class Retriever {
   }
 
   /**
-   * Re-scores the best candidates by how well their sentence (with its neighbours) covers the
-   * question's words, and returns the abstain/answer evidence.
+   * Re-scores the first stage's best candidates by every signal (late interaction with the
+   * sentence and its neighbours, their pooled cosine, word coverage, answer type, BM25, the
+   * sentence's cosine) and returns the answer/abstain evidence.
    */
-  async rerank(question: string, ranked: Candidate[]): Promise<{ ranked: Candidate[]; evidence: Evidence }> {
+  async rerank(question: string, ranked: Candidate[]): Promise<{ ranked: Candidate[]; evidence: Evidence; question: QuestionEvidence }> {
     const top = ranked.slice(0, this.settings.rerank);
-    if (top.length === 0) return { ranked, evidence: { topDense: 0, topKeyword: 0, coverage: 0, namesMissing: 1, score: 0 } };
+    if (top.length === 0) {
+      const qe = { coverage: 0, namesMissing: 1, unknownWords: 1, asksType: false };
+      return { ranked, evidence: evidenceOf([], qe, this.settings.abstain), question: qe };
+    }
     const qWords = await this.questionWords(question);
     const total = qWords.reduce((s, w) => s + w.weight, 0);
     const names = qWords.filter((w) => w.name);
     let coverage = 0;
     const namesSeen = new Set<QuestionWord>();
+    const coverageOf = new Map<number, number>();
     for (const c of top) {
       const p = this.index.passages[c.index]!;
       const own = this.byArticle.get(p.articleId)!;
@@ -221,34 +332,69 @@ export class Retriever {
         coveredOwn += q.weight * this.wordMatch(q, own1);
         coveredWindow += q.weight * this.wordMatch(q, window);
       }
-      c.coverage = total > 0 ? (coveredOwn + coveredWindow) / (2 * total) : 0;
+      coverageOf.set(c.index, total > 0 ? (coveredOwn + coveredWindow) / (2 * total) : 0);
       coverage = Math.max(coverage, total > 0 ? coveredWindow / total : 0);
       for (const w of names) if (this.wordMatch(w, window) === 1) namesSeen.add(w);
     }
     // A name in the question that no top passage mentions ("What did Lavrov say…").
     const namesMissing = namesSeen.size < names.length ? 1 : 0;
-    const w = this.settings.coverageWeight;
-    if (this.settings.mode === "hybrid" && w > 0) {
-      for (const c of top) c.score = (1 - w) * c.score + w * (c.coverage ?? 0);
-      top.sort((a, b) => b.score - a.score || a.index - b.index);
-    }
-    // "how many…", "when…", "who…": a passage that holds a number, a time or a new name ranks higher.
+    const unknown = qWords.filter((w) => w.unknown).reduce((s, w) => s + w.weight, 0);
+    const nothingKnown = qWords.length > 0 && qWords.every((w) => w.unknown && !w.name && !(this.lexicon()?.knows(w.word) ?? false));
+    const qe: QuestionEvidence = { coverage, namesMissing, unknownWords: total > 0 ? unknown / total : 0, asksType: answerType(question) !== undefined, nothingKnown };
+
+    // Tier 1, no model run: the signals from stored vectors and words, for every re-scored candidate.
+    const qTokens = await this.questionTokens(question);
     const type = answerType(question);
-    const bonus = this.settings.answerTypeBonus;
-    if (type && bonus > 0 && this.settings.mode === "hybrid") {
-      for (const c of top) if (hasAnswerOfType(this.index.passages[c.index]!.text, type, question)) c.score += bonus;
-      top.sort((a, b) => b.score - a.score || a.index - b.index);
+    for (const c of top) {
+      c.signals = {
+        dense: c.dense,
+        keyword: c.keyword,
+        neighbours: this.neighbourhoodCosine(qTokens.pooled, c.index),
+        coverage: coverageOf.get(c.index)!,
+        answerType: type && hasAnswerOfType(this.index.passages[c.index]!.text, type, question) ? 1 : 0,
+        window: 0,
+        late: 0,
+        weakest: 0,
+      };
+      if (this.settings.mode === "hybrid") c.score = scoreOf(c.signals, this.settings.firstWeights);
     }
-    const topDense = Math.max(...top.map((c) => c.dense));
-    const topKeyword = Math.max(...top.map((c) => c.keyword));
-    const evidence = { topDense, topKeyword, coverage, namesMissing, score: this.decide(topDense, coverage, namesMissing) };
-    return { ranked: [...top, ...ranked.slice(top.length)], evidence };
+    if (this.settings.mode === "hybrid") top.sort((a, b) => b.score - a.score || a.index - b.index);
+    // Tier 2: the best few get late interaction and the pooled cosine of their window (the
+    // sentence with its neighbours), from one model run per window not yet cached.
+    const best = top.slice(0, this.settings.allSignals ? top.length : this.settings.rescore);
+    const qLate = await this.lateQuery(question);
+    const windows = best.map((c) => this.windowText(c.index));
+    const mats = await this.tokens.get(windows.map((w) => `w\0${w}`), windows);
+    best.forEach((c, i) => {
+      const m = mats[i]!;
+      const late = lateScores(qLate, m, this.dim);
+      Object.assign(c.signals!, { window: dot(qTokens.pooled, m.pooled), late: late.mean, weakest: late.weakest });
+      c.rescored = true;
+      if (this.settings.mode === "hybrid") c.score = scoreOf(c.signals!, this.settings.weights);
+    });
+    if (this.settings.mode === "hybrid") best.sort((a, b) => b.score - a.score || a.index - b.index);
+    const rest = top.slice(best.length).map((c) => ({ ...c, rescored: false }));
+    return { ranked: [...best, ...rest, ...ranked.slice(top.length)], evidence: evidenceOf(best, qe, this.settings.abstain), question: qe };
   }
 
-  /** Probability-like answerability score from the evidence (logistic; fitted on the dev questions). */
-  private decide(topDense: number, coverage: number, namesMissing: number): number {
-    const { bias, dense, coverage: wc, namesMissing: wn } = ABSTAIN_MODEL;
-    return 1 / (1 + Math.exp(-(bias + dense * topDense + wc * coverage + wn * namesMissing)));
+  /** Cosine of the question with the mean of the sentence's and its neighbours' stored vectors (no model run). */
+  private neighbourhoodCosine(q: Float32Array, index: number): number {
+    const p = this.index.passages[index]!;
+    const own = this.byArticle.get(p.articleId)!;
+    const v = new Float32Array(this.dim);
+    for (let n = Math.max(0, p.n - 1); n <= Math.min(own.length - 1, p.n + 1); n++) {
+      const o = (index + n - p.n) * this.dim;
+      for (let d = 0; d < this.dim; d++) v[d]! += this.index.vectors[o + d]!;
+    }
+    const len = norm(v);
+    return len > 0 ? dot(q, v) / len : 0;
+  }
+
+  /** A passage with its neighbours: the unit late interaction and the window cosine score. */
+  private windowText(index: number): string {
+    const p = this.index.passages[index]!;
+    const own = this.byArticle.get(p.articleId)!;
+    return this.spanText(p.articleId, Math.max(0, p.n - 1), Math.min(own.length - 1, p.n + 1));
   }
 
   /** How well one question word is matched by a passage's words: exactly (same stem), or by a near-synonym. */
@@ -256,36 +402,106 @@ export class Retriever {
     let best = 0;
     if (q.name) {
       // A name's synonyms and parts: "america" in "the United States", "switzerland" in "Geneva".
-      const aliases = this.embedder.lexicon?.aliasesOf(q.word) ?? [];
+      const aliases = this.lexicon()?.aliasesOf(q.word) ?? [];
       if (aliases.length && aliases.some((a) => a.every((x) => passage.some((w) => w.word === x)))) return 1;
     }
     for (const w of passage) {
-      if (w.word === q.word || w.stem === q.stem || (q.unit === undefined && isTypo(q.word, w.word))) return 1;
+      if (w.word === q.word || w.stem === q.stem || (q.typos && isTypo(q.word, w.word))) return 1;
       // A name and its adjective or plural: "russia" ~ "russian", "american" ~ "americans".
       if (q.name && isDerivedName(q.word, w.word)) return 1;
       // Names must match exactly: "lavrov" is near "antonov" in vector space, but not the same person.
-      if (q.unit === undefined || q.name || w.unit === undefined || this.names.has(w.word)) continue;
+      if (!this.settings.softWords || q.unit === undefined || q.name || w.unit === undefined || this.names.has(w.word)) continue;
       best = Math.max(best, softMatch(dot(q.unit, w.unit)));
     }
     return best;
   }
 
-  /** Content words of the question with their weights (the model's word weight, i.e. vector length). */
+  /**
+   * Content words of the question with their weights: the model's word weight (a word model's
+   * vector length) or the word's rarity in the corpus (IDF).
+   */
   private async questionWords(question: string): Promise<QuestionWord[]> {
     // Names: capitalised mid-question ("What did Sergei Lavrov say"), or acronyms anywhere ("INF treaty").
     const capitalised = new Set(
       [...question.matchAll(/(?<=\S\s+)(\p{Lu}[\p{L}'’-]*)|\b(\p{Lu}{2,})\b/gu)].map((m) => (m[1] ?? m[2])!.toLowerCase().replace(/['’]s$/, "")),
     );
-    const infos = await this.wordInfos([...new Set(words(question))].filter((w) => !isStopWord(w)));
+    const list = [...new Set(words(question))].filter((w) => !isStopWord(w));
+    const lexicon = this.lexicon();
+    const vectors = this.needsWordVectors();
+    const infos = vectors ? await this.wordInfos(list) : list.map(plainWord);
     const known = infos.filter((w) => w.unit !== undefined).map((w) => w.norm);
     // A word the model does not know (a rare name, a typo) weighs like the heaviest known word.
     const unknownWeight = known.length ? Math.max(...known) : 1;
-    const lexicon = this.embedder.lexicon;
+    const vocab = this.corpusVocabulary();
+    const inCorpus = (w: WordInfo) => vocab.words.has(w.word) || vocab.df.has(w.stem);
+    // A word model knows words by their vectors; otherwise the English lexicon's word list says.
+    const knows = (w: WordInfo) => (this.embedder.lexicon ? w.unit !== undefined : lexicon ? lexicon.knows(w.word) : inCorpus(w));
+    // A word nobody knows may be a typo (of a corpus word).
+    const mayBeTypo = (w: WordInfo) => !knows(w) && !inCorpus(w);
+    const isTypoWord = (w: WordInfo) => (lexicon ? lexicon.isTypo(w.word) : false) || this.isCorpusTypo(w.word);
     // Lower-case names count too: a word the model knows only as a name ("iran"), or one it does
-    // not know at all and that is no typo of a word it knows ("ryabkov", but not "timline").
+    // not know at all and that is no typo of a word it knows ("ryabkov", but not "timline"); a short
+    // unknown word is more often chat shorthand ("abt", "mtg", "smth") than a name.
     const isName = (w: WordInfo) =>
-      capitalised.has(w.word) || (lexicon !== undefined && !/\d/.test(w.word) && (lexicon.isName(w.word) || (w.unit === undefined && !lexicon.isTypo(w.word))));
-    return infos.map((w) => ({ ...w, weight: w.unit ? w.norm : unknownWeight, name: isName(w) }));
+      capitalised.has(w.word) || (lexicon !== undefined && !/\d/.test(w.word) && (lexicon.isName(w.word) || (w.word.length >= 5 && !knows(w) && !lexicon.isTypo(w.word))));
+    const weightOf = (w: WordInfo) => (this.settings.wordWeights === "model" && vectors ? (w.unit ? w.norm : unknownWeight) : this.idf(w.stem));
+    return infos.map((w) => ({
+      ...w,
+      weight: weightOf(w),
+      name: isName(w),
+      typos: mayBeTypo(w),
+      unknown: !inCorpus(w) && !isTypoWord(w),
+    }));
+  }
+
+  /**
+   * The word model's lexicon, or for a model without one (a subword model) the English word list
+   * and WordNet names shipped with the word model: they are facts about English, not about vectors.
+   */
+  private lexicon(): Lexicon | undefined {
+    if (this.embedder.lexicon) return this.embedder.lexicon;
+    if (!this.settings.englishLexicon) return undefined;
+    if (englishLexicon === undefined) englishLexicon = Lexicon.load(path.join(LOCAL_MODELS_DIR, ENGLISH_LEXICON_MODEL)) ?? null;
+    return englishLexicon ?? undefined;
+  }
+
+  private needsWordVectors(): boolean {
+    return this.settings.softWords || this.settings.wordWeights === "model" || this.embedder.lexicon !== undefined;
+  }
+
+  /** Inverse document frequency of a stem over the corpus's sentences (BM25's). */
+  private idf(stem: string): number {
+    const { df } = this.corpusVocabulary();
+    const n = this.index.passages.length;
+    const f = df.get(stem) ?? 0;
+    return Math.log(1 + (n - f + 0.5) / (f + 0.5));
+  }
+
+  /** Whether a word the corpus never uses is one edit (two for long words) from one it does. */
+  private isCorpusTypo(word: string): boolean {
+    if (word.length < 5) return false;
+    const candidates = this.corpusVocabulary().byLetter.get(word[0]!) ?? [];
+    return candidates.some((c) => c !== word && isTypo(word, c));
+  }
+
+  private corpusVocabulary(): NonNullable<Retriever["vocabulary"]> {
+    if (!this.vocabulary) {
+      const df = new Map<string, number>();
+      const all = new Set<string>();
+      for (const p of this.index.passages) {
+        const own = new Set(words(p.text));
+        const stems = new Set<string>();
+        for (const w of own) {
+          all.add(w);
+          stems.add(stemOf(w));
+        }
+        for (const s of stems) df.set(s, (df.get(s) ?? 0) + 1);
+      }
+      const byLetter = new Map<string, string[]>();
+      for (const w of all) if (w.length >= 4) byLetter.set(w[0]!, [...(byLetter.get(w[0]!) ?? []), w]);
+      this.vocabulary = { df, words: all, byLetter };
+    }
+    return this.vocabulary;
   }
 
   /** Words → their stem, unit vector (the sum of the word's token vectors, normalised) and length; cached. */
@@ -307,7 +523,8 @@ export class Retriever {
   private async passageWords(index: number): Promise<WordInfo[]> {
     let infos = this.passageWordCache.get(index);
     if (!infos) {
-      infos = await this.wordInfos([...new Set(words(this.index.passages[index]!.text))]);
+      const list = [...new Set(words(this.index.passages[index]!.text))];
+      infos = this.needsWordVectors() ? await this.wordInfos(list) : list.map(plainWord);
       if (this.passageWordCache.size > 50_000) this.passageWordCache.clear();
       this.passageWordCache.set(index, infos);
     }
@@ -320,7 +537,7 @@ export class Retriever {
     const offset = opts.offset ?? 0;
     const { candidates: firstPass } = await this.rank(question);
     const { ranked: candidates, evidence } = await this.rerank(question, firstPass);
-    const answered = candidates.length > 0 && evidence.score >= this.settings.abstainBelow;
+    const answered = candidates.length > 0 && evidence.score >= this.settings.abstain.threshold;
     // A fixed pool, so that paging ("More") walks one stable list.
     const excerpts = this.excerpts(candidates, Math.max(PAGE_POOL, offset + limit + 1));
     const hits = excerpts.slice(offset, offset + limit).map((h, i) => ({ ...h, rank: offset + i + 1 }));
@@ -459,6 +676,11 @@ function softMatch(cos: number): number {
   if (cos >= 0.95) return 1;
   if (cos <= 0.45) return 0;
   return (cos - 0.45) / 0.5;
+}
+
+/** A word without vectors: matched by its spelling and stem only. */
+function plainWord(word: string): WordInfo {
+  return { word, stem: stemOf(word), unit: undefined, norm: 1 };
 }
 
 function dot(a: Float32Array, b: Float32Array): number {

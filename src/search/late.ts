@@ -1,0 +1,182 @@
+// Late interaction (ColBERT-style MaxSim) over the model's own token vectors: each question token
+// finds its best match among a text's tokens, and the text scores the mean of those best cosines.
+// Token vectors are recomputed for the short list of candidates and kept in an LRU cache, so the
+// index stores one vector per sentence however large the corpus grows.
+import path from "node:path";
+import { AutoTokenizer, type PreTrainedTokenizer } from "@huggingface/transformers";
+import type { Embedder } from "../embed/embedder.js";
+import { isStopWord } from "./keyword.js";
+
+/** A text's token vectors, unit length, row after row, and their mean (the pooled text vector). */
+export interface TokenMatrix {
+  rows: number;
+  data: Float32Array;
+  /** Mean of the raw token vectors, L2-normalised: what the model's mean pooling gives. */
+  pooled: Float32Array;
+  /** How much each row counts as a question token (undefined: all equally). */
+  weights?: Float32Array;
+  /** Which content word of the question each row belongs to (-1: none), when the tokens were lined up with words. */
+  words?: Int32Array;
+}
+
+/** Token vectors of texts through the embedder, as unit rows plus the pooled vector. */
+export async function tokenMatrices(embedder: Embedder, texts: string[]): Promise<TokenMatrix[]> {
+  const dim = embedder.dimensions;
+  const all = await embedder.embedTokens(texts);
+  return all.map((tokens) => {
+    const data = new Float32Array(tokens.length * dim);
+    const pooled = new Float32Array(dim);
+    tokens.forEach((t, r) => {
+      let n = 0;
+      for (let d = 0; d < dim; d++) (n += t[d]! * t[d]!), (pooled[d]! += t[d]!);
+      n = Math.sqrt(n);
+      if (n > 0) for (let d = 0; d < dim; d++) data[r * dim + d] = t[d]! / n;
+    });
+    let p = 0;
+    for (let d = 0; d < dim; d++) p += pooled[d]! * pooled[d]!;
+    p = Math.sqrt(p);
+    if (p > 0) for (let d = 0; d < dim; d++) pooled[d]! /= p;
+    return { rows: tokens.length, data, pooled };
+  });
+}
+
+/** Weighted mean over the question's tokens of the best cosine with any of the text's tokens (0 when either is empty). */
+export function maxSim(q: TokenMatrix, doc: TokenMatrix, dim: number): number {
+  return lateScores(q, doc, dim).mean;
+}
+
+/**
+ * Late interaction of a question with a text: `mean`, the (weighted) mean over the question's
+ * tokens of each one's best cosine with the text's tokens; `weakest`, the least-matched content
+ * word of the question (the mean over its pieces), which is what is missing when a text is about
+ * the question's topic but not the detail it asks for. Both 0 when either side is empty.
+ */
+export function lateScores(q: TokenMatrix, doc: TokenMatrix, dim: number): { mean: number; weakest: number } {
+  if (q.rows === 0 || doc.rows === 0) return { mean: 0, weakest: 0 };
+  let sum = 0;
+  let total = 0;
+  const best = new Float32Array(q.rows);
+  for (let i = 0; i < q.rows; i++) {
+    const w = q.weights ? q.weights[i]! : 1;
+    if (w === 0) continue;
+    total += w;
+    let b = -1;
+    const qo = i * dim;
+    for (let j = 0; j < doc.rows; j++) {
+      let s = 0;
+      const o = j * dim;
+      for (let d = 0; d < dim; d++) s += q.data[qo + d]! * doc.data[o + d]!;
+      if (s > b) b = s;
+    }
+    best[i] = b;
+    sum += w * b;
+  }
+  const mean = total > 0 ? sum / total : 0;
+  if (!q.words) return { mean, weakest: mean };
+  const per = new Map<number, { s: number; n: number }>();
+  for (let i = 0; i < q.rows; i++) {
+    const g = q.words[i]!;
+    if (g < 0) continue;
+    const e = per.get(g) ?? { s: 0, n: 0 };
+    e.s += best[i]!;
+    e.n++;
+    per.set(g, e);
+  }
+  let weakest = per.size ? Infinity : mean;
+  for (const { s, n } of per.values()) weakest = Math.min(weakest, s / n);
+  return { mean, weakest };
+}
+
+const tokenizers = new WeakMap<Embedder, Promise<PreTrainedTokenizer | undefined>>();
+
+/** The embedder's tokenizer (loaded once, from the same model folder or cache), undefined when it can't be loaded. */
+function tokenizerOf(embedder: Embedder): Promise<PreTrainedTokenizer | undefined> {
+  let t = tokenizers.get(embedder);
+  if (!t) {
+    // Never from the network: the model's own folder (or the hub cache the embedder filled).
+    t = AutoTokenizer.from_pretrained(path.basename(embedder.modelId), { local_files_only: true }).catch(() => undefined);
+    tokenizers.set(embedder, t);
+  }
+  return t;
+}
+
+/**
+ * Marks the question's content tokens: the pieces of words that are not stop words. "what did …
+ * say about" matches every sentence a little, and with every token counted it drowns the words
+ * that say what the question is about. All tokens count when the tokens can't be lined up.
+ */
+export async function markContentTokens(embedder: Embedder, text: string, m: TokenMatrix): Promise<TokenMatrix> {
+  const tokenizer = await tokenizerOf(embedder);
+  if (!tokenizer) return m;
+  const pieces = tokenizer.tokenize(text);
+  // The model's rows are the pieces, plus special tokens at both ends ([CLS] … [SEP]) or none.
+  const specials = m.rows - pieces.length;
+  if (specials !== 0 && specials !== 2) return m;
+  const offset = specials / 2;
+  const weights = new Float32Array(m.rows);
+  const words = new Int32Array(m.rows).fill(-1);
+  let word = "";
+  let start = 0;
+  let count = 0;
+  const close = (end: number) => {
+    const content = /[\p{L}\p{N}]/u.test(word) && !isStopWord(word.toLowerCase()) && word !== "[UNK]";
+    for (let i = start; i < end; i++) (weights[offset + i] = content ? 1 : 0), (words[offset + i] = content ? count : -1);
+    if (content) count++;
+  };
+  pieces.forEach((p, i) => {
+    if (p.startsWith("##")) word += p.slice(2);
+    else {
+      if (i > 0) close(i);
+      word = p;
+      start = i;
+    }
+  });
+  if (pieces.length) close(pieces.length);
+  return weights.some((w) => w > 0) ? { ...m, weights, words } : m;
+}
+
+/** Token matrices by key, least recently used dropped first once the cache holds `maxTokens` token rows. */
+export class TokenCache {
+  private readonly entries = new Map<string, TokenMatrix>();
+  private tokens = 0;
+
+  constructor(
+    private readonly embedder: Embedder,
+    private readonly maxTokens = 200_000,
+  ) {}
+
+  /** The matrices of `texts` (keyed by `keys`), embedding only the ones not cached, in one model call. */
+  async get(keys: string[], texts: string[]): Promise<TokenMatrix[]> {
+    const missing: number[] = [];
+    keys.forEach((k, i) => {
+      const hit = this.entries.get(k);
+      if (hit) {
+        // Move to the most recently used end.
+        this.entries.delete(k);
+        this.entries.set(k, hit);
+      } else if (!missing.some((j) => keys[j] === k)) missing.push(i);
+    });
+    if (missing.length) {
+      const made = await tokenMatrices(this.embedder, missing.map((i) => texts[i]!));
+      missing.forEach((i, k) => {
+        this.entries.set(keys[i]!, made[k]!);
+        this.tokens += made[k]!.rows;
+      });
+      for (const [k, m] of this.entries) {
+        if (this.tokens <= this.maxTokens || this.entries.size <= keys.length) break;
+        this.entries.delete(k);
+        this.tokens -= m.rows;
+      }
+    }
+    return keys.map((k) => this.entries.get(k)!);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.tokens = 0;
+  }
+}
