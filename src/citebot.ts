@@ -2,7 +2,7 @@
 // The CLI, the bot and the tests all go through this class.
 import { CorpusError, loadCorpus, type SkippedFile } from "./corpus/load.js";
 import { TransformersEmbedder, type Embedder } from "./embed/embedder.js";
-import { buildIndex, INDEX_SETTINGS, loadIndex, staleReason, type BuildStats, type IndexData, type Progress } from "./index/build.js";
+import { buildIndex, INDEX_SETTINGS, loadIndex, modelKey, staleReason, type BuildStats, type IndexData, type Progress } from "./index/build.js";
 import { buildInChild, type ChildBuildOptions } from "./index/isolated.js";
 import { currentBuildDir, hashSettings, IndexError, indexDirFor } from "./index/store.js";
 import { Retriever, type Evidence, type RetrieverSettings } from "./search/retriever.js";
@@ -154,7 +154,7 @@ export class Citebot {
     if (result.buildDir !== this.buildDir) {
       const data = await loadIndex(this.indexDir, result.buildDir);
       // The corpus hash was checked by the child; the model and settings must be this process's.
-      if (data.manifest.model !== this.embedder.modelId || data.manifest.dimensions !== this.embedder.dimensions) {
+      if (data.manifest.model !== modelKey(this.embedder) || data.manifest.dimensions !== this.embedder.dimensions) {
         throw new IndexError(`the rebuilt index was made with another embedding model (${data.manifest.model})`);
       }
       if (data.manifest.settingsHash !== hashSettings(INDEX_SETTINGS)) throw new IndexError("the rebuilt index was made with other index settings");

@@ -24,10 +24,13 @@ class SpyEmbedder implements Embedder {
   texts = 0;
   constructor(
     private readonly inner: Embedder,
-    private readonly opts: { failOnCall?: number; modelId?: string } = {},
+    private readonly opts: { failOnCall?: number; modelId?: string; weights?: string } = {},
   ) {}
   get modelId() {
     return this.opts.modelId ?? this.inner.modelId;
+  }
+  get weights() {
+    return this.opts.weights ?? (this.opts.modelId ? undefined : this.inner.weights);
   }
   get dimensions() {
     return this.inner.dimensions;
@@ -95,7 +98,7 @@ describe("build and reload", () => {
     expect(manifest).toMatchObject({
       format: INDEX_FORMAT,
       version: INDEX_VERSION,
-      model: "glove-sif-100d",
+      model: expect.stringMatching(/^glove-sif-100d@[0-9a-f]{12}$/),
       dimensions: 100,
       articles: 3,
       passages: stats.passages,
@@ -209,11 +212,20 @@ describe("staleness and incremental re-embedding", () => {
     expect(s).toMatchObject({ index: "built", stats: { passages: total, embedded: 4, reused: total - 4 } });
   });
 
+  it("the same model name with other weights (a re-exported model) is a reason to rebuild, and its vectors are not reused", async () => {
+    const reexported = new SpyEmbedder(embedder, { weights: "0123456789ab" });
+    const s = await status(reexported);
+    expect(s.index).toBe("built");
+    expect(s.reason).toMatch(/embedding model changed \(glove-sif-100d@[0-9a-f]{12} → glove-sif-100d@0123456789ab\)/);
+    expect(s.stats).toMatchObject({ embedded: total, reused: 0 });
+    expect((await status()).reason).toMatch(/embedding model changed/);
+  });
+
   it("another embedding model is a reason to rebuild, and its vectors are not reused", async () => {
     const other = new SpyEmbedder(embedder, { modelId: "some-other-model" });
     const s = await status(other);
     expect(s.index).toBe("built");
-    expect(s.reason).toMatch(/embedding model changed \(glove-sif-100d → some-other-model\)/);
+    expect(s.reason).toMatch(/embedding model changed \(glove-sif-100d@[0-9a-f]{12} → some-other-model\)/);
     expect(s.stats).toMatchObject({ embedded: total, reused: 0 });
     expect((await loadIndex(indexDirFor(dataDir, corpusDir))).manifest.model).toBe("some-other-model");
     // Back to the default model: rebuilt again, for the same reason.

@@ -9,7 +9,8 @@
 // numbers when it can (see FastTokenizer and TransformersEmbedder.run): the pipeline's own
 // tokenizer pieces minus their per-call overheads, the ONNX session run directly, and pooling in
 // one pass. `npm run bench` measures both routes against a raw onnxruntime session.
-import { existsSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { closeSync, existsSync, fstatSync, openSync, readSync } from "node:fs";
 import { availableParallelism, endianness } from "node:os";
 import path from "node:path";
 import { env, pipeline, Tensor, type FeatureExtractionPipeline } from "@huggingface/transformers";
@@ -40,6 +41,11 @@ export interface Embedder {
   tokenVectors?(texts: string[], opts?: EmbedOptions): Promise<Float32Array[][]>;
   /** The model's settings (its citebot.json, or the defaults), including other stages' fields in `extra`. */
   readonly settings?: ModelSettings;
+  /**
+   * A short fingerprint of a local model's weights file and vector settings: a re-exported model
+   * under the same name gets new vectors, so the index must not reuse the old ones.
+   */
+  readonly weights?: string;
   /** The local model folder (where citebot.json lives), or undefined for a hub model. */
   readonly modelDir?: string;
   /** The word model's vocabulary and names, when it has them (the shipped model does). */
@@ -118,7 +124,10 @@ export class TransformersEmbedder implements Embedder {
   ) {
     const tok = extractor.tokenizer as unknown as { all_special_ids?: number[] };
     this.specialIds = new Set(tok.all_special_ids ?? []);
+    this.weights = modelDir === undefined ? undefined : weightsFingerprint(path.join(modelDir, settings.file), settings);
   }
+
+  readonly weights: string | undefined;
 
   static async load(opts: EmbedderOptions = {}): Promise<TransformersEmbedder> {
     const model = opts.model || DEFAULT_MODEL;
@@ -735,4 +744,29 @@ function resolveModel(model: string): { localDir?: string; id: string } {
   if (existsSync(path.join(asPath, "config.json"))) return { localDir: path.dirname(asPath) + path.sep, id: path.basename(asPath) };
   if (existsSync(path.join(LOCAL_MODELS_DIR, model, "config.json"))) return { localDir: LOCAL_MODELS_DIR + path.sep, id: model };
   return { id: model };
+}
+
+/** Size plus the first and last 64 KB of the weights file, and the settings that shape vectors: cheap, and enough to tell two exports apart. */
+function weightsFingerprint(file: string, settings: ModelSettings): string | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, "r");
+    const size = fstatSync(fd).size;
+    const chunk = Math.min(65536, size);
+    const head = Buffer.alloc(chunk);
+    const tail = Buffer.alloc(chunk);
+    readSync(fd, head, 0, chunk, 0);
+    readSync(fd, tail, 0, chunk, size - chunk);
+    const { pooling, normalize, maxTokens, queryPrefix, passagePrefix, dtype } = settings;
+    return createHash("sha256")
+      .update(JSON.stringify([size, pooling, normalize, maxTokens, queryPrefix, passagePrefix, dtype]))
+      .update(head)
+      .update(tail)
+      .digest("hex")
+      .slice(0, 12);
+  } catch {
+    return undefined; // a hub model resolved elsewhere: its id is all we have
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }

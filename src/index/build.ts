@@ -91,8 +91,11 @@ export async function loadIndex(indexDir: string, buildDir = currentBuildDir(ind
 }
 
 /** Whether a loaded index still matches the corpus and settings. */
+/** The model as the manifest records it: its id, and for a local model the fingerprint of its weights. */
+export const modelKey = (embedder: Embedder) => (embedder.weights ? `${embedder.modelId}@${embedder.weights}` : embedder.modelId);
+
 export function staleReason(manifest: Manifest, articles: Article[], embedder: Embedder): string | undefined {
-  if (manifest.model !== embedder.modelId || manifest.dimensions !== embedder.dimensions) return `the embedding model changed (${manifest.model} → ${embedder.modelId})`;
+  if (manifest.model !== modelKey(embedder) || manifest.dimensions !== embedder.dimensions) return `the embedding model changed (${manifest.model} → ${modelKey(embedder)})`;
   if (manifest.settingsHash !== hashSettings(INDEX_SETTINGS)) return "the index settings changed";
   if (manifest.corpusHash !== hashCorpus(articles)) return "the articles changed";
   return undefined;
@@ -116,7 +119,7 @@ export async function buildIndex(
   // Reuse vectors of passages whose text is unchanged (same model only).
   const reusable = new Map<string, number>();
   const prev = opts.previous;
-  if (prev && prev.manifest.model === embedder.modelId && prev.manifest.dimensions === dim) {
+  if (prev && prev.manifest.model === modelKey(embedder) && prev.manifest.dimensions === dim) {
     prev.passages.forEach((p, i) => reusable.set(textKey(p.text), i));
   }
   const todo: number[] = [];
@@ -158,7 +161,7 @@ export async function buildIndex(
     }
     writer.write(FILES.keyword, keyword.toJSON());
     const manifest = writer.commit({
-      model: embedder.modelId,
+      model: modelKey(embedder),
       dimensions: dim,
       corpusHash: hashCorpus(articles),
       settingsHash: hashSettings(INDEX_SETTINGS),
