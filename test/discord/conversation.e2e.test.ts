@@ -93,7 +93,8 @@ describe("follow-ups: a reply to an answer is read with its question (no Message
     const edit = await emu.waitForInteractionResponse(ia);
     const { reply } = await followUp(u, edit.response.id, "why not?");
     expect(reply.body.content).toContain("-# Read as a follow-up to “Does Moscow expect pivotal breakthroughs with the U.S.?”.");
-    expect(unmarkdown(JSON.stringify(reply.body.embeds))).toMatch(/too many mutual claims and contradictions have accumulated/);
+    // "why not?" alone names nothing; read with the /ask question it finds the breakthroughs passage.
+    expect(unmarkdown(JSON.stringify(reply.body.embeds))).toMatch(/illusions on pivotal breakthroughs/);
   });
 
   it("never pinged anyone or broke a limit", () => {
