@@ -193,11 +193,12 @@ describe("postings engine: MaxScore top-k", () => {
       for (const fuzzy of ["off", "missing", "always"] as const) {
         for (const coordination of [false, true]) {
           for (const q of questions) {
+            const want = reference(docs, q, 50, { fuzzy, coordination });
             for (const k of [1, 3, 10, 50]) {
               const pruned = index.query(q, k, { fuzzy, coordination });
               const full = index.query(q, k, { fuzzy, coordination, exhaustive: true });
               expect(pruned.hits).toEqual(full.hits);
-              close(pruned.hits, reference(docs, q, k, { fuzzy, coordination }));
+              close(pruned.hits, want.slice(0, k));
               if (pruned.hits.length) nonEmpty++;
             }
           }
