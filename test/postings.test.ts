@@ -207,6 +207,20 @@ describe("postings engine: MaxScore top-k", () => {
       expect(nonEmpty).toBeGreaterThan(400);
     });
   }
+
+  it("filters by an allowed label set before ranking, still equal to the reference", () => {
+    const { texts, questions } = randomCorpus(9, 300);
+    const index = PostingsIndex.build(texts);
+    const allow = new Set(texts.map((_, i) => i).filter((i) => i % 3 === 0));
+    const docs = texts.map((text, label) => ({ label, text }));
+    for (const q of questions) {
+      const want = reference(docs, q, 10, { fuzzy: "missing", coordination: false }).filter((h) => allow.has(h.index));
+      const all = reference(docs, q, 300, { fuzzy: "missing", coordination: false }).filter((h) => allow.has(h.index)).slice(0, 10);
+      const got = index.query(q, 10, { allow });
+      close(got.hits, all);
+      expect(got.hits.slice(0, want.length).map((h) => h.index)).toEqual(want.map((h) => h.index));
+    }
+  });
 });
 
 describe("postings engine: typos", () => {

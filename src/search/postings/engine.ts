@@ -43,6 +43,8 @@ export interface EngineOptions {
 export interface QueryOptions extends EngineOptions {
   /** Score every matching doc (no pruning): the reference the pruned path must equal. */
   exhaustive?: boolean;
+  /** Only docs whose label this holds (a Set, or any label set): filtered before scoring, so pruning still works. */
+  allow?: { has(label: number): boolean };
 }
 
 export const idf = (N: number, df: number) => Math.log(1 + (N - df + 0.5) / (df + 0.5));
@@ -269,12 +271,12 @@ export class PostingsIndex {
     if (specs.length === 0 || k === 0 || this.liveDocs === 0) return { hits: [], queryTerms };
     const top = new TopK(k);
     const groups = new Set(specs.map((s) => s.group)).size;
-    for (let si = 0; si < this.segments.length; si++) this.searchSegment(si, specs, groups, coordination, opts.exhaustive === true, top);
+    for (let si = 0; si < this.segments.length; si++) this.searchSegment(si, specs, groups, coordination, opts.exhaustive === true, opts.allow, top);
     return { hits: top.sorted(), queryTerms };
   }
 
   /** MaxScore over one segment (θ, the k-th best score so far, carries over from earlier segments). */
-  private searchSegment(si: number, specs: TermSpec[], groupCount: number, coordination: boolean, exhaustive: boolean, top: TopK): void {
+  private searchSegment(si: number, specs: TermSpec[], groupCount: number, coordination: boolean, exhaustive: boolean, allow: QueryOptions["allow"], top: TopK): void {
     const s = this.segments[si]!;
     const del = this.deletions[si];
     const norm = this.normsOf(si);
@@ -335,7 +337,7 @@ export class PostingsIndex {
           c.pos++;
         }
       }
-      if (del?.has(d)) continue;
+      if (del?.has(d) || (allow && !allow.has(labels[d]!))) continue;
       let pruned = false;
       for (let i = e - 1; i >= 0; i--) {
         if (bound(sum + prefixUb[i + 1]!, matched + prefixGroups[i + 1]!) < theta) {
