@@ -124,17 +124,21 @@ export class TermDictionary {
     const m = q.length;
     const out: FuzzyMatch[] = [];
     if (this.count === 0) return out;
-    const first = new Uint32Array(m + 1);
-    for (let j = 0; j <= m; j++) first[j] = j;
+    // One DP row per trie level, reused down the walk (a node deeper than m + maxDistance is never viable).
+    const W = m + 1;
+    const rows = new Uint32Array((m + maxDistance + 2) * W);
+    for (let j = 0; j <= m; j++) rows[j] = j;
     const { bytes, offsets } = this;
 
-    const walk = (lo: number, hi: number, depth: number, row: Uint32Array): void => {
+    const walk = (lo: number, hi: number, depth: number, level: number): void => {
+      const row = level * W;
       let i = lo;
       // The term that is exactly the prefix sorts first in its run.
       if (offsets[i + 1]! - offsets[i]! === depth) {
-        if (row[m]! <= maxDistance) out.push({ id: i, distance: row[m]! });
+        if (rows[row + m]! <= maxDistance) out.push({ id: i, distance: rows[row + m]! });
         i++;
       }
+      const next = row + W;
       while (i < hi) {
         const at = offsets[i]! + depth;
         const lead = bytes[at]!;
@@ -149,20 +153,19 @@ export class TermDictionary {
           if (this.sameBytes(mid, depth, at, n)) a = mid + 1;
           else b = mid;
         }
-        const next = new Uint32Array(m + 1);
-        next[0] = row[0]! + 1;
-        let best = next[0]!;
+        let best = rows[row]! + 1;
+        rows[next] = best;
         for (let j = 1; j <= m; j++) {
           const cost = q[j - 1] === cp ? 0 : 1;
-          const v = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + cost);
-          next[j] = v;
+          const v = Math.min(rows[row + j]! + 1, rows[next + j - 1]! + 1, rows[row + j - 1]! + cost);
+          rows[next + j] = v;
           if (v < best) best = v;
         }
-        if (best <= maxDistance) walk(i, a, depth + n, next);
+        if (best <= maxDistance) walk(i, a, depth + n, level + 1);
         i = a;
       }
     };
-    walk(0, this.count, 0, first);
+    walk(0, this.count, 0, 0);
     return out;
   }
 
