@@ -396,5 +396,12 @@ describe("postings engine: segments, deletions, merges", () => {
     const index = PostingsIndex.build(["one budget", "two budgets"]);
     expect(() => index.add(["again"], [1])).toThrow(/already in the index/);
     expect(() => Segment.build(["a", "b"], [5, 5])).toThrow(/unique and ascending/);
+    const a = Segment.build(["old text"], [1]);
+    const b = Segment.build(["new text"], [1]);
+    expect(() => new PostingsIndex([a, b])).toThrow(/live in two segments/);
+    const gone = Deletions.empty(1);
+    gone.add(0);
+    expect(new PostingsIndex([a, b], [gone]).query("text", 5).hits.map((h) => h.index)).toEqual([1]);
+    expect(new PostingsIndex([a, b], [gone]).query("old", 5).hits).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 // Keyword-only retrieval quality: minisearch (KeywordIndex, today's engine) against the postings
 // engine (src/search/postings) in each of its settings, on the project's question sets, side by side.
 //
-//   npx tsx scripts/bench/keyword-quality.ts [--distractors 10k|100k] [--json out.json]
+//   npx tsx scripts/bench/keyword-quality.ts [--distractors 10k|100k] [--hybrid] [--json out.json]
 //
 // Passages are made as the index build makes them (loadCorpus → splitArticle). A question counts
 // as answered at rank r when the r-th passage, or the window of it and its two neighbours in the
@@ -9,15 +9,21 @@
 // does with an excerpt's context). Negative questions are left out. With --distractors, every
 // corpus is searched together with the passages of data/large/corpus-<size> (npm run
 // prepare-large), none of which holds an answer: ranking among 10k–100k unrelated sentences.
+// With --hybrid, also the whole pipeline (`evaluate` of src/eval.ts, hybrid mode, the default
+// model) with today's keyword index and with the postings engine swapped into the same loaded
+// index: what the swap will do to `npm run eval` before it is wired in. Indexes go to
+// data/bench/keyword-quality/.
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { loadCorpus } from "../../src/corpus/load.js";
 import { splitArticle } from "../../src/corpus/split.js";
-import { normalize, readQuestions } from "../../src/eval.js";
+import { Citebot } from "../../src/citebot.js";
+import { evaluate, normalize, readQuestions } from "../../src/eval.js";
+import type { IndexData } from "../../src/index/build.js";
 import { KeywordIndex } from "../../src/search/keyword.js";
 import { type EngineOptions, PostingsIndex } from "../../src/search/postings/engine.js";
 import type { Article, Passage } from "../../src/types.js";
-import { ROOT, argValue, largeCorpora } from "./common.js";
+import { BENCH_DIR, ROOT, argValue, largeCorpora } from "./common.js";
 
 const SETS: Array<{ corpus: string; files: string[] }> = [
   { corpus: "corpus", files: ["dev-qa.jsonl", "extra-qa.jsonl", "holdout-qa.jsonl", "chat-qa.jsonl"] },
@@ -108,8 +114,36 @@ async function main(): Promise<void> {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
   console.log([line(head), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n"));
+  const hybrid = process.argv.includes("--hybrid") ? await hybridEval() : undefined;
   const out = argValue("--json");
-  if (out) writeFileSync(out, JSON.stringify({ distractors: size ?? null, rows }, null, 2));
+  if (out) writeFileSync(out, JSON.stringify({ distractors: size ?? null, rows, hybrid: hybrid ?? null }, null, 2));
+}
+
+/** `evaluate` (hybrid, the whole pipeline) with today's keyword index, then with the postings engine swapped in. */
+async function hybridEval(): Promise<Array<{ set: string; engine: string; hit1: number; hit3: number; mrr5: number; abstainNeg: number; abstainAns: number }>> {
+  const out: Array<{ set: string; engine: string; hit1: number; hit3: number; mrr5: number; abstainNeg: number; abstainAns: number }> = [];
+  for (const { corpus, files } of SETS) {
+    const bot = await Citebot.open({ corpusDir: path.join(ROOT, corpus), dataDir: path.join(BENCH_DIR, "keyword-quality") });
+    // The loaded index, shared by every retriever of this bot; its keyword engine is swapped below.
+    const data = (bot as unknown as { retriever: { index: IndexData } }).retriever.index;
+    const minisearch = data.keyword;
+    const postings = PostingsIndex.build(data.passages.map((p) => p.text));
+    for (const [engine, keyword] of [
+      ["minisearch (today)", minisearch],
+      ["postings fuzzy=missing", postings],
+    ] as const) {
+      data.keyword = keyword as unknown as IndexData["keyword"];
+      for (const file of files) {
+        const f = await evaluate(bot, readQuestions(path.join(ROOT, "test", "eval", file)));
+        out.push({ set: file.replace(/\.jsonl$/, ""), engine, hit1: f.hit1, hit3: f.hit3, mrr5: f.mrr5, abstainNeg: f.abstainOnNegatives, abstainAns: f.wrongAbstain });
+      }
+    }
+    data.keyword = minisearch;
+  }
+  const f = (x: number) => x.toFixed(3);
+  console.log("\nhybrid pipeline (npm run eval's figures): hit@1 / hit@3 / MRR@5 · abstain on negatives / on answerable\n");
+  for (const r of out) console.log(`${r.set.padEnd(12)} ${r.engine.padEnd(24)} ${f(r.hit1)} ${f(r.hit3)} ${f(r.mrr5)} · ${f(r.abstainNeg)} ${f(r.abstainAns)}`);
+  return out;
 }
 
 main().catch((err) => {

@@ -85,15 +85,21 @@ export class PostingsIndex {
       if (d && d.docCount !== s.docCount) throw new SegmentError(`deletion marks for ${d.docCount} docs given for a segment of ${s.docCount}`);
       return d?.clone();
     });
-    const seen = new Set<number>();
     this.segments.forEach((s, si) => {
+      const del = this.deletions[si];
+      this.liveDocs += s.docCount - (del?.count ?? 0);
+      this.liveLength += s.totalLength;
+      if (!del && si === 0) return;
       for (let d = 0; d < s.docCount; d++) {
-        if (this.deletions[si]?.has(d)) continue;
-        const label = s.labels[d]!;
-        if (seen.has(label)) throw new SegmentError(`doc label ${label} is live in two segments`);
-        seen.add(label);
-        this.liveDocs++;
-        this.liveLength += s.lengths[d]!;
+        if (del?.has(d)) {
+          this.liveLength -= s.lengths[d]!;
+          continue;
+        }
+        // Labels ascend within a segment; across segments a label may be live only once.
+        for (let sj = 0; sj < si; sj++) {
+          const other = this.segments[sj]!.docOf(s.labels[d]!);
+          if (other >= 0 && !this.deletions[sj]?.has(other)) throw new SegmentError(`doc label ${s.labels[d]} is live in two segments`);
+        }
       }
     });
   }
