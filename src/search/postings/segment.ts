@@ -235,7 +235,12 @@ export class Segment implements SegmentParts {
     return Segment.fromForward(labels, lengths, keep.map((id) => termList[id]!), docStart, fwdTerm, fwdTf);
   }
 
-  /** The binary form: header, then 4-byte aligned sections (see `openSegment`). */
+  /**
+   * The binary form, little-endian. Header (32 bytes): magic "CBKW", format version, doc count n,
+   * term count T, posting count P, term bytes B, CRC-32 of everything after the header, 0. Then,
+   * each padded to 4 bytes: labels u32[n], postStart u32[T+1], postDocs u32[P], term offsets
+   * u32[T+1], doc lengths u16[n], term frequencies u8[P], term bytes u8[B] (UTF-8, sorted).
+   */
   toBuffer(): Buffer {
     const n = this.docCount;
     const T = this.termCount;
