@@ -43,7 +43,13 @@ interface Ref {
  * Brute-force reference, written from the definitions and not from the engine: every doc scored
  * term by term; fuzzy expansions found by comparing the question term with every indexed term.
  */
-function reference(docs: Array<{ label: number; text: string }>, question: string, k: number, opts: { fuzzy: FuzzyMode; coordination: boolean }): Ref[] {
+function reference(
+  docs: Array<{ label: number; text: string }>,
+  question: string,
+  k: number,
+  opts: { fuzzy: FuzzyMode; coordination: boolean; bm25?: { k1: number; b: number; delta: number } },
+): Ref[] {
+  const { k1, b, delta } = opts.bm25 ?? BM25;
   const toks = docs.map((d) => terms(d.text).filter((t) => t.length <= MAX_TERM_LENGTH));
   const N = docs.length;
   const avg = toks.reduce((a, t) => a + t.length, 0) / N;
@@ -80,8 +86,8 @@ function reference(docs: Array<{ label: number; text: string }>, question: strin
       if (tf === 0) continue;
       const d = df.get(s.term)!;
       const idf = Math.log(1 + (N - d + 0.5) / (d + 0.5));
-      const norm = BM25.k1 * (1 - BM25.b + (BM25.b * toks[i]!.length) / avg);
-      score += s.weight * idf * ((tf * (BM25.k1 + 1)) / (tf + norm));
+      const norm = k1 * (1 - b + (b * toks[i]!.length) / avg);
+      score += s.weight * idf * (delta + (tf * (k1 + 1)) / (tf + norm));
       groups.add(s.group);
     }
     if (groups.size > 0) out.push({ index: doc.label, score: opts.coordination ? score * groups.size : score, matched: groups.size });
@@ -184,16 +190,18 @@ describe("postings engine: BM25", () => {
 });
 
 describe("postings engine: MaxScore top-k", () => {
+  const variants = [BM25, BM25, { k1: 1.2, b: 0.7, delta: 0.5 }, { k1: 0.9, b: 0.4, delta: 0 }];
   for (const seed of [1, 2, 3, 4]) {
-    it(`equals exhaustive scoring and a brute-force reference (random corpus ${seed})`, () => {
+    const bm25 = variants[seed - 1]!;
+    it(`equals exhaustive scoring and a brute-force reference (random corpus ${seed}, k1 ${bm25.k1} b ${bm25.b} δ ${bm25.delta})`, () => {
       const { texts, questions } = randomCorpus(seed, 300);
       const docs = texts.map((text, label) => ({ label, text }));
-      const index = PostingsIndex.build(texts);
+      const index = PostingsIndex.build(texts, { bm25 });
       let nonEmpty = 0;
       for (const fuzzy of ["off", "missing", "always"] as const) {
         for (const coordination of [false, true]) {
           for (const q of questions) {
-            const want = reference(docs, q, 50, { fuzzy, coordination });
+            const want = reference(docs, q, 50, { fuzzy, coordination, bm25 });
             for (const k of [1, 3, 10, 50]) {
               const pruned = index.query(q, k, { fuzzy, coordination });
               const full = index.query(q, k, { fuzzy, coordination, exhaustive: true });

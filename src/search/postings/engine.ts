@@ -3,8 +3,8 @@
 //
 // Scoring. For each query term t (weight w: how often t occurs in the question, times a fuzzy
 // weight for expansions) and doc d of length |d|:
-//   score(d) = Σ_t w · idf(t) · tf·(k1 + 1) / (tf + k1·(1 − b + b·|d|/avgdl)),
-//   idf(t) = ln(1 + (N − df + 0.5) / (df + 0.5)),  k1 = 1.2, b = 0.75,
+//   score(d) = Σ_t w · idf(t) · (δ + tf·(k1 + 1) / (tf + k1·(1 − b + b·|d|/avgdl))),
+//   idf(t) = ln(1 + (N − df + 0.5) / (df + 0.5)),  k1 = 1.2, b = 0.75, δ = 0 (plain BM25),
 // with N, df and avgdl over the live docs of all segments, so a set of segments with deletions
 // scores exactly like the one segment a merge (or a rebuild) of them would make. Differences from
 // minisearch (KeywordIndex): minisearch uses BM25+ (b 0.7 and +0.5·idf for every matched term) and
@@ -16,8 +16,13 @@ import { compareCodePoints } from "./dictionary.js";
 import { Deletions } from "./deletions.js";
 import { Segment, SegmentError } from "./segment.js";
 
-export const BM25 = { k1: 1.2, b: 0.75 } as const;
-const K1P1 = BM25.k1 + 1;
+/** BM25 parameters; `delta` > 0 is BM25+ (every matched term adds delta·idf, as minisearch's 0.5). */
+export interface Bm25Params {
+  k1: number;
+  b: number;
+  delta: number;
+}
+export const BM25: Bm25Params = { k1: 1.2, b: 0.75, delta: 0 };
 
 export const FUZZY = {
   /** Query terms shorter than this (code points) are never expanded. */
@@ -34,6 +39,8 @@ export const FUZZY = {
 export type FuzzyMode = "missing" | "always" | "off";
 
 export interface EngineOptions {
+  /** Scoring parameters (fixed per index: doc length norms are cached). Default BM25 (k1 1.2, b 0.75). */
+  bm25?: Partial<Bm25Params>;
   /** "missing" (default): only terms found in no live doc; "always": every term ≥ 5 chars, as minisearch does. */
   fuzzy?: FuzzyMode;
   /** Multiply a doc's score by the number of query terms it matched (minisearch does). */
@@ -73,6 +80,8 @@ export class PostingsIndex {
   private liveDfCache: Array<Int32Array | undefined> = [];
   /** Per segment: max over live postings of tf·(k1+1)/(tf + norm) (NaN: not computed yet). */
   private impactCache: Array<Float64Array | undefined> = [];
+  private readonly bm25: Bm25Params;
+  private readonly k1p1: number;
 
   constructor(
     segments: Segment[],
@@ -80,6 +89,8 @@ export class PostingsIndex {
     readonly options: EngineOptions = {},
   ) {
     this.segments = [...segments];
+    this.bm25 = { ...BM25, ...options.bm25 };
+    this.k1p1 = this.bm25.k1 + 1;
     this.deletions = segments.map((s, i) => {
       const d = deletions[i];
       if (d && d.docCount !== s.docCount) throw new SegmentError(`deletion marks for ${d.docCount} docs given for a segment of ${s.docCount}`);
@@ -178,7 +189,8 @@ export class PostingsIndex {
       const avg = this.liveDocs > 0 ? this.liveLength / this.liveDocs : 1;
       this.norms = this.segments.map((s) => {
         const out = new Float64Array(s.docCount);
-        for (let d = 0; d < s.docCount; d++) out[d] = BM25.k1 * (1 - BM25.b + (BM25.b * s.lengths[d]!) / avg);
+        const { k1, b } = this.bm25;
+        for (let d = 0; d < s.docCount; d++) out[d] = k1 * (1 - b + (b * s.lengths[d]!) / avg);
         return out;
       });
     }
@@ -197,7 +209,7 @@ export class PostingsIndex {
       if (del?.has(d)) continue;
       live++;
       const tf = s.postTf[p]!;
-      const v = (tf * K1P1) / (tf + norm[d]!);
+      const v = (tf * this.k1p1) / (tf + norm[d]!);
       if (v > max) max = v;
     }
     if (del && del.count > 0) {
@@ -287,13 +299,15 @@ export class PostingsIndex {
     const del = this.deletions[si];
     const norm = this.normsOf(si);
     const { postDocs: docs, postTf: tfs, labels } = s;
+    const { delta } = this.bm25;
+    const K1P1 = this.k1p1;
     // Cursors, in canonical (spec) order: the order scores are summed in, whatever the pruning.
     const cs: Array<{ pos: number; end: number; scale: number; ub: number; group: number }> = [];
     for (const spec of specs) {
       const t = spec.ids[si]!;
       if (t < 0) continue;
       const scale = spec.weight * spec.idf;
-      cs.push({ pos: s.postStart[t]!, end: s.postStart[t + 1]!, scale, ub: scale * this.maxImpact(si, t), group: spec.group });
+      cs.push({ pos: s.postStart[t]!, end: s.postStart[t + 1]!, scale, ub: scale * (delta + this.maxImpact(si, t)), group: spec.group });
     }
     const m = cs.length;
     if (m === 0) return;
@@ -333,7 +347,7 @@ export class PostingsIndex {
         const c = cs[ci]!;
         if (c.pos < c.end && docs[c.pos] === d) {
           const tf = tfs[c.pos]!;
-          const v = c.scale * ((tf * K1P1) / (tf + norm[d]!));
+          const v = c.scale * (delta + (tf * K1P1) / (tf + norm[d]!));
           contrib[ci] = v;
           sum += v;
           if (groupMark[c.group] !== d) {
@@ -355,7 +369,7 @@ export class PostingsIndex {
         c.pos = advance(docs, c.pos, c.end, d);
         if (c.pos < c.end && docs[c.pos] === d) {
           const tf = tfs[c.pos]!;
-          const v = c.scale * ((tf * K1P1) / (tf + norm[d]!));
+          const v = c.scale * (delta + (tf * K1P1) / (tf + norm[d]!));
           contrib[ci] = v;
           sum += v;
           if (groupMark[c.group] !== d) {
