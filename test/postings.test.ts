@@ -148,7 +148,7 @@ describe("postings engine: BM25", () => {
   const docs = ["Cats chase mice.", "Dogs chase cats and cats.", "Birds sing."];
 
   it("scores a hand-computed example (k1 1.2, b 0.75, idf ln(1 + (N − df + 0.5)/(df + 0.5)))", () => {
-    const index = PostingsIndex.build(docs);
+    const index = PostingsIndex.build(docs, { bm25: { delta: 0 }, coordination: false });
     // cat: df 2, idf = ln(1 + 1.5/2.5) = ln 1.6 = 0.470004.
     // d0: tf 1, norm 1.2·(0.25 + 0.75·3/3) = 1.2 → 2.2/2.2 = 1 → 0.470004
     // d1: tf 2, norm 1.2·(0.25 + 0.75·4/3) = 1.5 → 4.4/3.5 = 1.257143 → 0.590862
@@ -173,6 +173,18 @@ describe("postings engine: BM25", () => {
     expect(coord.hits[0]!.score).toBeCloseTo(2 * 1.004465, 5);
   });
 
+  it("defaults to BM25+ (δ 0.5) with coordination: the hand-computed example again", () => {
+    const index = PostingsIndex.build(docs);
+    // d1: (0.470004·(0.5 + 1.257143) + 0.470004·(0.5 + 0.88))·2 matched = (0.825864 + 0.648606)·2 = 2.948939
+    // d0: (0.470004·1.5 + 0.470004·1.5)·2 = 2.820022
+    const both = index.query("cat chase", 10);
+    expect(both.hits.map((h) => h.index)).toEqual([1, 0]);
+    expect(both.hits[0]!.score).toBeCloseTo(2.948939, 5);
+    expect(both.hits[1]!.score).toBeCloseTo(2.820022, 5);
+    // bird: df 1, idf ln(1 + 2.5/1.5) = 0.980829; d2 length 2: norm 1.2·(0.25 + 0.5) = 0.9 → 2.2/1.9
+    expect(index.query("bird", 10).hits[0]!.score).toBeCloseTo(0.980829 * (0.5 + 2.2 / 1.9), 5);
+  });
+
   it("keeps KeywordIndex's query contract (hit fields, queryTerms, limit, no-term questions)", () => {
     const texts = ["The council approved the budget.", "The clinic opened in March.", "Budget cuts hit the clinic."];
     const ours = PostingsIndex.build(texts);
@@ -190,7 +202,7 @@ describe("postings engine: BM25", () => {
 });
 
 describe("postings engine: MaxScore top-k", () => {
-  const variants = [BM25, BM25, { k1: 1.2, b: 0.7, delta: 0.5 }, { k1: 0.9, b: 0.4, delta: 0 }];
+  const variants = [{ k1: 1.2, b: 0.75, delta: 0 }, BM25, { k1: 1.2, b: 0.7, delta: 0.5 }, { k1: 0.9, b: 0.4, delta: 0 }];
   for (const seed of [1, 2, 3, 4]) {
     const bm25 = variants[seed - 1]!;
     it(`equals exhaustive scoring and a brute-force reference (random corpus ${seed}, k1 ${bm25.k1} b ${bm25.b} δ ${bm25.delta})`, () => {
@@ -224,7 +236,7 @@ describe("postings engine: MaxScore top-k", () => {
     for (const q of questions) {
       const want = reference(docs, q, 10, { fuzzy: "missing", coordination: false }).filter((h) => allow.has(h.index));
       const all = reference(docs, q, 300, { fuzzy: "missing", coordination: false }).filter((h) => allow.has(h.index)).slice(0, 10);
-      const got = index.query(q, 10, { allow });
+      const got = index.query(q, 10, { allow, coordination: false });
       close(got.hits, all);
       expect(got.hits.slice(0, want.length).map((h) => h.index)).toEqual(want.map((h) => h.index));
     }

@@ -2,7 +2,7 @@
 // (src/search/postings), side by side in one run, each engine measured in its own child process
 // (clean heap, its own peak RSS).
 //
-//   npx tsx scripts/bench/keyword-speed.ts [--sizes 10k,100k] [--questions 200] [--rounds 5] [--json out.json]
+//   npx tsx scripts/bench/keyword-speed.ts [--sizes 10k,100k] [--engines minisearch,postings,…] [--questions 200] [--rounds 5] [--json out.json]
 //
 // Corpora: data/large/corpus-<size> (npm run prepare-large), split into passages as the index build
 // does. Figures per engine: build time from texts, serialized size, open time (read the file and
@@ -16,11 +16,22 @@ import { loadCorpus } from "../../src/corpus/load.js";
 import { splitArticle } from "../../src/corpus/split.js";
 import { readQuestions as readEvalFile } from "../../src/eval.js";
 import { KeywordIndex } from "../../src/search/keyword.js";
-import { type FuzzyMode, PostingsIndex } from "../../src/search/postings/engine.js";
+import { type EngineOptions, PostingsIndex } from "../../src/search/postings/engine.js";
 import { BENCH_DIR, ROOT, argValue, freshDir, largeCorpora, machine, mb, median, percentile, questionsFromPassages, round, runChild, variedQuestions, writeResult } from "./common.js";
 
-const ENGINES = ["minisearch", "postings", "postings-fuzzy-always", "postings-no-pruning"] as const;
+/**
+ * postings: the engine's defaults (BM25+ δ 0.5, coordination, fuzzy for missing terms);
+ * postings-bm25: plain BM25 (δ 0, no coordination); postings-fuzzy-always: defaults with every
+ * term ≥ 5 chars expanded, as minisearch does; postings-no-pruning: defaults, scoring every match.
+ */
+const ENGINES = ["minisearch", "postings", "postings-bm25", "postings-fuzzy-always", "postings-no-pruning"] as const;
 type Engine = (typeof ENGINES)[number];
+
+function engineOptions(engine: Engine): EngineOptions {
+  if (engine === "postings-bm25") return { bm25: { delta: 0 }, coordination: false };
+  if (engine === "postings-fuzzy-always") return { fuzzy: "always" };
+  return {};
+}
 
 interface Result {
   engine: Engine;
@@ -59,15 +70,15 @@ async function child(): Promise<void> {
     "in-corpus": questionsFromPassages(texts, n, 42),
   };
   const file = path.join(freshDir(path.join(BENCH_DIR, `keyword-${engine}-${process.pid}`)), engine === "minisearch" ? "keyword.json" : "keyword.seg");
-  const fuzzy: FuzzyMode = engine === "postings-fuzzy-always" ? "always" : "missing";
+  const options = engineOptions(engine);
   const exhaustive = engine === "postings-no-pruning";
 
-  const { buildMs, bytes } = buildAndStore(engine, texts, file, fuzzy);
+  const { buildMs, bytes } = buildAndStore(engine, texts, file, options);
   texts.length = 0;
   // Open what was stored (the built index is out of scope by now), measuring the heap it holds.
   const base = heapUsed();
   const t0 = performance.now();
-  const search = engine === "minisearch" ? KeywordIndex.fromJSON(readFileSync(file, "utf8")) : PostingsIndex.open([readFileSync(file)], [], { fuzzy });
+  const search = engine === "minisearch" ? KeywordIndex.fromJSON(readFileSync(file, "utf8")) : PostingsIndex.open([readFileSync(file)], [], options);
   const openMs = performance.now() - t0;
   const heap = heapUsed() - base;
   const latency: Result["latency"] = {};
@@ -102,7 +113,7 @@ async function child(): Promise<void> {
 }
 
 /** Builds the engine's index from texts and writes its stored form; the index is dropped on return. */
-function buildAndStore(engine: Engine, texts: string[], file: string, fuzzy: FuzzyMode): { buildMs: number; bytes: number } {
+function buildAndStore(engine: Engine, texts: string[], file: string, options: EngineOptions): { buildMs: number; bytes: number } {
   const t0 = performance.now();
   if (engine === "minisearch") {
     const built = KeywordIndex.build(texts);
@@ -110,7 +121,7 @@ function buildAndStore(engine: Engine, texts: string[], file: string, fuzzy: Fuz
     writeFileSync(file, built.toJSON());
     return { buildMs, bytes: readFileSync(file).byteLength };
   }
-  const built = PostingsIndex.build(texts, { fuzzy });
+  const built = PostingsIndex.build(texts, options);
   const buildMs = performance.now() - t0;
   writeFileSync(file, built.toBuffers().segments[0]!);
   return { buildMs, bytes: readFileSync(file).byteLength };
@@ -127,7 +138,8 @@ async function parent(): Promise<void> {
       continue;
     }
     const passages = (await loadCorpus(corpus.dir)).articles.flatMap(splitArticle).length;
-    for (const engine of ENGINES) {
+    const wanted = (argValue("--engines") ?? ENGINES.join(",")).split(",");
+    for (const engine of ENGINES.filter((e) => wanted.includes(e))) {
       console.error(`  · ${size} (${passages} passages): ${engine}`);
       const args = ["--child", "--engine", engine, "--size", size, "--passages", String(passages)];
       for (const k of ["--questions", "--rounds"]) if (argValue(k)) args.push(k, argValue(k)!);
