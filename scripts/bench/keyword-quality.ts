@@ -32,13 +32,15 @@ const SETS: Array<{ corpus: string; files: string[] }> = [
   { corpus: "test/fixtures/kinds-corpus", files: ["kinds-qa.jsonl"] },
 ];
 
+const PLAIN = { coordination: false, bm25: { delta: 0 } } as const;
 const ENGINES: Array<[name: string, options: EngineOptions | "minisearch"]> = [
   ["minisearch (today)", "minisearch"],
-  ["BM25, fuzzy=missing", { fuzzy: "missing" }],
-  ["BM25, fuzzy=always", { fuzzy: "always" }],
-  ["BM25 +coord, fuzzy=missing", { fuzzy: "missing", coordination: true }],
-  ["BM25+ δ.5 +coord, fuzzy=missing", { fuzzy: "missing", coordination: true, bm25: { delta: 0.5 } }],
-  ["BM25+ δ.5 b.7 +coord, fuzzy=always", { fuzzy: "always", coordination: true, bm25: { delta: 0.5, b: 0.7 } }],
+  ["BM25, fuzzy=missing", { ...PLAIN, fuzzy: "missing" }],
+  ["BM25, fuzzy=always", { ...PLAIN, fuzzy: "always" }],
+  ["BM25 +coord, fuzzy=missing", { fuzzy: "missing", coordination: true, bm25: { delta: 0 } }],
+  ["BM25+ δ.5 +coord, fuzzy=missing (default)", {}],
+  ["BM25+ δ.5 +coord, fuzzy=always", { fuzzy: "always" }],
+  ["BM25+ δ.5 b.7 +coord, fuzzy=always", { fuzzy: "always", bm25: { b: 0.7 } }],
 ];
 
 interface Row {
@@ -134,7 +136,7 @@ async function hybridEval(): Promise<Array<{ set: string; engine: string; hit1: 
     const postings = PostingsIndex.build(data.passages.map((p) => p.text));
     for (const [engine, keyword] of [
       ["minisearch (today)", minisearch],
-      ["postings fuzzy=missing", postings],
+      ["postings (defaults)", postings],
     ] as const) {
       data.keyword = keyword as unknown as IndexData["keyword"];
       for (const file of files) {
