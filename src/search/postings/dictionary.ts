@@ -145,9 +145,15 @@ export class TermDictionary {
         const n = lead < 0x80 ? 1 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4;
         let cp = n === 1 ? lead : lead & (0xff >> (n + 1));
         for (let k = 1; k < n; k++) cp = (cp << 6) | (bytes[at + k]! & 0x3f);
-        // End of the run of terms with the same next character: binary search on those n bytes.
+        // End of the run of terms with the same next character: gallop, then binary search on
+        // those n bytes (runs are short below the first levels).
         let a = i + 1;
-        let b = hi;
+        let step = 1;
+        while (a + step < hi && this.sameBytes(a + step - 1, depth, at, n)) {
+          a += step;
+          step *= 2;
+        }
+        let b = Math.min(a + step, hi);
         while (a < b) {
           const mid = (a + b) >>> 1;
           if (this.sameBytes(mid, depth, at, n)) a = mid + 1;
