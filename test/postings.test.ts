@@ -390,8 +390,12 @@ describe("postings engine: segments, deletions, merges", () => {
         }
       }
     }
+    expect(index.mergeDue(8, 0.1)).toBe(true); // about a fifth of the stored docs are deleted
+    expect(index.mergeDue(8, 0.5)).toBe(false);
+    expect(index.mergeDue(2, 0.5)).toBe(true); // three segments
     const merged = index.merged();
     expect(merged.segmentCount).toBe(1);
+    expect(merged.mergeDue()).toBe(false);
     expect(Buffer.compare(merged.toBuffers().segments[0]!, rebuilt.toBuffers().segments[0]!)).toBe(0);
     for (const q of questions) expect(merged.query(q, 10)).toEqual(index.query(q, 10));
   });

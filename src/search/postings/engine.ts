@@ -1,4 +1,4 @@
-// The keyword engine: exact BM25 over one or more segments with deletion marks, top-k by MaxScore,
+// The keyword engine: exact BM25(+) over one or more segments with deletion marks, top-k by MaxScore,
 // typo tolerance through the term dictionaries. Same query contract as KeywordIndex.
 //
 // Scoring. For each query term t (weight w: how often t occurs in the question, times a fuzzy
@@ -169,6 +169,16 @@ export class PostingsIndex {
     this.liveDfCache[si] = undefined;
     this.statsChanged();
     return true;
+  }
+
+  /**
+   * Whether a merge is due: more than `maxSegments` segments, or more than `maxDeleted` of the
+   * stored docs deleted (they still cost postings to skip). A background merge then swaps in
+   * `merged()`; answers are the same before and after.
+   */
+  mergeDue(maxSegments = 8, maxDeleted = 0.2): boolean {
+    const stored = this.segments.reduce((a, s) => a + s.docCount, 0);
+    return this.segments.length > maxSegments || (stored > 0 && (stored - this.liveDocs) / stored > maxDeleted);
   }
 
   /** All live docs in one segment, without deletion marks (scores unchanged). */
