@@ -3,9 +3,9 @@
 // and merges equal to a rebuild, and absurd input.
 import { describe, expect, it } from "vitest";
 import { KeywordIndex, terms } from "../src/search/keyword.js";
-import { MAX_TERM_LENGTH, analyze } from "../src/search/postings/analyze.js";
+import { analyze, MAX_TERM_LENGTH } from "../src/search/postings/analyze.js";
 import { Deletions } from "../src/search/postings/deletions.js";
-import { TermDictionary, compareCodePoints, termOrder } from "../src/search/postings/dictionary.js";
+import { compareCodePoints, TermDictionary, termOrder } from "../src/search/postings/dictionary.js";
 import { BM25, FUZZY, type FuzzyMode, PostingsIndex } from "../src/search/postings/engine.js";
 import { Segment, SegmentError } from "../src/search/postings/segment.js";
 
@@ -108,7 +108,7 @@ function randomCorpus(seed: number, n: number): { texts: string[]; questions: st
   }
   const typo = (w: string) => {
     const i = Math.floor(r() * w.length);
-    return r() < 0.5 ? w.slice(0, i) + w.slice(i + 1) : w.slice(0, i) + "x" + w.slice(i);
+    return r() < 0.5 ? w.slice(0, i) + w.slice(i + 1) : `${w.slice(0, i)}x${w.slice(i)}`;
   };
   const questions = Array.from({ length: 25 }, () => Array.from({ length: 1 + Math.floor(r() * 5) }, () => (r() < 0.2 ? typo(pick()) : pick())).join(" "));
   return { texts, questions };
@@ -116,7 +116,7 @@ function randomCorpus(seed: number, n: number): { texts: string[]; questions: st
 
 const close = (hits: Ref[], want: Ref[]) => {
   expect(hits.map((h) => [h.index, h.matched])).toEqual(want.map((h) => [h.index, h.matched]));
-  hits.forEach((h, i) => expect(h.score).toBeCloseTo(want[i]!.score, 9));
+  for (const [i, h] of hits.entries()) expect(h.score).toBeCloseTo(want[i]!.score, 9);
 };
 
 describe("postings engine: terms", () => {
@@ -235,7 +235,9 @@ describe("postings engine: MaxScore top-k", () => {
     const docs = texts.map((text, label) => ({ label, text }));
     for (const q of questions) {
       const want = reference(docs, q, 10, { fuzzy: "missing", coordination: false }).filter((h) => allow.has(h.index));
-      const all = reference(docs, q, 300, { fuzzy: "missing", coordination: false }).filter((h) => allow.has(h.index)).slice(0, 10);
+      const all = reference(docs, q, 300, { fuzzy: "missing", coordination: false })
+        .filter((h) => allow.has(h.index))
+        .slice(0, 10);
       const got = index.query(q, 10, { allow, coordination: false });
       close(got.hits, all);
       expect(got.hits.slice(0, want.length).map((h) => h.index)).toEqual(want.map((h) => h.index));
@@ -277,7 +279,11 @@ describe("postings engine: typos", () => {
   it("dictionary.fuzzy finds exactly the terms within the distance (brute force, non-ASCII included)", () => {
     const r = rng(7);
     const alphabet = ["a", "b", "c", "é", "中", "😀"];
-    const words = [...new Set(Array.from({ length: 800 }, () => Array.from({ length: 1 + Math.floor(r() * 7) }, () => alphabet[Math.floor(r() * alphabet.length)]).join("")))];
+    const words = [
+      ...new Set(
+        Array.from({ length: 800 }, () => Array.from({ length: 1 + Math.floor(r() * 7) }, () => alphabet[Math.floor(r() * alphabet.length)]).join("")),
+      ),
+    ];
     const sorted = termOrder(words).map((i) => words[i]!);
     const dict = TermDictionary.fromSorted(sorted);
     expect(dict.checkOrder()).toBeUndefined();
@@ -356,16 +362,24 @@ describe("postings engine: segments, deletions, merges", () => {
 
   function liveRebuild(live: Map<number, string>): PostingsIndex {
     const labels = [...live.keys()].sort((a, b) => a - b);
-    return new PostingsIndex([Segment.build(labels.map((l) => live.get(l)!), labels)]);
+    return new PostingsIndex([
+      Segment.build(
+        labels.map((l) => live.get(l)!),
+        labels,
+      ),
+    ]);
   }
 
   it("scores several segments with deletions exactly like a rebuild of the live docs, and merges to the rebuild's bytes", () => {
     const index = PostingsIndex.build(firstBatch);
     // A second segment with labels after the first (new passages), then deletions in both.
-    index.add(secondBatch, secondBatch.map((_, i) => 1000 + i));
+    index.add(
+      secondBatch,
+      secondBatch.map((_, i) => 1000 + i),
+    );
     const live = new Map<number, string>();
-    firstBatch.forEach((t, i) => live.set(i, t));
-    secondBatch.forEach((t, i) => live.set(1000 + i, t));
+    for (const [i, t] of firstBatch.entries()) live.set(i, t);
+    for (const [i, t] of secondBatch.entries()) live.set(1000 + i, t);
     const r = rng(3);
     for (const label of [...live.keys()]) {
       if (r() < 0.2) {
@@ -402,7 +416,10 @@ describe("postings engine: segments, deletions, merges", () => {
 
   it("stores deletion marks apart from the segment and reopens to the same answers", () => {
     const index = PostingsIndex.build(firstBatch);
-    index.add(secondBatch, secondBatch.map((_, i) => 1000 + i));
+    index.add(
+      secondBatch,
+      secondBatch.map((_, i) => 1000 + i),
+    );
     for (const label of [1, 2, 3, 1005, 1010]) index.delete(label);
     const stored = index.toBuffers();
     expect(stored.deletions[0]).toBeDefined();

@@ -15,16 +15,16 @@
 // data/bench/keyword-quality/.
 import { writeFileSync } from "node:fs";
 import path from "node:path";
+import { Citebot } from "../../src/citebot.js";
 import { loadCorpus } from "../../src/corpus/load.js";
 import { splitArticle } from "../../src/corpus/split.js";
-import { Citebot } from "../../src/citebot.js";
 import { evaluate, normalize, readQuestions } from "../../src/eval.js";
 import type { IndexData } from "../../src/index/build.js";
 import { KeywordIndex } from "../../src/search/keyword.js";
 import { type EngineOptions, PostingsIndex } from "../../src/search/postings/engine.js";
 import { Segment } from "../../src/search/postings/segment.js";
 import type { Article, Passage } from "../../src/types.js";
-import { BENCH_DIR, ROOT, argValue, largeCorpora } from "./common.js";
+import { argValue, BENCH_DIR, largeCorpora, ROOT } from "./common.js";
 
 const SETS: Array<{ corpus: string; files: string[] }> = [
   { corpus: "corpus", files: ["dev-qa.jsonl", "extra-qa.jsonl", "holdout-qa.jsonl", "chat-qa.jsonl"] },
@@ -95,7 +95,8 @@ async function main(): Promise<void> {
         for (const q of questions) {
           const wanted = q.answers.map(normalize);
           const { hits } = search.query(q.question, 5);
-          const rank = hits.findIndex((h) => h.index < win.length && wanted.some((w) => win[h.index]!.text.includes(w) || win[h.index]!.window.includes(w))) + 1;
+          const rank =
+            hits.findIndex((h) => h.index < win.length && wanted.some((w) => win[h.index]!.text.includes(w) || win[h.index]!.window.includes(w))) + 1;
           if (rank === 1) hit1++;
           if (rank >= 1 && rank <= 3) hit3++;
           if (rank >= 1) mrr5 += 1 / rank;
@@ -116,7 +117,10 @@ async function main(): Promise<void> {
   console.log(`keyword-only quality${size ? ` with ${distractors.length} distractor passages (${size})` : ""}: hit@1 / hit@3 / MRR@5 (answerable questions)\n`);
   const sets = [...new Set(rows.map((r) => r.set))];
   const head = ["engine", ...sets.map((s) => `${s} (${rows.find((r) => r.set === s)!.n})`)];
-  const body = ENGINES.map(([name]) => [name, ...sets.map((s) => rows.find((r) => r.set === s && r.engine === name)!).map((r) => `${f(r.hit1)} ${f(r.hit3)} ${f(r.mrr5)}`)]);
+  const body = ENGINES.map(([name]) => [
+    name,
+    ...sets.map((s) => rows.find((r) => r.set === s && r.engine === name)!).map((r) => `${f(r.hit1)} ${f(r.hit3)} ${f(r.mrr5)}`),
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
   console.log([line(head), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n"));
@@ -141,7 +145,15 @@ async function hybridEval(): Promise<Array<{ set: string; engine: string; hit1: 
       data.keyword = keyword as unknown as IndexData["keyword"];
       for (const file of files) {
         const f = await evaluate(bot, readQuestions(path.join(ROOT, "test", "eval", file)));
-        out.push({ set: file.replace(/\.jsonl$/, ""), engine, hit1: f.hit1, hit3: f.hit3, mrr5: f.mrr5, abstainNeg: f.abstainOnNegatives, abstainAns: f.wrongAbstain });
+        out.push({
+          set: file.replace(/\.jsonl$/, ""),
+          engine,
+          hit1: f.hit1,
+          hit3: f.hit3,
+          mrr5: f.mrr5,
+          abstainNeg: f.abstainOnNegatives,
+          abstainAns: f.wrongAbstain,
+        });
       }
     }
     data.keyword = minisearch;

@@ -17,7 +17,22 @@ import { splitArticle } from "../../src/corpus/split.js";
 import { readQuestions as readEvalFile } from "../../src/eval.js";
 import { KeywordIndex } from "../../src/search/keyword.js";
 import { type EngineOptions, PostingsIndex } from "../../src/search/postings/engine.js";
-import { BENCH_DIR, ROOT, argValue, freshDir, largeCorpora, machine, mb, median, percentile, questionsFromPassages, round, runChild, variedQuestions, writeResult } from "./common.js";
+import {
+  argValue,
+  BENCH_DIR,
+  freshDir,
+  largeCorpora,
+  machine,
+  mb,
+  median,
+  percentile,
+  questionsFromPassages,
+  ROOT,
+  round,
+  runChild,
+  variedQuestions,
+  writeResult,
+} from "./common.js";
 
 /**
  * postings: the engine's defaults (BM25+ δ 0.5, coordination, fuzzy for missing terms);
@@ -143,7 +158,10 @@ async function parent(): Promise<void> {
       console.error(`  · ${size} (${passages} passages): ${engine}`);
       const args = ["--child", "--engine", engine, "--size", size, "--passages", String(passages)];
       for (const k of ["--questions", "--rounds"]) if (argValue(k)) args.push(k, argValue(k)!);
-      const r = await runChild<Result>(path.join(ROOT, "scripts", "bench", "keyword-speed.ts"), args, { label: `keyword-${engine}-${size}`, nodeArgs: ["--expose-gc", "--max-old-space-size=8192"] });
+      const r = await runChild<Result>(path.join(ROOT, "scripts", "bench", "keyword-speed.ts"), args, {
+        label: `keyword-${engine}-${size}`,
+        nodeArgs: ["--expose-gc", "--max-old-space-size=8192"],
+      });
       results.push({ ...r, passages });
     }
   }

@@ -52,7 +52,8 @@ export class Deletions {
     if (buf.byteLength < HEADER_BYTES || view.getUint32(0, true) !== MAGIC) throw new Error("the deletion marks are damaged or not citebot deletion marks");
     if (view.getUint32(4, true) !== docCount) throw new Error(`the deletion marks are for a segment of ${view.getUint32(4, true)} docs, not ${docCount}`);
     const bytes = Math.ceil(docCount / 8);
-    if (buf.byteLength !== HEADER_BYTES + bytes) throw new Error(`the deletion marks are truncated or damaged (${buf.byteLength} bytes, expected ${HEADER_BYTES + bytes})`);
+    if (buf.byteLength !== HEADER_BYTES + bytes)
+      throw new Error(`the deletion marks are truncated or damaged (${buf.byteLength} bytes, expected ${HEADER_BYTES + bytes})`);
     const bits = new Uint8Array(buf.subarray(HEADER_BYTES));
     let marked = 0;
     for (let i = 0; i < bits.length; i++) {

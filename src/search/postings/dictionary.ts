@@ -60,7 +60,9 @@ export class TermDictionary {
     });
     offsets[terms.length] = total;
     const bytes = new Uint8Array(total);
-    encoded.forEach((e, i) => bytes.set(e, offsets[i]!));
+    encoded.forEach((e, i) => {
+      bytes.set(e, offsets[i]!);
+    });
     return new TermDictionary(bytes, offsets);
   }
 

@@ -17,8 +17,8 @@
 // edits (minisearch: 3 from 13 chars) and 16 expansions per term.
 import type { KeywordHit } from "../keyword.js";
 import { analyze } from "./analyze.js";
-import { compareCodePoints } from "./dictionary.js";
 import { Deletions } from "./deletions.js";
+import { compareCodePoints } from "./dictionary.js";
 import { Segment, SegmentError } from "./segment.js";
 
 /** BM25 parameters; `delta` > 0 is BM25+ (every matched term adds delta·idf, as minisearch does). */
@@ -309,7 +309,15 @@ export class PostingsIndex {
   }
 
   /** MaxScore over one segment (θ, the k-th best score so far, carries over from earlier segments). */
-  private searchSegment(si: number, specs: TermSpec[], groupCount: number, coordination: boolean, exhaustive: boolean, allow: QueryOptions["allow"], top: TopK): void {
+  private searchSegment(
+    si: number,
+    specs: TermSpec[],
+    groupCount: number,
+    coordination: boolean,
+    exhaustive: boolean,
+    allow: QueryOptions["allow"],
+    top: TopK,
+  ): void {
     const s = this.segments[si]!;
     const del = this.deletions[si];
     const norm = this.normsOf(si);

@@ -4,8 +4,8 @@
 // opened in place (typed-array views, no parsing) after checking every offset it will follow.
 import { crc32 } from "node:zlib";
 import { analyze } from "./analyze.js";
-import { TermDictionary, termOrder } from "./dictionary.js";
 import type { Deletions } from "./deletions.js";
+import { TermDictionary, termOrder } from "./dictionary.js";
 
 export const SEGMENT_MAGIC = 0x574b4243; // "CBKW" little-endian
 export const SEGMENT_VERSION = 1;
@@ -134,11 +134,20 @@ export class Segment implements SegmentParts {
    * Inverts forward lists (doc d holds terms fwdTerm[docStart[d], docStart[d + 1]) with their
    * frequencies; ids index `termList`) into a segment with sorted terms and ascending postings.
    */
-  private static fromForward(labels: Uint32Array, lengths: Uint16Array, termList: string[], docStart: Uint32Array, fwdTerm: Uint32Array, fwdTf: Uint32Array): Segment {
+  private static fromForward(
+    labels: Uint32Array,
+    lengths: Uint16Array,
+    termList: string[],
+    docStart: Uint32Array,
+    fwdTerm: Uint32Array,
+    fwdTf: Uint32Array,
+  ): Segment {
     const T = termList.length;
     const order = termOrder(termList);
     const newId = new Uint32Array(T);
-    order.forEach((old, i) => (newId[old] = i));
+    order.forEach((old, i) => {
+      newId[old] = i;
+    });
     const sorted = order.map((old) => termList[old]!);
     const n = labels.length;
     const P = docStart[n]!;
@@ -232,7 +241,14 @@ export class Segment implements SegmentParts {
       }
     });
     for (let p = 0; p < fwdTerm.length; p++) fwdTerm[p] = remap[fwdTerm[p]!]!;
-    return Segment.fromForward(labels, lengths, keep.map((id) => termList[id]!), docStart, fwdTerm, fwdTf);
+    return Segment.fromForward(
+      labels,
+      lengths,
+      keep.map((id) => termList[id]!),
+      docStart,
+      fwdTerm,
+      fwdTf,
+    );
   }
 
   /**
@@ -272,7 +288,8 @@ export class Segment implements SegmentParts {
    * skips the CRC (the structural checks that keep every read in range always run).
    */
   static open(input: Uint8Array, opts: { checksum?: boolean } = {}): Segment {
-    if (input.byteLength < HEADER_BYTES) throw new SegmentError(`the keyword segment is truncated (${input.byteLength} bytes, the header alone is ${HEADER_BYTES})`);
+    if (input.byteLength < HEADER_BYTES)
+      throw new SegmentError(`the keyword segment is truncated (${input.byteLength} bytes, the header alone is ${HEADER_BYTES})`);
     // Typed-array views need 4-byte alignment; a pooled Buffer slice may not have it.
     const buf = input.byteOffset % 4 === 0 ? input : new Uint8Array(input);
     const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -285,9 +302,12 @@ export class Segment implements SegmentParts {
     const B = view.getUint32(20, true);
     const layout = sectionLayout(n, T, P, B);
     if (layout.total !== buf.byteLength) {
-      throw new SegmentError(`the keyword segment is ${buf.byteLength < layout.total ? "truncated" : "longer than its header says"} (${buf.byteLength} bytes, expected ${layout.total})`);
+      throw new SegmentError(
+        `the keyword segment is ${buf.byteLength < layout.total ? "truncated" : "longer than its header says"} (${buf.byteLength} bytes, expected ${layout.total})`,
+      );
     }
-    if (opts.checksum !== false && crc32(buf.subarray(HEADER_BYTES)) !== view.getUint32(24, true)) throw new SegmentError("the keyword segment is damaged (checksum mismatch)");
+    if (opts.checksum !== false && crc32(buf.subarray(HEADER_BYTES)) !== view.getUint32(24, true))
+      throw new SegmentError("the keyword segment is damaged (checksum mismatch)");
     const u32 = (off: number, count: number) => new Uint32Array(buf.buffer, buf.byteOffset + off, count);
     const parts: SegmentParts = {
       labels: u32(layout.labels, n),
