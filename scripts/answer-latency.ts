@@ -37,9 +37,15 @@ const time = async (prepare: () => void, qs: string[]) => {
   return `p50 ${percentile(ms, 50).toFixed(1)} ms, p95 ${percentile(ms, 95).toFixed(1)} ms`;
 };
 // Each pass asks the questions in another wording (a suffix), so no question's own vectors are cached.
-const cold = await time(() => retriever.forgetTokens(), questions.map((q) => `${q} (1)`));
+const cold = await time(
+  () => retriever.forgetTokens(),
+  questions.map((q) => `${q} (1)`),
+);
 retriever.forgetTokens();
-const fresh = await time(() => {}, questions.map((q) => `${q} (2)`));
+const fresh = await time(
+  () => {},
+  questions.map((q) => `${q} (2)`),
+);
 console.log(`${bot.embedder.modelId} on ${path.basename(corpus)} (${bot.passageCount} sentences), ${questions.length} questions:`);
 console.log(`  cold (no token vectors cached): ${cold}`);
 console.log(`  fresh questions, passages cached as they come: ${fresh}`);

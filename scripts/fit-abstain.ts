@@ -24,9 +24,26 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Citebot } from "../src/citebot.js";
 import { loadCoreConfig } from "../src/config.js";
-import { EVAL_SETS, evaluate, firstCorrectRank, pooled, readQuestions, type EvalQuestion, type Figures } from "../src/eval.js";
-import { EVIDENCE, FIRST_SIGNALS, SIGNALS, writeCalibration, type AbstainModel, type Calibration, type EvidenceName, type Signal } from "../src/search/calibration.js";
-import { DEFAULT_SETTINGS, evidenceOf, scoreOf, type Candidate, type QuestionEvidence, type Retriever, type RetrieverSettings } from "../src/search/retriever.js";
+import { EVAL_SETS, type EvalQuestion, evaluate, type Figures, firstCorrectRank, pooled, readQuestions } from "../src/eval.js";
+import {
+  type AbstainModel,
+  type Calibration,
+  EVIDENCE,
+  type EvidenceName,
+  FIRST_SIGNALS,
+  SIGNALS,
+  type Signal,
+  writeCalibration,
+} from "../src/search/calibration.js";
+import {
+  type Candidate,
+  DEFAULT_SETTINGS,
+  evidenceOf,
+  type QuestionEvidence,
+  type Retriever,
+  type RetrieverSettings,
+  scoreOf,
+} from "../src/search/retriever.js";
 
 const args = process.argv.slice(2);
 const arg = (name: string) => {
@@ -72,7 +89,12 @@ const bots = new Map<string, Citebot>();
 const open = async (corpus: string) => {
   let bot = bots.get(corpus);
   if (!bot) {
-    bot = await Citebot.open({ corpusDir: corpus, dataDir: mkdtempSync(path.join(tmpdir(), "citebot-fit-")), model, retriever: retrieval as Partial<RetrieverSettings> });
+    bot = await Citebot.open({
+      corpusDir: corpus,
+      dataDir: mkdtempSync(path.join(tmpdir(), "citebot-fit-")),
+      model,
+      retriever: retrieval as Partial<RetrieverSettings>,
+    });
     bots.set(corpus, bot);
   }
   return bot;
@@ -173,7 +195,10 @@ function fitRanking(train: Row[], signals: readonly Signal[]): Partial<Record<Si
     for (const p of pos)
       for (const n of neg) {
         const d = signals.map((s) => p.signals![s] - n.signals![s]);
-        X.push(d, d.map((v) => -v));
+        X.push(
+          d,
+          d.map((v) => -v),
+        );
         y.push(1, 0);
         sw.push(w, w);
       }
@@ -218,7 +243,10 @@ function fitAbstain(train: Array<{ x: number[]; answerable: boolean }>): Abstain
   // The threshold: abstain on as many questions as possible while wrongly abstaining on at most
   // MAX_WRONG of the answerable training questions.
   const z = (x: number[]) => model.bias + evidenceNames.reduce((s, k, i) => s + model.weights[k]! * x[i]!, 0);
-  const answerable = train.filter((t) => t.answerable).map((t) => sigmoid(z(t.x))).sort((a, b) => a - b);
+  const answerable = train
+    .filter((t) => t.answerable)
+    .map((t) => sigmoid(z(t.x)))
+    .sort((a, b) => a - b);
   const k = Math.floor(MAX_WRONG * answerable.length);
   // Halfway between the k-th and (k+1)-th lowest answerable score: k of them fall below.
   model.threshold = Math.round(((k > 0 ? answerable[k - 1]! : 0) + answerable[k]!) * 500) / 1000;
@@ -232,8 +260,12 @@ const line = (f: Figures) =>
   `negatives abstained ${f2(f.abstainOnNegatives)} (${Math.round(f.abstainOnNegatives * f.negatives)}/${f.negatives}), answerable wrongly abstained ${f2(f.wrongAbstain)} (${Math.round(f.wrongAbstain * f.answerable)}/${f.answerable})`;
 
 const candidatesRecall = rows.filter((r) => r.q.kind !== "negative" && r.correct.some(Boolean)).length / rows.filter((r) => r.q.kind !== "negative").length;
-console.log(`${model}: ${rows.length} questions in ${EVAL_SETS.length} sets; a correct passage is among the ${FIT_RERANK} re-scored candidates for ${f2(candidatesRecall)} of the answerable`);
-console.log(`signals: ${signals.join(", ")}; evidence: ${evidenceNames.join(", ")}${Object.keys(retrieval).length ? `; settings ${JSON.stringify(retrieval)}` : ""}\n`);
+console.log(
+  `${model}: ${rows.length} questions in ${EVAL_SETS.length} sets; a correct passage is among the ${FIT_RERANK} re-scored candidates for ${f2(candidatesRecall)} of the answerable`,
+);
+console.log(
+  `signals: ${signals.join(", ")}; evidence: ${evidenceNames.join(", ")}${Object.keys(retrieval).length ? `; settings ${JSON.stringify(retrieval)}` : ""}\n`,
+);
 
 console.log("leave-one-set-out (ranking and abstention fitted without the set, whole pipeline run on it):");
 const loso: Record<string, Figures> = {};
@@ -260,7 +292,9 @@ console.log(`  held-out answerability AUC ${f2(auc)}; at other thresholds: ${at(
 
 const ranking = fitBoth(rows);
 const abstain = fitAbstain(evidenceRows(rows, ranking));
-console.log(`\nfitted on all sets:\n  firstWeights ${JSON.stringify(ranking.firstWeights)}\n  weights ${JSON.stringify(ranking.weights)}\n  abstain ${JSON.stringify(abstain)}`);
+console.log(
+  `\nfitted on all sets:\n  firstWeights ${JSON.stringify(ranking.firstWeights)}\n  weights ${JSON.stringify(ranking.weights)}\n  abstain ${JSON.stringify(abstain)}`,
+);
 console.log("in-sample (fitted on all sets, for comparison only):");
 const inSample: Figures[] = [];
 for (const set of EVAL_SETS) {
@@ -271,7 +305,12 @@ for (const set of EVAL_SETS) {
 console.log(`  ${"all".padEnd(9)} ${line(pooled(inSample))}`);
 
 if (!dryRun) {
-  const summary = (f: Figures) => ({ hit1: round(f.hit1), hit3: round(f.hit3), negativesAbstained: round(f.abstainOnNegatives), answerableAbstained: round(f.wrongAbstain) });
+  const summary = (f: Figures) => ({
+    hit1: round(f.hit1),
+    hit3: round(f.hit3),
+    negativesAbstained: round(f.abstainOnNegatives),
+    answerableAbstained: round(f.wrongAbstain),
+  });
   const calibration: Calibration = {
     retrieval: { ...(retrieval as NonNullable<Calibration["retrieval"]>), ...ranking },
     abstain: {

@@ -102,7 +102,9 @@ const lastLine = (s: string) =>
     .at(-1) ?? "";
 
 const rows: string[] = [];
-console.log(`repo: ${repo}  (node ${process.version}, ${os.cpus().length} cores, timeout ${timeoutS} s, ${repeat} run(s) per class: median time, largest peak)`);
+console.log(
+  `repo: ${repo}  (node ${process.version}, ${os.cpus().length} cores, timeout ${timeoutS} s, ${repeat} run(s) per class: median time, largest peak)`,
+);
 console.log("| class | time (s) | peak RSS (MB) | exit | skipped (reason) | good answered |");
 console.log("|---|---|---|---|---|---|");
 // The first row is the reference: the good articles alone (process start-up, model load, build).

@@ -80,9 +80,8 @@ export const SOURCES: Source[] = [
   {
     pkg: "openjdk-17-doc",
     root: "usr/share/doc/openjdk-17-jre-headless/api",
-    exclude: new RegExp(
-      String.raw`(^|/)(class-use|src-html|index-files|legal|resources|script-dir)/|(^|/)(package-use|package-tree|overview-tree|allclasses-index|allpackages-index|deprecated-list|serialized-form|help-doc|constant-values|index-all|search|new-list|preview-list|system-properties|external-specs)\.html$`,
-    ),
+    exclude:
+      /(^|\/)(class-use|src-html|index-files|legal|resources|script-dir)\/|(^|\/)(package-use|package-tree|overview-tree|allclasses-index|allpackages-index|deprecated-list|serialized-form|help-doc|constant-values|index-all|search|new-list|preview-list|system-properties|external-specs)\.html$/,
     license: "GPL-2 with Classpath exception",
     note: "Java SE 17 API documentation (class and member descriptions)",
   },
@@ -90,7 +89,7 @@ export const SOURCES: Source[] = [
     pkg: "rust-doc",
     root: "usr/share/doc/rust-doc/html",
     // core/ and alloc/ are re-exported (same text) under std/; arch/ is thousands of SIMD intrinsics.
-    exclude: new RegExp(String.raw`^(src|implementors|core|alloc)/|/arch/|(^|/)(all|settings|not_found|search|print|toc)\.html$|sidebar-items`),
+    exclude: /^(src|implementors|core|alloc)\/|\/arch\/|(^|\/)(all|settings|not_found|search|print|toc)\.html$|sidebar-items/,
     license: "MIT or Apache-2.0",
     note: "The Rust Book, Reference, Rustonomicon, Rust by Example, rustc/cargo books, std docs",
   },
@@ -448,7 +447,10 @@ function parseSize(label: string): number {
 }
 
 function parseSizes(value: string): string[] {
-  const labels = value.split(",").map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const labels = value
+    .split(",")
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
   if (labels.length === 0) throw new InvalidArgumentError("give at least one size, e.g. 10k,100k");
   for (const l of labels) parseSize(l);
   return [...new Set(labels)].sort((a, b) => parseSize(a) - parseSize(b));
@@ -488,8 +490,7 @@ async function run(cmd: string, args: string[], cwd?: string): Promise<{ stdout:
     const e = err as NodeJS.ErrnoException & { stderr?: string; code?: string | number };
     if (e.code === "ENOENT") {
       throw new UserError(
-        `"${cmd}" was not found. This script needs a Debian-based system with apt-get and dpkg-deb ` +
-          `(or put the .deb files in the cache folder yourself).`,
+        `"${cmd}" was not found. This script needs a Debian-based system with apt-get and dpkg-deb (or put the .deb files in the cache folder yourself).`,
       );
     }
     const detail = (e.stderr ?? e.message).trim().split("\n").slice(-5).join("\n  ");
@@ -549,9 +550,7 @@ async function download(sources: Source[], debDir: string): Promise<CachedDeb[]>
           await run("apt-get", ["download", "-q", "-o", "APT::Sandbox::User=root", s.pkg], debDir);
         } catch (err) {
           if (err instanceof UserError && /Unable to locate|has no installation candidate|Unable to fetch|Failed to fetch/i.test(err.message)) {
-            throw new UserError(
-              `${err.message}\nThe package list may be missing or stale: run "apt-get update" (as root) and try again.`,
-            );
+            throw new UserError(`${err.message}\nThe package list may be missing or stale: run "apt-get update" (as root) and try again.`);
           }
           if (err instanceof UserError) throw new UserError(`${err.message}\n  .deb cache folder: ${debDir}`);
           throw err;
@@ -618,57 +617,200 @@ const hasChildren = (n: DomNode): n is DomParent => "children" in n && Array.isA
 
 /** Elements whose whole subtree is dropped: code, scripts, navigation and other page furniture. */
 const SKIP_TAGS = new Set([
-  "head", "script", "style", "noscript", "template", "nav", "header", "footer", "aside", "pre", "textarea",
-  "svg", "math", "form", "button", "select", "iframe", "object", "canvas", "map", "xmp", "listing",
+  "head",
+  "script",
+  "style",
+  "noscript",
+  "template",
+  "nav",
+  "header",
+  "footer",
+  "aside",
+  "pre",
+  "textarea",
+  "svg",
+  "math",
+  "form",
+  "button",
+  "select",
+  "iframe",
+  "object",
+  "canvas",
+  "map",
+  "xmp",
+  "listing",
 ]);
 
 /** class tokens marking page furniture or code blocks (Sphinx, DocBook, AsciiDoc, Publican, Django themes). */
 const SKIP_CLASSES = new Set([
   // Sphinx
-  "sphinxsidebar", "sphinxsidebarwrapper", "related", "footer", "headerlink", "toctree-wrapper", "contents",
-  "linenos", "literal-block", "literal-block-wrapper", "doctest", "sig", "sig-object", "mobile-nav",
-  "menu-wrapper", "inline-search", "version_switcher_placeholder", "language_switcher_placeholder",
-  "wy-nav-side", "wy-nav-top", "wy-breadcrumbs", "wy-breadcrumbs-aside", "rst-footer-buttons", "rst-versions",
-  "graphviz", "math", "kernelindent",
+  "sphinxsidebar",
+  "sphinxsidebarwrapper",
+  "related",
+  "footer",
+  "headerlink",
+  "toctree-wrapper",
+  "contents",
+  "linenos",
+  "literal-block",
+  "literal-block-wrapper",
+  "doctest",
+  "sig",
+  "sig-object",
+  "mobile-nav",
+  "menu-wrapper",
+  "inline-search",
+  "version_switcher_placeholder",
+  "language_switcher_placeholder",
+  "wy-nav-side",
+  "wy-nav-top",
+  "wy-breadcrumbs",
+  "wy-breadcrumbs-aside",
+  "rst-footer-buttons",
+  "rst-versions",
+  "graphviz",
+  "math",
+  "kernelindent",
   // DocBook / Publican
-  "navheader", "navfooter", "toc", "list-of-tables", "list-of-figures", "list-of-examples", "programlisting",
-  "screen", "synopsis", "cmdsynopsis", "funcsynopsis", "func_signature", "literallayout", "docnav", "indexterm",
+  "navheader",
+  "navfooter",
+  "toc",
+  "list-of-tables",
+  "list-of-figures",
+  "list-of-examples",
+  "programlisting",
+  "screen",
+  "synopsis",
+  "cmdsynopsis",
+  "funcsynopsis",
+  "func_signature",
+  "literallayout",
+  "docnav",
+  "indexterm",
   // AsciiDoc (git)
-  "listingblock", "literalblock", "verseblock",
+  "listingblock",
+  "literalblock",
+  "verseblock",
   // Django theme
-  "nav", "doc-floating-warning", "browse-horizontal",
+  "nav",
+  "doc-floating-warning",
+  "browse-horizontal",
   // gtk-doc
-  "navigation", "refsynopsisdiv",
+  "navigation",
+  "refsynopsisdiv",
   // Node.js API docs: "#" anchors in headings
   "mark",
   // Javadoc: signatures, summary tables that repeat each member's first sentence, navigation
-  "member-signature", "type-signature", "summary", "summary-table", "inherited-list", "inheritance", "sub-title",
-  "skip-nav", "top-nav", "sub-nav", "col-first", "col-second", "col-last", "col-constructor-name", "table-header",
+  "member-signature",
+  "type-signature",
+  "summary",
+  "summary-table",
+  "inherited-list",
+  "inheritance",
+  "sub-title",
+  "skip-nav",
+  "top-nav",
+  "sub-nav",
+  "col-first",
+  "col-second",
+  "col-last",
+  "col-constructor-name",
+  "table-header",
   // rustdoc and mdBook
-  "rightside", "item-decl", "code-header", "notable-traits", "srclink", "item-table", "docblock-short",
-  "menu-bar", "nav-wrapper", "nav-wide-wrapper", "search-container",
+  "rightside",
+  "item-decl",
+  "code-header",
+  "notable-traits",
+  "srclink",
+  "item-table",
+  "docblock-short",
+  "menu-bar",
+  "nav-wrapper",
+  "nav-wide-wrapper",
+  "search-container",
   // Haddock
-  "src", "package-header", "module-header", "table-of-contents", "contents-list",
+  "src",
+  "package-header",
+  "module-header",
+  "table-of-contents",
+  "contents-list",
   // Erlang/OTP
-  "REFTYPES", "title-anchors", "title-name",
+  "REFTYPES",
+  "title-anchors",
+  "title-name",
 ]);
 const SKIP_IDS = new Set([
-  "synopsis", "table-of-contents", "package-header", "module-header", "contents-list", "leftnav", "menu-bar",
-  "hd", "ft", "global-nav", "searchbox", "banner", "header", "footer", "toc", "footer-text", "sidebar", "breadcrumbs",
-  "title", "site-navigation", "navigation",
+  "synopsis",
+  "table-of-contents",
+  "package-header",
+  "module-header",
+  "contents-list",
+  "leftnav",
+  "menu-bar",
+  "hd",
+  "ft",
+  "global-nav",
+  "searchbox",
+  "banner",
+  "header",
+  "footer",
+  "toc",
+  "footer-text",
+  "sidebar",
+  "breadcrumbs",
+  "title",
+  "site-navigation",
+  "navigation",
 ]);
 const SKIP_ROLES = new Set(["navigation", "search", "banner", "contentinfo", "complementary"]);
 
 /** Elements that start a new paragraph. */
 const BLOCK_TAGS = new Set([
-  "address", "article", "blockquote", "body", "caption", "center", "dd", "details", "dialog", "dir", "div", "dl",
-  "dt", "fieldset", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "html", "legend", "li",
-  "main", "menu", "ol", "p", "section", "summary", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul",
+  "address",
+  "article",
+  "blockquote",
+  "body",
+  "caption",
+  "center",
+  "dd",
+  "details",
+  "dialog",
+  "dir",
+  "div",
+  "dl",
+  "dt",
+  "fieldset",
+  "figcaption",
+  "figure",
+  "h1",
+  "h2",
+  "h3",
+  "h4",
+  "h5",
+  "h6",
+  "hr",
+  "html",
+  "legend",
+  "li",
+  "main",
+  "menu",
+  "ol",
+  "p",
+  "section",
+  "summary",
+  "table",
+  "tbody",
+  "td",
+  "tfoot",
+  "th",
+  "thead",
+  "tr",
+  "ul",
 ]);
 const HEADING_TAGS = ["h1", "h2", "h3", "h4"];
 
 function classTokens(el: DomElement): string[] {
-  const c = el.attribs["class"];
+  const c = el.attribs.class;
   return c ? c.split(/\s+/).filter(Boolean) : [];
 }
 
@@ -676,9 +818,9 @@ function isSkipped(el: DomElement): boolean {
   const tag = el.name.toLowerCase();
   if (SKIP_TAGS.has(tag)) return true;
   const a = el.attribs;
-  if (a["role"] && SKIP_ROLES.has(a["role"])) return true;
-  if (a["id"] && SKIP_IDS.has(a["id"])) return true;
-  if ("hidden" in a || /display:\s*none/i.test(a["style"] ?? "")) return true;
+  if (a.role && SKIP_ROLES.has(a.role)) return true;
+  if (a.id && SKIP_IDS.has(a.id)) return true;
+  if ("hidden" in a || /display:\s*none/i.test(a.style ?? "")) return true;
   for (const t of classTokens(el)) {
     if (SKIP_CLASSES.has(t) || t.startsWith("highlight")) return true;
   }
@@ -716,9 +858,9 @@ function contentRoot(doc: Doc): DomNode {
   const all = DomUtils.findAll(() => true, doc.children);
   const pick = (pred: (e: DomElement) => boolean): DomElement | undefined => all.find(pred);
   return (
-    pick((e) => e.attribs["itemprop"] === "articleBody") ??
-    pick((e) => e.attribs["role"] === "main") ??
-    pick((e) => e.attribs["id"] === "docs-content") ??
+    pick((e) => e.attribs.itemprop === "articleBody") ??
+    pick((e) => e.attribs.role === "main") ??
+    pick((e) => e.attribs.id === "docs-content") ??
     pick((e) => e.name === "div" && classTokens(e).includes("body")) ??
     pick((e) => e.name === "main") ??
     pick((e) => e.name === "body") ??
@@ -743,7 +885,7 @@ function findVisible(node: DomNode, pred: (e: DomElement) => boolean): DomElemen
 
 function pageTitle(doc: Doc, root: DomNode, fallback: string): string {
   // Haddock puts the module name in #module-header, outside the headings of the content.
-  const haddock = DomUtils.findOne((e) => e.attribs["id"] === "module-header", doc.children);
+  const haddock = DomUtils.findOne((e) => e.attribs.id === "module-header", doc.children);
   const caption = haddock ? DomUtils.findOne((e) => classTokens(e).includes("caption"), haddock.children) : null;
   if (caption) {
     const t = normalizeSpace(DomUtils.textContent(caption));
@@ -896,9 +1038,7 @@ async function planExtraction(sources: Source[], debs: CachedDeb[], extractDir: 
   const plan: ExtractPlan = { cached: new Map(), todo: [] };
   for (const s of sources) {
     const deb = debs.find((d) => d.pkg === s.pkg)!;
-    const key = sha1(
-      JSON.stringify({ v: EXTRACT_VERSION, deb: deb.file, root: s.root, in: s.include?.source ?? "", ex: s.exclude?.source ?? "" }),
-    );
+    const key = sha1(JSON.stringify({ v: EXTRACT_VERSION, deb: deb.file, root: s.root, in: s.include?.source ?? "", ex: s.exclude?.source ?? "" }));
     const file = path.join(extractDir, `${s.pkg}.json`);
     if (existsSync(file)) {
       try {
@@ -925,11 +1065,7 @@ async function extractAll(plan: ExtractPlan, unpackDir: string, keepUnpacked: bo
     if (!existsSync(rootDir)) {
       throw new UserError(`${t.s.pkg}: expected HTML under ${t.s.root} but ${rootDir} does not exist (package layout changed?)`);
     }
-    lists.push(
-      (await walkFiles(rootDir))
-        .filter((f) => (t.s.include ? t.s.include.test(f) : /\.html?$/i.test(f)) && !t.s.exclude?.test(f))
-        .sort(),
-    );
+    lists.push((await walkFiles(rootDir)).filter((f) => (t.s.include ? t.s.include.test(f) : /\.html?$/i.test(f)) && !t.s.exclude?.test(f)).sort());
   }
   const total = lists.reduce((n, l) => n + l.length, 0);
   const bar = newBar("extract", "pages");
@@ -1064,9 +1200,7 @@ function buildArticles(sources: Source[], extracted: Map<string, ExtractCache>):
   stats.boilerplateParagraphs = boiler.size;
 
   // One deterministic order that interleaves packages, so every prefix mixes all sources.
-  const pages = sources.flatMap((s) =>
-    extracted.get(s.pkg)!.pages.map((page) => ({ pkg: s.pkg, page, order: sha1(`${s.pkg}/${page.rel}`) })),
-  );
+  const pages = sources.flatMap((s) => extracted.get(s.pkg)!.pages.map((page) => ({ pkg: s.pkg, page, order: sha1(`${s.pkg}/${page.rel}`) })));
   stats.pagesExtracted = pages.length;
   pages.sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
 
@@ -1167,11 +1301,7 @@ async function linkOrCopy(from: string, to: string): Promise<void> {
   }
 }
 
-async function writeCorpora(
-  outDir: string,
-  labels: string[],
-  articles: Article[],
-): Promise<Record<string, SizeEntry>> {
+async function writeCorpora(outDir: string, labels: string[], articles: Article[]): Promise<Record<string, SizeEntry>> {
   const entries: Record<string, SizeEntry> = {};
   // How many leading articles each size needs.
   const cut = new Map<string, number>();
@@ -1325,7 +1455,11 @@ async function main(opts: Options): Promise<void> {
 
   const plan = await planExtraction(sources, debs, extractDir);
   if (plan.todo.length > 0) {
-    await unpack(plan.todo.map((t) => t.deb), debDir, unpackDir);
+    await unpack(
+      plan.todo.map((t) => t.deb),
+      debDir,
+      unpackDir,
+    );
   } else {
     say(`extract   all ${sources.length} packages already extracted in ${extractDir}`);
   }
@@ -1398,7 +1532,10 @@ const program = new Command()
   .option("--sizes <list>", "comma-separated sentence targets (k = thousand, m = million)", parseSizes, parseSizes("10k,100k,1m"))
   .option("--out <dir>", "output folder (cache/, corpus-<size>/, manifest.json)", "data/large")
   .option("--packages <list>", "only these packages of the built-in list (comma-separated)", (v: string) =>
-    v.split(",").map((s) => s.trim()).filter(Boolean),
+    v
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
   )
   .option("--force", "rebuild the corpora even when the manifest says they are up to date", false)
   .option("--keep-unpacked", "keep the unpacked packages under cache/unpacked/ after extraction", false)

@@ -23,9 +23,11 @@ const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..")
 
 // Deterministic filler articles made of ordinary words, 30 sentences each.
 let seed = 42;
-const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
 const WORDS =
-  "the council said ministers talks summit security agreement officials week government report economic trade minister president foreign meeting country policy energy border water school budget city region court election project workers market prices".split(" ");
+  "the council said ministers talks summit security agreement officials week government report economic trade minister president foreign meeting country policy energy border water school budget city region court election project workers market prices".split(
+    " ",
+  );
 const sentence = () => {
   const n = 8 + Math.floor(rand() * 14);
   const w = Array.from({ length: n }, () => WORDS[Math.floor(rand() * WORDS.length)]!);
@@ -70,7 +72,11 @@ for (const [name, run] of modes) {
   const results = [];
   for (let r = 0; r < RUNS; r++) results.push(await measure(run));
   rows.push(
-    `${name.padEnd(46)} | worst stall ${median(results.map((x) => x.maxMs)).toFixed(0).padStart(5)} ms (runs: ${results.map((x) => x.maxMs.toFixed(0)).join(", ")}) | p99 ${median(results.map((x) => x.p99Ms)).toFixed(0).padStart(4)} ms | rebuild ${median(results.map((x) => x.seconds)).toFixed(1)} s`,
+    `${name.padEnd(46)} | worst stall ${median(results.map((x) => x.maxMs))
+      .toFixed(0)
+      .padStart(5)} ms (runs: ${results.map((x) => x.maxMs.toFixed(0)).join(", ")}) | p99 ${median(results.map((x) => x.p99Ms))
+      .toFixed(0)
+      .padStart(4)} ms | rebuild ${median(results.map((x) => x.seconds)).toFixed(1)} s`,
   );
 }
 console.log(`\nmedian over ${RUNS} runs (event-loop delay, 10 ms resolution), ${citebot.passageCount} sentences:`);

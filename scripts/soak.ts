@@ -21,7 +21,7 @@ import { runBot } from "../src/bot/main.js";
 import { Citebot } from "../src/citebot.js";
 import { DiscordEmulator } from "../test/discord/emulator.js";
 import { captureLogs, unmarkdown } from "../test/discord/helpers.js";
-import { formatReport, runLoad, settledHeapMb, type LoadReport } from "../test/discord/load.js";
+import { formatReport, type LoadReport, runLoad, settledHeapMb } from "../test/discord/load.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const arg = (name: string, dflt: number) => {
@@ -103,7 +103,9 @@ async function main(): Promise<void> {
     await new Promise((r) => emu.once("ready", r));
     const faults = await faultRun;
     console.log(formatReport("faults", faults));
-    console.log(`  gateway: ${resumes() - r0} resume(s), ${identifies() - i0} new session(s); delivery retries: ${await metricValue(bot, "citebot_delivery_retries_total")}`);
+    console.log(
+      `  gateway: ${resumes() - r0} resume(s), ${identifies() - i0} new session(s); delivery retries: ${await metricValue(bot, "citebot_delivery_retries_total")}`,
+    );
     // Questions sent while no session existed never reach the bot (Discord doesn't replay across
     // sessions); everything that did reach it must be answered exactly once.
     check(faults.lost === 0, `faults: ${faults.lost} questions reached the bot and were lost`);

@@ -63,16 +63,28 @@ const cases: Array<[string, (build: string) => void]> = [
   ["hnsw.bin header: element count", (b) => patch(path.join(b, "hnsw.bin"), 16, u64(readFileSync(path.join(b, "hnsw.bin")).readUInt32LE(16) + 5))],
   ["hnsw.bin: a neighbour id (element 0)", (b) => patch(path.join(b, "hnsw.bin"), 96 + 4, u32(1_000_000))],
   ["vectors.f32: NaN in vector 0", (b) => patch(path.join(b, "vectors.f32"), 0, Buffer.from(new Float32Array([Number.NaN]).buffer))],
-  ["passages.json: one offset digit", (b) => editText(path.join(b, "passages.json"), (s) => s.replace(/("passages":\[\[\d+,\d+,\d*)(\d)\]/, (_, a: string, d: string) => `${a}${bump(d)}]`))],
+  [
+    "passages.json: one offset digit",
+    (b) => editText(path.join(b, "passages.json"), (s) => s.replace(/("passages":\[\[\d+,\d+,\d*)(\d)\]/, (_, a: string, d: string) => `${a}${bump(d)}]`)),
+  ],
   ["passages.json: a word of article text", (b) => editText(path.join(b, "passages.json"), (s) => s.replace("Antonov", "Antonev"))],
   ["keyword.json: a document id", (b) => editText(path.join(b, "keyword.json"), (s) => s.replace(/"documentIds":\{"0":0,/, '"documentIds":{"0":7,'))],
-  ["manifest.json: passage count digit", (b) => editText(path.join(b, "manifest.json"), (s) => s.replace(/"passages": (\d)/, (_, d: string) => `"passages": ${bump(d)}`))],
+  [
+    "manifest.json: passage count digit",
+    (b) => editText(path.join(b, "manifest.json"), (s) => s.replace(/"passages": (\d)/, (_, d: string) => `"passages": ${bump(d)}`)),
+  ],
 ];
 
 function outcome(r: ReturnType<typeof cli>, kind: "index" | "ask"): string {
   if (r.signal) return `CRASH (${r.signal})`;
-  if (r.code !== 0) return `exit ${r.code}${r.code === 139 ? " (segfault)" : r.code === 134 ? " (abort)" : ""}: ${r.stderr.trim().split("\n").at(-1)?.slice(0, 80)}`;
-  if (kind === "index") return /up to date/.test(r.stderr) ? 'exit 0, "up to date" (damage unseen)' : /Built the index \(([^)]*)/.test(r.stderr) ? `exit 0, rebuilt (${/Built the index \(([^)]*)\)?/.exec(r.stderr)![1]!.slice(0, 70)})` : "exit 0";
+  if (r.code !== 0)
+    return `exit ${r.code}${r.code === 139 ? " (segfault)" : r.code === 134 ? " (abort)" : ""}: ${r.stderr.trim().split("\n").at(-1)?.slice(0, 80)}`;
+  if (kind === "index")
+    return /up to date/.test(r.stderr)
+      ? 'exit 0, "up to date" (damage unseen)'
+      : /Built the index \(([^)]*)/.test(r.stderr)
+        ? `exit 0, rebuilt (${/Built the index \(([^)]*)\)?/.exec(r.stderr)![1]!.slice(0, 70)})`
+        : "exit 0";
   try {
     const a = JSON.parse(r.stdout) as { hits: Array<{ text: string; article: { id: string } }> };
     const top = a.hits[0];

@@ -1,17 +1,18 @@
 // The core in one object: open a corpus (loading or building its index), then ask it questions.
 // The CLI, the bot and the tests all go through this class.
+
+import { loadCoreConfig } from "./config.js";
 import { CorpusError, loadCorpus, type SkippedFile } from "./corpus/load.js";
-import { TransformersEmbedder, type Embedder } from "./embed/embedder.js";
-import { buildIndex, INDEX_SETTINGS, loadIndex, modelKey, staleReason, type BuildStats, type IndexData, type Progress } from "./index/build.js";
+import { type Embedder, TransformersEmbedder } from "./embed/embedder.js";
+import { type BuildStats, buildIndex, INDEX_SETTINGS, type IndexData, loadIndex, modelKey, type Progress, staleReason } from "./index/build.js";
 import { buildInChild, type ChildBuildOptions } from "./index/isolated.js";
 import { currentBuildDir, hashSettings, IndexError, indexDirFor } from "./index/store.js";
-import { Retriever, type Evidence, type RetrieverSettings } from "./search/retriever.js";
-import { loadCoreConfig } from "./config.js";
 import { rootLogger } from "./log.js";
+import { type Evidence, Retriever, type RetrieverSettings } from "./search/retriever.js";
 import type { Answer, AnswerOptions, Article, Hit, Passage } from "./types.js";
 
 /** The corpus loader, for front ends that check a file before adding it (the bot's /add). */
-export { loadCorpus, MAX_ARTICLE_BYTES, type LoadedCorpus } from "./corpus/load.js";
+export { type LoadedCorpus, loadCorpus, MAX_ARTICLE_BYTES } from "./corpus/load.js";
 
 export interface OpenOptions {
   corpusDir?: string;

@@ -3,16 +3,16 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { Command, Option } from "commander";
 import cliProgress from "cli-progress";
+import { Command, Option } from "commander";
 import { createColors } from "picocolors";
+import { PLAIN, renderText, type TextStyle, toJson } from "./answer/render.js";
 import { Citebot, type OpenOptions, type OpenStatus } from "./citebot.js";
-import { PLAIN, renderText, toJson, type TextStyle } from "./answer/render.js";
-import { cleanQuestion, QuestionError } from "./question.js";
-import { CorpusError } from "./corpus/load.js";
 import { ConfigError, describeVariables, loadCoreConfig } from "./config.js";
+import { CorpusError } from "./corpus/load.js";
 import { EmbedderError } from "./embed/embedder.js";
 import { PROJECT_ROOT } from "./paths.js";
+import { cleanQuestion, QuestionError } from "./question.js";
 import type { RetrievalMode } from "./search/retriever.js";
 
 class UsageError extends Error {}
@@ -146,7 +146,18 @@ program
     const bot = await open(opts);
     const articles = bot.articles();
     if (opts.json) {
-      for (const a of articles) console.log(JSON.stringify({ id: a.id, title: a.title, source: a.source ?? null, date: a.date ?? null, url: a.url ?? null, file: a.file, sentences: bot.passages(a.id).length }));
+      for (const a of articles)
+        console.log(
+          JSON.stringify({
+            id: a.id,
+            title: a.title,
+            source: a.source ?? null,
+            date: a.date ?? null,
+            url: a.url ?? null,
+            file: a.file,
+            sentences: bot.passages(a.id).length,
+          }),
+        );
       return;
     }
     const rows = articles.map((a, i) => [String(i + 1), a.title, a.source ?? "", a.date ?? "", String(bot.passages(a.id).length), a.file]);
@@ -184,11 +195,16 @@ program
   .option("--followups", 'follow-up questions (a "previous" field on each line): scored alone, after the previous question, and as the bot reads them')
   .addOption(corpusOption())
   .addOption(modeOption())
-  .action(async (file: string | undefined, opts: { json?: boolean; compare?: boolean | string; details?: boolean; corpus?: string; mode: string; followups?: boolean }) => {
-    const { runEval } = await import("./eval.js");
-    const ok = await runEval(file, opts);
-    if (!ok) process.exitCode = 1;
-  });
+  .action(
+    async (
+      file: string | undefined,
+      opts: { json?: boolean; compare?: boolean | string; details?: boolean; corpus?: string; mode: string; followups?: boolean },
+    ) => {
+      const { runEval } = await import("./eval.js");
+      const ok = await runEval(file, opts);
+      if (!ok) process.exitCode = 1;
+    },
+  );
 
 program
   .command("feedback")
@@ -198,7 +214,10 @@ program
   .action(async (opts: { export?: string; db?: string }) => {
     const { existsSync } = await import("node:fs");
     const db = opts.db ?? path.join(loadCoreConfig().DATA_DIR, "feedback.sqlite");
-    if (!existsSync(db)) throw new UsageError(`There is no feedback database at ${db} yet: it is created when the bot first runs (votes are the 👍/👎 under its answers). Name another with --db.`);
+    if (!existsSync(db))
+      throw new UsageError(
+        `There is no feedback database at ${db} yet: it is created when the bot first runs (votes are the 👍/👎 under its answers). Name another with --db.`,
+      );
     const { FeedbackStore } = await import("./bot/feedback.js");
     const store = new FeedbackStore(db);
     try {
@@ -240,7 +259,8 @@ program
 try {
   await program.parseAsync();
 } catch (err) {
-  const known = err instanceof UsageError || err instanceof QuestionError || err instanceof CorpusError || err instanceof ConfigError || err instanceof EmbedderError;
+  const known =
+    err instanceof UsageError || err instanceof QuestionError || err instanceof CorpusError || err instanceof ConfigError || err instanceof EmbedderError;
   if (known) {
     console.error(`citebot: ${(err as Error).message}`);
     process.exitCode = 2;

@@ -163,7 +163,8 @@ export const VARIABLES = {
     schema: idList,
     default: "everyone",
     help: "comma-separated role ids; only members with one of them may ask (and no DMs)",
-    problem: "ALLOWED_ROLES must be a comma-separated list of role ids (17–20 digits each). Server Settings → Roles → right-click a role → Copy Role ID (Developer Mode).",
+    problem:
+      "ALLOWED_ROLES must be a comma-separated list of role ids (17–20 digits each). Server Settings → Roles → right-click a role → Copy Role ID (Developer Mode).",
   },
   MESSAGE_CONTENT_INTENT: {
     group: "bot",

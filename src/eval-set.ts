@@ -11,7 +11,13 @@ export const KINDS = ["lexical", "paraphrase", "multi", "entity", "negative"] as
 
 /** NFKC, curly quotes to straight, whitespace collapsed, case folded (the hit rule's normalization). */
 export const normalize = (s: string) =>
-  s.normalize("NFKC").replace(/[\u2018\u2019\u201b\u2032]/g, "'").replace(/[\u201c\u201d\u201f\u2033]/g, '"').replace(/\s+/g, " ").trim().toLowerCase();
+  s
+    .normalize("NFKC")
+    .replace(/[\u2018\u2019\u201b\u2032]/g, "'")
+    .replace(/[\u201c\u201d\u201f\u2033]/g, '"')
+    .replace(/\s+/g, " ")
+    .trim()
+    .toLowerCase();
 
 /** "both" (or "any") means the answers may come from any article of the corpus. */
 const ANY_SOURCE = new Set(["both", "any"]);

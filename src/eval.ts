@@ -23,7 +23,9 @@ const questionSchema = z.object({
 export type EvalQuestion = z.infer<typeof questionSchema>;
 
 export function readQuestions(file: string): EvalQuestion[] {
-  const lines = readFileSync(file, "utf8").split("\n").filter((l) => l.trim());
+  const lines = readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => l.trim());
   return lines.map((line, i) => {
     const parsed = questionSchema.safeParse(JSON.parse(line));
     if (!parsed.success) throw new Error(`${file}:${i + 1}: ${parsed.error.issues[0]?.message}`);
@@ -74,7 +76,13 @@ export async function evaluate(bot: Citebot, questions: EvalQuestion[]): Promise
   const details: Figures["details"] = [];
   for (const q of questions) {
     const answer = await bot.answer(q.question, { limit: 5 });
-    details.push({ id: q.id, kind: q.kind, rank: q.answers.length ? firstCorrectRank(answer, q.answers) : 0, answered: answer.answered, evidence: answer.evidence });
+    details.push({
+      id: q.id,
+      kind: q.kind,
+      rank: q.answers.length ? firstCorrectRank(answer, q.answers) : 0,
+      answered: answer.answered,
+      evidence: answer.evidence,
+    });
   }
   const answerable = details.filter((d) => d.kind !== "negative");
   const negatives = details.filter((d) => d.kind === "negative");
@@ -106,7 +114,15 @@ const f3 = (x: number) => x.toFixed(3);
 export function table(rows: Array<[string, Figures]>): string {
   const kinds = [...new Set(rows.flatMap(([, f]) => Object.keys(f.byKind)))];
   const head = ["configuration", "hit@1", "hit@3", "MRR@5", ...kinds.map((k) => `${k} hit@3`), "abstain neg", "abstain ans"];
-  const body = rows.map(([name, f]) => [name, f3(f.hit1), f3(f.hit3), f3(f.mrr5), ...kinds.map((k) => (f.byKind[k] ? f3(f.byKind[k]!.hit3) : "-")), f3(f.abstainOnNegatives), f3(f.wrongAbstain)]);
+  const body = rows.map(([name, f]) => [
+    name,
+    f3(f.hit1),
+    f3(f.hit3),
+    f3(f.mrr5),
+    ...kinds.map((k) => (f.byKind[k] ? f3(f.byKind[k]!.hit3) : "-")),
+    f3(f.abstainOnNegatives),
+    f3(f.wrongAbstain),
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
   return [line(head), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
@@ -130,19 +146,37 @@ async function runFollowUpEval(file: string, questions: EvalQuestion[], base: Ci
     return false;
   }
   const rows: Array<[string, Figures]> = [];
-  for (const [name, read] of Object.entries(FOLLOW_UP_READINGS)) rows.push([name, await evaluate(base, questions.map((q) => ({ ...q, question: read(q) })))]);
+  for (const [name, read] of Object.entries(FOLLOW_UP_READINGS))
+    rows.push([
+      name,
+      await evaluate(
+        base,
+        questions.map((q) => ({ ...q, question: read(q) })),
+      ),
+    ]);
   // The style is the id's middle part (fu-topic-01 → topic): elliptical, back-reference, short, self-contained, topic switch.
   const styleOf = (id: string) => /^[^-]+-([^-]+)-/.exec(id)?.[1] ?? "other";
   const styles = [...new Set(questions.map((q) => styleOf(q.id)))];
-  const byStyle = rows.map(([name, f]) => [
-    name,
-    Object.fromEntries(styles.map((st) => {
-      const ds = f.details.filter((d) => styleOf(d.id) === st);
-      return [st, { n: ds.length, hit1: mean(ds.map((d) => (d.rank === 1 ? 1 : 0))), hit3: mean(ds.map((d) => (d.rank >= 1 && d.rank <= 3 ? 1 : 0))) }];
-    })),
-  ] as const);
+  const byStyle = rows.map(
+    ([name, f]) =>
+      [
+        name,
+        Object.fromEntries(
+          styles.map((st) => {
+            const ds = f.details.filter((d) => styleOf(d.id) === st);
+            return [st, { n: ds.length, hit1: mean(ds.map((d) => (d.rank === 1 ? 1 : 0))), hit3: mean(ds.map((d) => (d.rank >= 1 && d.rank <= 3 ? 1 : 0))) }];
+          }),
+        ),
+      ] as const,
+  );
   if (opts.json) {
-    console.log(JSON.stringify({ readings: Object.fromEntries(rows.map(([n, f]) => [n, opts.details ? f : { ...f, details: undefined }])), byStyle: Object.fromEntries(byStyle) }, null, 2));
+    console.log(
+      JSON.stringify(
+        { readings: Object.fromEntries(rows.map(([n, f]) => [n, opts.details ? f : { ...f, details: undefined }])), byStyle: Object.fromEntries(byStyle) },
+        null,
+        2,
+      ),
+    );
     return true;
   }
   console.log(`${questions.length} follow-up questions from ${file}, each read three ways\n`);
@@ -155,7 +189,9 @@ async function runFollowUpEval(file: string, questions: EvalQuestion[], base: Ci
   if (opts.details) {
     for (const q of questions) {
       const ranks = rows.map(([name, f]) => `${name}: ${f.details.find((d) => d.id === q.id)!.rank}`).join(", ");
-      console.log(`\n${q.id}  previous: ${q.previous}\n  follow-up: ${q.question}\n  read as:   ${questionInContext(q.previous, q.question).question}\n  rank (0 = miss) ${ranks}`);
+      console.log(
+        `\n${q.id}  previous: ${q.previous}\n  follow-up: ${q.question}\n  read as:   ${questionInContext(q.previous, q.question).question}\n  rank (0 = miss) ${ranks}`,
+      );
     }
   }
   return true;
@@ -215,7 +251,11 @@ export async function runEval(file: string | undefined, opts: EvalOptions): Prom
   }
   const sets = file ? [{ name: path.basename(file), file, corpus: opts.corpus }] : EVAL_SETS;
   const configs: Array<[string, Partial<RetrieverSettings>]> = opts.compare
-    ? [["hybrid", { mode: "hybrid" }], ["keyword-only", { mode: "keyword" }], ["dense-only", { mode: "dense" }]]
+    ? [
+        ["hybrid", { mode: "hybrid" }],
+        ["keyword-only", { mode: "keyword" }],
+        ["dense-only", { mode: "dense" }],
+      ]
     : [[opts.mode ?? "hybrid", { mode: (opts.mode ?? "hybrid") as RetrievalMode }]];
   const other = typeof opts.compare === "string" ? opts.compare : undefined;
   const bots = new Map<string, Citebot>();
@@ -246,7 +286,9 @@ export async function runEval(file: string | undefined, opts: EvalOptions): Prom
     results.push({ set: "all sets", questions: total, rows: names.map((n, i) => [n, pooled(results.map((r) => r.rows[i]![1]))]) });
   }
   if (opts.json) {
-    const out = Object.fromEntries(results.map((r) => [r.set, Object.fromEntries(r.rows.map(([n, f]) => [n, opts.details ? f : { ...f, details: undefined }]))]));
+    const out = Object.fromEntries(
+      results.map((r) => [r.set, Object.fromEntries(r.rows.map(([n, f]) => [n, opts.details ? f : { ...f, details: undefined }]))]),
+    );
     console.log(JSON.stringify(file ? out[sets[0]!.name] : out, null, 2));
     return true;
   }

@@ -39,11 +39,16 @@ const FUNCTION_WORDS = new Set(
 const REFERENCES = new Set("he him his she her hers they them their theirs it its that this those these there then such".split(" "));
 
 /** Openings that make a message a follow-up whatever follows. */
-const TOPIC_OPENING = /^(?:and|but|so|also|ok(?:ay)?|then)?[\s,]*(?:what|how)\s+about\b|^(?:and|but|also)[\s,]+(?:about|regarding|concerning|on)\b|^(?:and|but|also)?[\s,]*(?:same|likewise)\s+(?:for|with|about|on)\b|^(?:and|but|also)?[\s,]*(?:what|how)\s+(?:else\s+)?(?:regarding|re|concerning)\b/i;
+const TOPIC_OPENING =
+  /^(?:and|but|so|also|ok(?:ay)?|then)?[\s,]*(?:what|how)\s+about\b|^(?:and|but|also)[\s,]+(?:about|regarding|concerning|on)\b|^(?:and|but|also)?[\s,]*(?:same|likewise)\s+(?:for|with|about|on)\b|^(?:and|but|also)?[\s,]*(?:what|how)\s+(?:else\s+)?(?:regarding|re|concerning)\b/i;
 /** A connective opening: the message continues the conversation. */
 const CONNECTIVE_OPENING = /^(?:and|but|also|plus|so|then|ok(?:ay)?|what else|anything else|any more|more on|tell me more)\b/i;
 
-const words = (s: string) => s.toLowerCase().match(/[\p{L}\p{N}][\p{L}\p{N}'’.-]*/gu)?.map((w) => w.replace(/[’]/g, "'").replace(/[.'-]+$/, "")) ?? [];
+const words = (s: string) =>
+  s
+    .toLowerCase()
+    .match(/[\p{L}\p{N}][\p{L}\p{N}'’.-]*/gu)
+    ?.map((w) => w.replace(/[’]/g, "'").replace(/[.'-]+$/, "")) ?? [];
 
 /** The content words of a text, in order, without repeats. */
 export function contentWords(text: string): string[] {
@@ -84,7 +89,10 @@ export function followUpKind(text: string): FollowUpKind {
 function topicOf(text: string): string {
   return text
     .trim()
-    .replace(/^(?:and|but|so|also|plus|ok(?:ay)?|then)?[\s,]*(?:(?:what|how)\s+(?:else\s+)?(?:about|regarding|re|concerning)|(?<=^(?:and|but|also)[\s,]+)(?:about|regarding|concerning|on)|(?:same|likewise)\s+(?:for|with|about|on)|more\s+on|tell me more about)\b[\s,]*/i, "")
+    .replace(
+      /^(?:and|but|so|also|plus|ok(?:ay)?|then)?[\s,]*(?:(?:what|how)\s+(?:else\s+)?(?:about|regarding|re|concerning)|(?<=^(?:and|but|also)[\s,]+)(?:about|regarding|concerning|on)|(?:same|likewise)\s+(?:for|with|about|on)|more\s+on|tell me more about)\b[\s,]*/i,
+      "",
+    )
     .replace(/^(?:and|but|also|plus|so|then|ok(?:ay)?)\b[\s,]*/i, "")
     .replace(/[?.!\s]+$/, "")
     .trim();

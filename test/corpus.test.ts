@@ -2,9 +2,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CorpusError, MAX_ARTICLE_BYTES, decodeText, loadCorpus, parseArticle, type LoadedCorpus } from "../src/corpus/load.js";
+import { CorpusError, decodeText, type LoadedCorpus, loadCorpus, MAX_ARTICLE_BYTES, parseArticle } from "../src/corpus/load.js";
 import type { Article } from "../src/types.js";
-import { EIRNS_ID, EIRNS_TITLE, ENVOY_ID, ENVOY_TITLE, FIXTURES, REAL_CORPUS, cleanupTmp, makeCorpus, mkTmp } from "./helpers.js";
+import { cleanupTmp, EIRNS_ID, EIRNS_TITLE, ENVOY_ID, ENVOY_TITLE, FIXTURES, makeCorpus, mkTmp, REAL_CORPUS } from "./helpers.js";
 
 afterAll(cleanupTmp);
 
@@ -69,7 +69,7 @@ describe("parseArticle formats", () => {
   });
 
   it("front matter: `publisher` stands for source, CRLF line endings and a BOM are handled", () => {
-    const a = parseArticle("x.txt", "\uFEFF---\r\ntitle: \"Quoted: title\"\r\npublisher: Wire Co\r\n---\r\nFirst line of text.\r\nSecond line.\r\n");
+    const a = parseArticle("x.txt", '\uFEFF---\r\ntitle: "Quoted: title"\r\npublisher: Wire Co\r\n---\r\nFirst line of text.\r\nSecond line.\r\n');
     expect(a.title).toBe("Quoted: title");
     expect(a.source).toBe("Wire Co");
     expect(a.text).toBe("First line of text.\nSecond line.");
@@ -129,12 +129,15 @@ describe("parseArticle formats", () => {
     expect(a.date).toBe("2022-09-14");
     expect(a.text).toBe(
       "Workers completed the new stadium roof two weeks ahead of schedule, the club said.\n\n" +
-        "\"We are delighted with the result,\" the club's director Ivan Antonov said.",
+        '"We are delighted with the result," the club\'s director Ivan Antonov said.',
     );
   });
 
   it("furniture variants: 'Back to top    Go to home page clear' and 'Antonov said.Go to home page'", () => {
-    const a = parseArticle("f.txt", "Some headline\n\nIt rained all day, Antonov said.Go to home page\n\nBack to top    Go to home page clear\n\nGo to home page\n");
+    const a = parseArticle(
+      "f.txt",
+      "Some headline\n\nIt rained all day, Antonov said.Go to home page\n\nBack to top    Go to home page clear\n\nGo to home page\n",
+    );
     expect(a.text).toBe("It rained all day, Antonov said.");
   });
 
@@ -179,7 +182,7 @@ describe("loadCorpus skips and reports unusable files", () => {
       "f-copy.txt": good,
       "g-huge.txt": Buffer.alloc(MAX_ARTICLE_BYTES + 1, 0x61),
       "h-only-furniture.txt": "Go to home page\n\nBack to top    Go to home page clear\n",
-      "notes.json": "{\"not\": \"an article\"}",
+      "notes.json": '{"not": "an article"}',
       "image.png": Buffer.from([0x89, 0x50, 0x4e, 0x47]),
       ".hidden.txt": "A hidden file is not an article.",
       "sub/nested.html": "<html><head><title>Nested</title></head><body><p>Nested article text.</p></body></html>",
@@ -195,7 +198,15 @@ describe("loadCorpus skips and reports unusable files", () => {
 
   it("reports each unusable file once with its reason, and ignores non-article files", () => {
     const reasons = Object.fromEntries(corpus.skipped.map((s) => [s.file, s.reason]));
-    expect(Object.keys(reasons).sort()).toEqual(["b-empty.txt", "c-blank.md", "d-binary.txt", "e-latin1.txt", "f-copy.txt", "g-huge.txt", "h-only-furniture.txt"]);
+    expect(Object.keys(reasons).sort()).toEqual([
+      "b-empty.txt",
+      "c-blank.md",
+      "d-binary.txt",
+      "e-latin1.txt",
+      "f-copy.txt",
+      "g-huge.txt",
+      "h-only-furniture.txt",
+    ]);
     expect(reasons["b-empty.txt"]).toMatch(/empty/);
     expect(reasons["c-blank.md"]).toMatch(/empty/);
     expect(reasons["d-binary.txt"]).toMatch(/binary/);

@@ -181,7 +181,7 @@ describe("a hub model from a local HTTP mirror", () => {
       requests.push(url.pathname);
       const m = /^\/test-org\/glove-sif-100d\/resolve\/main\/(.+)$/.exec(url.pathname);
       const file = m ? path.join(MODEL_DIR, decodeURIComponent(m[1]!)) : undefined;
-      if (!file || !file.startsWith(MODEL_DIR + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+      if (!file?.startsWith(MODEL_DIR + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
         res.writeHead(404, { "content-type": "text/plain" }).end("Entry not found");
         return;
       }
@@ -205,7 +205,9 @@ describe("a hub model from a local HTTP mirror", () => {
     // A hub model has no citebot.json: the defaults, said once at start-up.
     expect(remote.settings.fromFile).toBe(false);
     expect(remote.modelDir).toBeUndefined();
-    expect(records.filter((r) => r.level === 40).map((r) => r.msg)).toEqual([expect.stringMatching(/^Embedding model "test-org\/glove-sif-100d" has no citebot\.json/)]);
+    expect(records.filter((r) => r.level === 40).map((r) => r.msg)).toEqual([
+      expect.stringMatching(/^Embedding model "test-org\/glove-sif-100d" has no citebot\.json/),
+    ]);
     expect(remote.dimensions).toBe(100);
     expect(env.allowRemoteModels).toBe(true);
     // The fetch spy installed for the offline test does see network loads (so its silence there means something).
@@ -252,7 +254,9 @@ describe("a hub model from a local HTTP mirror", () => {
     await new Promise<void>((resolve) => other.listen(0, "127.0.0.1", resolve));
     try {
       const host = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
-      const err = await TransformersEmbedder.load({ model: "test-org/missing-model", remoteHost: host, cacheDir: mkTmp("citebot-cache-") }).catch((e: unknown) => e);
+      const err = await TransformersEmbedder.load({ model: "test-org/missing-model", remoteHost: host, cacheDir: mkTmp("citebot-cache-") }).catch(
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(EmbedderError);
       expect((err as Error).message).toMatch(/test-org\/missing-model/);
       // The trailing slash was added to the host: requests use the hub layout.
@@ -382,7 +386,16 @@ describe("all-MiniLM-L6-v2 (the committed int8 ONNX), offline", () => {
 describe("citebot.json", () => {
   it("parses the settings and keeps other stages' fields in extra", () => {
     const s = parseModelSettings(JSON.stringify({ maxTokens: 128, dtype: "q8", fusion: { dense: 0.6 }, abstain: { threshold: 0.4 } }));
-    expect(s).toMatchObject({ pooling: "mean", normalize: true, maxTokens: 128, queryPrefix: "", passagePrefix: "", dtype: "q8", file: "onnx/model_quantized.onnx", fromFile: true });
+    expect(s).toMatchObject({
+      pooling: "mean",
+      normalize: true,
+      maxTokens: 128,
+      queryPrefix: "",
+      passagePrefix: "",
+      dtype: "q8",
+      file: "onnx/model_quantized.onnx",
+      fromFile: true,
+    });
     expect(s.extra).toEqual({ fusion: { dense: 0.6 }, abstain: { threshold: 0.4 } });
   });
 

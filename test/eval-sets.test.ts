@@ -23,7 +23,9 @@ const CORPUS_OF: Record<string, string> = {
   "kinds-qa.jsonl": KINDS,
 };
 
-const sets = readdirSync(EVAL_DIR).filter((f) => f.endsWith(".jsonl")).sort();
+const sets = readdirSync(EVAL_DIR)
+  .filter((f) => f.endsWith(".jsonl"))
+  .sort();
 
 describe("question sets under test/eval", () => {
   it("every set names a known corpus", () => {
@@ -67,10 +69,11 @@ describe("question sets under test/eval", () => {
 describe("checkEvalSet", () => {
   const write = (lines: string[]) => {
     const file = path.join(mkdtempSync(path.join(tmpdir(), "citebot-evalset-")), "set.jsonl");
-    writeFileSync(file, lines.join("\n") + "\n");
+    writeFileSync(file, `${lines.join("\n")}\n`);
     return file;
   };
-  const q = (o: Record<string, unknown>) => JSON.stringify({ id: "x-1", question: `question ${String(o.id ?? "x-1")}`, answers: [], source: null, kind: "negative", ...o });
+  const q = (o: Record<string, unknown>) =>
+    JSON.stringify({ id: "x-1", question: `question ${String(o.id ?? "x-1")}`, answers: [], source: null, kind: "negative", ...o });
 
   it("accepts answers that differ from the article only by quotes, spacing and case", async () => {
     // The article has curly quotes: "We don’t cherish illusions on pivotal breakthroughs".

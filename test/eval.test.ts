@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Citebot } from "../src/citebot.js";
-import { EVAL_SETS, evaluate, firstCorrectRank, normalize, pooled, readQuestions, type Figures } from "../src/eval.js";
+import { EVAL_SETS, evaluate, type Figures, firstCorrectRank, normalize, pooled, readQuestions } from "../src/eval.js";
 
 const bots = new Map<string, Citebot>();
 const gloveBots = new Map<string, Citebot>();
@@ -72,14 +72,18 @@ describe("retrieval floors (default model, its fitted calibration)", () => {
     // The hard case: near-topic negatives on four articles of other kinds (sport, business, local news, science).
     ["kinds", 0.74, 0.86, 0.83, 0.04, 0.06],
   ];
-  it.each(FLOORS)("%s set: floors hold", async (name, hit1, hit3, para3, negatives, wrong) => {
-    const f = await run(name);
-    expect(f.hit1).toBeGreaterThanOrEqual(hit1);
-    expect(f.hit3).toBeGreaterThanOrEqual(hit3);
-    expect(f.byKind.paraphrase!.hit3).toBeGreaterThanOrEqual(para3);
-    expect(f.abstainOnNegatives).toBeGreaterThanOrEqual(negatives);
-    expect(f.wrongAbstain).toBeLessThanOrEqual(wrong);
-  }, 300_000);
+  it.each(FLOORS)(
+    "%s set: floors hold",
+    async (name, hit1, hit3, para3, negatives, wrong) => {
+      const f = await run(name);
+      expect(f.hit1).toBeGreaterThanOrEqual(hit1);
+      expect(f.hit3).toBeGreaterThanOrEqual(hit3);
+      expect(f.byKind.paraphrase!.hit3).toBeGreaterThanOrEqual(para3);
+      expect(f.abstainOnNegatives).toBeGreaterThanOrEqual(negatives);
+      expect(f.wrongAbstain).toBeLessThanOrEqual(wrong);
+    },
+    300_000,
+  );
 
   it("over all sets, the default model is ahead of the GloVe stand-in on every retrieval figure", async () => {
     const mine: Figures[] = [];

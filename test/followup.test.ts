@@ -32,7 +32,10 @@ describe("questionInContext", () => {
   });
 
   it("replaces the topic of the earlier question for 'what about X'", () => {
-    expect(questionInContext("What did Antonov say about arms control?", "and what about cyber?")).toEqual({ question: "What did Antonov say about cyber?", kind: "topic" });
+    expect(questionInContext("What did Antonov say about arms control?", "and what about cyber?")).toEqual({
+      question: "What did Antonov say about cyber?",
+      kind: "topic",
+    });
     expect(questionInContext("What is the purpose of the expert dialogue on cybersecurity?", "How about trade").question).toBe(
       "What is the purpose of the expert dialogue on trade?",
     );

@@ -4,16 +4,16 @@ import fs from "node:fs";
 import path from "node:path";
 import JSZip from "jszip";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadCorpus, parseArticle, type LoadedCorpus } from "../src/corpus/load.js";
+import { type LoadedCorpus, loadCorpus, parseArticle } from "../src/corpus/load.js";
+import { readByline } from "../src/corpus/parsers/common.js";
 import { MAX_DOCX_INFLATED_BYTES } from "../src/corpus/parsers/docx.js";
 import { MAX_DOM_DEPTH, scanHtml } from "../src/corpus/parsers/html.js";
-import { readByline } from "../src/corpus/parsers/common.js";
 import { safeLine, safeName, safeText } from "../src/corpus/safe-text.js";
 import { splitArticle } from "../src/corpus/split.js";
 import type { Article } from "../src/types.js";
+import { cleanupTmp, makeCorpus, mkTmp } from "./helpers.js";
 import { deepHtml, unclosedHtml } from "./hostile-files.js";
 import { makeDocx, makePdf } from "./make-docs.js";
-import { cleanupTmp, makeCorpus, mkTmp } from "./helpers.js";
 
 afterAll(cleanupTmp);
 
@@ -37,7 +37,13 @@ describe("a folder of PDF, DOCX and HTML articles", () => {
     const dir = makeCorpus({
       "bridge.pdf": makePdf(
         [
-          [["Harbour Bridge Reopens After Repairs"], ["By Priya Raman, September 18, 2024"], ["The harbour bridge reopened to traffic on Monday after", "six months of repairs, the city said."], ["Engineers replaced 40 steel cables and resurfaced the", "deck. The work cost 12 million dollars."], ["1"]],
+          [
+            ["Harbour Bridge Reopens After Repairs"],
+            ["By Priya Raman, September 18, 2024"],
+            ["The harbour bridge reopened to traffic on Monday after", "six months of repairs, the city said."],
+            ["Engineers replaced 40 steel cables and resurfaced the", "deck. The work cost 12 million dollars."],
+            ["1"],
+          ],
           [["Officials said cyclists would get a separate lane", "from next spring."], ["2"]],
         ],
         { title: "Harbour Bridge Reopens After Repairs", author: "Priya Raman" },
@@ -169,7 +175,11 @@ describe("unusable PDF and DOCX files are reported", () => {
 
 describe("folder walk", () => {
   it("a symlink to a file inside the corpus is followed (and found a duplicate); files of the same name get distinct ids", async () => {
-    const dir = makeCorpus({ "a.txt": "The first article text is here.\n", "a.md": "# Other\n\nA different article with the same name.\n", "sub/b.txt": "Third article in a subfolder.\n" });
+    const dir = makeCorpus({
+      "a.txt": "The first article text is here.\n",
+      "a.md": "# Other\n\nA different article with the same name.\n",
+      "sub/b.txt": "Third article in a subfolder.\n",
+    });
     fs.symlinkSync(path.join(dir, "a.txt"), path.join(dir, "link.txt"));
     fs.symlinkSync(path.join(dir, "sub"), path.join(dir, "sublink"));
     const corpus = await loadCorpus(dir);
@@ -191,7 +201,9 @@ describe("folder walk", () => {
 
 describe("safe text", () => {
   it("controls become control pictures, C1 becomes U+FFFD, bidi controls are dropped; tab, newline and all else verbatim", () => {
-    expect(safeText("a\u001b[31mred\u0007\tb\nc\u007f\u0085 \u202Eabc\u202C \u2066x\u2069 “q” é 日本")).toBe("a\u241b[31mred\u2407\tb\nc\u2421\uFFFD abc x “q” é 日本");
+    expect(safeText("a\u001b[31mred\u0007\tb\nc\u007f\u0085 \u202Eabc\u202C \u2066x\u2069 “q” é 日本")).toBe(
+      "a\u241b[31mred\u2407\tb\nc\u2421\uFFFD abc x “q” é 日本",
+    );
     expect(safeText("line\u2028next")).toBe("line\nnext");
   });
 

@@ -8,8 +8,8 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Citebot } from "../src/citebot.js";
 import { TransformersEmbedder } from "../src/embed/embedder.js";
+import { cleanupTmp, copyRealCorpus, EIRNS_ID, ENVOY_ID, EXTRA_ARTICLE, mkTmp, ROOT } from "./helpers.js";
 import { CONTROL_TITLE, HOSTILE_CLASSES } from "./hostile-files.js";
-import { EIRNS_ID, ENVOY_ID, EXTRA_ARTICLE, ROOT, cleanupTmp, copyRealCorpus, mkTmp } from "./helpers.js";
 
 const QUESTION = "What did Antonov say about cybersecurity?";
 const GOOD_IDS = [ENVOY_ID, EIRNS_ID, path.basename(EXTRA_ARTICLE, ".txt")];
@@ -78,7 +78,9 @@ describe("control characters are shown, not obeyed", () => {
 
   it("article text keeps every other character verbatim", () => {
     const a = bot.article("escapes")!;
-    expect(a.text).toContain("the pier\u241b[2J\u241b[H would reopen in May.\u2407 A clipboard grab \u241b]52;c;cHduZWQ=\u2407 follows.\uFFFD An override and an isolate end it.");
+    expect(a.text).toContain(
+      "the pier\u241b[2J\u241b[H would reopen in May.\u2407 A clipboard grab \u241b]52;c;cHduZWQ=\u2407 follows.\uFFFD An override and an isolate end it.",
+    );
   });
 
   it("tab, newline and a right-to-left override in file names are shown as pictures (one table row each)", () => {

@@ -149,7 +149,10 @@ export const HOSTILE_CLASSES: HostileClass[] = [
     name: "control characters (text, title, file names)",
     write: (dir) => {
       fs.writeFileSync(path.join(dir, "escapes.txt"), CONTROL_TEXT);
-      fs.writeFileSync(path.join(dir, "tab\there\u202Etxt.md"), "# Tab and override in a file name\n\nA file name with a tab and a right-to-left override in it.\n");
+      fs.writeFileSync(
+        path.join(dir, "tab\there\u202Etxt.md"),
+        "# Tab and override in a file name\n\nA file name with a tab and a right-to-left override in it.\n",
+      );
       fs.writeFileSync(path.join(dir, "new\nline.txt"), "A file name with a newline in it still makes an article.\n");
     },
     skipped: {},

@@ -6,10 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Citebot, type OpenStatus } from "../src/citebot.js";
 import { loadCorpus } from "../src/corpus/load.js";
 import { splitArticle } from "../src/corpus/split.js";
-import { TransformersEmbedder, type Embedder } from "../src/embed/embedder.js";
-import { buildIndex, loadIndex, staleReason, type IndexData } from "../src/index/build.js";
-import { BuildWriter, FILES, INDEX_FORMAT, INDEX_VERSION, IndexError, currentBuildDir, hashCorpus, indexDirFor, type Manifest } from "../src/index/store.js";
-import { EXTRA_ARTICLE, cleanupTmp, copyRealCorpus, makeCorpus, mkTmp } from "./helpers.js";
+import { type Embedder, TransformersEmbedder } from "../src/embed/embedder.js";
+import { buildIndex, type IndexData, loadIndex, staleReason } from "../src/index/build.js";
+import { BuildWriter, currentBuildDir, FILES, hashCorpus, INDEX_FORMAT, INDEX_VERSION, IndexError, indexDirFor, type Manifest } from "../src/index/store.js";
+import { cleanupTmp, copyRealCorpus, EXTRA_ARTICLE, makeCorpus, mkTmp } from "./helpers.js";
 
 let embedder: TransformersEmbedder;
 
@@ -133,7 +133,7 @@ describe("build and reload", () => {
     expect(indexDirFor(dataDir, corpusDir)).toBe(indexDir);
     expect(indexDirFor(dataDir, corpusDir + path.sep)).toBe(indexDir);
     expect(indexDirFor(dataDir, mkTmp())).not.toBe(indexDir);
-    expect(path.basename(indexDir).startsWith(path.basename(corpusDir) + "-")).toBe(true);
+    expect(path.basename(indexDir).startsWith(`${path.basename(corpusDir)}-`)).toBe(true);
   });
 });
 

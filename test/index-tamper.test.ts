@@ -5,6 +5,7 @@
 // structural checks must still refuse the file before hnswlib or the retriever touches it. Where a
 // crash could happen, the CLI runs as a child and must exit 0 with an answer.
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,9 +13,8 @@ import { Citebot } from "../src/citebot.js";
 import { TransformersEmbedder } from "../src/embed/embedder.js";
 import { loadIndex } from "../src/index/build.js";
 import { HNSW_HEADER_BYTES, readHnswHeader } from "../src/index/hnswcheck.js";
-import { FILES, IndexError, currentBuildDir, indexDirFor, manifestIntegrity, type Manifest } from "../src/index/store.js";
-import { ENVOY_ID, ROOT, cleanupTmp, copyRealCorpus, mkTmp } from "./helpers.js";
-import { createHash } from "node:crypto";
+import { currentBuildDir, FILES, IndexError, indexDirFor, type Manifest, manifestIntegrity } from "../src/index/store.js";
+import { cleanupTmp, copyRealCorpus, ENVOY_ID, mkTmp, ROOT } from "./helpers.js";
 
 const QUESTION = "What did Antonov say about the Geneva summit?";
 let embedder: TransformersEmbedder;
@@ -61,7 +61,10 @@ function patch(file: string, at: number, bytes: Buffer): void {
 /** Recomputes the manifest's checksums and self-checksum after an edit: the forger's move. */
 function resign(buildDir: string, edit: (m: Manifest) => void = () => undefined): void {
   const m = readManifestJson(buildDir);
-  for (const f of Object.keys(m.checksums)) m.checksums[f] = createHash("sha256").update(fs.readFileSync(path.join(buildDir, f))).digest("hex");
+  for (const f of Object.keys(m.checksums))
+    m.checksums[f] = createHash("sha256")
+      .update(fs.readFileSync(path.join(buildDir, f)))
+      .digest("hex");
   edit(m);
   m.integrity = manifestIntegrity(m);
   fs.writeFileSync(path.join(buildDir, FILES.manifest), JSON.stringify(m, null, 2));
@@ -235,7 +238,7 @@ describe("forged files with a re-signed manifest are still refused before any pa
     const target = path.join(buildDir, FILES.passages);
     const text = fs.readFileSync(target, "utf8");
     const m = /\[(\d+),(\d+),(\d+)\]\]\}$/.exec(text)!;
-    fs.writeFileSync(target, text.slice(0, m.index) + `[${m[1]},${m[2]},${"9".repeat(m[3]!.length)}]]}`);
+    fs.writeFileSync(target, `${text.slice(0, m.index)}[${m[1]},${m[2]},${"9".repeat(m[3]!.length)}]]}`);
     resign(buildDir);
     await expectRebuild(dataDir, indexDir, /passages\.json: passage \d+ lies outside its article/);
   });
@@ -258,7 +261,12 @@ describe("the CLI in a child process: a damaged index is rebuilt, never a crash"
     const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, CORPUS_DIR: corpusDir, LOG_LEVEL: "warn" };
     for (const k of ["EMBED_MODEL", "EMBED_REMOTE_HOST", "DEBUG"]) delete env[k];
     return new Promise((resolve, reject) => {
-      const child = spawn(path.join(ROOT, "node_modules", ".bin", "tsx"), ["src/cli.ts", ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"], timeout: 45_000 });
+      const child = spawn(path.join(ROOT, "node_modules", ".bin", "tsx"), ["src/cli.ts", ...args], {
+        cwd: ROOT,
+        env,
+        stdio: ["ignore", "pipe", "pipe"],
+        timeout: 45_000,
+      });
       let stdout = "";
       let stderr = "";
       child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));

@@ -1,11 +1,12 @@
 // The shipped model's lexicon: its vocabulary (typo or unknown name?) and names.txt (WordNet names
 // and their aliases), which the retriever uses to recognise names in lower-case questions.
-import path from "node:path";
-import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { Lexicon } from "../src/embed/lexicon.js";
 import { LOCAL_MODELS_DIR } from "../src/embed/embedder.js";
+import { Lexicon } from "../src/embed/lexicon.js";
 
 const lexicon = Lexicon.load(path.join(LOCAL_MODELS_DIR, "glove-sif-100d"));
 

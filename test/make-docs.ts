@@ -99,8 +99,8 @@ export async function makeDocx(paragraphs: DocxParagraph[], props: PdfInfo = {})
     `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
 ${props.title ? `<dc:title>${xmlEscape(props.title)}</dc:title>` : ""}${props.author ? `<dc:creator>${xmlEscape(props.author)}</dc:creator>` : ""}${
-      props.date ? `<dcterms:created xsi:type="dcterms:W3CDTF">${props.date}T09:00:00Z</dcterms:created>` : ""
-    }
+  props.date ? `<dcterms:created xsi:type="dcterms:W3CDTF">${props.date}T09:00:00Z</dcterms:created>` : ""
+}
 </cp:coreProperties>`,
   );
   return zip.generateAsync({ type: "nodebuffer", compression: "DEFLATE" });

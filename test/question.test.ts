@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { MAX_QUESTION_CHARS, cleanQuestion, QuestionError } from "../src/question.js";
 import { defuseLinks, safe, userText } from "../src/bot/render.js";
+import { cleanQuestion, MAX_QUESTION_CHARS, QuestionError } from "../src/question.js";
 
 const refusal = (raw: string) => {
   try {

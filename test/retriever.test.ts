@@ -7,17 +7,17 @@ import { loadCoreConfig } from "../src/config.js";
 import { TransformersEmbedder } from "../src/embed/embedder.js";
 import type { Answer, Hit } from "../src/types.js";
 import {
+  cleanupTmp,
+  collapse,
+  copyRealCorpus,
   EIRNS_ID,
   EIRNS_TITLE,
   ENVOY_ID,
   ENVOY_TITLE,
   EXTRA_ARTICLE,
-  REAL_CORPUS,
-  cleanupTmp,
-  collapse,
-  copyRealCorpus,
   makeCorpus,
   mkTmp,
+  REAL_CORPUS,
 } from "./helpers.js";
 
 const QUESTION = "What did Antonov say about cybersecurity?";
@@ -135,9 +135,19 @@ describe("answer() on the real corpus", () => {
 
   it("specific questions find the sentence that answers them", async () => {
     const talks = await bot.answer("When will the strategic stability talks begin?");
-    expect(talks.hits.slice(0, 3).map((h) => h.text).join(" ")).toMatch(/talks will begin in a few weeks in Geneva/);
+    expect(
+      talks.hits
+        .slice(0, 3)
+        .map((h) => h.text)
+        .join(" "),
+    ).toMatch(/talks will begin in a few weeks in Geneva/);
     const attacks = await bot.answer("Did Russia take part in the cyber attacks on U.S. companies?");
-    expect(attacks.hits.slice(0, 3).map((h) => h.text).join(" ")).toMatch(/Russia (was not involved in cyber attacks|didn’t participate in such attacks)/);
+    expect(
+      attacks.hits
+        .slice(0, 3)
+        .map((h) => h.text)
+        .join(" "),
+    ).toMatch(/Russia (was not involved in cyber attacks|didn’t participate in such attacks)/);
   });
 
   it("paging with offset gives the next, different hits from one stable list", async () => {
@@ -226,7 +236,12 @@ describe("excerpts, article search and title lookup", () => {
     expect(bot.findArticles("russian").map((a) => a.id)).toEqual([EIRNS_ID]);
     expect(bot.findArticles("RUSSIAN-U.S.").map((a) => a.id)).toEqual([EIRNS_ID]);
     expect(bot.findArticles("envoy").map((a) => a.id)).toEqual([ENVOY_ID]);
-    expect(bot.findArticles("geneva").map((a) => a.id).sort()).toEqual([ENVOY_ID, EIRNS_ID].sort());
+    expect(
+      bot
+        .findArticles("geneva")
+        .map((a) => a.id)
+        .sort(),
+    ).toEqual([ENVOY_ID, EIRNS_ID].sort());
     expect(bot.findArticles("geneva summit illusions").map((a) => a.id)).toEqual([ENVOY_ID]);
     expect(bot.findArticles("003_e5b").map((a) => a.id)).toEqual([EIRNS_ID]);
     expect(bot.findArticles("cricket")).toEqual([]);
@@ -270,14 +285,20 @@ describe("merging and context windows (Retriever.excerpts)", () => {
   });
 
   it("a sentence already covered by a 3-sentence excerpt is not quoted again", () => {
-    const hits = retriever().excerpts([4, 5, 6, 7].map((n, i) => cand(globalIndex(ENVOY_ID, n), 0.9 - i / 10)), 3);
+    const hits = retriever().excerpts(
+      [4, 5, 6, 7].map((n, i) => cand(globalIndex(ENVOY_ID, n), 0.9 - i / 10)),
+      3,
+    );
     expect(hits.map((h) => `${h.position.first}-${h.position.last}`)).toEqual(["4-6"]);
   });
 
   // Sentences [5], [8], then 6 and 7: a grown excerpt that now touches another must not leave
   // two excerpts side by side (this once gave 5–7 and 8).
   it("excerpts that grow until they touch are merged", () => {
-    const hits = retriever().excerpts([5, 8, 6, 7].map((n, i) => cand(globalIndex(ENVOY_ID, n), 0.9 - i / 10)), 3);
+    const hits = retriever().excerpts(
+      [5, 8, 6, 7].map((n, i) => cand(globalIndex(ENVOY_ID, n), 0.9 - i / 10)),
+      3,
+    );
     expect(hits.length).toBeGreaterThan(0);
     expect(touchingHits({ question: "synthetic", answered: true, more: false, hits }, true)).toEqual([]);
   });
@@ -285,7 +306,10 @@ describe("merging and context windows (Retriever.excerpts)", () => {
   // Sentences 6–8 of the EIRNS article together are 608 characters: merging them must not make
   // a quote longer than the context limit (it once cut the context mid-quote).
   it("merging never makes a hit's text longer than the context limit", () => {
-    const hits = retriever().excerpts([6, 7, 8].map((n, i) => cand(globalIndex(EIRNS_ID, n), 0.9 - i / 10)), 3);
+    const hits = retriever().excerpts(
+      [6, 7, 8].map((n, i) => cand(globalIndex(EIRNS_ID, n), 0.9 - i / 10)),
+      3,
+    );
     expect(hits.length).toBeGreaterThan(0);
     for (const hit of hits) {
       expect(hit.text.length).toBeLessThanOrEqual(600);
@@ -334,7 +358,12 @@ describe("a corpus with the real articles plus a fixture article", () => {
 
     const vote = await mixed.answer("Who voted against the city budget?");
     expect(vote.hits[0]!.article.id).toBe("council-budget");
-    expect(vote.hits.slice(0, 2).map((h) => h.context).join(" ")).toContain("Dale Hutchins");
+    expect(
+      vote.hits
+        .slice(0, 2)
+        .map((h) => h.context)
+        .join(" "),
+    ).toContain("Dale Hutchins");
 
     const talks = await mixed.answer("When will the strategic stability talks begin?");
     expect(talks.hits[0]!.article.id).toBe(EIRNS_ID);

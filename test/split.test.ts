@@ -34,19 +34,39 @@ describe("splitSentences", () => {
       "The U.N. Security Council met on Tuesday. Mr. Smith and Dr. Jones attended the meeting.",
       ["The U.N. Security Council met on Tuesday.", "Mr. Smith and Dr. Jones attended the meeting."],
     ],
-    ["a month: Jan.", "The law took effect on Jan. 5 this year. Officials were pleased.", ["The law took effect on Jan. 5 this year.", "Officials were pleased."]],
-    ["etc. mid-sentence", "They bought apples, pears, etc. and went home. Then it rained.", ["They bought apples, pears, etc. and went home.", "Then it rained."]],
+    [
+      "a month: Jan.",
+      "The law took effect on Jan. 5 this year. Officials were pleased.",
+      ["The law took effect on Jan. 5 this year.", "Officials were pleased."],
+    ],
+    [
+      "etc. mid-sentence",
+      "They bought apples, pears, etc. and went home. Then it rained.",
+      ["They bought apples, pears, etc. and went home.", "Then it rained."],
+    ],
     ["e.g.", "Some fruits, e.g. Apples, are red. Others are green.", ["Some fruits, e.g. Apples, are red.", "Others are green."]],
-    ["an initial: John F. Kennedy", "President John F. Kennedy spoke in Berlin. The crowd cheered.", ["President John F. Kennedy spoke in Berlin.", "The crowd cheered."]],
-    ["two initials: J. R. Jones", "The report by J. R. Jones was published on Monday. It was long.", ["The report by J. R. Jones was published on Monday.", "It was long."]],
+    [
+      "an initial: John F. Kennedy",
+      "President John F. Kennedy spoke in Berlin. The crowd cheered.",
+      ["President John F. Kennedy spoke in Berlin.", "The crowd cheered."],
+    ],
+    [
+      "two initials: J. R. Jones",
+      "The report by J. R. Jones was published on Monday. It was long.",
+      ["The report by J. R. Jones was published on Monday.", "It was long."],
+    ],
     ["a quoted question followed by 'he asked'", "“Why?” he asked. Nobody answered.", ["“Why?” he asked.", "Nobody answered."]],
-    ["straight quotes too", "\"Is it over?\" she said. Yes.", ["\"Is it over?\" she said.", "Yes."]],
+    ["straight quotes too", '"Is it over?" she said. Yes.', ['"Is it over?" she said.', "Yes."]],
     [
       "an ellipsis inside quoted speech",
       "“I don’t know how long we’ll be on our way to a compromise.... I hope that everything will be fine,” he said. Then he left.",
       ["“I don’t know how long we’ll be on our way to a compromise.... I hope that everything will be fine,” he said.", "Then he left."],
     ],
-    ["a sentence that really ends with U.S.", "The talks were held in the U.S. He said they went well.", ["The talks were held in the U.S.", "He said they went well."]],
+    [
+      "a sentence that really ends with U.S.",
+      "The talks were held in the U.S. He said they went well.",
+      ["The talks were held in the U.S.", "He said they went well."],
+    ],
     ["U.S. at the end, then 'The'", "The summit was held in the U.S. The talks went well.", ["The summit was held in the U.S.", "The talks went well."]],
     ["U.S. as an adjective", "The U.S. economy grew. Prices rose.", ["The U.S. economy grew.", "Prices rose."]],
     ["a.m./p.m.", "It ended at 5 p.m. on Friday. Everyone went home.", ["It ended at 5 p.m. on Friday.", "Everyone went home."]],
@@ -67,7 +87,8 @@ describe("splitSentences", () => {
   });
 
   it("a sentence broken by a paragraph break mid-sentence rejoins (offsets still exact)", () => {
-    const text = "The embassy statement recalled that during the Geneva summit,\n\n“the topic of cybersecurity took one of the central places. An agreement was reached.";
+    const text =
+      "The embassy statement recalled that during the Geneva summit,\n\n“the topic of cybersecurity took one of the central places. An agreement was reached.";
     const parts = expectExactOffsets(text);
     expect(parts.map((p) => p.text)).toEqual([
       "The embassy statement recalled that during the Geneva summit,\n\n“the topic of cybersecurity took one of the central places.",
@@ -79,7 +100,10 @@ describe("splitSentences", () => {
   });
 
   it("a line wrapped inside a paragraph does not split a sentence", () => {
-    expect(sentences("The minister said the plan\nwould be ready by June. It was not.")).toEqual(["The minister said the plan\nwould be ready by June.", "It was not."]);
+    expect(sentences("The minister said the plan\nwould be ready by June. It was not.")).toEqual([
+      "The minister said the plan\nwould be ready by June.",
+      "It was not.",
+    ]);
   });
 
   it("offsets are exact with leading/trailing whitespace, CR-free blank lines and unicode", () => {
@@ -193,11 +217,16 @@ describe("hostile input: bounded windows, bounded passages, exact offsets", () =
       expect(p.text).not.toMatch(/^[\uDC00-\uDFFF]|[\uD800-\uDBFF]$/);
     }
     expectCovers(text, parts);
-    expect(parts.map((p) => p.text).join("").replace(/\s+/g, "")).toBe(text.replace(/\s+/g, ""));
+    expect(
+      parts
+        .map((p) => p.text)
+        .join("")
+        .replace(/\s+/g, ""),
+    ).toBe(text.replace(/\s+/g, ""));
   });
 
   it("whitespace-only lines end a paragraph, as before", () => {
     expect(sentences("First line without stop\n \t \nSecond line without stop")).toEqual(["First line without stop", "Second line without stop"]);
-    expect(sentences("a\n" + " \n".repeat(50_000) + "b")).toEqual(["a", "b"]);
+    expect(sentences(`a\n${" \n".repeat(50_000)}b`)).toEqual(["a", "b"]);
   });
 });

@@ -6,10 +6,22 @@
 // and runs its feature-extraction pipeline on our local model folder, offline.
 //   node --import tsx bench/peer/peer.ts --corpus <dir> --data <dir> --result <file>
 import path from "node:path";
+import { env } from "@huggingface/transformers";
 import { HuggingFaceTransformersEmbeddings } from "@langchain/community/embeddings/huggingface_transformers";
 import { HNSWLib } from "@langchain/community/vectorstores/hnswlib";
 import { Document } from "@langchain/core/documents";
-import { env } from "@huggingface/transformers";
+import {
+  argValue,
+  dirBytes,
+  freshDir,
+  log,
+  percentile,
+  questionsFromPassages,
+  round,
+  THREADS,
+  variedQuestions,
+  writeResult,
+} from "../../scripts/bench/common.js";
 import { renderText } from "../../src/answer/render.js";
 import { Citebot } from "../../src/citebot.js";
 import { loadCorpus } from "../../src/corpus/load.js";
@@ -17,7 +29,6 @@ import { splitArticle } from "../../src/corpus/split.js";
 import { TransformersEmbedder } from "../../src/embed/embedder.js";
 import { buildIndex } from "../../src/index/build.js";
 import { indexDirFor } from "../../src/index/store.js";
-import { argValue, dirBytes, freshDir, log, percentile, questionsFromPassages, round, THREADS, variedQuestions, writeResult } from "../../scripts/bench/common.js";
 
 const corpusDir = argValue("--corpus")!;
 const dataDir = argValue("--data")!;
@@ -65,19 +76,36 @@ t = performance.now();
 const store = await HNSWLib.fromDocuments(docs, lcEmbeddings);
 const lcDir = path.join(dataDir, "langchain");
 await store.save(lcDir);
-const lcBuild = { seconds: round((performance.now() - t) / 1000, 2), embedSeconds: round(lcEmbedMs / 1000, 2), passages: docs.length, indexBytes: dirBytes(lcDir) };
+const lcBuild = {
+  seconds: round((performance.now() - t) / 1000, 2),
+  embedSeconds: round(lcEmbedMs / 1000, 2),
+  passages: docs.length,
+  indexBytes: dirBytes(lcDir),
+};
 log(`LangChain HNSWLib index: ${lcBuild.seconds} s`);
 // Texts with no known word: the pipeline pools them to NaN (citebot stores the zero vector).
 const nanVectors = (await embedDocuments(docs.map((d) => d.pageContent).slice(0, 5000))).filter((v) => v.some((x) => Number.isNaN(x))).length;
 
 // Question → rendered answer, alternating the two systems question by question.
 const bot = await Citebot.open({ corpusDir, dataDir, embedder });
-const questions = passages.length > 5000
-  ? [...variedQuestions(Math.floor(questionCount / 2)), ...questionsFromPassages(passages.map((p) => p.text), questionCount - Math.floor(questionCount / 2), 11)]
-  : variedQuestions(questionCount);
+const questions =
+  passages.length > 5000
+    ? [
+        ...variedQuestions(Math.floor(questionCount / 2)),
+        ...questionsFromPassages(
+          passages.map((p) => p.text),
+          questionCount - Math.floor(questionCount / 2),
+          11,
+        ),
+      ]
+    : variedQuestions(questionCount);
 const renderLc = (q: string, found: Document[]) =>
   [q, ...found.map((d, i) => `[${i + 1}] “${d.pageContent}”\n    — ${d.metadata.title} (sentence ${Number(d.metadata.n) + 1})`)].join("\n");
-for (const q of questionsFromPassages(passages.map((p) => p.text), 40, 99)) {
+for (const q of questionsFromPassages(
+  passages.map((p) => p.text),
+  40,
+  99,
+)) {
   renderText(await bot.answer(q));
   renderLc(q, await store.similaritySearch(q, 3));
 }

@@ -80,7 +80,14 @@ export async function runCold(opts: { corpusDir: string; dataDir: string; runs: 
   for (let r = 0; r < opts.runs; r++) for (const [name, [cmd, args]] of Object.entries(variants)) runs[name]!.push(await timeProcess(cmd, args, env));
   const answered = runs["node <esbuild bundle>/cli.js ask"]![0]!.stdout.includes("[1]");
   const medians = Object.fromEntries(
-    Object.entries(runs).map(([k, rs]) => [k, { firstOutputMs: round(median(rs.map((x) => x.firstOutput)), 0), exitMs: round(median(rs.map((x) => x.exit)), 0), runsMs: rs.map((x) => round(x.firstOutput, 0)) }]),
+    Object.entries(runs).map(([k, rs]) => [
+      k,
+      {
+        firstOutputMs: round(median(rs.map((x) => x.firstOutput)), 0),
+        exitMs: round(median(rs.map((x) => x.exit)), 0),
+        runsMs: rs.map((x) => round(x.firstOutput, 0)),
+      },
+    ]),
   );
 
   // Phases of one process, under tsx and bundled.
@@ -99,6 +106,10 @@ export async function runCold(opts: { corpusDir: string; dataDir: string; runs: 
   const phases = Object.fromEntries(
     Object.entries(phaseRuns).map(([name, rs]) => [name, Object.fromEntries(Object.keys(rs[0]!).map((k) => [k, round(median(rs.map((x) => x[k]!)), 0)]))]),
   );
-  log(`cold start medians: ${Object.entries(medians).map(([k, v]) => `${k} ${v.firstOutputMs} ms`).join("; ")}`);
+  log(
+    `cold start medians: ${Object.entries(medians)
+      .map(([k, v]) => `${k} ${v.firstOutputMs} ms`)
+      .join("; ")}`,
+  );
   return { question: QUESTION, runs: opts.runs, bundle: bundled, answered, medians, phases };
 }

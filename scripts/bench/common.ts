@@ -1,9 +1,9 @@
 // Shared pieces of `npm run bench`: figures, statistics, questions, corpora, child processes.
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import os from "node:os";
 import path from "node:path";
-import { Session } from "node:inspector/promises";
 import { PROJECT_ROOT } from "../../src/embed/embedder.js";
 
 export const ROOT = PROJECT_ROOT;
@@ -28,7 +28,13 @@ export interface Figure {
   note?: string;
 }
 
-export function figure(id: string, what: string, value: number | null, unit: string, opts: { target?: string; pass?: boolean | null; note?: string } = {}): Figure {
+export function figure(
+  id: string,
+  what: string,
+  value: number | null,
+  unit: string,
+  opts: { target?: string; pass?: boolean | null; note?: string } = {},
+): Figure {
   return { id, what, value, unit, target: opts.target, pass: opts.target === undefined ? null : (opts.pass ?? null), note: opts.note };
 }
 
@@ -293,7 +299,10 @@ export function summariseProfile(p: CpuProfile, top = 12): ProfileSummary {
     sources.set(source, (sources.get(source) ?? 0) + ms);
   }
   const rank = <K extends string>(m: Map<string, number>, key: K) =>
-    [...m].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, ms]) => ({ [key]: k, ms: round(ms, 1), share: round(ms / total, 3) }) as { [P in K]: string } & { ms: number; share: number });
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([k, ms]) => ({ [key]: k, ms: round(ms, 1), share: round(ms / total, 3) }) as { [P in K]: string } & { ms: number; share: number });
   return { totalMs: round(total, 1), functions: rank(fns, "fn"), sources: rank(sources, "source") };
 }
 

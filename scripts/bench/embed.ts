@@ -12,14 +12,16 @@ import * as ort from "onnxruntime-node";
 import { loadCorpus } from "../../src/corpus/load.js";
 import { splitArticle } from "../../src/corpus/split.js";
 import { FastTokenizer, TransformersEmbedder } from "../../src/embed/embedder.js";
-import { argValue, log, median, MODEL_PATH, peakRss, round, sample, SHIPPED_CORPUS, THREADS, writeResult } from "./common.js";
+import { argValue, log, MODEL_PATH, median, peakRss, round, SHIPPED_CORPUS, sample, THREADS, writeResult } from "./common.js";
 
 const N = Number(argValue("--n") ?? 20000);
 const ROUNDS = Number(argValue("--rounds") ?? 5);
 const LARGE = argValue("--large");
 const BATCH = 64;
 
-type Extractor = ((texts: string[], opts: object) => Promise<unknown>) & { tokenizer: (texts: string[], opts: object) => { input_ids: { data: BigInt64Array; dims: number[] }; attention_mask: { data: BigInt64Array; dims: number[] } } };
+type Extractor = ((texts: string[], opts: object) => Promise<unknown>) & {
+  tokenizer: (texts: string[], opts: object) => { input_ids: { data: BigInt64Array; dims: number[] }; attention_mask: { data: BigInt64Array; dims: number[] } };
+};
 
 const after = await TransformersEmbedder.load({ threads: THREADS });
 const before = await TransformersEmbedder.load({ threads: THREADS, fast: false });
@@ -88,7 +90,7 @@ async function measure(texts: string[], label: string, rounds = ROUNDS, size = B
   };
   // Ratios per round, then their median (the variants ran back to back within each round).
   const ratio = (a: string, b: string | string[]) =>
-    round(median(times[a]!.map((_, r) => ([b].flat().reduce((s, x) => s + times[x]![r]!, 0)) / times[a]![r]!)), 3);
+    round(median(times[a]!.map((_, r) => [b].flat().reduce((s, x) => s + times[x]![r]!, 0) / times[a]![r]!)), 3);
   out.ratioAfterToRaw = ratio("after", "raw");
   if (size === BATCH) {
     Object.assign(out, {
@@ -113,7 +115,9 @@ async function measure(texts: string[], label: string, rounds = ROUNDS, size = B
       }
     out.identicalVectors = { differingComponents: differing, maxAbsDifference: maxAbs };
   }
-  log(`${label} (batch ${size}): raw ${out.throughput && (out.throughput as Record<string, number>).raw}/s, after ${(out.throughput as Record<string, number>).after}/s, ratio ${out.ratioAfterToRaw}`);
+  log(
+    `${label} (batch ${size}): raw ${out.throughput && (out.throughput as Record<string, number>).raw}/s, after ${(out.throughput as Record<string, number>).after}/s, ratio ${out.ratioAfterToRaw}`,
+  );
   return out;
 }
 
@@ -136,7 +140,8 @@ if (LARGE) {
 
 // Batch size: the direct route and the raw session at the same batch sizes (fewer rounds).
 results.batchSweep = [];
-for (const size of [16, 32, 64, 128, 256, 512]) (results.batchSweep as unknown[]).push(await measure(shippedTexts, `shipped ×${Math.round(N / shipped.length)}`, 3, size));
+for (const size of [16, 32, 64, 128, 256, 512])
+  (results.batchSweep as unknown[]).push(await measure(shippedTexts, `shipped ×${Math.round(N / shipped.length)}`, 3, size));
 
 results.peakRssBytes = peakRss();
 writeResult(results);

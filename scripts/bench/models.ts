@@ -8,9 +8,10 @@
 // one intra-op thread each (its default on 2 cores; the batches shared between them); then single-question latency (embed of one question, kind
 // "query", after warm-up; median and p95); and the time 100k and 1M sentences would take at the
 // best indexing rate. Rounds interleave the variants; figures are medians over rounds.
+
+import { readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { readdirSync, readFileSync } from "node:fs";
 import { loadCorpus } from "../../src/corpus/load.js";
 import { splitArticle } from "../../src/corpus/split.js";
 import { TransformersEmbedder } from "../../src/embed/embedder.js";
@@ -93,11 +94,34 @@ for (const model of MODELS) {
 }
 
 const dur = (h: number) => (h < 1 / 60 ? `${Math.round(h * 3600)} s` : h < 1 ? `${Math.round(h * 60)} min` : `${round(h, 1)} h`);
-console.log(`\n${os.cpus().length} cores (${os.cpus()[0]?.model}), load average ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}; ${N} sentences × ${ROUNDS} rounds, batches of ${BATCH}; ${QUESTIONS} questions`);
-const header = ["model", "route", "dims", ...Object.keys(rows[0]!.indexing).map((k) => `sent/s, ${k}`), "question p50 ms", "question p95 ms", "100k sentences", "1M sentences"];
+console.log(
+  `\n${os.cpus().length} cores (${os.cpus()[0]?.model}), load average ${os
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(" ")}; ${N} sentences × ${ROUNDS} rounds, batches of ${BATCH}; ${QUESTIONS} questions`,
+);
+const header = [
+  "model",
+  "route",
+  "dims",
+  ...Object.keys(rows[0]!.indexing).map((k) => `sent/s, ${k}`),
+  "question p50 ms",
+  "question p95 ms",
+  "100k sentences",
+  "1M sentences",
+];
 console.log(`| ${header.join(" | ")} |\n|${header.map(() => "---").join("|")}|`);
 for (const r of rows) {
-  const cells = [r.model, r.directRoute ? "direct" : "pipeline", r.dims, ...Object.values(r.indexing), r.questionMs.median, r.questionMs.p95, dur(r.hours100k), dur(r.hours1m)];
+  const cells = [
+    r.model,
+    r.directRoute ? "direct" : "pipeline",
+    r.dims,
+    ...Object.values(r.indexing),
+    r.questionMs.median,
+    r.questionMs.p95,
+    dur(r.hours100k),
+    dur(r.hours1m),
+  ];
   console.log(`| ${cells.join(" | ")} |`);
 }
 console.log(`(100k/1M: at each model's best indexing rate: ${rows.map((r) => `${r.model} ${r.best}`).join(", ")})`);

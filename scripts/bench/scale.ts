@@ -10,7 +10,7 @@ import { renderText } from "../../src/answer/render.js";
 import { Citebot } from "../../src/citebot.js";
 import { loadCorpus, parseArticle } from "../../src/corpus/load.js";
 import { splitArticle } from "../../src/corpus/split.js";
-import { TransformersEmbedder, type Embedder } from "../../src/embed/embedder.js";
+import { type Embedder, TransformersEmbedder } from "../../src/embed/embedder.js";
 import type { IndexData } from "../../src/index/build.js";
 import { currentBuildDir, FILES, hashCorpus, indexDirFor, readManifest } from "../../src/index/store.js";
 import {
@@ -115,7 +115,9 @@ if (step === "build") {
   const build = currentBuildDir(indexDirFor(dataDir, corpusDir));
   const manifest = build ? readManifest(build) : undefined;
   if (!manifest || manifest.corpusHash !== hashCorpus((await loadCorpus(corpusDir)).articles)) {
-    throw new Error(`no current index in ${dataDir} for ${corpusDir} (${manifest ? "the articles as loaded now differ from the build's" : "none built"}): run the build step again`);
+    throw new Error(
+      `no current index in ${dataDir} for ${corpusDir} (${manifest ? "the articles as loaded now differ from the build's" : "none built"}): run the build step again`,
+    );
   }
   const embedder = await TransformersEmbedder.load({ threads: THREADS });
   const t = performance.now();
@@ -156,8 +158,19 @@ if (step === "build") {
     for (const q of questions) renderText(await bot.answer(q));
   });
   // Per-stage timing of the retriever for the same questions (rank = embed + HNSW + BM25 + fusion).
-  const r = (bot as unknown as { retriever: { rank(q: string): Promise<unknown>; rerank(q: string, c: unknown): Promise<{ ranked: unknown }>; excerpts(c: unknown, n: number): unknown } }).retriever;
-  const stage = { embed: [] as number[], hnsw: [] as number[], keyword: [] as number[], rank: [] as number[], rerank: [] as number[], excerpts: [] as number[] };
+  const r = (
+    bot as unknown as {
+      retriever: { rank(q: string): Promise<unknown>; rerank(q: string, c: unknown): Promise<{ ranked: unknown }>; excerpts(c: unknown, n: number): unknown };
+    }
+  ).retriever;
+  const stage = {
+    embed: [] as number[],
+    hnsw: [] as number[],
+    keyword: [] as number[],
+    rank: [] as number[],
+    rerank: [] as number[],
+    excerpts: [] as number[],
+  };
   for (const q of questions) {
     let s = performance.now();
     const [qv] = await embedder.embed([q]);
@@ -281,10 +294,14 @@ async function measureRecall(index: IndexData, embedder: Embedder, questions: st
         if (dot >= kth - 1e-5) tieAware++;
       }
     });
-    sweep.push({ ef, recallAt10: round(tieAware / (queries.length * k), 4), recallAt10Strict: round(strict / (queries.length * k), 4), searchMsP50: round(median(ms), 4) });
+    sweep.push({
+      ef,
+      recallAt10: round(tieAware / (queries.length * k), 4),
+      recallAt10Strict: round(strict / (queries.length * k), 4),
+      searchMsP50: round(median(ms), 4),
+    });
   }
   const atRetrieverEf = sweep.find((x) => x.ef === 128)!;
   log(`recall@10 (ef 128): ${atRetrieverEf.recallAt10} (strict ${atRetrieverEf.recallAt10Strict}); exact search ${round(median(exactMs), 2)} ms/query`);
   return { queries: queries.length, fromQuestions: qv.length, k, atRetrieverEf, sweep, exactSearchMsP50: round(median(exactMs), 3) };
 }
-

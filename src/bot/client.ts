@@ -1,14 +1,14 @@
 // The discord.js client: intents, partials, safe defaults, and the event wiring.
-import { Client, Events, GatewayIntentBits, Options, Partials, Status, type ClientOptions, type Interaction, type RepliableInteraction } from "discord.js";
+import { Client, type ClientOptions, Events, GatewayIntentBits, type Interaction, Options, Partials, type RepliableInteraction, Status } from "discord.js";
 import { placeOfInteraction, refusalFor } from "./access.js";
-import { apologize, notice, type BotContext } from "./context.js";
 import { commandsByName, messageCommandsByName } from "./commands/index.js";
+import { apologize, type BotContext, notice } from "./context.js";
+import { errInfo } from "./errors.js";
 import { handleMessage } from "./messages.js";
 import { handleMore, isMoreButton } from "./more.js";
-import { handleVote, isVoteButton } from "./votes.js";
 import { checkPermissions } from "./permcheck.js";
 import { NO_PINGS } from "./render.js";
-import { errInfo } from "./errors.js";
+import { handleVote, isVoteButton } from "./votes.js";
 
 /**
  * Intents: Guilds (channels, roles), GuildMessages (messages that mention the bot or reply to it;
@@ -120,7 +120,10 @@ function wire(client: Client, ctx: BotContext): void {
   });
   client.on(Events.ShardError, (err, shardId) => log.error({ err: errInfo(err), shardId }, "gateway error"));
   client.rest.on("rateLimited", (info) =>
-    log.warn({ route: info.route, method: info.method, retryAfter: info.retryAfter, global: info.global, scope: info.scope }, "Discord rate limit hit; waiting"),
+    log.warn(
+      { route: info.route, method: info.method, retryAfter: info.retryAfter, global: info.global, scope: info.scope },
+      "Discord rate limit hit; waiting",
+    ),
   );
 }
 
@@ -129,7 +132,10 @@ export async function refuseOutside(ctx: BotContext, interaction: RepliableInter
   const refused = refusalFor(ctx.config, placeOfInteraction(interaction));
   if (!refused) return false;
   ctx.metrics.notAllowed.inc({ source: interaction.commandName, reason: refused.reason });
-  ctx.log.info({ command: interaction.commandName, userId: interaction.user.id, channelId: interaction.channelId, outcome: "not-allowed", reason: refused.reason }, "command outside ALLOWED_CHANNELS/ALLOWED_ROLES; told where the bot answers");
+  ctx.log.info(
+    { command: interaction.commandName, userId: interaction.user.id, channelId: interaction.channelId, outcome: "not-allowed", reason: refused.reason },
+    "command outside ALLOWED_CHANNELS/ALLOWED_ROLES; told where the bot answers",
+  );
   await notice(interaction, refused.text);
   return true;
 }

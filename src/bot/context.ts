@@ -1,18 +1,18 @@
 // What every handler gets, and the shared ways of answering an interaction safely.
-import { MessageFlags, RESTJSONErrorCodes, DiscordAPIError, type RepliableInteraction } from "discord.js";
+import { DiscordAPIError, MessageFlags, RESTJSONErrorCodes, type RepliableInteraction } from "discord.js";
 import type { Logger } from "../log.js";
 import type { BotConfig } from "./config.js";
 import type { Conversations } from "./conversation.js";
 import { withRetry } from "./deliver.js";
-import type { IndexKeeper } from "./indexwatch.js";
+import { errInfo } from "./errors.js";
 import type { FeedbackStore } from "./feedback.js";
+import type { IndexKeeper } from "./indexwatch.js";
 import type { BotMetrics } from "./metrics.js";
 import type { QuestionStore } from "./questions.js";
 import type { RateLimiter } from "./ratelimit.js";
-import { NO_PINGS, TEXT, type Rendered } from "./render.js";
+import { NO_PINGS, type Rendered, TEXT } from "./render.js";
 import type { CitebotLike } from "./types.js";
 import type { InFlight, SeenIds, WorkQueue } from "./work.js";
-import { errInfo } from "./errors.js";
 
 export interface BotContext {
   citebot: CitebotLike;
@@ -90,7 +90,10 @@ export function messageOf(r: Rendered) {
  */
 export async function apologize(ctx: BotContext, interaction: RepliableInteraction, err: unknown, where: string): Promise<void> {
   ctx.metrics.errors.inc({ where });
-  ctx.log.error({ err: errInfo(err), where, userId: interaction.user.id, channelId: interaction.channelId, interactionId: interaction.id }, "interaction handler failed");
+  ctx.log.error(
+    { err: errInfo(err), where, userId: interaction.user.id, channelId: interaction.channelId, interactionId: interaction.id },
+    "interaction handler failed",
+  );
   try {
     if (interaction.deferred && !interaction.replied && !interaction.ephemeral) {
       await interaction.followUp({ content: TEXT.apology, allowedMentions: NO_PINGS, flags: MessageFlags.Ephemeral });

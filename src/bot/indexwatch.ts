@@ -5,9 +5,9 @@
 // If the index on disk vanishes, is damaged, or a new build can't be loaded, the bot logs it and
 // keeps answering from the index in memory. `/reindex` goes through here too, so a watch-triggered
 // load and a rebuild never run at the same time.
-import { existsSync, watch, type FSWatcher } from "node:fs";
+import { existsSync, type FSWatcher, watch } from "node:fs";
 import type { OpenStatus } from "../citebot.js";
-import { buildLimits, type BuildLimits } from "../index/isolated.js";
+import { type BuildLimits, buildLimits } from "../index/isolated.js";
 import { currentBuildDir, fileStamps, readManifest, verifyChecksums } from "../index/store.js";
 import type { Logger } from "../log.js";
 import { errInfo } from "./errors.js";
@@ -187,7 +187,10 @@ export class IndexKeeper {
       this.setDisk("ok");
     } catch (err) {
       this.verifiedStamps = undefined;
-      this.setDisk("damaged", `the index on disk is damaged (${(err as Error).message}); still answering from the index in memory (run npm run index or /reindex to rebuild it)`);
+      this.setDisk(
+        "damaged",
+        `the index on disk is damaged (${(err as Error).message}); still answering from the index in memory (run npm run index or /reindex to rebuild it)`,
+      );
     }
   }
 

@@ -1,26 +1,26 @@
 // Starting the bot and registering its commands, for the CLI (`npm run bot`,
 // `npm run register-commands`) and for tests (which pass an already-open Citebot and a config).
 import path from "node:path";
-import { DiscordAPIError, Events, REST, Routes, type Client, type ClientOptions } from "discord.js";
+import { type Client, type ClientOptions, DiscordAPIError, Events, REST, Routes } from "discord.js";
 import { ConfigError, loadCoreConfig, loadDotenv, loadLogConfig } from "../config.js";
-import { rootLogger, type Logger } from "../log.js";
+import { type Logger, rootLogger } from "../log.js";
 import { createClient, gatewayReady, gatewayState } from "./client.js";
 import { commandDefinitions, messageCommandsByName } from "./commands/index.js";
-import { BotConfigError, loadBotConfig, TOKEN_HELP, type BotConfig } from "./config.js";
+import { type BotConfig, BotConfigError, loadBotConfig, TOKEN_HELP } from "./config.js";
 import type { BotContext } from "./context.js";
-import { DEFAULT_RETRY_DELAYS_MS } from "./deliver.js";
-import { startHealthServer, type HealthReport, type HealthServer } from "./health.js";
-import { inviteUrl } from "./invite.js";
-import { IndexKeeper, isReloadable, type IndexKeeperOptions } from "./indexwatch.js";
-import { FeedbackStore } from "./feedback.js";
-import { checkPermissions } from "./permcheck.js";
-import { BotMetrics } from "./metrics.js";
 import { Conversations } from "./conversation.js";
+import { DEFAULT_RETRY_DELAYS_MS } from "./deliver.js";
+import { errInfo, redactSecrets, registerSecret } from "./errors.js";
+import { FeedbackStore } from "./feedback.js";
+import { type HealthReport, type HealthServer, startHealthServer } from "./health.js";
+import { IndexKeeper, type IndexKeeperOptions, isReloadable } from "./indexwatch.js";
+import { inviteUrl } from "./invite.js";
+import { BotMetrics } from "./metrics.js";
+import { checkPermissions } from "./permcheck.js";
 import { QuestionStore } from "./questions.js";
 import { RateLimiter } from "./ratelimit.js";
 import type { CitebotLike } from "./types.js";
 import { InFlight, SeenIds, WorkQueue } from "./work.js";
-import { errInfo, redactSecrets, registerSecret } from "./errors.js";
 
 /** A start-up failure with a message meant for people (no stack trace needed). */
 export class BotStartError extends Error {
@@ -127,7 +127,10 @@ export async function runBot(opts: RunBotOptions): Promise<BotHandle> {
     } catch (err) {
       await client.destroy().catch(() => undefined);
       context.feedback?.close();
-      throw new BotStartError(`Could not serve the health endpoint on ${config.health.host}:${config.health.port} (${(err as Error).message}). Pick another HEALTH_PORT or leave it unset.`, { cause: err });
+      throw new BotStartError(
+        `Could not serve the health endpoint on ${config.health.host}:${config.health.port} (${(err as Error).message}). Pick another HEALTH_PORT or leave it unset.`,
+        { cause: err },
+      );
     }
   }
   const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
@@ -152,7 +155,10 @@ export async function runBot(opts: RunBotOptions): Promise<BotHandle> {
 
   const app = client.application;
   if (config.clientId && app.id !== config.clientId) {
-    log.warn({ expected: config.clientId, actual: app.id }, "DISCORD_CLIENT_ID does not match the token's application; commands may be registered to the wrong application");
+    log.warn(
+      { expected: config.clientId, actual: app.id },
+      "DISCORD_CLIENT_ID does not match the token's application; commands may be registered to the wrong application",
+    );
   }
   if (config.answerChannels.length && config.messageContentIntent) {
     const missing = config.answerChannels.filter((id) => !client.channels.cache.has(id));
@@ -222,7 +228,10 @@ export function friendlyStartError(err: unknown, config: Pick<BotConfig, "apiUrl
   }
   const code = String(e?.code ?? (err as { cause?: { code?: unknown } })?.cause?.code ?? "");
   if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|UND_ERR/.test(code + message)) {
-    return new BotStartError(`Could not reach Discord${config.apiUrl ? ` at ${config.apiUrl}` : ""} (${code || message}). Check the network connection${config.apiUrl ? " and DISCORD_API_URL" : ""}.`, { cause: err });
+    return new BotStartError(
+      `Could not reach Discord${config.apiUrl ? ` at ${config.apiUrl}` : ""} (${code || message}). Check the network connection${config.apiUrl ? " and DISCORD_API_URL" : ""}.`,
+      { cause: err },
+    );
   }
   return new BotStartError(`Could not start the bot: ${redactSecrets(message)}`, { cause: err });
 }
@@ -374,7 +383,11 @@ export async function registerCommandsFromCli(opts: { clear?: boolean } = {}): P
     const config = loadAllBotSettings();
     const r = await registerCommands({ config, clear: opts.clear });
     if (opts.clear) {
-      console.log(r.scope === "guild" ? `Removed citebot's slash commands from guild ${r.guildId}.` : "Removed citebot's global slash commands (Discord may take a while to hide them).");
+      console.log(
+        r.scope === "guild"
+          ? `Removed citebot's slash commands from guild ${r.guildId}.`
+          : "Removed citebot's global slash commands (Discord may take a while to hide them).",
+      );
       return;
     }
     // Slash commands as "/ask"; message commands as the menu entry people look for.

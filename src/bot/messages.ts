@@ -4,17 +4,17 @@
 // is read with the question before it (a follow-up, src/followup.ts); with ANSWER_IN_THREAD the
 // answer to a question in a channel goes to a new thread on it (src/bot/threads.ts).
 import type { Message, MessageCreateOptions, MessageReplyOptions, ThreadChannel } from "discord.js";
-import { placeOfMessage, refusalFor } from "./access.js";
-import { deliver, type BotContext } from "./context.js";
-import { cleanQuestion, QuestionError } from "../question.js";
 import { questionInContext } from "../followup.js";
+import { cleanQuestion, QuestionError } from "../question.js";
+import { placeOfMessage, refusalFor } from "./access.js";
+import { type BotContext, deliver } from "./context.js";
 import { previousQuestion } from "./conversation.js";
+import { errInfo } from "./errors.js";
 import { canEmbedIn, renderAnswerFor } from "./plaintext.js";
 import { moreCustomId } from "./questions.js";
 import { fit, NO_PINGS, TEXT, userText } from "./render.js";
-import { isThreadRefusal, openThread, placeInThread, refusalReason, THREAD_NOTES, threadName, withNote, type Place } from "./threads.js";
+import { isThreadRefusal, openThread, type Place, placeInThread, refusalReason, THREAD_NOTES, threadName, withNote } from "./threads.js";
 import { bindFeedback, recordForFeedback } from "./votes.js";
-import { errInfo } from "./errors.js";
 
 export type Trigger = "dm" | "mention" | "reply" | "answer-channel" | "thread";
 
@@ -81,7 +81,10 @@ export async function handleMessage(ctx: BotContext, message: Message, answerCha
   if (refused) {
     ctx.metrics.notAllowed.inc({ source, reason: refused.reason });
     // Silent in a server (see access.ts); a DM is private, so it gets the one-line reason.
-    log.info({ outcome: "not-allowed", reason: refused.reason }, refused.reason === "dm" ? "DM refused (ALLOWED_ROLES is set)" : "question outside ALLOWED_CHANNELS/ALLOWED_ROLES; ignored");
+    log.info(
+      { outcome: "not-allowed", reason: refused.reason },
+      refused.reason === "dm" ? "DM refused (ALLOWED_ROLES is set)" : "question outside ALLOWED_CHANNELS/ALLOWED_ROLES; ignored",
+    );
     if (refused.reason === "dm") {
       await deliver(ctx, "reply", () => message.reply({ content: refused.text, allowedMentions: NO_PINGS, failIfNotExists: false })).catch((err: unknown) =>
         log.warn({ err: errInfo(err) }, "could not send the refusal"),
@@ -137,7 +140,11 @@ export async function handleMessage(ctx: BotContext, message: Message, answerCha
     const previous = await previousQuestion(ctx.conversations, message, botId, log);
     const reading = questionInContext(previous?.question, question);
     const inContext = reading.kind !== "standalone" && previous ? previous.question : undefined;
-    if (previous) log.info({ followUp: reading.kind, from: previous.from }, reading.kind === "standalone" ? "self-contained question after an answer" : "read as a follow-up");
+    if (previous)
+      log.info(
+        { followUp: reading.kind, from: previous.from },
+        reading.kind === "standalone" ? "self-contained question after an answer" : "read as a follow-up",
+      );
     // Where the answer goes: a new thread (ANSWER_IN_THREAD), the thread it was asked in, or a reply.
     let place: Place = { kind: "reply" };
     if (message.inGuild() && message.channel.isThread()) place = placeInThread(message, message.channel);
@@ -161,7 +168,14 @@ export async function handleMessage(ctx: BotContext, message: Message, answerCha
       if (!answer.answered) ctx.metrics.abstentions.inc({ source });
       ctx.metrics.latency.observe({ source }, (Date.now() - received) / 1000);
       log.info(
-        { outcome: "answered", answered: answer.answered, hits: answer.hits.length, followUp: reading.kind, where: sent.channelId === message.channelId ? "reply" : sent.channel.isThread() ? "thread" : "channel", ms: Date.now() - received },
+        {
+          outcome: "answered",
+          answered: answer.answered,
+          hits: answer.hits.length,
+          followUp: reading.kind,
+          where: sent.channelId === message.channelId ? "reply" : sent.channel.isThread() ? "thread" : "channel",
+          ms: Date.now() - received,
+        },
         "answered",
       );
     } finally {
@@ -199,7 +213,13 @@ async function deliverAnswer(
     deliver(
       ctx,
       "send",
-      () => channel.send({ ...payload, content: withNote(payload.content, note), ...once, reply: { messageReference: starterId, failIfNotExists: false } }) as Promise<Message>,
+      () =>
+        channel.send({
+          ...payload,
+          content: withNote(payload.content, note),
+          ...once,
+          reply: { messageReference: starterId, failIfNotExists: false },
+        }) as Promise<Message>,
     );
   if (place.kind === "reply") return reply(place.note);
   if (place.kind === "parent") return toParent(place.channel, place.note, message.channelId);

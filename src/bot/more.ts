@@ -5,8 +5,8 @@
 // that answer: in a shared channel the buttons under an answer are the asker's controls (as will
 // be the planned per-asker feedback buttons, 👍/👎, so all of an answer's buttons behave alike),
 // and others paging through it would spend the asker's button and post pages they didn't ask for.
-import { ComponentType, MessageFlags, type APIActionRowComponent, type APIComponentInMessageActionRow, type ButtonInteraction } from "discord.js";
-import { deliver, messageOf, notice, type BotContext } from "./context.js";
+import { type APIActionRowComponent, type APIComponentInMessageActionRow, type ButtonInteraction, ComponentType, MessageFlags } from "discord.js";
+import { type BotContext, deliver, messageOf, notice } from "./context.js";
 import { canEmbedFor, renderAnswerFor } from "./plaintext.js";
 import { moreCustomId, parseMoreCustomId } from "./questions.js";
 import { NO_PINGS, TEXT } from "./render.js";

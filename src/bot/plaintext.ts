@@ -2,9 +2,9 @@
 // the usual reply would be its one-line lead and nothing else. This form carries the same excerpts
 // and citations in the message text (within the 2000-character limit), plus a short note for the
 // server's admins. Chosen per channel from the bot's permissions (see canEmbed).
-import { PermissionFlagsBits, PermissionsBitField, type Message, type RepliableInteraction } from "discord.js";
+import { type Message, PermissionFlagsBits, type PermissionsBitField, type RepliableInteraction } from "discord.js";
 import type { Answer } from "../types.js";
-import { answerButtons, citationLine, fit, LIMITS, plain, renderAnswer, renderExcerpt, safe, type AnswerRenderOptions, type Rendered } from "./render.js";
+import { type AnswerRenderOptions, answerButtons, citationLine, fit, LIMITS, plain, type Rendered, renderAnswer, renderExcerpt, safe } from "./render.js";
 
 export const NO_EMBEDS_NOTE = "-# I can't show excerpt cards in this channel (I'm missing the Embed Links permission), so here they are as text.";
 

@@ -2,14 +2,7 @@
 // Article and user text is escaped (markdown) and defused (mentions) before it goes anywhere that
 // renders; cuts happen at sentence boundaries when possible, else at a space, never inside a word
 // (a single "word" longer than the whole budget is the only thing ever cut).
-import {
-  ButtonStyle,
-  ComponentType,
-  escapeMarkdown,
-  type APIActionRowComponent,
-  type APIButtonComponent,
-  type APIEmbed,
-} from "discord.js";
+import { type APIActionRowComponent, type APIButtonComponent, type APIEmbed, ButtonStyle, ComponentType, escapeMarkdown } from "discord.js";
 import type { Answer, Article, Hit } from "../types.js";
 import { voteCustomId } from "./feedback.js";
 
@@ -292,7 +285,10 @@ export function answerButtons(opts: { moreCustomId?: string; feedbackKey?: strin
   const buttons: APIButtonComponent[] = [];
   if (opts.moreCustomId) buttons.push(...moreButton(opts.moreCustomId).components);
   if (opts.feedbackKey) {
-    for (const [vote, emoji] of [["up", "👍"], ["down", "👎"]] as const) {
+    for (const [vote, emoji] of [
+      ["up", "👍"],
+      ["down", "👎"],
+    ] as const) {
       buttons.push({ type: ComponentType.Button, style: ButtonStyle.Secondary, emoji: { name: emoji }, custom_id: voteCustomId(opts.feedbackKey, vote) });
     }
   }
@@ -349,7 +345,9 @@ export function renderAnswer(answer: Answer, opts: AnswerRenderOptions = {}): Re
   } else if (hits.length) {
     content =
       `The articles don't cover “${q}”.` +
-      (firstRank > 1 ? ` More related passages (${firstRank}–${lastRank}):` : " The closest passages are below, marked **Related**: they may not answer your question.");
+      (firstRank > 1
+        ? ` More related passages (${firstRank}–${lastRank}):`
+        : " The closest passages are below, marked **Related**: they may not answer your question.");
   } else {
     content = `The articles don't cover “${q}”, and nothing in them comes close.`;
   }
@@ -449,7 +447,6 @@ export const TEXT = {
   emptyDm: "Ask me a question about the articles, for example: who met in Geneva? (`/help` shows more.)",
   slowDown: (ms: number) => `Slow down a little: you can ask again in ${Math.max(1, Math.ceil(ms / 1000))} s.`,
   emptyQuestion: "Ask me something after the mention, for example: who met in Geneva? (`/help` shows more.)",
-  unreadable:
-    "I can't read that message: Discord only shows me messages that mention me. Keep the @mention on when you reply, or use `/ask`.",
+  unreadable: "I can't read that message: Discord only shows me messages that mention me. Keep the @mention on when you reply, or use `/ask`.",
   expired: "That answer is too old to continue. Ask the question again to get more excerpts.",
 };

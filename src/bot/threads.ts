@@ -7,11 +7,11 @@
 import {
   ChannelType,
   DiscordAPIError,
+  type Message,
   PermissionFlagsBits,
   RESTJSONErrorCodes,
-  ThreadAutoArchiveDuration,
-  type Message,
   type SendableChannels,
+  ThreadAutoArchiveDuration,
   type ThreadChannel,
 } from "discord.js";
 import type { Logger } from "../log.js";
@@ -107,7 +107,11 @@ export async function openThread(message: Message<true>, question: string, log: 
     return { kind: "reply", note: THREAD_NOTES.missingPermissions(missing) };
   }
   try {
-    const thread = await message.startThread({ name: threadName(question), autoArchiveDuration: ThreadAutoArchiveDuration.OneDay, reason: "citebot: answer in a thread" });
+    const thread = await message.startThread({
+      name: threadName(question),
+      autoArchiveDuration: ThreadAutoArchiveDuration.OneDay,
+      reason: "citebot: answer in a thread",
+    });
     log.info({ threadId: thread.id }, "opened a thread for the answer");
     return { kind: "thread", thread, created: true };
   } catch (err) {

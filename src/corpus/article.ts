@@ -3,7 +3,7 @@
 // not obeyed). Format-independent; the format parsers live in ./parsers/.
 import path from "node:path";
 import type { Article } from "../types.js";
-import { readByline, trimEndOf, type Parsed } from "./parsers/common.js";
+import { type Parsed, readByline, trimEndOf } from "./parsers/common.js";
 import { safeLine, safeName, safeText } from "./safe-text.js";
 
 /** Longest line that can be a title (longer is a sentence). */
@@ -12,7 +12,9 @@ const MAX_TITLE_CHARS = 200;
 /** The article a parsed file makes. `file` is the path relative to the corpus folder. */
 export function toArticle(file: string, parsed: Parsed): Article {
   const { meta } = parsed;
-  let lines = safeText(parsed.body).split("\n").map((l) => trimEndOf(l));
+  let lines = safeText(parsed.body)
+    .split("\n")
+    .map((l) => trimEndOf(l));
   lines = stripFurniture(lines);
   // A title repeated as the first body line(s) is page furniture too.
   let title = meta.title ? safeLine(meta.title) : undefined;
@@ -36,8 +38,14 @@ export function toArticle(file: string, parsed: Parsed): Article {
     byline ??= read.byline;
     date ??= read.date;
   }
-  const text = (from > 0 ? lines.slice(from) : lines).join("\n").replace(/\n{3,}/g, "\n\n").trim();
-  const id = file.slice(0, file.length - path.extname(file).length).split(path.sep).join("/");
+  const text = (from > 0 ? lines.slice(from) : lines)
+    .join("\n")
+    .replace(/\n{3,}/g, "\n\n")
+    .trim();
+  const id = file
+    .slice(0, file.length - path.extname(file).length)
+    .split(path.sep)
+    .join("/");
   const safe = (v: string | undefined) => (v ? safeLine(v) || undefined : undefined);
   const fields = { date: safe(date), source: safe(meta.source), url: safe(meta.url), byline: safe(byline) };
   return {
@@ -53,7 +61,19 @@ export function toArticle(file: string, parsed: Parsed): Article {
 }
 
 // Navigation text that pages carry around articles.
-const FURNITURE = ["go to home page", "back to top", "return to top", "skip to content", "skip to main content", "share this article", "print this page", "clear", "advertisement", "read more", "home"];
+const FURNITURE = [
+  "go to home page",
+  "back to top",
+  "return to top",
+  "skip to content",
+  "skip to main content",
+  "share this article",
+  "print this page",
+  "clear",
+  "advertisement",
+  "read more",
+  "home",
+];
 const FURNITURE_ALT = FURNITURE.map(escapeRegExp).join("|");
 /** Longest line that can be furniture only (menus are short): longer lines are never tested. */
 const MAX_FURNITURE_LINE = 300;
@@ -92,7 +112,13 @@ function looksLikeTitle(line: string): boolean {
   return t.length <= MAX_TITLE_CHARS && /[\p{L}\p{N}]/u.test(t) && !/[.!?,;:]["”’]?$/.test(t);
 }
 
-const squash = (s: string) => s.normalize("NFKC").replace(/^#+\s*/, "").replace(/\s+/g, " ").trim().toLowerCase();
+const squash = (s: string) =>
+  s
+    .normalize("NFKC")
+    .replace(/^#+\s*/, "")
+    .replace(/\s+/g, " ")
+    .trim()
+    .toLowerCase();
 const sameText = (a: string, b: string) => a.length <= MAX_TITLE_CHARS * 4 && squash(a) === squash(b);
 
 function escapeRegExp(s: string): string {

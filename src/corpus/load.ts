@@ -4,6 +4,7 @@
 // duplicate, a symlink out of the folder, a YAML alias bomb, a broken PDF, or one whose parsing
 // throws) is reported with its reason and skipped; it never fails the corpus.
 import { createHash } from "node:crypto";
+import type { Dirent, Stats } from "node:fs";
 import { readdir, readFile, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Article } from "../types.js";
@@ -35,11 +36,13 @@ export class CorpusError extends Error {}
 /** Reads every article file under `dir` (recursively), in a stable order. */
 export async function loadCorpus(dir: string): Promise<LoadedCorpus> {
   const root = path.resolve(dir);
-  let info;
+  let info: Stats;
   try {
     info = await stat(root);
   } catch {
-    throw new CorpusError(`The corpus folder ${dir} does not exist. Put article files (.txt, .md, .html, .pdf, .docx) there or name another folder with --corpus or CORPUS_DIR.`);
+    throw new CorpusError(
+      `The corpus folder ${dir} does not exist. Put article files (.txt, .md, .html, .pdf, .docx) there or name another folder with --corpus or CORPUS_DIR.`,
+    );
   }
   if (!info.isDirectory()) throw new CorpusError(`${dir} is not a folder: the corpus must be a folder of article files.`);
   // Symlinks are followed only when they stay inside the (real) corpus folder.
@@ -60,7 +63,9 @@ export async function loadCorpus(dir: string): Promise<LoadedCorpus> {
       // Split here, inside the guard (the build reuses the result): a file that can't be split is skipped, not fatal.
       const sentences = splitArticle(article).length;
       if (sentences > MAX_PASSAGES_PER_ARTICLE) {
-        throw new ArticleError(`too many sentences (${sentences.toLocaleString("en")}; the limit is ${MAX_PASSAGES_PER_ARTICLE.toLocaleString("en")} per file)`);
+        throw new ArticleError(
+          `too many sentences (${sentences.toLocaleString("en")}; the limit is ${MAX_PASSAGES_PER_ARTICLE.toLocaleString("en")} per file)`,
+        );
       }
     } catch (err) {
       skip(file, err instanceof ArticleError ? err.message : `could not be read (${(err as Error)?.message?.split("\n")[0] ?? String(err)})`);
@@ -99,7 +104,7 @@ async function listFiles(root: string, realRoot: string, skip: (file: string, re
   const folders = [""];
   while (folders.length > 0) {
     const rel = folders.pop()!;
-    let entries;
+    let entries: Dirent[];
     try {
       entries = await readdir(path.join(root, rel), { withFileTypes: true });
     } catch (err) {
@@ -123,7 +128,10 @@ async function listFiles(root: string, realRoot: string, skip: (file: string, re
           if (isArticle) skip(file, "a broken symlink (its target does not exist)");
           continue;
         }
-        const kind = await stat(target).then((s) => (s.isDirectory() ? "folder" : s.isFile() ? "file" : "other"), () => "other");
+        const kind = await stat(target).then(
+          (s) => (s.isDirectory() ? "folder" : s.isFile() ? "file" : "other"),
+          () => "other",
+        );
         if (!inside(target)) {
           if (isArticle || kind === "folder") skip(file, `a symlink to a ${kind === "folder" ? "folder" : "file"} outside the corpus folder (not followed)`);
         } else if (kind === "file" && isArticle) files.push(file);

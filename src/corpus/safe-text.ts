@@ -25,7 +25,10 @@ function picture(c: string): string {
  * Line and paragraph separators (U+2028/U+2029) become newlines. Everything else is kept verbatim.
  */
 export function safeText(text: string): string {
-  return text.replace(/[\u2028\u2029]/g, "\n").replace(CONTROLS, picture).replace(BIDI, "");
+  return text
+    .replace(/[\u2028\u2029]/g, "\n")
+    .replace(CONTROLS, picture)
+    .replace(BIDI, "");
 }
 
 /** A one-line field (title, date, source, url, byline): any line break or tab is a space, controls pictures, bidi dropped. */
@@ -42,5 +45,8 @@ export function safeLine(text: string): string {
  * picture, and bidi controls shown as U+FFFD, so a name's real order and its oddities stay visible.
  */
 export function safeName(name: string): string {
-  return name.replace(/[\u2028\u2029]/g, "\uFFFD").replace(ALL_CONTROLS, picture).replace(BIDI, "\uFFFD");
+  return name
+    .replace(/[\u2028\u2029]/g, "\uFFFD")
+    .replace(ALL_CONTROLS, picture)
+    .replace(BIDI, "\uFFFD");
 }

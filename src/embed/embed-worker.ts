@@ -13,7 +13,10 @@ try {
   port.on("message", async ({ id, texts }: { id: number; texts: string[] }) => {
     try {
       const vectors = await embedder.embed(texts);
-      port.postMessage({ id, vectors }, vectors.map((v) => v.buffer as ArrayBuffer));
+      port.postMessage(
+        { id, vectors },
+        vectors.map((v) => v.buffer as ArrayBuffer),
+      );
     } catch (err) {
       port.postMessage({ id, error: (err as Error).message });
     }

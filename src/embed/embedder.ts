@@ -13,12 +13,11 @@ import { createHash } from "node:crypto";
 import { closeSync, existsSync, fstatSync, openSync, readSync } from "node:fs";
 import { availableParallelism, endianness } from "node:os";
 import path from "node:path";
-import { env, pipeline, Tensor, type FeatureExtractionPipeline } from "@huggingface/transformers";
-
-import { PROJECT_ROOT } from "../paths.js";
+import { env, type FeatureExtractionPipeline, pipeline, Tensor } from "@huggingface/transformers";
 import { type Logger, rootLogger } from "../log.js";
+import { PROJECT_ROOT } from "../paths.js";
 import { Lexicon } from "./lexicon.js";
-import { defaultSettings, ModelSettingsError, readModelSettings, type ModelSettings } from "./settings.js";
+import { defaultSettings, type ModelSettings, ModelSettingsError, readModelSettings } from "./settings.js";
 import { EmbedWorkers, type WorkerInit } from "./workers.js";
 
 export { PROJECT_ROOT };
@@ -164,7 +163,8 @@ export class TransformersEmbedder implements Embedder {
     const tok = extractor.tokenizer as unknown as { model_max_length?: number; _tokenizerConfig: { model_max_length?: number } };
     if (!settings.fromFile) settings = { ...settings, maxTokens: Math.min(settings.maxTokens, tok.model_max_length ?? Infinity) };
     tok._tokenizerConfig.model_max_length = settings.maxTokens;
-    if (tok.model_max_length !== settings.maxTokens) throw new EmbedderError(`Could not set the maximum input length of "${model}" (this version of transformers.js differs)`);
+    if (tok.model_max_length !== settings.maxTokens)
+      throw new EmbedderError(`Could not set the maximum input length of "${model}" (this version of transformers.js differs)`);
     if (!settings.fromFile && !announcedDefaults.has(model)) {
       announcedDefaults.add(model);
       logger.warn(
@@ -273,7 +273,7 @@ export class TransformersEmbedder implements Embedder {
   ): Promise<T[]> {
     const out: T[] = new Array(texts.length);
     const prefix = this.prefix(opts.kind);
-    const order = texts.map((t, i) => i).sort((a, b) => texts[a]!.length - texts[b]!.length);
+    const order = texts.map((_t, i) => i).sort((a, b) => texts[a]!.length - texts[b]!.length);
     const plan: Array<{ idx: number[]; batch: string[] }> = [];
     for (let b = 0; b < order.length; b += this.batchSize) {
       const idx = order.slice(b, b + this.batchSize);
@@ -666,7 +666,7 @@ export function requiredLiteral(src: string): { literal: string; prefix: boolean
         i += 2; // zero-width: the run continues
         continue;
       }
-      if (!/[.\\\-'"`\[\]{}()*+?|^$/#&~ ]/.test(e)) return undefined;
+      if (!/[.\\\-'"`[\]{}()*+?|^$/#&~ ]/.test(e)) return undefined;
       literal = e;
       next = i + 2;
     } else if (c === "(") {
@@ -689,12 +689,13 @@ export function requiredLiteral(src: string): { literal: string; prefix: boolean
       flush();
       next = j + 1;
     } else if (c === "|" || c === ")") return undefined;
-    else if (c === "." ) {
+    else if (c === ".") {
       flush();
     } else if (c === "^" || c === "$") {
       i++;
       continue;
-    } else if ("*+?{".includes(c)) return undefined; // a quantifier with nothing before it
+    } else if ("*+?{".includes(c))
+      return undefined; // a quantifier with nothing before it
     else literal = c;
     // A quantifier applies to the atom just read: a quantified character is not required.
     const q = src[next];

@@ -26,7 +26,11 @@ export class Lexicon {
       const names = new Map<string, string[][]>();
       for (const line of readFileSync(namesFile, "utf8").split("\n")) {
         const [name, ...aliases] = line.split("\t");
-        if (name) names.set(name, aliases.map((a) => a.split(/[\s-]+/)));
+        if (name)
+          names.set(
+            name,
+            aliases.map((a) => a.split(/[\s-]+/)),
+          );
       }
       return new Lexicon(vocabulary, names);
     } catch {

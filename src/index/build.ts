@@ -11,17 +11,17 @@ import type { Article, Passage } from "../types.js";
 import { checkHnswFile, HnswFormatError, readHnswHeader, summarizeHnsw } from "./hnswcheck.js";
 import {
   BuildWriter,
-  FILES,
-  IndexError,
   checkKeywordJson,
   currentBuildDir,
+  FILES,
   hashCorpus,
   hashSettings,
+  IndexError,
+  type Manifest,
   parsePassages,
   parseVectors,
   readManifest,
   readVerified,
-  type Manifest,
   type StoredPassages,
 } from "./store.js";
 
@@ -95,7 +95,8 @@ export async function loadIndex(indexDir: string, buildDir = currentBuildDir(ind
 export const modelKey = (embedder: Embedder) => (embedder.weights ? `${embedder.modelId}@${embedder.weights}` : embedder.modelId);
 
 export function staleReason(manifest: Manifest, articles: Article[], embedder: Embedder): string | undefined {
-  if (manifest.model !== modelKey(embedder) || manifest.dimensions !== embedder.dimensions) return `the embedding model changed (${manifest.model} → ${modelKey(embedder)})`;
+  if (manifest.model !== modelKey(embedder) || manifest.dimensions !== embedder.dimensions)
+    return `the embedding model changed (${manifest.model} → ${modelKey(embedder)})`;
   if (manifest.settingsHash !== hashSettings(INDEX_SETTINGS)) return "the index settings changed";
   if (manifest.corpusHash !== hashCorpus(articles)) return "the articles changed";
   return undefined;

@@ -91,7 +91,8 @@ export async function checkHnswFile(buf: Buffer, expected: { dimensions: number;
   if (h.maxElements !== want.maxElements) fail(`its capacity is ${h.maxElements}, the manifest says ${want.maxElements}`);
   if (h.entryPoint !== want.entryPoint) fail(`its entry point is ${h.entryPoint}, the manifest says ${want.entryPoint}`);
   if (h.maxLevel !== want.maxLevel) fail(`its top level is ${h.maxLevel}, the manifest says ${want.maxLevel}`);
-  if (h.m !== want.m || h.maxM !== want.m || h.maxM0 !== 2 * want.m) fail(`its link sizes (M ${h.m}, ${h.maxM}, ${h.maxM0}) disagree with the manifest (M ${want.m})`);
+  if (h.m !== want.m || h.maxM !== want.m || h.maxM0 !== 2 * want.m)
+    fail(`its link sizes (M ${h.m}, ${h.maxM}, ${h.maxM0}) disagree with the manifest (M ${want.m})`);
   if (h.efConstruction !== want.efConstruction) fail(`its efConstruction is ${h.efConstruction}, the manifest says ${want.efConstruction}`);
   if (!(Math.abs(h.mult - 1 / Math.log(h.m)) < 1e-9)) fail("its level multiplier is damaged");
   if (h.count < 1 || h.count > h.maxElements) fail(`its element count ${h.count} is out of range`);

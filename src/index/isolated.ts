@@ -9,7 +9,7 @@
 // it goes over), and, on Linux, an OOM score that makes the kernel pick the child rather than the
 // bot if the machine itself runs out. The child reports its stage, so a failure names what it was
 // doing (e.g. splitting which file).
-import { fork, type ChildProcess } from "node:child_process";
+import { type ChildProcess, fork } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";

@@ -101,8 +101,10 @@ export function readManifest(buildDir: string): Manifest {
   } catch (err) {
     throw new IndexError(`the index manifest is missing or unreadable (${(err as Error).message})`);
   }
-  if (manifest === null || typeof manifest !== "object" || manifest.format !== INDEX_FORMAT) throw new IndexError("the index folder holds something that is not a citebot index");
-  if (manifest.version !== INDEX_VERSION) throw new IndexError(`the index is from another version of citebot (format ${manifest.version}, this one reads ${INDEX_VERSION})`);
+  if (manifest === null || typeof manifest !== "object" || manifest.format !== INDEX_FORMAT)
+    throw new IndexError("the index folder holds something that is not a citebot index");
+  if (manifest.version !== INDEX_VERSION)
+    throw new IndexError(`the index is from another version of citebot (format ${manifest.version}, this one reads ${INDEX_VERSION})`);
   if (typeof manifest.integrity !== "string" || manifestIntegrity(manifest) !== manifest.integrity) {
     throw new IndexError("the index manifest was changed or damaged (its checksum does not match)");
   }
@@ -160,8 +162,10 @@ export async function readVerified(buildDir: string, manifest: Manifest, file: s
   } catch {
     throw new IndexError(`the index file ${file} is missing`);
   }
-  if (buf.length !== manifest.sizes[file]) throw new IndexError(`the index file ${file} is truncated or damaged (${buf.length} bytes, expected ${manifest.sizes[file]})`);
-  if ((await sha256Of(buf)) !== manifest.checksums[file]) throw new IndexError(`the index file ${file} was changed or damaged (its checksum does not match the manifest)`);
+  if (buf.length !== manifest.sizes[file])
+    throw new IndexError(`the index file ${file} is truncated or damaged (${buf.length} bytes, expected ${manifest.sizes[file]})`);
+  if ((await sha256Of(buf)) !== manifest.checksums[file])
+    throw new IndexError(`the index file ${file} was changed or damaged (its checksum does not match the manifest)`);
   return buf;
 }
 
@@ -201,7 +205,8 @@ export function parsePassages(buf: Buffer, manifest: Manifest): { articles: Arti
   if (stored.passages.length !== manifest.passages) throw new IndexError("the stored passages do not match the manifest");
   const ids = new Set<string>();
   for (const a of stored.articles) {
-    if (!a || !isStr(a.id) || !isStr(a.title) || !isStr(a.text) || !isStr(a.file) || !isOptStr(a.date) || !isOptStr(a.source) || !isOptStr(a.url)) throw bad("an article is malformed");
+    if (!a || !isStr(a.id) || !isStr(a.title) || !isStr(a.text) || !isStr(a.file) || !isOptStr(a.date) || !isOptStr(a.source) || !isOptStr(a.url))
+      throw bad("an article is malformed");
     if (ids.has(a.id)) throw bad(`article id ${a.id} appears twice`);
     ids.add(a.id);
   }
@@ -211,7 +216,8 @@ export function parsePassages(buf: Buffer, manifest: Manifest): { articles: Arti
     const [ai, start, end] = entry;
     const article = Number.isSafeInteger(ai) ? stored.articles[ai] : undefined;
     if (!article) throw bad(`passage ${i} names article ${ai}, which does not exist`);
-    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end > article.text.length) throw bad(`passage ${i} lies outside its article`);
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end > article.text.length)
+      throw bad(`passage ${i} lies outside its article`);
     const n = counters.get(article.id) ?? 0;
     counters.set(article.id, n + 1);
     return { id: `${article.id}#${n}`, articleId: article.id, n, text: article.text.slice(start, end), start, end };
@@ -247,11 +253,13 @@ export function checkKeywordJson(json: string, passages: number): void {
   } catch (err) {
     throw bad((err as Error).message.split("\n")[0]!);
   }
-  if (!data || typeof data !== "object" || typeof data.documentIds !== "object" || data.documentIds === null || !Array.isArray(data.index)) throw bad("not a keyword index");
+  if (!data || typeof data !== "object" || typeof data.documentIds !== "object" || data.documentIds === null || !Array.isArray(data.index))
+    throw bad("not a keyword index");
   if (data.documentCount !== passages) throw bad(`${String(data.documentCount)} documents, the manifest says ${passages}`);
   const seen = new Set<number>();
   for (const id of Object.values(data.documentIds as Record<string, unknown>)) {
-    if (!Number.isSafeInteger(id) || (id as number) < 0 || (id as number) >= passages || seen.has(id as number)) throw bad(`document id ${String(id)} is not one of the passages`);
+    if (!Number.isSafeInteger(id) || (id as number) < 0 || (id as number) >= passages || seen.has(id as number))
+      throw bad(`document id ${String(id)} is not one of the passages`);
     seen.add(id as number);
   }
 }

@@ -4,8 +4,10 @@ import MiniSearch, { type SearchResult } from "minisearch";
 import stem from "wink-porter2-stemmer";
 
 const STOP_WORDS = new Set(
-  ("a about above after again against all am an and any are as at be because been before being below between both but by can could did do does doing down during each few for from further had has have having he her here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not now of off on once only or other our ours ourselves out over own same she should so some such than that the their theirs them themselves then there these they this those through to too under until up very was we were what when where which while who whom why will with would you your yours yourself yourselves " +
-    "s t don didn doesn isn wasn weren won wouldn couldn shouldn ll re ve d m whats what's hows anything something thing things stuff say said says tell told know think").split(/\s+/),
+  (
+    "a about above after again against all am an and any are as at be because been before being below between both but by can could did do does doing down during each few for from further had has have having he her here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not now of off on once only or other our ours ourselves out over own same she should so some such than that the their theirs them themselves then there these they this those through to too under until up very was we were what when where which while who whom why will with would you your yours yourself yourselves " +
+    "s t don didn doesn isn wasn weren won wouldn couldn shouldn ll re ve d m whats what's hows anything something thing things stuff say said says tell told know think"
+  ).split(/\s+/),
 );
 
 /**
@@ -37,7 +39,7 @@ export function words(text: string): string[] {
 export function terms(text: string): string[] {
   const out: string[] = [];
   for (const w of words(text)) {
-    if (STOP_WORDS.has(w) || w.length < 2 && !/\d/.test(w)) continue;
+    if (STOP_WORDS.has(w) || (w.length < 2 && !/\d/.test(w))) continue;
     out.push(stemOf(w));
   }
   return out;

@@ -157,7 +157,10 @@ export class TokenCache {
       } else if (!missing.some((j) => keys[j] === k)) missing.push(i);
     });
     if (missing.length) {
-      const made = await tokenMatrices(this.embedder, missing.map((i) => texts[i]!));
+      const made = await tokenMatrices(
+        this.embedder,
+        missing.map((i) => texts[i]!),
+      );
       missing.forEach((i, k) => {
         this.entries.set(keys[i]!, made[k]!);
         this.tokens += made[k]!.rows;

@@ -2,12 +2,12 @@
 // (sentence windows, adjacent hits merged, near-duplicates dropped) → an Answer that abstains
 // when the evidence says the articles do not cover the question.
 import path from "node:path";
-import { LOCAL_MODELS_DIR, type Embedder } from "../embed/embedder.js";
+import { type Embedder, LOCAL_MODELS_DIR } from "../embed/embedder.js";
 import { Lexicon } from "../embed/lexicon.js";
 import type { IndexData } from "../index/build.js";
 import type { Answer, AnswerOptions, Article, Hit, Passage } from "../types.js";
 import { answerType, hasAnswerOfType } from "./answertype.js";
-import { CONSERVATIVE_ABSTAIN, EVIDENCE, loadCalibration, SIGNALS, type AbstainModel, type EvidenceName, type Signal } from "./calibration.js";
+import { type AbstainModel, CONSERVATIVE_ABSTAIN, EVIDENCE, type EvidenceName, loadCalibration, SIGNALS, type Signal } from "./calibration.js";
 import { isStopWord, stemOf, words } from "./keyword.js";
 import { lateScores, markContentTokens, TokenCache, type TokenMatrix } from "./late.js";
 
@@ -258,7 +258,10 @@ export class Retriever {
     let q: Float32Array;
     if (this.settings.denseQuery === "content") {
       // The question's content words only: "what did … say about" matches every sentence a little.
-      const denseText = words(question).filter((w) => !isStopWord(w)).join(" ") || question;
+      const denseText =
+        words(question)
+          .filter((w) => !isStopWord(w))
+          .join(" ") || question;
       [q] = (await this.embedder.embed([denseText])) as [Float32Array];
     } else q = (await this.questionTokens(question)).pooled;
     const n = this.index.passages.length;
@@ -340,7 +343,13 @@ export class Retriever {
     const namesMissing = namesSeen.size < names.length ? 1 : 0;
     const unknown = qWords.filter((w) => w.unknown).reduce((s, w) => s + w.weight, 0);
     const nothingKnown = qWords.length > 0 && qWords.every((w) => w.unknown && !w.name && !(this.lexicon()?.knows(w.word) ?? false));
-    const qe: QuestionEvidence = { coverage, namesMissing, unknownWords: total > 0 ? unknown / total : 0, asksType: answerType(question) !== undefined, nothingKnown };
+    const qe: QuestionEvidence = {
+      coverage,
+      namesMissing,
+      unknownWords: total > 0 ? unknown / total : 0,
+      asksType: answerType(question) !== undefined,
+      nothingKnown,
+    };
 
     // Tier 1, no model run: the signals from stored vectors and words, for every re-scored candidate.
     const qTokens = await this.questionTokens(question);
@@ -364,7 +373,10 @@ export class Retriever {
     const best = top.slice(0, this.settings.allSignals ? top.length : this.settings.rescore);
     const qLate = await this.lateQuery(question);
     const windows = best.map((c) => this.windowText(c.index));
-    const mats = await this.tokens.get(windows.map((w) => `w\0${w}`), windows);
+    const mats = await this.tokens.get(
+      windows.map((w) => `w\0${w}`),
+      windows,
+    );
     best.forEach((c, i) => {
       const m = mats[i]!;
       const late = lateScores(qLate, m, this.dim);
@@ -443,7 +455,8 @@ export class Retriever {
     // not know at all and that is no typo of a word it knows ("ryabkov", but not "timline"); a short
     // unknown word is more often chat shorthand ("abt", "mtg", "smth") than a name.
     const isName = (w: WordInfo) =>
-      capitalised.has(w.word) || (lexicon !== undefined && !/\d/.test(w.word) && (lexicon.isName(w.word) || (w.word.length >= 5 && !knows(w) && !lexicon.isTypo(w.word))));
+      capitalised.has(w.word) ||
+      (lexicon !== undefined && !/\d/.test(w.word) && (lexicon.isName(w.word) || (w.word.length >= 5 && !knows(w) && !lexicon.isTypo(w.word))));
     const weightOf = (w: WordInfo) => (this.settings.wordWeights === "model" && vectors ? (w.unit ? w.norm : unknownWeight) : this.idf(w.stem));
     return infos.map((w) => ({
       ...w,
@@ -551,7 +564,10 @@ export class Retriever {
     const first = this.index.passages.indexOf(own[0]!);
     const last = first + own.length - 1;
     const { candidates } = await this.rank(query, (i) => i >= first && i <= last);
-    const [hit] = this.excerpts(candidates.filter((c) => c.index >= first && c.index <= last), 1);
+    const [hit] = this.excerpts(
+      candidates.filter((c) => c.index >= first && c.index <= last),
+      1,
+    );
     return hit;
   }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Conversations, questionFromAnswerText } from "../../src/bot/conversation.js";
 import { renderAnswer } from "../../src/bot/render.js";
-import { threadName, THREAD_NAME_MAX, withNote } from "../../src/bot/threads.js";
+import { THREAD_NAME_MAX, threadName, withNote } from "../../src/bot/threads.js";
 import type { Answer } from "../../src/types.js";
 
 const answer = (question: string, answered: boolean, hits = 0): Answer =>
@@ -14,7 +14,7 @@ describe("questionFromAnswerText", () => {
       const { content } = renderAnswer(a);
       expect(questionFromAnswerText(content)).toBe(q);
     }
-    expect(questionFromAnswerText('More from the articles on “the summit” (excerpts 4–6):')).toBe("the summit");
+    expect(questionFromAnswerText("More from the articles on “the summit” (excerpts 4–6):")).toBe("the summit");
   });
 
   it("drops the ellipsis of a cut question, and ignores other messages", () => {

@@ -8,7 +8,11 @@ import { messagePayloadProblems } from "../discord/limits.js";
 /** A bold run; escaped characters (e.g. \*) may occur inside it. */
 const BOLD = /\*\*(?:\\.|[^*\\])+\*\*/;
 
-const visible = (s: string) => s.replace(/\*\*/g, "").replace(/\\(.)/g, "$1").replace(/\u200b/g, "");
+const visible = (s: string) =>
+  s
+    .replace(/\*\*/g, "")
+    .replace(/\\(.)/g, "$1")
+    .replace(/\u200b/g, "");
 
 function hit(rank: number, context: string, over: Partial<Hit> = {}): Hit {
   const mid = Math.floor(context.length / 3);
@@ -34,14 +38,21 @@ const nasty =
   "[a link](https://example.com) > quote - list 1. item. ";
 
 function bigAnswer(n: number): Answer {
-  const context = (nasty + "Another sentence follows here with several words in it. ").repeat(5).slice(0, 600);
+  const context = `${nasty}Another sentence follows here with several words in it. `.repeat(5).slice(0, 600);
   return {
     question: `@everyone **why** ${"very ".repeat(500)}long?`,
     answered: true,
     more: true,
     hits: Array.from({ length: n }, (_, i) =>
       hit(i + 1, context, {
-        article: { id: `a${i}`, title: `${"Breaking * news _ ".repeat(30)}${i}`, file: "x.txt", url: i % 2 ? "javascript:alert(1)" : "https://example.com/a", source: "S".repeat(3000), date: "2021-07-08" },
+        article: {
+          id: `a${i}`,
+          title: `${"Breaking * news _ ".repeat(30)}${i}`,
+          file: "x.txt",
+          url: i % 2 ? "javascript:alert(1)" : "https://example.com/a",
+          source: "S".repeat(3000),
+          date: "2021-07-08",
+        },
       }),
     ),
   };
@@ -75,7 +86,7 @@ describe("fit", () => {
   });
 
   it("counts the escaping in the budget", () => {
-    const out = fit("*".repeat(50) + " end", 40);
+    const out = fit(`${"*".repeat(50)} end`, 40);
     expect(out.length).toBeLessThanOrEqual(40);
   });
 
@@ -109,7 +120,14 @@ describe("renderExcerpt", () => {
   });
 
   it("merges adjacent highlights into one bold run", () => {
-    const out = renderExcerpt("A b. C d. E f.", [{ start: 0, end: 4 }, { start: 5, end: 9 }], 100);
+    const out = renderExcerpt(
+      "A b. C d. E f.",
+      [
+        { start: 0, end: 4 },
+        { start: 5, end: 9 },
+      ],
+      100,
+    );
     expect(out).toBe("**A b. C d.** E f.");
   });
 });

@@ -1,4 +1,4 @@
-import { HTTPError, DiscordAPIError } from "discord.js";
+import { DiscordAPIError, HTTPError } from "discord.js";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { isTransient, withRetry } from "../../src/bot/deliver.js";
@@ -17,14 +17,16 @@ describe("WorkQueue", () => {
     let peak = 0;
     const order: number[] = [];
     const jobs = tickets.map((t, i) =>
-      t!.compute(async () => {
-        running++;
-        peak = Math.max(peak, running);
-        order.push(i);
-        await sleep(20);
-        running--;
-        return i;
-      }).finally(() => t!.done()),
+      t!
+        .compute(async () => {
+          running++;
+          peak = Math.max(peak, running);
+          order.push(i);
+          await sleep(20);
+          running--;
+          return i;
+        })
+        .finally(() => t!.done()),
     );
     await sleep(5);
     expect(q.active).toBe(2);
@@ -80,7 +82,8 @@ describe("SeenIds and InFlight", () => {
 describe("delivery retries", () => {
   const log = pino({ level: "silent" });
   const http = (status: number) => new HTTPError(status, "err", "POST", "http://127.0.0.1/x", { body: undefined, files: undefined });
-  const api = (status: number) => new DiscordAPIError({ message: "no", code: 50035 }, 50035, status, "POST", "http://127.0.0.1/x", { body: undefined, files: undefined });
+  const api = (status: number) =>
+    new DiscordAPIError({ message: "no", code: 50035 }, 50035, status, "POST", "http://127.0.0.1/x", { body: undefined, files: undefined });
 
   it("retries only transient failures (5xx, timeouts, connection errors)", () => {
     expect(isTransient(http(500))).toBe(true);
@@ -114,7 +117,9 @@ describe("delivery retries", () => {
     await expect(withRetry(async () => (calls++, Promise.reject(api(400))), { log, delaysMs: [5, 5], what: "test" })).rejects.toThrow();
     expect(calls).toBe(1);
     calls = 0;
-    await expect(withRetry(async () => (calls++, Promise.reject(http(500))), { log, delaysMs: [1000], what: "test", deadline: Date.now() + 100 })).rejects.toThrow();
+    await expect(
+      withRetry(async () => (calls++, Promise.reject(http(500))), { log, delaysMs: [1000], what: "test", deadline: Date.now() + 100 }),
+    ).rejects.toThrow();
     expect(calls).toBe(1); // the pause would overrun the deadline
   });
 });

@@ -4,13 +4,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Citebot } from "../../src/citebot.js";
 import { botConfig } from "../../src/bot/config.js";
-import { runBot, type BotHandle } from "../../src/bot/main.js";
+import { type BotHandle, runBot } from "../../src/bot/main.js";
 import type { CitebotLike } from "../../src/bot/types.js";
+import type { Citebot } from "../../src/citebot.js";
 import { Citebot as CitebotClass } from "../../src/citebot.js";
-import { DiscordEmulator, EPHEMERAL, Intents, type EmuUser } from "./emulator.js";
-import { writeLongCorpus } from "./longcorpus.js";
+import { DiscordEmulator, type EmuUser, EPHEMERAL, Intents } from "./emulator.js";
 import {
   captureLogs,
   carriesMessage,
@@ -19,14 +18,15 @@ import {
   expectWithinLimits,
   isCreateMessage,
   isTyping,
+  type LogCapture,
   openCitebot,
   replyTo,
   sleep,
   unmarkdown,
   waitUntil,
   withAnswer,
-  type LogCapture,
 } from "./helpers.js";
+import { writeLongCorpus } from "./longcorpus.js";
 
 /** A bold run; escaped characters (e.g. \*) may occur inside it. */
 const BOLD = /\*\*(?:\\.|[^*\\])+\*\*/;
@@ -209,7 +209,12 @@ describe("bot without the Message Content intent", () => {
     const choices = suggestions.body.data.choices as Array<{ name: string; value: string }>;
     const expected = real.articles().filter((a) => /gene/i.test(a.title));
     expect(choices.length).toBe(Math.min(25, expected.length));
-    expect(choices.map((c) => c.value).sort()).toEqual(expected.map((a) => a.id).sort().slice(0, 25));
+    expect(choices.map((c) => c.value).sort()).toEqual(
+      expected
+        .map((a) => a.id)
+        .sort()
+        .slice(0, 25),
+    );
     for (const c of choices) {
       expect(c.name.length).toBeGreaterThan(0);
       expect(c.name.length).toBeLessThanOrEqual(100);
@@ -451,10 +456,10 @@ describe("bot with the Message Content intent, answer channels and long answers"
 
   it("an over-long exchange (every excerpt the corpus gives, a 1,900-character hostile question) stays within every limit, cut only between words", async () => {
     const head = "What did Antonov say about the Geneva summit and the expert dialogue on cybersecurity?";
-    const filler = " **Also** @everyone <@&" + emu.guild.modRoleId + "> _please_ `quote` ||all|| of it";
+    const filler = ` **Also** @everyone <@&${emu.guild.modRoleId}> _please_ \`quote\` ||all|| of it`;
     let question = head;
     while (question.length + filler.length < 1890) question += filler;
-    question += " " + "x".repeat(60); // ends in a giant "word"
+    question += ` ${"x".repeat(60)}`; // ends in a giant "word"
     const direct = await real.answer(question, { limit: 10 });
     expect(direct.hits.length, "the long config shows more than the default 3 excerpts").toBeGreaterThan(3);
 

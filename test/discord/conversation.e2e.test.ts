@@ -4,9 +4,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { botConfig } from "../../src/bot/config.js";
 import { Conversations } from "../../src/bot/conversation.js";
-import { runBot, type BotHandle } from "../../src/bot/main.js";
+import { type BotHandle, runBot } from "../../src/bot/main.js";
 import { THREAD_NAME_MAX } from "../../src/bot/threads.js";
-import { CREATE_PUBLIC_THREADS, DiscordEmulator, SEND_MESSAGES_IN_THREADS, type EmuUser } from "./emulator.js";
+import { CREATE_PUBLIC_THREADS, DiscordEmulator, type EmuUser, SEND_MESSAGES_IN_THREADS } from "./emulator.js";
 import { captureLogs, carriesMessage, expectNoPings, expectWithinLimits, isCreateMessage, openCitebot, replyTo, transcript, unmarkdown } from "./helpers.js";
 
 let core: Awaited<ReturnType<typeof openCitebot>>;
@@ -111,8 +111,12 @@ describe("ANSWER_IN_THREAD=true: answers in a thread on the question, with fallb
   let bot: BotHandle;
   let n = 0;
   const member = () => emu.addUser(`threader${++n}`);
-  const isThreadStart = (messageId: string) => (r: { method: string; path: string }) => r.method === "POST" && r.path.endsWith(`/messages/${messageId}/threads`);
-  const postedIn = (channelId: string, after = 0) => (r: any) => isCreateMessage(r) && r.status === 200 && r.path === `/channels/${channelId}/messages` && r.seq > after;
+  const isThreadStart = (messageId: string) => (r: { method: string; path: string }) =>
+    r.method === "POST" && r.path.endsWith(`/messages/${messageId}/threads`);
+  const postedIn =
+    (channelId: string, after = 0) =>
+    (r: any) =>
+      isCreateMessage(r) && r.status === 200 && r.path === `/channels/${channelId}/messages` && r.seq > after;
 
   beforeAll(async () => {
     emu = await DiscordEmulator.start();

@@ -36,7 +36,15 @@ export const MANAGE_THREADS = 1n << 34n;
 const PRIVILEGED = Intents.GuildMembers | Intents.GuildPresences | Intents.MessageContent;
 
 export const InteractionType = { Ping: 1, ApplicationCommand: 2, MessageComponent: 3, Autocomplete: 4, ModalSubmit: 5 } as const;
-export const CallbackType = { Pong: 1, ChannelMessage: 4, DeferredChannelMessage: 5, DeferredUpdate: 6, UpdateMessage: 7, AutocompleteResult: 8, Modal: 9 } as const;
+export const CallbackType = {
+  Pong: 1,
+  ChannelMessage: 4,
+  DeferredChannelMessage: 5,
+  DeferredUpdate: 6,
+  UpdateMessage: 7,
+  AutocompleteResult: 8,
+  Modal: 9,
+} as const;
 export const EPHEMERAL = 1 << 6;
 
 export interface EmuUser {
@@ -177,9 +185,12 @@ function user(username: string, extra: Partial<EmuUser> = {}): EmuUser {
   return { id: snowflake(), username, global_name: username[0]!.toUpperCase() + username.slice(1), discriminator: "0", avatar: null, ...extra };
 }
 
-type Handler = (ctx: { params: string[]; body: Json; query: Record<string, string>; authorized: boolean }) =>
-  | { status: number; body?: Json; headers?: Record<string, string> }
-  | Promise<{ status: number; body?: Json; headers?: Record<string, string> }>;
+type Handler = (ctx: {
+  params: string[];
+  body: Json;
+  query: Record<string, string>;
+  authorized: boolean;
+}) => { status: number; body?: Json; headers?: Record<string, string> } | Promise<{ status: number; body?: Json; headers?: Record<string, string> }>;
 
 export class DiscordEmulator extends EventEmitter {
   readonly token: string;
@@ -239,7 +250,19 @@ export class DiscordEmulator extends EventEmitter {
     this.users = { alice: user("alice"), bob: user("bob"), mallory: user("mallory"), otherBot: user("otherbot", { bot: true }) };
     const guildId = snowflake();
     this.guild = { id: guildId, name: "Newsroom", ownerId: owner.id, everyoneRoleId: guildId, botRoleId: snowflake(), modRoleId: snowflake() };
-    const text = (name: string): Channel => ({ id: snowflake(), type: 0, name, guild_id: guildId, position: 0, permission_overwrites: [], nsfw: false, topic: null, last_message_id: null, rate_limit_per_user: 0, parent_id: null });
+    const text = (name: string): Channel => ({
+      id: snowflake(),
+      type: 0,
+      name,
+      guild_id: guildId,
+      position: 0,
+      permission_overwrites: [],
+      nsfw: false,
+      topic: null,
+      last_message_id: null,
+      rate_limit_per_user: 0,
+      parent_id: null,
+    });
     this.channels = { general: text("general"), answers: text("ask-the-archive"), news: text("news") };
     for (const c of Object.values(this.channels)) this.allChannels.set(c.id, c);
 
@@ -320,7 +343,13 @@ export class DiscordEmulator extends EventEmitter {
       member_count: 1,
       total_message_sent: 0,
       flags: 0,
-      thread_metadata: { archived: false, auto_archive_duration: 1440, archive_timestamp: new Date().toISOString(), locked: false, create_timestamp: new Date().toISOString() },
+      thread_metadata: {
+        archived: false,
+        auto_archive_duration: 1440,
+        archive_timestamp: new Date().toISOString(),
+        locked: false,
+        create_timestamp: new Date().toISOString(),
+      },
     };
     this.allChannels.set(thread.id, thread);
     this.threads.push(thread);
@@ -385,7 +414,16 @@ export class DiscordEmulator extends EventEmitter {
     const id = snowflake();
     const guild = { id, name, ownerId: this.guild.ownerId, everyoneRoleId: id, botRoleId: snowflake(), modRoleId: snowflake() };
     const made: Channel[] = channels.map((c) => ({
-      id: snowflake(), type: 0, name: c.name, guild_id: id, position: 0, nsfw: false, topic: null, last_message_id: null, rate_limit_per_user: 0, parent_id: null,
+      id: snowflake(),
+      type: 0,
+      name: c.name,
+      guild_id: id,
+      position: 0,
+      nsfw: false,
+      topic: null,
+      last_message_id: null,
+      rate_limit_per_user: 0,
+      parent_id: null,
       permission_overwrites: c.deny ? [{ id: guild.botRoleId, type: 0, allow: "0", deny: String(c.deny) }] : [],
     }));
     for (const c of made) this.allChannels.set(c.id, c);
@@ -447,7 +485,13 @@ export class DiscordEmulator extends EventEmitter {
       mention_everyone: everyone,
       mentions: mentions.map((m) => ({ ...m })),
       mention_roles: opts.mentionRoles ?? [...content.matchAll(/<@&(\d+)>/g)].map((m) => m[1]),
-      attachments: (opts.attachments ?? []).map((a) => ({ id: snowflake(), size: 1024, url: `${this.url}/attachments/${a.filename}`, proxy_url: `${this.url}/attachments/${a.filename}`, ...a })),
+      attachments: (opts.attachments ?? []).map((a) => ({
+        id: snowflake(),
+        size: 1024,
+        url: `${this.url}/attachments/${a.filename}`,
+        proxy_url: `${this.url}/attachments/${a.filename}`,
+        ...a,
+      })),
       embeds: opts.embeds ?? [],
       ...(opts.stickers && { sticker_items: opts.stickers.map((st) => ({ id: snowflake(), format_type: 1, ...st })) }),
       pinned: false,
@@ -767,28 +811,69 @@ export class DiscordEmulator extends EventEmitter {
 
   private guildPayload(g: DiscordEmulator["guild"] = this.guild, channels: Channel[] = Object.values(this.channels), threads: Channel[] = this.threads): Json {
     const role = (id: string, name: string, position: number, permissions: string, extra: Json = {}) => ({
-      id, name, color: 0, colors: { primary_color: 0, secondary_color: null, tertiary_color: null }, hoist: false, icon: null, unicode_emoji: null,
-      position, permissions, managed: false, mentionable: false, flags: 0, ...extra,
+      id,
+      name,
+      color: 0,
+      colors: { primary_color: 0, secondary_color: null, tertiary_color: null },
+      hoist: false,
+      icon: null,
+      unicode_emoji: null,
+      position,
+      permissions,
+      managed: false,
+      mentionable: false,
+      flags: 0,
+      ...extra,
     });
     return {
       id: g.id,
       name: g.name,
-      icon: null, splash: null, discovery_splash: null, banner: null, description: null,
+      icon: null,
+      splash: null,
+      discovery_splash: null,
+      banner: null,
+      description: null,
       owner_id: g.ownerId,
-      region: null, afk_channel_id: null, afk_timeout: 300,
-      verification_level: 0, default_message_notifications: 1, explicit_content_filter: 0, mfa_level: 0, nsfw_level: 0, premium_tier: 0,
-      features: [], emojis: [], stickers: [],
+      region: null,
+      afk_channel_id: null,
+      afk_timeout: 300,
+      verification_level: 0,
+      default_message_notifications: 1,
+      explicit_content_filter: 0,
+      mfa_level: 0,
+      nsfw_level: 0,
+      premium_tier: 0,
+      features: [],
+      emojis: [],
+      stickers: [],
       roles: [
         role(g.everyoneRoleId, "@everyone", 0, "1071698660929"),
         role(g.botRoleId, "citebot", 1, "309237729280", { managed: true, tags: { bot_id: this.botUser.id } }),
         role(g.modRoleId, "Moderators", 2, "1099511627775", { mentionable: true }),
       ],
-      system_channel_id: this.channels.general.id, system_channel_flags: 0, rules_channel_id: null, public_updates_channel_id: null, safety_alerts_channel_id: null,
-      vanity_url_code: null, premium_subscription_count: 0, preferred_locale: "en-US", max_video_channel_users: 25, max_members: 500000,
-      premium_progress_bar_enabled: false, application_id: null,
-      joined_at: new Date().toISOString(), large: false, unavailable: false, lazy: true,
+      system_channel_id: this.channels.general.id,
+      system_channel_flags: 0,
+      rules_channel_id: null,
+      public_updates_channel_id: null,
+      safety_alerts_channel_id: null,
+      vanity_url_code: null,
+      premium_subscription_count: 0,
+      preferred_locale: "en-US",
+      max_video_channel_users: 25,
+      max_members: 500000,
+      premium_progress_bar_enabled: false,
+      application_id: null,
+      joined_at: new Date().toISOString(),
+      large: false,
+      unavailable: false,
+      lazy: true,
       member_count: this.members.length,
-      voice_states: [], presences: [], threads: threads.map((t) => ({ ...t })), stage_instances: [], guild_scheduled_events: [], soundboard_sounds: [],
+      voice_states: [],
+      presences: [],
+      threads: threads.map((t) => ({ ...t })),
+      stage_instances: [],
+      guild_scheduled_events: [],
+      soundboard_sounds: [],
       channels: channels.map((c, i) => ({ ...c, guild_id: undefined, position: i })),
       members: this.members.map((u) => this.memberPayload(u, true, g)),
     };
@@ -798,8 +883,17 @@ export class DiscordEmulator extends EventEmitter {
     const roles = u.id === this.botUser.id ? [g.botRoleId] : u.id === this.users.bob.id ? [g.modRoleId] : [];
     return {
       ...(withUser && { user: u }),
-      roles, nick: null, avatar: null, banner: null, premium_since: null, joined_at: new Date(Date.now() - 86400000).toISOString(),
-      deaf: false, mute: false, flags: 0, pending: false, communication_disabled_until: null,
+      roles,
+      nick: null,
+      avatar: null,
+      banner: null,
+      premium_since: null,
+      joined_at: new Date(Date.now() - 86400000).toISOString(),
+      deaf: false,
+      mute: false,
+      flags: 0,
+      pending: false,
+      communication_disabled_until: null,
     };
   }
 
@@ -807,7 +901,15 @@ export class DiscordEmulator extends EventEmitter {
 
   private sendCommandInteraction(
     type: number,
-    opts: { name: string; options?: Record<string, string | number | boolean>; focused?: string; user?: EmuUser; channelId?: string; permissions?: string; attachments?: Record<string, EmuAttachment> },
+    opts: {
+      name: string;
+      options?: Record<string, string | number | boolean>;
+      focused?: string;
+      user?: EmuUser;
+      channelId?: string;
+      permissions?: string;
+      attachments?: Record<string, EmuAttachment>;
+    },
   ): InteractionState {
     const channelId = opts.channelId ?? this.channels.general.id;
     const channel = this.allChannels.get(channelId);
@@ -829,11 +931,25 @@ export class DiscordEmulator extends EventEmitter {
       (resolved.attachments ??= {})[id] = { id, filename: a.filename, size, url, proxy_url: url, ...(a.contentType && { content_type: a.contentType }) };
       options.push({ name, type: 11, value: id });
     }
-    const data = { id: registered?.id ?? snowflake(), name: opts.name, type: 1, options, ...(resolved.attachments && { resolved }), ...(channel?.guild_id && { guild_id: channel.guild_id }) };
+    const data = {
+      id: registered?.id ?? snowflake(),
+      name: opts.name,
+      type: 1,
+      options,
+      ...(resolved.attachments && { resolved }),
+      ...(channel?.guild_id && { guild_id: channel.guild_id }),
+    };
     return this.createInteraction(type, data, opts.user, channelId, undefined, opts.permissions);
   }
 
-  private createInteraction(type: number, data: Json, u: EmuUser | undefined, channelId: string, message?: Json, permissions = "2251799813685247"): InteractionState {
+  private createInteraction(
+    type: number,
+    data: Json,
+    u: EmuUser | undefined,
+    channelId: string,
+    message?: Json,
+    permissions = "2251799813685247",
+  ): InteractionState {
     const who = u ?? this.users.alice;
     const channel = this.allChannels.get(channelId);
     if (!channel) throw new Error(`unknown channel ${channelId}`);
@@ -864,7 +980,17 @@ export class DiscordEmulator extends EventEmitter {
       payload.member = { ...this.memberPayload(who, true), permissions };
     } else payload.user = who;
     const state: InteractionState = {
-      id, token, type, createdAt: Date.now(), channelId, guildId: channel.guild_id, user: who, acknowledged: false, followups: [], payload, message,
+      id,
+      token,
+      type,
+      createdAt: Date.now(),
+      channelId,
+      guildId: channel.guild_id,
+      user: who,
+      acknowledged: false,
+      followups: [],
+      payload,
+      message,
     };
     this.interactions.set(id, state);
     if (this.current) this.dispatchTo(this.current, "INTERACTION_CREATE", payload);
@@ -884,7 +1010,7 @@ export class DiscordEmulator extends EventEmitter {
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks);
     const contentType = req.headers["content-type"];
-    let body: Json = undefined;
+    let body: Json;
     const files: RecordedRequest["files"] = [];
     try {
       if (raw.length && contentType?.startsWith("application/json")) body = JSON.parse(raw.toString("utf8"));
@@ -947,7 +1073,11 @@ export class DiscordEmulator extends EventEmitter {
         const retryAfter = fault.retryAfter ?? 0.05;
         return this.respond(res, rec, {
           status: 429,
-          headers: { "retry-after": String(retryAfter), "x-ratelimit-scope": fault.global ? "global" : "user", ...(fault.global && { "x-ratelimit-global": "true" }) },
+          headers: {
+            "retry-after": String(retryAfter),
+            "x-ratelimit-scope": fault.global ? "global" : "user",
+            ...(fault.global && { "x-ratelimit-global": "true" }),
+          },
           body: fault.body ?? { message: "You are being rate limited.", retry_after: retryAfter, global: !!fault.global, code: fault.global ? 0 : undefined },
         });
       }
@@ -971,7 +1101,14 @@ export class DiscordEmulator extends EventEmitter {
     this.respond(res, rec, { status: 404, body: { message: "404: Not Found", code: 0 } });
   }
 
-  private record(req: http.IncomingMessage, url: URL, pathname: string | undefined, contentType: string | undefined, body: Json, files: RecordedRequest["files"]): RecordedRequest {
+  private record(
+    req: http.IncomingMessage,
+    url: URL,
+    pathname: string | undefined,
+    contentType: string | undefined,
+    body: Json,
+    files: RecordedRequest["files"],
+  ): RecordedRequest {
     const auth = req.headers.authorization;
     return {
       seq: ++this.reqSeq,
@@ -1047,8 +1184,7 @@ export class DiscordEmulator extends EventEmitter {
       let referenced: Json;
       if (body.message_reference?.message_id) {
         referenced = this.messages.get(body.message_reference.message_id);
-        if (!referenced && body.message_reference.fail_if_not_exists !== false)
-          return invalid(["message_reference: Unknown message"]);
+        if (!referenced && body.message_reference.fail_if_not_exists !== false) return invalid(["message_reference: Unknown message"]);
       }
       // enforce_nonce: a second create with the same nonce (same author, same channel, within minutes) returns the first message.
       const nonceKey = body.enforce_nonce && body.nonce !== undefined ? `${channel.id}:${this.botUser.id}:${body.nonce}` : undefined;
@@ -1074,7 +1210,8 @@ export class DiscordEmulator extends EventEmitter {
       if (!m || m.channel_id !== channel.id) return notFound("Unknown Message", 10008);
       if (this.botDenied(channel.id) & CREATE_PUBLIC_THREADS) return { status: 403, body: { message: "Missing Permissions", code: 50013 } };
       if (this.allChannels.has(m.id)) return { status: 400, body: { message: "A thread has already been created for this message", code: 160004 } };
-      if (typeof body?.name !== "string" || body.name.trim().length < 1 || body.name.length > 100) return invalid(["name: Must be between 1 and 100 in length."]);
+      if (typeof body?.name !== "string" || body.name.trim().length < 1 || body.name.length > 100)
+        return invalid(["name: Must be between 1 and 100 in length."]);
       const now = new Date().toISOString();
       const thread: Channel = {
         id: m.id,
@@ -1089,7 +1226,13 @@ export class DiscordEmulator extends EventEmitter {
         member_count: 1,
         total_message_sent: 0,
         flags: 0,
-        thread_metadata: { archived: false, auto_archive_duration: body.auto_archive_duration ?? 4320, archive_timestamp: now, locked: false, create_timestamp: now },
+        thread_metadata: {
+          archived: false,
+          auto_archive_duration: body.auto_archive_duration ?? 4320,
+          archive_timestamp: now,
+          locked: false,
+          create_timestamp: now,
+        },
         member: { id: m.id, user_id: this.botUser.id, join_timestamp: now, flags: 0 },
       };
       this.allChannels.set(thread.id, thread);
@@ -1160,7 +1303,14 @@ export class DiscordEmulator extends EventEmitter {
         }
         if (query.with_response === "true") {
           return ok({
-            interaction: { id: ia.id, type: ia.type, activity_instance_id: null, response_message_id: message?.id, response_message_loading: type === 5, response_message_ephemeral: !!(message?.flags & EPHEMERAL) },
+            interaction: {
+              id: ia.id,
+              type: ia.type,
+              activity_instance_id: null,
+              response_message_id: message?.id,
+              response_message_loading: type === 5,
+              response_message_ephemeral: !!(message?.flags & EPHEMERAL),
+            },
             resource: { type, ...(message && { message }) },
           });
         }
@@ -1172,71 +1322,97 @@ export class DiscordEmulator extends EventEmitter {
     const webhookMessage = (appId: string, token: string, mid: string): { ia?: InteractionState; m?: Json; err?: ReturnType<typeof notFound> } => {
       const ia = this.interactionByToken(token);
       if (!ia || appId !== this.application.id) return { err: notFound("Unknown Webhook", 10015) };
-      const m = mid === "@original" ? ia.original : ia.followups.find((f) => f.id === mid) ?? (ia.message?.id === mid ? ia.message : undefined);
+      const m = mid === "@original" ? ia.original : (ia.followups.find((f) => f.id === mid) ?? (ia.message?.id === mid ? ia.message : undefined));
       if (!m) return { err: notFound("Unknown Message", 10008) };
       return { ia, m: this.messages.get(m.id) ?? m };
     };
-    this.route("GET", "/webhooks/:app/:token/messages/:mid", ({ params }) => {
-      const { m, err } = webhookMessage(params[0]!, params[1]!, params[2]!);
-      return err ?? ok(m);
-    }, false);
-    this.route("PATCH", "/webhooks/:app/:token/messages/:mid", ({ params, body }) => {
-      const { ia, m, err } = webhookMessage(params[0]!, params[1]!, params[2]!);
-      if (err) return err;
-      const problems = messagePayloadProblems(body, { edit: true });
-      if (problems.length) return invalid(problems);
-      const wasLoading = !!(m.flags & 128);
-      Object.assign(m, pickMessageFields(body));
-      if (wasLoading) {
-        m.flags &= ~128;
-        if (isEmptyMessage(m)) return { status: 400, body: { message: "Cannot send an empty message", code: 50006 } };
+    this.route(
+      "GET",
+      "/webhooks/:app/:token/messages/:mid",
+      ({ params }) => {
+        const { m, err } = webhookMessage(params[0]!, params[1]!, params[2]!);
+        return err ?? ok(m);
+      },
+      false,
+    );
+    this.route(
+      "PATCH",
+      "/webhooks/:app/:token/messages/:mid",
+      ({ params, body }) => {
+        const { ia, m, err } = webhookMessage(params[0]!, params[1]!, params[2]!);
+        if (err) return err;
+        const problems = messagePayloadProblems(body, { edit: true });
+        if (problems.length) return invalid(problems);
+        const wasLoading = !!(m.flags & 128);
+        Object.assign(m, pickMessageFields(body));
+        if (wasLoading) {
+          m.flags &= ~128;
+          if (isEmptyMessage(m)) return { status: 400, body: { message: "Cannot send an empty message", code: 50006 } };
+          this.recordPings(m, body, undefined);
+          if (!(m.flags & EPHEMERAL)) this.dispatchMessageCreate(m);
+        } else m.edited_timestamp = new Date().toISOString(); // edits notify no one
+        if (ia && params[2] === "@original") ia.original = m;
+        return ok(m);
+      },
+      false,
+    );
+    this.route(
+      "DELETE",
+      "/webhooks/:app/:token/messages/:mid",
+      ({ params }) => {
+        const { m, err } = webhookMessage(params[0]!, params[1]!, params[2]!);
+        if (err) return err;
+        this.messages.delete(m.id);
+        return { status: 204 };
+      },
+      false,
+    );
+    this.route(
+      "POST",
+      "/webhooks/:app/:token",
+      ({ params, body }) => {
+        const ia = this.interactionByToken(params[1]!);
+        if (!ia || params[0] !== this.application.id) return notFound("Unknown Webhook", 10015);
+        if (!ia.acknowledged) return notFound("Unknown Webhook", 10015);
+        const problems = messagePayloadProblems(body);
+        if (problems.length) return invalid(problems);
+        if (isEmptyMessage(body)) return { status: 400, body: { message: "Cannot send an empty message", code: 50006 } };
+        const channel = this.allChannels.get(ia.channelId)!;
+        const m = this.botMessage(channel, body, undefined, ia);
+        ia.followups.push(m);
+        this.storeMessage(m);
         this.recordPings(m, body, undefined);
         if (!(m.flags & EPHEMERAL)) this.dispatchMessageCreate(m);
-      } else m.edited_timestamp = new Date().toISOString(); // edits notify no one
-      if (ia && params[2] === "@original") ia.original = m;
-      return ok(m);
-    }, false);
-    this.route("DELETE", "/webhooks/:app/:token/messages/:mid", ({ params }) => {
-      const { m, err } = webhookMessage(params[0]!, params[1]!, params[2]!);
-      if (err) return err;
-      this.messages.delete(m.id);
-      return { status: 204 };
-    }, false);
-    this.route("POST", "/webhooks/:app/:token", ({ params, body }) => {
-      const ia = this.interactionByToken(params[1]!);
-      if (!ia || params[0] !== this.application.id) return notFound("Unknown Webhook", 10015);
-      if (!ia.acknowledged) return notFound("Unknown Webhook", 10015);
-      const problems = messagePayloadProblems(body);
-      if (problems.length) return invalid(problems);
-      if (isEmptyMessage(body)) return { status: 400, body: { message: "Cannot send an empty message", code: 50006 } };
-      const channel = this.allChannels.get(ia.channelId)!;
-      const m = this.botMessage(channel, body, undefined, ia);
-      ia.followups.push(m);
-      this.storeMessage(m);
-      this.recordPings(m, body, undefined);
-      if (!(m.flags & EPHEMERAL)) this.dispatchMessageCreate(m);
-      return ok(m);
-    }, false);
+        return ok(m);
+      },
+      false,
+    );
 
-    const putCommands = (key: string) => ({ body }: { body: Json }) => {
-      const problems = commandProblems(body);
-      if (problems.length) return invalid(problems);
-      const existing = this.commands.get(key) ?? [];
-      const saved = (body as Json[]).map((c) => ({
-        id: existing.find((e) => e.name === c.name)?.id ?? snowflake(),
-        application_id: this.application.id,
-        version: snowflake(),
-        type: c.type ?? 1,
-        default_member_permissions: c.default_member_permissions ?? null,
-        nsfw: c.nsfw ?? false,
-        ...(key !== "global" && { guild_id: key }),
-        ...c,
-      }));
-      this.commands.set(key, saved);
-      return ok(saved);
-    };
-    this.route("PUT", "/applications/:app/commands", (ctx) => (ctx.params[0] === this.application.id ? putCommands("global")(ctx) : { status: 403, body: { message: "Missing Access", code: 50001 } }));
-    this.route("GET", "/applications/:app/commands", ({ params }) => (params[0] === this.application.id ? ok(this.commands.get("global") ?? []) : { status: 403, body: { message: "Missing Access", code: 50001 } }));
+    const putCommands =
+      (key: string) =>
+      ({ body }: { body: Json }) => {
+        const problems = commandProblems(body);
+        if (problems.length) return invalid(problems);
+        const existing = this.commands.get(key) ?? [];
+        const saved = (body as Json[]).map((c) => ({
+          id: existing.find((e) => e.name === c.name)?.id ?? snowflake(),
+          application_id: this.application.id,
+          version: snowflake(),
+          type: c.type ?? 1,
+          default_member_permissions: c.default_member_permissions ?? null,
+          nsfw: c.nsfw ?? false,
+          ...(key !== "global" && { guild_id: key }),
+          ...c,
+        }));
+        this.commands.set(key, saved);
+        return ok(saved);
+      };
+    this.route("PUT", "/applications/:app/commands", (ctx) =>
+      ctx.params[0] === this.application.id ? putCommands("global")(ctx) : { status: 403, body: { message: "Missing Access", code: 50001 } },
+    );
+    this.route("GET", "/applications/:app/commands", ({ params }) =>
+      params[0] === this.application.id ? ok(this.commands.get("global") ?? []) : { status: 403, body: { message: "Missing Access", code: 50001 } },
+    );
     this.route("PUT", "/applications/:app/guilds/:guild/commands", (ctx) => {
       if (ctx.params[0] !== this.application.id) return { status: 403, body: { message: "Missing Access", code: 50001 } };
       if (ctx.params[1] !== this.guild.id) return { status: 403, body: { message: "Missing Access", code: 50001 } };
@@ -1263,7 +1439,11 @@ export class DiscordEmulator extends EventEmitter {
       pinned: false,
       type: ia ? 20 : referenced ? 19 : 0,
       flags: body.flags ?? 0,
-      ...(ia && { application_id: this.application.id, webhook_id: this.application.id, interaction_metadata: { id: ia.id, type: ia.type, user: ia.user, authorizing_integration_owners: ia.payload.authorizing_integration_owners } }),
+      ...(ia && {
+        application_id: this.application.id,
+        webhook_id: this.application.id,
+        interaction_metadata: { id: ia.id, type: ia.type, user: ia.user, authorizing_integration_owners: ia.payload.authorizing_integration_owners },
+      }),
     };
     if (referenced) {
       m.message_reference = { type: 0, message_id: referenced.id, channel_id: channel.id, ...(channel.guild_id && { guild_id: channel.guild_id }) };

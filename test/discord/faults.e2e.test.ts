@@ -6,11 +6,11 @@ import { appendFileSync, existsSync, readdirSync, rmSync, truncateSync } from "n
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { botConfig } from "../../src/bot/config.js";
-import { runBot, type BotHandle } from "../../src/bot/main.js";
+import { type BotHandle, runBot } from "../../src/bot/main.js";
 import type { CitebotLike } from "../../src/bot/types.js";
 import { currentBuildDir } from "../../src/index/store.js";
 import { DiscordEmulator, type EmuUser } from "./emulator.js";
-import { captureLogs, isCreateMessage, openCitebot, replyTo, sleep, waitUntil, withAnswer, type LogCapture } from "./helpers.js";
+import { captureLogs, isCreateMessage, type LogCapture, openCitebot, replyTo, sleep, waitUntil, withAnswer } from "./helpers.js";
 
 const Q = "What did Antonov say about the Geneva summit?";
 /** Discord lets a bot identify once per 5 s; discord.js waits that out. Here: no wait, to keep the suite fast. */
@@ -38,7 +38,12 @@ describe("gateway connection faults", () => {
 
   beforeAll(async () => {
     emu = await DiscordEmulator.start({ heartbeatIntervalMs: 1000 });
-    bot = await runBot({ citebot: core.citebot, config: botConfig({ token: emu.token, apiUrl: emu.apiUrl }), logger: captureLogs().logger, clientOptions: noIdentifyWait });
+    bot = await runBot({
+      citebot: core.citebot,
+      config: botConfig({ token: emu.token, apiUrl: emu.apiUrl }),
+      logger: captureLogs().logger,
+      clientOptions: noIdentifyWait,
+    });
   });
   afterAll(async () => {
     await bot?.stop();
@@ -170,7 +175,12 @@ describe("REST faults: 429, 5xx, connection resets, slow answers", () => {
     expect(edit.body.embeds.length).toBeGreaterThan(0);
     const ack = emu.requestsFor(ia).find((r) => r.path.endsWith("/callback") && r.status === 204)!;
     expect(ack.at - ia.createdAt).toBeLessThan(3000);
-    expect(emu.requestsFor(ia).filter((r) => r.path.endsWith("/callback")).map((r) => r.status)).toEqual([429, 204]);
+    expect(
+      emu
+        .requestsFor(ia)
+        .filter((r) => r.path.endsWith("/callback"))
+        .map((r) => r.status),
+    ).toEqual([429, 204]);
   });
 
   it("when Discord keeps failing, the failure is logged, and the next question is answered once it recovers", async () => {
@@ -198,7 +208,11 @@ describe("a slow answer is acknowledged in time and never lost", () => {
 
   beforeAll(async () => {
     emu = await DiscordEmulator.start({ interactionAckDeadlineMs: WINDOW_MS });
-    bot = await runBot({ citebot: slowCore(350), config: botConfig({ token: emu.token, apiUrl: emu.apiUrl, queue: { concurrency: 1, max: 10 } }), logger: captureLogs().logger });
+    bot = await runBot({
+      citebot: slowCore(350),
+      config: botConfig({ token: emu.token, apiUrl: emu.apiUrl, queue: { concurrency: 1, max: 10 } }),
+      logger: captureLogs().logger,
+    });
   });
   afterAll(async () => {
     await bot?.stop();

@@ -2,9 +2,9 @@
 // core on the shipped corpus. The bot runs without the Message Content intent: the claim comes from
 // the interaction (resolved.messages), never from reading the channel.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { botConfig } from "../../src/bot/config.js";
 import { CLAIM_MAX_CHARS, claimFromText, FIND_SOURCES_TEXT } from "../../src/bot/commands/findsources.js";
-import { runBot, type BotHandle } from "../../src/bot/main.js";
+import { botConfig } from "../../src/bot/config.js";
+import { type BotHandle, runBot } from "../../src/bot/main.js";
 import { DiscordEmulator, EMBED_LINKS, EPHEMERAL, Intents } from "./emulator.js";
 import { captureLogs, carriesMessage, expectNoPings, expectWithinLimits, openCitebot, transcript, unmarkdown } from "./helpers.js";
 
@@ -48,7 +48,9 @@ describe("Find sources (message command)", () => {
     expect(callback!.body).toEqual({ type: 5, data: { flags: EPHEMERAL } }); // private "thinking…"
     expect(edit.method).toBe("PATCH");
     expect(edit.response.flags & EPHEMERAL).toBe(EPHEMERAL);
-    expect(edit.body.content).toMatch(/^Here is what the articles say on the claim in \[this message\]\(https:\/\/discord\.com\/channels\/\d+\/\d+\/\d+\): “Antonov says Russia/);
+    expect(edit.body.content).toMatch(
+      /^Here is what the articles say on the claim in \[this message\]\(https:\/\/discord\.com\/channels\/\d+\/\d+\/\d+\): “Antonov says Russia/,
+    );
     expect(edit.body.content).toContain(`/${msg.id})`);
     const excerpts = unmarkdown(edit.body.embeds.map((e: any) => e.description).join("\n"));
     expect(excerpts).toMatch(SUPPORT);
@@ -77,7 +79,11 @@ describe("Find sources (message command)", () => {
     const msg = emu.sendMessage({ author: member(), content: long });
     const ia = emu.sendMessageCommand({ name: "Find sources", messageId: msg.id, user: member() });
     const edit = await emu.waitForInteractionResponse(ia);
-    expect(edit.body.content).toMatch(new RegExp(`-# The message is long \\(${long.length.toLocaleString("en-US")} characters\\), so I looked up its first \\d+ sentences \\(up to ${CLAIM_MAX_CHARS} characters\\)\\.`));
+    expect(edit.body.content).toMatch(
+      new RegExp(
+        `-# The message is long \\(${long.length.toLocaleString("en-US")} characters\\), so I looked up its first \\d+ sentences \\(up to ${CLAIM_MAX_CHARS} characters\\)\\.`,
+      ),
+    );
     expect(edit.body.content).not.toContain("Republican"); // the last sentence was left out
     expect(edit.body.embeds.length).toBeGreaterThan(0);
     expectWithinLimits(edit);
@@ -93,7 +99,14 @@ describe("Find sources (message command)", () => {
     const link = emu.sendMessage({
       author: member(),
       content: "https://example.com/news/42",
-      embeds: [{ type: "link", url: "https://example.com/news/42", title: "Kremlin: expert dialogue on cybersecurity to launch soon", description: "Peskov told journalists the mechanism would discuss attacks and critical infrastructure." }],
+      embeds: [
+        {
+          type: "link",
+          url: "https://example.com/news/42",
+          title: "Kremlin: expert dialogue on cybersecurity to launch soon",
+          description: "Peskov told journalists the mechanism would discuss attacks and critical infrastructure.",
+        },
+      ],
     });
     const ia2 = emu.sendMessageCommand({ name: "Find sources", messageId: link.id, user: member() });
     const edit = await emu.waitForInteractionResponse(ia2);
@@ -132,7 +145,9 @@ describe("Find sources (message command)", () => {
 
 describe("claimFromText", () => {
   it("keeps a short claim whole, without mentions, emoji or links", () => {
-    expect(claimFromText("<@123456789012345678> look: https://x.example/a <:wow:123456789012345678> Antonov met Biden")).toEqual({ text: "look: Antonov met Biden" });
+    expect(claimFromText("<@123456789012345678> look: https://x.example/a <:wow:123456789012345678> Antonov met Biden")).toEqual({
+      text: "look: Antonov met Biden",
+    });
     expect(claimFromText("   ")).toBeNull();
     expect(claimFromText("<@123456789012345678> 🎉")).toBeNull();
   });

@@ -5,12 +5,12 @@
 // where the bot lacks Embed Links the answer comes as plain text with its excerpts.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { botConfig } from "../../src/bot/config.js";
-import { runBot, type BotHandle } from "../../src/bot/main.js";
+import { type BotHandle, runBot } from "../../src/bot/main.js";
 import { NOT_YOUR_BUTTON } from "../../src/bot/more.js";
 import { NO_EMBEDS_NOTE } from "../../src/bot/plaintext.js";
 import { DiscordEmulator, EMBED_LINKS, EPHEMERAL } from "./emulator.js";
+import { captureLogs, expectNoPings, type LogCapture, openCitebot, replyTo, sleep, unmarkdown, waitUntil, withAnswer } from "./helpers.js";
 import { messagePayloadProblems } from "./limits.js";
-import { captureLogs, expectNoPings, openCitebot, replyTo, sleep, unmarkdown, waitUntil, withAnswer, type LogCapture } from "./helpers.js";
 
 const Q = "What did Antonov say about the Geneva summit?";
 

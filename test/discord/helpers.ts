@@ -6,9 +6,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { expect } from "vitest";
+import type { CitebotLike } from "../../src/bot/types.js";
 import { Citebot } from "../../src/citebot.js";
 import type { Logger } from "../../src/log.js";
-import type { CitebotLike } from "../../src/bot/types.js";
 import type { DiscordEmulator, RecordedRequest } from "./emulator.js";
 import { messagePayloadProblems } from "./limits.js";
 
@@ -113,7 +113,10 @@ export function expectWithinLimits(r: RecordedRequest): void {
 
 /** Visible text of an embed description: markdown escapes, bold markers and zero-width spaces removed. */
 export function unmarkdown(s: string): string {
-  return s.replace(/\*\*/g, "").replace(/\\(.)/g, "$1").replace(/\u200b/g, "");
+  return s
+    .replace(/\*\*/g, "")
+    .replace(/\\(.)/g, "$1")
+    .replace(/\u200b/g, "");
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -167,11 +170,20 @@ export function withAnswer(c: Citebot, answer: CitebotLike["answer"], overrides:
  * A readable transcript of an exchange in the emulator: the users' messages (by id) and the bot's
  * messages and interaction responses, as text (embeds as "[title] description" lines), in order.
  */
-export function transcript(emu: DiscordEmulator, messageIds: string[], ...interactions: Array<{ id: string; token: string; user: { username: string }; payload: any }>): string {
+export function transcript(
+  emu: DiscordEmulator,
+  messageIds: string[],
+  ...interactions: Array<{ id: string; token: string; user: { username: string }; payload: any }>
+): string {
   const lines: string[] = [];
   const show = (who: string, m: any) => {
     lines.push(`${who}: ${m.content ?? ""}`.trimEnd());
-    for (const e of m.embeds ?? []) lines.push(`    [${unmarkdown(e.title ?? "")}] ${unmarkdown(e.description ?? "").replace(/\s+/g, " ").slice(0, 220)}${e.footer ? ` — ${e.footer.text}` : ""}`);
+    for (const e of m.embeds ?? [])
+      lines.push(
+        `    [${unmarkdown(e.title ?? "")}] ${unmarkdown(e.description ?? "")
+          .replace(/\s+/g, " ")
+          .slice(0, 220)}${e.footer ? ` — ${e.footer.text}` : ""}`,
+      );
     for (const row of m.components ?? []) lines.push(`    (buttons: ${row.components.map((c: any) => c.label).join(", ")})`);
   };
   for (const id of messageIds) {

@@ -4,11 +4,11 @@
 // escaped), and never carries a live mention, masked link, bidi control or other invisible trick.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { botConfig } from "../../src/bot/config.js";
-import { cleanQuestion, REFUSAL } from "../../src/question.js";
-import { runBot, type BotHandle } from "../../src/bot/main.js";
+import { type BotHandle, runBot } from "../../src/bot/main.js";
 import { TEXT } from "../../src/bot/render.js";
+import { cleanQuestion, REFUSAL } from "../../src/question.js";
 import { DiscordEmulator, type RecordedRequest } from "./emulator.js";
-import { captureLogs, expectNoPings, expectWithinLimits, messageData, openCitebot, replyTo, unmarkdown, type LogCapture } from "./helpers.js";
+import { captureLogs, expectNoPings, expectWithinLimits, type LogCapture, messageData, openCitebot, replyTo, unmarkdown } from "./helpers.js";
 
 type Expect = "answer" | "refusal";
 interface Case {
@@ -39,7 +39,12 @@ const CASES: Case[] = [
     text: (emu) => `<#${emu.channels.news.id}> </ask:123456789012345678> <:pepe:123456789012345678> <t:1700000000:R> ${Q}`,
     expect: "answer",
   },
-  { name: "masked links", text: () => `[click here](http://evil.example/login) ${Q} [the summit](<https://evil.example/x> "tooltip")`, expect: "answer", onlyInEcho: /evil/ },
+  {
+    name: "masked links",
+    text: () => `[click here](http://evil.example/login) ${Q} [the summit](<https://evil.example/x> "tooltip")`,
+    expect: "answer",
+    onlyInEcho: /evil/,
+  },
   { name: "bare links", text: () => `${Q} https://evil.example/free-nitro`, expect: "answer", onlyInEcho: /evil|nitro/i },
   {
     name: "prompt injection",
@@ -72,7 +77,11 @@ beforeAll(async () => {
   articleTitles = core.citebot.articles().map((a) => a.title);
   emu = await DiscordEmulator.start();
   logs = captureLogs();
-  bot = await runBot({ citebot: core.citebot, config: botConfig({ token: emu.token, apiUrl: emu.apiUrl, rateLimit: { max: 100, windowMs: 60_000 } }), logger: logs.logger });
+  bot = await runBot({
+    citebot: core.citebot,
+    config: botConfig({ token: emu.token, apiUrl: emu.apiUrl, rateLimit: { max: 100, windowMs: 60_000 } }),
+    logger: logs.logger,
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -94,7 +103,16 @@ async function send(surface: Surface, text: string): Promise<RecordedRequest> {
 
 /** All text the user sees in a reply. */
 function visibleParts(data: any): string[] {
-  return [data.content ?? "", ...(data.embeds ?? []).flatMap((e: any) => [e.title ?? "", e.description ?? "", e.footer?.text ?? "", e.author?.name ?? "", ...(e.fields ?? []).flatMap((f: any) => [f.name, f.value])])];
+  return [
+    data.content ?? "",
+    ...(data.embeds ?? []).flatMap((e: any) => [
+      e.title ?? "",
+      e.description ?? "",
+      e.footer?.text ?? "",
+      e.author?.name ?? "",
+      ...(e.fields ?? []).flatMap((f: any) => [f.name, f.value]),
+    ]),
+  ];
 }
 
 /** The cleaned question as the user would expect to see it echoed (curly quotes straightened). */
@@ -145,9 +163,14 @@ describe.each(SURFACES)("hostile input via %s", (surface) => {
     // every excerpt is text from an article, every title an article's title
     for (const e of data.embeds ?? []) {
       for (const stretch of unmarkdown(e.description).split(/ ?… ?/).filter(Boolean)) {
-        expect(articleTexts.some((t) => t.includes(stretch)), `excerpt from an article: "${stretch.slice(0, 80)}"`).toBe(true);
+        expect(
+          articleTexts.some((t) => t.includes(stretch)),
+          `excerpt from an article: "${stretch.slice(0, 80)}"`,
+        ).toBe(true);
       }
-      const title = unmarkdown(e.title).replace(/^(Related · )?\[\d+\] /, "").replace(/…$/, "");
+      const title = unmarkdown(e.title)
+        .replace(/^(Related · )?\[\d+\] /, "")
+        .replace(/…$/, "");
       expect(articleTitles.some((t) => t.startsWith(title))).toBe(true);
     }
   });

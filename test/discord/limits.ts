@@ -25,7 +25,7 @@ export const LIMITS = {
 type Json = any; // payloads as sent on the wire, checked field by field
 
 /** Validation problems as `path: message` strings; empty when the payload is acceptable. */
-export function messagePayloadProblems(body: Json, opts: { edit?: boolean } = {}): string[] {
+export function messagePayloadProblems(body: Json, _opts: { edit?: boolean } = {}): string[] {
   const problems: string[] = [];
   if (body == null || typeof body !== "object") return ["body: must be an object"];
   const { content, embeds, components } = body;
@@ -109,7 +109,14 @@ export function messagePayloadProblems(body: Json, opts: { edit?: boolean } = {}
 /** True when a create (not an edit) would be an empty message (Discord code 50006). */
 export function isEmptyMessage(body: Json): boolean {
   const hasContent = typeof body?.content === "string" && body.content.trim().length > 0;
-  return !hasContent && !(body?.embeds?.length > 0) && !(body?.components?.length > 0) && !(body?.attachments?.length > 0) && !(body?.sticker_ids?.length > 0) && !body?.poll;
+  return (
+    !hasContent &&
+    !(body?.embeds?.length > 0) &&
+    !(body?.components?.length > 0) &&
+    !(body?.attachments?.length > 0) &&
+    !(body?.sticker_ids?.length > 0) &&
+    !body?.poll
+  );
 }
 
 export function autocompleteProblems(data: Json): string[] {

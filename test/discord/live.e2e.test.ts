@@ -9,10 +9,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { botConfig } from "../../src/bot/config.js";
-import { runBot, type BotHandle } from "../../src/bot/main.js";
+import { type BotHandle, runBot } from "../../src/bot/main.js";
 import { Citebot, type OpenStatus } from "../../src/citebot.js";
 import { DiscordEmulator, EPHEMERAL } from "./emulator.js";
-import { captureLogs, CORPUS_DIR, replyTo, sleep, unmarkdown, waitUntil, type LogCapture } from "./helpers.js";
+import { CORPUS_DIR, captureLogs, type LogCapture, replyTo, sleep, unmarkdown, waitUntil } from "./helpers.js";
 
 const Q = "What did Antonov say about the Geneva summit?";
 

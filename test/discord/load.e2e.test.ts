@@ -3,9 +3,9 @@
 // queue answers "busy" at once instead of piling up.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { botConfig } from "../../src/bot/config.js";
-import { runBot, type BotHandle } from "../../src/bot/main.js";
+import { type BotHandle, runBot } from "../../src/bot/main.js";
 import { DiscordEmulator, EPHEMERAL } from "./emulator.js";
-import { captureLogs, expectNoPings, openCitebot, replyTo, waitUntil, withAnswer, type LogCapture } from "./helpers.js";
+import { captureLogs, expectNoPings, type LogCapture, openCitebot, replyTo, waitUntil, withAnswer } from "./helpers.js";
 import { formatReport, runLoad, settledHeapMb } from "./load.js";
 
 let core: Awaited<ReturnType<typeof openCitebot>>;

@@ -2,8 +2,9 @@
 // emulator, and the accounting of what became of each one: every question must end in exactly one
 // reply (answer, "slow down", "busy", refusal, apology) or, for the rest of a rate-limited burst, a
 // "rate limited" log line for that message. Shared by the load e2e test (small) and `npm run soak`.
-import { runInNewContext } from "node:vm";
+
 import v8 from "node:v8";
+import { runInNewContext } from "node:vm";
 import type { DiscordEmulator, EmuUser, RecordedRequest } from "./emulator.js";
 import type { LogCapture } from "./helpers.js";
 
@@ -78,17 +79,24 @@ const isReplyTo = (id: string) => (r: RecordedRequest) =>
   r.method === "POST" && /^\/channels\/\d+\/messages$/.test(r.path) && r.status === 200 && r.body?.message_reference?.message_id === id;
 
 /** What became of one question, from the emulator's records and the bot's logs. */
-export function resultOf(emu: DiscordEmulator, logs: LogCapture, s: Sent, silent: ReadonlySet<string>): Result {
+export function resultOf(emu: DiscordEmulator, _logs: LogCapture, s: Sent, silent: ReadonlySet<string>): Result {
   if (s.surface === "ask") {
     const reqs = emu.requestsFor({ id: s.id, token: s.token! });
     const acks = reqs.filter((r) => r.path.endsWith("/callback") && r.status < 300);
     const notice = acks.find((r) => r.body?.type === 4);
     const edits = reqs.filter((r) => r.method === "PATCH" && r.path.endsWith("/messages/@original") && r.status === 200);
-    const final = notice ? { content: notice.body.data?.content ?? "", embeds: notice.body.data?.embeds, at: notice.at } : edits.at(-1) && { content: edits.at(-1)!.body.content ?? "", embeds: edits.at(-1)!.body.embeds, at: edits.at(-1)!.at };
+    const final = notice
+      ? { content: notice.body.data?.content ?? "", embeds: notice.body.data?.embeds, at: notice.at }
+      : edits.at(-1) && { content: edits.at(-1)!.body.content ?? "", embeds: edits.at(-1)!.body.embeds, at: edits.at(-1)!.at };
     // An interaction answered twice would show as a second acknowledgement or a follow-up.
     const followUps = reqs.filter((r) => r.method === "POST" && r.path.startsWith("/webhooks/") && r.status === 200).length;
     const deliveries = (final ? 1 : 0) + Math.max(0, acks.length - 1) + followUps;
-    return { ...s, outcome: final ? classify(final.content, final.embeds) : emu.deliveredIds.has(s.id) ? "lost" : "undelivered", deliveries, repliedAt: final?.at };
+    return {
+      ...s,
+      outcome: final ? classify(final.content, final.embeds) : emu.deliveredIds.has(s.id) ? "lost" : "undelivered",
+      deliveries,
+      repliedAt: final?.at,
+    };
   }
   const replies = emu.requests.filter(isReplyTo(s.id));
   const distinct = new Set(replies.map((r) => r.response?.id));
@@ -100,7 +108,9 @@ export function resultOf(emu: DiscordEmulator, logs: LogCapture, s: Sent, silent
 
 /** Message ids the bot logged as rate-limited without a reply (the rest of a burst after one "slow down"). */
 export function silentlyLimited(logs: LogCapture): Set<string> {
-  return new Set(logs.lines.filter((l) => l.outcome === "rate-limited" && l.notify === false && typeof l.messageId === "string").map((l) => l.messageId as string));
+  return new Set(
+    logs.lines.filter((l) => l.outcome === "rate-limited" && l.notify === false && typeof l.messageId === "string").map((l) => l.messageId as string),
+  );
 }
 
 const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : 0);
@@ -152,7 +162,10 @@ export async function runLoad(emu: DiscordEmulator, logs: LogCapture, opts: Load
   const silent = silentlyLimited(logs);
   results = sent.map((s) => resultOf(emu, logs, s, silent));
 
-  const counts = { answer: 0, "slow-down": 0, "rate-limited-silent": 0, busy: 0, refused: 0, apology: 0, restarting: 0, undelivered: 0, lost: 0 } as Record<Outcome, number>;
+  const counts = { answer: 0, "slow-down": 0, "rate-limited-silent": 0, busy: 0, refused: 0, apology: 0, restarting: 0, undelivered: 0, lost: 0 } as Record<
+    Outcome,
+    number
+  >;
   const bySurface = { mention: 0, dm: 0, ask: 0 } as Record<Surface, number>;
   for (const r of results) {
     counts[r.outcome]++;

@@ -1,12 +1,12 @@
 // Operations: the token never shows up in logs, error replies or anything sent to Discord, even when
 // errors quote it; SIGTERM lets the answer in progress finish and then disconnects cleanly (the
 // real `tsx src/cli.ts bot` in a child process); HEALTH_PORT serves /healthz and /metrics.
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { botConfig } from "../../src/bot/config.js";
-import { runBot, type BotHandle } from "../../src/bot/main.js";
+import { type BotHandle, runBot } from "../../src/bot/main.js";
 import { DiscordEmulator } from "./emulator.js";
-import { captureLogs, cliEnv, openCitebot, PROJECT_ROOT, replyTo, sleep, TSX, waitUntil, withAnswer, type LogCapture } from "./helpers.js";
+import { captureLogs, cliEnv, type LogCapture, openCitebot, PROJECT_ROOT, replyTo, sleep, TSX, waitUntil, withAnswer } from "./helpers.js";
 
 /** Shaped like a real bot token (base64 id . timestamp . HMAC), so generic redaction would also apply. */
 // A fake token of the real shape, assembled at run time so no token-shaped string is tracked in git.
@@ -71,7 +71,7 @@ describe("npm run bot: SIGTERM finishes the answer in progress, then disconnects
     });
     // ...and SIGTERM arrives while it is on its way
     child.kill("SIGTERM");
-    await waitUntil(() => /shutting down/.test(stderr), 15_000, "the shutdown to start") // generous: a loaded machine (full suite) can be slow;
+    await waitUntil(() => /shutting down/.test(stderr), 15_000, "the shutdown to start"); // generous: a loaded machine (full suite) can be slow;
     const draining = await fetch(`http://127.0.0.1:${port}/healthz`);
     expect(draining.status).toBe(503);
     expect(await draining.json()).toMatchObject({ ok: false, draining: true });
@@ -87,7 +87,10 @@ describe("npm run bot: SIGTERM finishes the answer in progress, then disconnects
     const close = emu.gatewayCloses.at(-1)!;
     expect(close.code).toBe(1000);
     expect(reply!.at).toBeLessThanOrEqual(close.at);
-    const lines = stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+    const lines = stderr
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l));
     expect(lines.find((l) => l.msg === "bot stopped")).toMatchObject({ drained: true });
     expect(lines.find((l) => l.msg === "finishing the answers in progress before disconnecting")).toBeDefined();
     // a deliberate shutdown, logged as one: not as a lost connection
@@ -108,14 +111,18 @@ describe("the token stays secret when errors quote it", () => {
     emu = await DiscordEmulator.start({ token: TOKEN });
     logs = captureLogs();
     const c = core.citebot;
-    const leaky = withAnswer(c, (q, o) => (q.includes("LEAK") ? Promise.reject(new Error(`connect failed for Bot ${TOKEN} (token=${TOKEN})`)) : c.answer(q, o)), {
-      indexDir: c.indexDir,
-      get buildDir() {
-        return c.buildDir;
+    const leaky = withAnswer(
+      c,
+      (q, o) => (q.includes("LEAK") ? Promise.reject(new Error(`connect failed for Bot ${TOKEN} (token=${TOKEN})`)) : c.answer(q, o)),
+      {
+        indexDir: c.indexDir,
+        get buildDir() {
+          return c.buildDir;
+        },
+        reloadIndex: () => c.reloadIndex(),
+        reload: () => Promise.reject(new Error(`could not read ${TOKEN}`)),
       },
-      reloadIndex: () => c.reloadIndex(),
-      reload: () => Promise.reject(new Error(`could not read ${TOKEN}`)),
-    });
+    );
     bot = await runBot({ citebot: leaky, config: botConfig({ token: TOKEN, apiUrl: emu.apiUrl }), logger: logs.logger, retryDelaysMs: [20] });
   });
   afterAll(async () => {

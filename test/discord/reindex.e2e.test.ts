@@ -12,10 +12,10 @@ import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { botConfig } from "../../src/bot/config.js";
-import { runBot, type BotHandle } from "../../src/bot/main.js";
+import { type BotHandle, runBot } from "../../src/bot/main.js";
 import { Citebot } from "../../src/citebot.js";
 import { DiscordEmulator, EPHEMERAL } from "./emulator.js";
-import { captureLogs, CORPUS_DIR, replyTo, sleep, waitUntil, type LogCapture } from "./helpers.js";
+import { CORPUS_DIR, captureLogs, type LogCapture, replyTo, sleep, waitUntil } from "./helpers.js";
 
 const Q = "What did Antonov say about the Geneva summit?";
 const MANAGE_GUILD = String(1n << 5n);
@@ -127,7 +127,9 @@ describe("/reindex builds in a child process: a failed or killed build can't tak
     await sleep(300);
     stalls.push((await stream.stop()).maxStallMs);
 
-    expect(content).toMatch(/^Rebuilding failed: the build used more memory than its 40 MB limit \(.*\) while .*, and was stopped\. I'm still answering from the previous index\. Remove or fix the file it was working on, or raise INDEX_BUILD_MEMORY_MB\.$/);
+    expect(content).toMatch(
+      /^Rebuilding failed: the build used more memory than its 40 MB limit \(.*\) while .*, and was stopped\. I'm still answering from the previous index\. Remove or fix the file it was working on, or raise INDEX_BUILD_MEMORY_MB\.$/,
+    );
     const failed = logs.lines.find((l) => l.msg === "reindex failed; still answering from the previous index");
     expect(failed?.level).toBe(50);
     expect(JSON.stringify(failed?.err)).toMatch(/more memory than its 40 MB limit/);
@@ -144,7 +146,7 @@ describe("/reindex builds in a child process: a failed or killed build can't tak
     const before = citebot.buildDir;
     const sessions = emu.gatewayCloses.length;
     const failuresBefore = logs.lines.filter((l) => l.msg === "reindex failed; still answering from the previous index").length;
-    writeFileSync(path.join(corpusDir, "tiny-sentences.txt"), "Tiny sentences\n\n" + "Go. ".repeat(200_000));
+    writeFileSync(path.join(corpusDir, "tiny-sentences.txt"), `Tiny sentences\n\n${"Go. ".repeat(200_000)}`);
     process.env.INDEX_BUILD_MEMORY_MB = "700";
     const stream = questionStream();
     const content = await reindex();

@@ -55,7 +55,23 @@ beforeAll(async () => {
 
 /** Runs an in-process CLI entry point with these variables set (and every other bot variable blank), capturing console output and the exit code. */
 async function inProcess(fn: () => Promise<void>, env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  const names = ["DISCORD_TOKEN", "DISCORD_CLIENT_ID", "DISCORD_GUILD_ID", "ANSWER_CHANNELS", "MESSAGE_CONTENT_INTENT", "RATE_LIMIT_MAX", "RATE_LIMIT_WINDOW_SECONDS", "ANSWER_EXCERPTS", "DISCORD_API_URL", "QUEUE_CONCURRENCY", "QUEUE_MAX", "HEALTH_PORT", "HEALTH_HOST", "INDEX_WATCH", "SHUTDOWN_TIMEOUT_SECONDS"];
+  const names = [
+    "DISCORD_TOKEN",
+    "DISCORD_CLIENT_ID",
+    "DISCORD_GUILD_ID",
+    "ANSWER_CHANNELS",
+    "MESSAGE_CONTENT_INTENT",
+    "RATE_LIMIT_MAX",
+    "RATE_LIMIT_WINDOW_SECONDS",
+    "ANSWER_EXCERPTS",
+    "DISCORD_API_URL",
+    "QUEUE_CONCURRENCY",
+    "QUEUE_MAX",
+    "HEALTH_PORT",
+    "HEALTH_HOST",
+    "INDEX_WATCH",
+    "SHUTDOWN_TIMEOUT_SECONDS",
+  ];
   const saved = Object.fromEntries(names.map((n) => [n, process.env[n]]));
   for (const n of names) process.env[n] = env[n] ?? "";
   const out = vi.spyOn(console, "log").mockImplementation(() => undefined);
@@ -93,7 +109,12 @@ describe("register-commands", () => {
       config: botConfig({ token: emu.token, apiUrl: emu.apiUrl, clientId: emu.application.id, guildId: emu.guild.id }),
       logger: captureLogs().logger,
     });
-    expect(result).toEqual({ scope: "guild", applicationId: emu.application.id, guildId: emu.guild.id, commands: ["ask", "source", "sources", "help", "reindex", "add", "remove", "Find sources"] });
+    expect(result).toEqual({
+      scope: "guild",
+      applicationId: emu.application.id,
+      guildId: emu.guild.id,
+      commands: ["ask", "source", "sources", "help", "reindex", "add", "remove", "Find sources"],
+    });
     const put = emu.requests.find((r) => r.method === "PUT")!;
     expect(put.path).toBe(`/applications/${emu.application.id}/guilds/${emu.guild.id}/commands`);
     expect(put.authorized).toBe(true);
@@ -117,8 +138,17 @@ describe("register-commands", () => {
     expect(byName.reindex).toMatchObject({ default_member_permissions: "32", contexts: [0] });
     // /add and /remove: the same, /add with an attachment option (type 11) or a link.
     expect(byName.add).toMatchObject({ default_member_permissions: "32", contexts: [0] });
-    expect(byName.add.options.map((o: any) => [o.name, o.type])).toEqual([["file", 11], ["url", 3], ["title", 3], ["date", 3]]);
-    expect(byName.remove).toMatchObject({ default_member_permissions: "32", contexts: [0], options: [expect.objectContaining({ name: "article", autocomplete: true, required: true })] });
+    expect(byName.add.options.map((o: any) => [o.name, o.type])).toEqual([
+      ["file", 11],
+      ["url", 3],
+      ["title", 3],
+      ["date", 3],
+    ]);
+    expect(byName.remove).toMatchObject({
+      default_member_permissions: "32",
+      contexts: [0],
+      options: [expect.objectContaining({ name: "article", autocomplete: true, required: true })],
+    });
     expect(byName.ask.default_member_permissions ?? null).toBeNull();
   });
 
@@ -149,7 +179,9 @@ describe("register-commands", () => {
     });
     expect(stderr).not.toContain(emu.token);
     expect(code).toBe(0);
-    expect(stdout).toContain(`Registered /ask, /source, /sources, /help, /reindex, /add, /remove, “Find sources” (message menu → Apps) in guild ${emu.guild.id}`);
+    expect(stdout).toContain(
+      `Registered /ask, /source, /sources, /help, /reindex, /add, /remove, “Find sources” (message menu → Apps) in guild ${emu.guild.id}`,
+    );
   });
 
   it("register-commands --clear removes a guild's copies (moving from guild to global commands)", async () => {

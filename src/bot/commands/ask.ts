@@ -1,7 +1,7 @@
 // /ask question:<text> [private:<bool>]
 import { InteractionContextType, SlashCommandBuilder } from "discord.js";
-import { defer, deliver, messageOf, notice } from "../context.js";
 import { cleanQuestion, QuestionError } from "../../question.js";
+import { defer, deliver, messageOf, notice } from "../context.js";
 import { canEmbedFor, renderAnswerFor } from "../plaintext.js";
 import { moreCustomId } from "../questions.js";
 import { TEXT } from "../render.js";
@@ -13,9 +13,7 @@ export const ask: Command = {
     .setName("ask")
     .setDescription("Ask a question; I answer by quoting the articles, with citations.")
     .setContexts(InteractionContextType.Guild, InteractionContextType.BotDM)
-    .addStringOption((o) =>
-      o.setName("question").setDescription("Your question, in your own words").setRequired(true).setMinLength(2).setMaxLength(500),
-    )
+    .addStringOption((o) => o.setName("question").setDescription("Your question, in your own words").setRequired(true).setMinLength(2).setMaxLength(500))
     .addBooleanOption((o) => o.setName("private").setDescription("Only you see the answer (default: everyone in the channel)")),
 
   async execute(ctx, interaction) {

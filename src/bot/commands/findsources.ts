@@ -1,12 +1,7 @@
 // "Find sources" (right-click a message → Apps → Find sources): looks up the claim a message makes
 // and answers privately with the excerpts that bear on it, or says the articles don't cover it.
 // The interaction carries the message (its text included, without the Message Content intent).
-import {
-  ApplicationCommandType,
-  ContextMenuCommandBuilder,
-  InteractionContextType,
-  type Message,
-} from "discord.js";
+import { ApplicationCommandType, ContextMenuCommandBuilder, InteractionContextType, type Message } from "discord.js";
 import { cleanQuestion, QuestionError } from "../../question.js";
 import { defer, deliver, messageOf, notice } from "../context.js";
 import { canEmbedFor, renderAnswerFor } from "../plaintext.js";
@@ -143,7 +138,10 @@ export const findSources: MessageCommand = {
       ctx.metrics.answers.inc({ source, answered: String(answer.answered) });
       if (!answer.answered) ctx.metrics.abstentions.inc({ source });
       ctx.metrics.latency.observe({ source }, (Date.now() - received) / 1000);
-      log.info({ outcome: "answered", answered: answer.answered, hits: answer.hits.length, cut: !!claim.cut, from: claim.from, ms: Date.now() - received }, "sources found");
+      log.info(
+        { outcome: "answered", answered: answer.answered, hits: answer.hits.length, cut: !!claim.cut, from: claim.from, ms: Date.now() - received },
+        "sources found",
+      );
     } finally {
       ticket.done();
     }

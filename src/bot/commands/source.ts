@@ -1,9 +1,9 @@
 // /source article:<autocomplete> [query:<text>] [passage:<int>]
-import { InteractionContextType, SlashCommandBuilder, type ChatInputCommandInteraction } from "discord.js";
+import { type ChatInputCommandInteraction, InteractionContextType, SlashCommandBuilder } from "discord.js";
 import type { Article, Hit } from "../../types.js";
-import { defer, deliver, messageOf, notice, type BotContext } from "../context.js";
-import type { Ticket } from "../work.js";
+import { type BotContext, defer, deliver, messageOf, notice } from "../context.js";
 import { fit, LIMITS, renderSource, TEXT, userText } from "../render.js";
+import type { Ticket } from "../work.js";
 import type { Command } from "./command.js";
 
 /** An article named by the autocomplete value (its id) or by what the user typed (title match). */
@@ -18,9 +18,7 @@ export const source: Command = {
     .setName("source")
     .setDescription("Show an article: title, publisher, date, link, and a passage from it.")
     .setContexts(InteractionContextType.Guild, InteractionContextType.BotDM)
-    .addStringOption((o) =>
-      o.setName("article").setDescription("Start typing a title").setRequired(true).setAutocomplete(true).setMaxLength(100),
-    )
+    .addStringOption((o) => o.setName("article").setDescription("Start typing a title").setRequired(true).setAutocomplete(true).setMaxLength(100))
     .addStringOption((o) => o.setName("query").setDescription("Show the passage of this article that best matches these words").setMaxLength(300))
     .addIntegerOption((o) => o.setName("passage").setDescription("Sentence number, as shown in a citation (1 = first)").setMinValue(1)),
 
@@ -85,7 +83,9 @@ async function show(
     lead = `This article has ${total} sentence${total === 1 ? "" : "s"}, so there is no sentence ${passage}. Here is its opening:`;
   } else if (query) {
     hit = await (ticket ? ticket.compute(() => ctx.citebot.searchArticle(article.id, query)) : ctx.citebot.searchArticle(article.id, query));
-    lead = hit ? `The passage that best matches “${fit(query, 200, userText)}”:` : `Nothing in this article matches “${fit(query, 200, userText)}”. Here is its opening:`;
+    lead = hit
+      ? `The passage that best matches “${fit(query, 200, userText)}”:`
+      : `Nothing in this article matches “${fit(query, 200, userText)}”. Here is its opening:`;
     hit ??= ctx.citebot.excerpt(article.id, 0);
   } else {
     hit = ctx.citebot.excerpt(article.id, 0);
@@ -94,4 +94,3 @@ async function show(
   await deliver(ctx, "edit", () => interaction.editReply(messageOf(renderSource(article, hit, { lead }))));
   ctx.log.info({ command: "source", userId: interaction.user.id, article: article.id, passage, query: !!query }, "source shown");
 }
-

@@ -10,7 +10,7 @@ import { createRequire } from "node:module";
 import type { Readability as ReadabilityClass } from "@mozilla/readability";
 import { Tokenizer } from "htmlparser2";
 import type { parseHTML as ParseHtml } from "linkedom";
-import { findDate, isoDay, readByline, type Meta, type Parsed } from "./common.js";
+import { findDate, isoDay, type Meta, type Parsed, readByline } from "./common.js";
 
 // Reader mode's libraries load on the first HTML page only (linkedom alone takes ~0.3 s to import,
 // which a question answered from a loaded index should not pay). `require` keeps parseHtml synchronous.
@@ -30,9 +30,53 @@ export const MAX_READER_TEXT_CHARS = 1_000_000;
 /** Most pieces of text a page may have to go through reader mode (every entity splits one: 200,000 "&amp;" took 2 s). */
 export const MAX_DOM_TEXT_PIECES = 50_000;
 
-const BLOCK_TAGS = new Set(["p", "div", "section", "article", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "br", "tr", "table", "figcaption", "main", "dd", "dt", "pre", "hr"]);
+const BLOCK_TAGS = new Set([
+  "p",
+  "div",
+  "section",
+  "article",
+  "li",
+  "ul",
+  "ol",
+  "h1",
+  "h2",
+  "h3",
+  "h4",
+  "h5",
+  "h6",
+  "blockquote",
+  "br",
+  "tr",
+  "table",
+  "figcaption",
+  "main",
+  "dd",
+  "dt",
+  "pre",
+  "hr",
+]);
 const SKIP_TAGS = new Set(["script", "style", "noscript", "nav", "header", "footer", "aside", "form", "button", "svg", "iframe", "template", "head", "title"]);
-const VOID_TAGS = new Set(["area", "base", "basefont", "br", "col", "command", "embed", "frame", "hr", "img", "input", "isindex", "keygen", "link", "meta", "param", "source", "track", "wbr"]);
+const VOID_TAGS = new Set([
+  "area",
+  "base",
+  "basefont",
+  "br",
+  "col",
+  "command",
+  "embed",
+  "frame",
+  "hr",
+  "img",
+  "input",
+  "isindex",
+  "keygen",
+  "link",
+  "meta",
+  "param",
+  "source",
+  "track",
+  "wbr",
+]);
 /** Author lines marked up as such (class or id), as reader mode recognises them. */
 const BYLINE_MARK = /byline|author|dateline|writtenby|p-author/i;
 const MAX_BYLINE_CHARS = 100;
@@ -42,14 +86,56 @@ const P = ["p"];
 const HEADINGS = ["h1", "h2", "h3", "h4", "h5", "h6", "p"];
 const FORM = ["input", "option", "optgroup", "select", "button", "datalist", "textarea"];
 const IMPLIES_CLOSE = new Map<string, string[]>([
-  ["tr", ["tr", "th", "td"]], ["th", ["th"]], ["td", ["thead", "th", "td"]], ["body", ["head", "link", "script"]], ["a", ["a"]], ["li", ["li"]], ["p", P],
-  ["h1", HEADINGS], ["h2", HEADINGS], ["h3", HEADINGS], ["h4", HEADINGS], ["h5", HEADINGS], ["h6", HEADINGS],
-  ["select", FORM], ["input", FORM], ["output", FORM], ["button", FORM], ["datalist", FORM], ["textarea", FORM],
-  ["option", ["option"]], ["optgroup", ["optgroup", "option"]], ["dd", ["dd", "dt"]], ["dt", ["dd", "dt"]],
-  ...["address", "article", "aside", "blockquote", "details", "div", "dl", "fieldset", "figcaption", "figure", "footer", "form", "header", "hr", "main", "nav", "ol", "pre", "section", "table", "ul"].map(
-    (t): [string, string[]] => [t, P],
-  ),
-  ["rt", ["rt", "rp"]], ["rp", ["rt", "rp"]], ["tbody", ["thead", "tbody"]], ["tfoot", ["thead", "tbody"]],
+  ["tr", ["tr", "th", "td"]],
+  ["th", ["th"]],
+  ["td", ["thead", "th", "td"]],
+  ["body", ["head", "link", "script"]],
+  ["a", ["a"]],
+  ["li", ["li"]],
+  ["p", P],
+  ["h1", HEADINGS],
+  ["h2", HEADINGS],
+  ["h3", HEADINGS],
+  ["h4", HEADINGS],
+  ["h5", HEADINGS],
+  ["h6", HEADINGS],
+  ["select", FORM],
+  ["input", FORM],
+  ["output", FORM],
+  ["button", FORM],
+  ["datalist", FORM],
+  ["textarea", FORM],
+  ["option", ["option"]],
+  ["optgroup", ["optgroup", "option"]],
+  ["dd", ["dd", "dt"]],
+  ["dt", ["dd", "dt"]],
+  ...[
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "details",
+    "div",
+    "dl",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "header",
+    "hr",
+    "main",
+    "nav",
+    "ol",
+    "pre",
+    "section",
+    "table",
+    "ul",
+  ].map((t): [string, string[]] => [t, P]),
+  ["rt", ["rt", "rp"]],
+  ["rp", ["rt", "rp"]],
+  ["tbody", ["thead", "tbody"]],
+  ["tfoot", ["thead", "tbody"]],
 ]);
 
 interface Open {
@@ -153,7 +239,13 @@ export function scanHtml(html: string): HtmlScan {
     }
     const skip = SKIP_TAGS.has(name);
     const el: Open = { name, skip };
-    if (skipping === 0 && byline === undefined && !capturing && !skip && BYLINE_MARK.test(`${attrs.class ?? ""} ${attrs.id ?? ""} ${attrs.rel ?? ""} ${attrs.itemprop ?? ""}`)) {
+    if (
+      skipping === 0 &&
+      byline === undefined &&
+      !capturing &&
+      !skip &&
+      BYLINE_MARK.test(`${attrs.class ?? ""} ${attrs.id ?? ""} ${attrs.rel ?? ""} ${attrs.itemprop ?? ""}`)
+    ) {
       el.bylineAt = out.length;
       capturing = true;
     }
@@ -259,14 +351,19 @@ export function parseHtml(html: string): Parsed {
   const { h1, titleTag, ...meta } = scan.meta;
   let body = scan.text;
   let readerTitle: string | undefined;
-  if (scan.maxDepth <= MAX_DOM_DEPTH && scan.elements <= MAX_DOM_ELEMENTS && scan.textChars <= MAX_READER_TEXT_CHARS && scan.textPieces <= MAX_DOM_TEXT_PIECES) {
+  if (
+    scan.maxDepth <= MAX_DOM_DEPTH &&
+    scan.elements <= MAX_DOM_ELEMENTS &&
+    scan.textChars <= MAX_READER_TEXT_CHARS &&
+    scan.textPieces <= MAX_DOM_TEXT_PIECES
+  ) {
     let found: ReaderResult | undefined;
     try {
       found = readerMode(html);
     } catch {
       // Reader mode is an improvement, never a requirement: the flat text stands.
     }
-    if (found && found.text.trim()) {
+    if (found?.text.trim()) {
       body = found.text;
       readerTitle = found.title;
       meta.byline ??= found.byline;

@@ -79,7 +79,10 @@ function linesOf(items: TextItem[]): Line[] {
 /** Lines → paragraphs: a vertical gap clearly wider than the page's usual line spacing is a paragraph break. */
 function pageParagraphs(lines: Line[]): string[] {
   const kept = lines.filter((l, i) => !((i === 0 || i === lines.length - 1) && PAGE_NUMBER.test(l.text)));
-  const gaps = kept.slice(1).map((l, i) => kept[i]!.y - l.y).filter((g) => g > 0);
+  const gaps = kept
+    .slice(1)
+    .map((l, i) => kept[i]!.y - l.y)
+    .filter((g) => g > 0);
   const usual = gaps.length ? gaps.sort((a, b) => a - b)[Math.floor(gaps.length / 4)]! : 0;
   const out: string[] = [];
   let para: string[] = [];
@@ -99,5 +102,7 @@ function pageParagraphs(lines: Line[]): string[] {
 /** Whether a PDF's Title property names the article (not "Untitled" or the file it was made from). */
 function usefulTitle(title: string): boolean {
   const t = title.trim();
-  return t.length > 2 && t.length <= 300 && !/^untitled\b/i.test(t) && !/\.(?:docx?|pdf|odt|rtf|txt|indd)$/i.test(t) && !/^microsoft (?:word|powerpoint)/i.test(t);
+  return (
+    t.length > 2 && t.length <= 300 && !/^untitled\b/i.test(t) && !/\.(?:docx?|pdf|odt|rtf|txt|indd)$/i.test(t) && !/^microsoft (?:word|powerpoint)/i.test(t)
+  );
 }

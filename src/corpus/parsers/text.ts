@@ -1,7 +1,7 @@
 // Plain text and Markdown, each with an optional YAML front matter header. Every regex here runs in
 // linear time on hostile input: quantifiers that could scan far for a closing mark are bounded.
 import { parse as parseYaml } from "yaml";
-import { ArticleError, isoDay, trimEndOf, type Meta, type Parsed } from "./common.js";
+import { ArticleError, isoDay, type Meta, type Parsed, trimEndOf } from "./common.js";
 
 /**
  * YAML aliases allowed in one header. A "billion laughs" header (aliases of aliases) expands
@@ -69,17 +69,19 @@ export function splitFrontMatter(raw: string): Parsed {
  * (and is bounded in length): a page of unclosed "[" or "*" must not make each opener scan to the end.
  */
 function fromMarkdown(md: string): string {
-  return md
-    .replace(/^```[^\n]*\n(?:(?!```)[^\n]*\n)*?```[^\n]*$/gm, "")
-    // (A URL, with one level of parentheses, stops at the next bracket or space, so each stretch is
-    // scanned about once: a data: URI of any length is fine.)
-    .replace(/!\[[^\][\n]{0,500}\]\((?:[^()[\]\s]|\([^()[\]\s]*\))*(?:\s+"[^"\n]{0,300}")?\)/g, "")
-    .replace(/\[([^\][\n]{1,500})\]\((?:[^()[\]\s]|\([^()[\]\s]*\))*(?:\s+"[^"\n]{0,300}")?\)/g, "$1")
-    .replace(/^[ \t]{0,3}[-*+][ \t]+/gm, "")
-    .replace(/^[ \t]{0,3}>[ \t]?/gm, "")
-    // Headings are section titles, not sentences of the article.
-    .replace(/^[ \t]{0,3}#{1,6}[ \t].*$/gm, "")
-    .replace(/\*\*(?!\*)([^\n]{1,500}?)\*\*|__(?!_)([^\n]{1,500}?)__/g, "$1$2")
-    .replace(/(?<![\p{L}\p{N}*_])(?:\*(?=\S)([^*\n]{1,500})(?<=\S)\*|_(?=\S)([^_\n]{1,500})(?<=\S)_)(?![\p{L}\p{N}*_])/gu, "$1$2")
-    .replace(/`([^`\n]{1,500})`/g, "$1");
+  return (
+    md
+      .replace(/^```[^\n]*\n(?:(?!```)[^\n]*\n)*?```[^\n]*$/gm, "")
+      // (A URL, with one level of parentheses, stops at the next bracket or space, so each stretch is
+      // scanned about once: a data: URI of any length is fine.)
+      .replace(/!\[[^\][\n]{0,500}\]\((?:[^()[\]\s]|\([^()[\]\s]*\))*(?:\s+"[^"\n]{0,300}")?\)/g, "")
+      .replace(/\[([^\][\n]{1,500})\]\((?:[^()[\]\s]|\([^()[\]\s]*\))*(?:\s+"[^"\n]{0,300}")?\)/g, "$1")
+      .replace(/^[ \t]{0,3}[-*+][ \t]+/gm, "")
+      .replace(/^[ \t]{0,3}>[ \t]?/gm, "")
+      // Headings are section titles, not sentences of the article.
+      .replace(/^[ \t]{0,3}#{1,6}[ \t].*$/gm, "")
+      .replace(/\*\*(?!\*)([^\n]{1,500}?)\*\*|__(?!_)([^\n]{1,500}?)__/g, "$1$2")
+      .replace(/(?<![\p{L}\p{N}*_])(?:\*(?=\S)([^*\n]{1,500})(?<=\S)\*|_(?=\S)([^_\n]{1,500})(?<=\S)_)(?![\p{L}\p{N}*_])/gu, "$1$2")
+      .replace(/`([^`\n]{1,500})`/g, "$1")
+  );
 }
