@@ -84,6 +84,11 @@ export async function evaluate(bot: Citebot, questions: EvalQuestion[]): Promise
       evidence: answer.evidence,
     });
   }
+  return summarize(details);
+}
+
+/** Figures from per-question results (one set, or several pooled). */
+function summarize(details: Figures["details"]): Figures {
   const answerable = details.filter((d) => d.kind !== "negative");
   const negatives = details.filter((d) => d.kind === "negative");
   const score = (ds: typeof details) => ({
@@ -199,29 +204,7 @@ async function runFollowUpEval(file: string, questions: EvalQuestion[], base: Ci
 
 /** Figures over several sets' questions together (each question counts once). */
 export function pooled(fs: Figures[]): Figures {
-  const details = fs.flatMap((f) => f.details);
-  const answerable = details.filter((d) => d.kind !== "negative");
-  const negatives = details.filter((d) => d.kind === "negative");
-  const score = (ds: typeof details) => ({
-    n: ds.length,
-    hit1: mean(ds.map((d) => (d.rank === 1 ? 1 : 0))),
-    hit3: mean(ds.map((d) => (d.rank >= 1 && d.rank <= 3 ? 1 : 0))),
-    mrr5: mean(ds.map((d) => (d.rank >= 1 && d.rank <= 5 ? 1 / d.rank : 0))),
-  });
-  const byKind: Figures["byKind"] = {};
-  for (const kind of [...new Set(answerable.map((d) => d.kind))].sort()) byKind[kind] = score(answerable.filter((d) => d.kind === kind));
-  const all = score(answerable);
-  return {
-    answerable: answerable.length,
-    negatives: negatives.length,
-    hit1: all.hit1,
-    hit3: all.hit3,
-    mrr5: all.mrr5,
-    byKind,
-    abstainOnNegatives: mean(negatives.map((d) => (d.answered ? 0 : 1))),
-    wrongAbstain: mean(answerable.map((d) => (d.answered ? 0 : 1))),
-    details,
-  };
+  return summarize(fs.flatMap((f) => f.details));
 }
 
 export interface EvalOptions {
