@@ -54,6 +54,9 @@ describe("Find sources (message command)", () => {
     expect(edit.body.content).toContain(`/${msg.id})`);
     const excerpts = unmarkdown(edit.body.embeds.map((e: any) => e.description).join("\n"));
     expect(excerpts).toMatch(SUPPORT);
+    // 👍/👎 like every answer, for the one who asked for the check
+    const buttons = (edit.body.components ?? []).flatMap((row: any) => row.components.map((c: any) => c.custom_id));
+    expect(buttons.filter((id: string) => id.startsWith("vote:"))).toHaveLength(2);
     expectNoPings(edit);
     expectWithinLimits(edit);
     // Nothing was posted in the channel.

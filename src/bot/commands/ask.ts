@@ -1,7 +1,7 @@
 // /ask question:<text> [private:<bool>]
 import { InteractionContextType, SlashCommandBuilder } from "discord.js";
 import { cleanQuestion, QuestionError } from "../../question.js";
-import { defer, deliver, messageOf, notice } from "../context.js";
+import { admitCommand, defer, deliver, messageOf, notice } from "../context.js";
 import { canEmbedFor, renderAnswerFor } from "../plaintext.js";
 import { moreCustomId } from "../questions.js";
 import { TEXT } from "../render.js";
@@ -32,18 +32,8 @@ export const ask: Command = {
       log.info({ outcome: "refused" }, "unusable question");
       return notice(interaction, err.message);
     }
-    const rate = ctx.limiter.take(interaction.user.id);
-    if (!rate.allowed) {
-      ctx.metrics.rateLimited.inc({ source, notified: "true" });
-      log.info({ outcome: "rate-limited" }, "rate limited");
-      return notice(interaction, TEXT.slowDown(rate.retryAfterMs));
-    }
-    const ticket = ctx.work.admit();
-    if (!ticket) {
-      ctx.metrics.busy.inc({ source });
-      log.warn({ outcome: "busy", pending: ctx.work.pending }, "queue full; told the user to try again");
-      return notice(interaction, TEXT.busy);
-    }
+    const ticket = await admitCommand(ctx, interaction, source, log);
+    if (!ticket) return;
     try {
       // Acknowledge at once (Discord allows 3 s); the answer may then wait its turn in the queue.
       await defer(ctx, interaction, isPrivate);

@@ -3,10 +3,11 @@
 // The interaction carries the message (its text included, without the Message Content intent).
 import { ApplicationCommandType, ContextMenuCommandBuilder, InteractionContextType, type Message } from "discord.js";
 import { cleanQuestion, QuestionError } from "../../question.js";
-import { defer, deliver, messageOf, notice } from "../context.js";
+import { admitCommand, defer, deliver, messageOf, notice } from "../context.js";
 import { canEmbedFor, renderAnswerFor } from "../plaintext.js";
 import { moreCustomId } from "../questions.js";
 import { fit, TEXT, userText } from "../render.js";
+import { bindFeedback, recordForFeedback } from "../votes.js";
 import type { MessageCommand } from "./command.js";
 
 /** The longest claim looked up: as long as an /ask question, so one claim is one question. */
@@ -114,27 +115,19 @@ export const findSources: MessageCommand = {
       log.info({ outcome: "no-text" }, "nothing to look up in the message");
       return notice(interaction, claim.none);
     }
-    const rate = ctx.limiter.take(interaction.user.id);
-    if (!rate.allowed) {
-      ctx.metrics.rateLimited.inc({ source, notified: "true" });
-      log.info({ outcome: "rate-limited" }, "rate limited");
-      return notice(interaction, TEXT.slowDown(rate.retryAfterMs));
-    }
-    const ticket = ctx.work.admit();
-    if (!ticket) {
-      ctx.metrics.busy.inc({ source });
-      log.warn({ outcome: "busy", pending: ctx.work.pending }, "queue full; told the user to try again");
-      return notice(interaction, TEXT.busy);
-    }
+    const ticket = await admitCommand(ctx, interaction, source, log);
+    if (!ticket) return;
     try {
       // Private: a fact-check of someone else's message is for the one who asked for it.
       await defer(ctx, interaction, true);
       const answer = await ticket.compute(() => ctx.citebot.answer(claim.text, { limit: ctx.config.answerExcerpts }));
       const key = answer.more ? ctx.questions.put({ question: claim.text, askerId: interaction.user.id, offset: answer.hits.length }) : undefined;
       const lead = leadFor(claim, answer.answered, answer.hits.length, target.url);
-      const r = renderAnswerFor(answer, canEmbedFor(interaction), { moreCustomId: key && moreCustomId(key), lead });
+      const feedbackKey = recordForFeedback(ctx, answer, interaction.user.id);
+      const r = renderAnswerFor(answer, canEmbedFor(interaction), { moreCustomId: key && moreCustomId(key), lead, feedbackKey });
       const sent = await deliver(ctx, "edit", () => interaction.editReply(messageOf(r)));
       if (key) ctx.questions.bind(key, sent.id);
+      bindFeedback(ctx, feedbackKey, sent.id);
       ctx.metrics.answers.inc({ source, answered: String(answer.answered) });
       if (!answer.answered) ctx.metrics.abstentions.inc({ source });
       ctx.metrics.latency.observe({ source }, (Date.now() - received) / 1000);
