@@ -1,4 +1,4 @@
-// Checks an evaluation file (one question per line, format in ../shared/DESIGN.md "Contracts")
+// Checks an evaluation file (one question per line, format in the project's DESIGN.md, "Contracts", and the README)
 // against the corpus it is about: every line well formed, ids and questions unique, negatives
 // without answers, and every answer an exact substring of its source article after the scoring
 // normalization — so a typo in a set shows up as an error here, not as a silent miss in a score.
