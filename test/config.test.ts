@@ -95,6 +95,12 @@ describe("the invite URL the bot logs at start-up", () => {
     expect(url.searchParams.get("scope")).toBe("bot applications.commands");
     expect(url.searchParams.get("permissions")).toBe("274877991936");
   });
+  it("with ANSWER_IN_THREAD it also asks for Create Public Threads (the README's 309237730304)", () => {
+    const url = new URL(inviteUrl("123456789012345678", { threads: true }));
+    expect(url.searchParams.get("permissions")).toBe("309237730304");
+    // the plain link is unchanged by that call
+    expect(new URL(inviteUrl("123456789012345678")).searchParams.get("permissions")).toBe("274877991936");
+  });
 });
 
 describe("every command, started with .env.example copied unchanged", () => {

@@ -13,8 +13,12 @@ export const BOT_PERMISSIONS = new PermissionsBitField([
 /** The bot user plus slash commands. */
 export const BOT_SCOPES = [OAuth2Scopes.Bot, OAuth2Scopes.ApplicationsCommands];
 
-/** https://discord.com/oauth2/authorize?client_id=…&scope=bot+applications.commands&permissions=274877991936 */
-export function inviteUrl(applicationId: string): string {
-  const params = new URLSearchParams({ client_id: applicationId, scope: BOT_SCOPES.join(" "), permissions: BOT_PERMISSIONS.bitfield.toString() });
+/**
+ * https://discord.com/oauth2/authorize?client_id=…&scope=bot+applications.commands&permissions=274877991936,
+ * plus Create Public Threads (309237730304 in all) when the bot answers in threads (ANSWER_IN_THREAD).
+ */
+export function inviteUrl(applicationId: string, opts: { threads?: boolean } = {}): string {
+  const permissions = opts.threads ? new PermissionsBitField(BOT_PERMISSIONS).add(PermissionFlagsBits.CreatePublicThreads) : BOT_PERMISSIONS;
+  const params = new URLSearchParams({ client_id: applicationId, scope: BOT_SCOPES.join(" "), permissions: permissions.bitfield.toString() });
   return `https://discord.com/oauth2/authorize?${params}`;
 }

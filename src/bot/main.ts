@@ -178,7 +178,7 @@ export async function runBot(opts: RunBotOptions): Promise<BotHandle> {
   );
   for (const guild of client.guilds.cache.values()) checkPermissions(guild, config, log, "start");
   // What a new admin needs first: the link that adds the bot (with its slash commands) to a server.
-  log.info({ url: inviteUrl(app.id) }, "to add the bot to a server, open this invite URL");
+  log.info({ url: inviteUrl(app.id, { threads: config.answerInThread }) }, "to add the bot to a server, open this invite URL");
   context.metrics.gatewayConnected.set(1);
   if (context.index && config.indexWatch) {
     context.index.start();
