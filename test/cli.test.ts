@@ -1,6 +1,5 @@
 // The command line, run as a user would (bin/citebot.js, which runs the compiled bundle in dist/ and
 // rebuilds it first when src/ changed), with DATA_DIR in a temp folder.
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,16 +7,24 @@ import { ConfigError, loadCoreConfig, loadLogConfig } from "../src/config.js";
 import { loadCorpus } from "../src/corpus/load.js";
 import { indexDirFor } from "../src/index/store.js";
 import type { Article } from "../src/types.js";
-import { cleanupTmp, collapse, copyRealCorpus, EIRNS_ID, EIRNS_TITLE, ENVOY_TITLE, EXTRA_ARTICLE, makeCorpus, mkTmp, REAL_CORPUS, ROOT } from "./helpers.js";
+import {
+  type ChildRun,
+  cleanupTmp,
+  collapse,
+  copyRealCorpus,
+  EIRNS_ID,
+  EIRNS_TITLE,
+  ENVOY_TITLE,
+  EXTRA_ARTICLE,
+  makeCorpus,
+  mkTmp,
+  REAL_CORPUS,
+  ROOT,
+  runChild,
+} from "./helpers.js";
 
 const CITEBOT = path.join(ROOT, "bin", "citebot.js");
 const QUESTION = "What did Antonov say about cybersecurity?";
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 let dataDir: string;
 let articles: Article[];
@@ -40,28 +47,19 @@ async function withSlot<T>(fn: () => Promise<T>): Promise<T> {
 const SPAWN_MS = 45_000;
 const SLOW = 90_000;
 
-function cli(args: string[], opts: { env?: Record<string, string>; input?: string } = {}): Promise<Run> {
+function cli(args: string[], opts: { env?: Record<string, string>; input?: string } = {}): Promise<ChildRun> {
   return withSlot(() => spawnCli(args, opts));
 }
 
-function spawnCli(args: string[], opts: { env?: Record<string, string>; input?: string }): Promise<Run> {
+function spawnCli(args: string[], opts: { env?: Record<string, string>; input?: string }): Promise<ChildRun> {
   const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: "warn", ...opts.env };
   // Nothing from the calling environment may redirect the CLI elsewhere.
   for (const k of ["CORPUS_DIR", "EMBED_MODEL", "EMBED_REMOTE_HOST", "DEBUG"]) if (!opts.env?.[k]) delete env[k];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CITEBOT, ...args], { cwd: ROOT, env, stdio: ["pipe", "pipe", "pipe"], timeout: SPAWN_MS });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(opts.input ?? "");
-  });
+  return runChild(process.execPath, [CITEBOT, ...args], { env, timeoutMs: SPAWN_MS, input: opts.input });
 }
 
 /** A failure the user can read: exit code 2, one line on stderr, no stack trace, nothing on stdout. */
-function expectCleanFailure(run: Run, message: RegExp) {
+function expectCleanFailure(run: ChildRun, message: RegExp) {
   expect(run.code).toBe(2);
   expect(run.stdout).toBe("");
   const lines = run.stderr.trim().split("\n");

@@ -1,7 +1,6 @@
 // One config: every variable is declared in src/config.ts, documented in .env.example, blank means
 // the default everywhere, and no message ever repeats a value. Then every command is started with
 // .env.example's values exactly, as a newcomer's `cp .env.example .env` gives them.
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import dotenv from "dotenv";
@@ -9,7 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { BotConfigError, loadBotConfig } from "../src/bot/config.js";
 import { inviteUrl } from "../src/bot/invite.js";
 import { ConfigError, loadCoreConfig, loadLogConfig, readBotEnv, VARIABLES, type VariableName } from "../src/config.js";
-import { cleanupTmp, mkTmp, REAL_CORPUS, ROOT } from "./helpers.js";
+import { cleanupTmp, mkTmp, REAL_CORPUS, ROOT, runChild } from "./helpers.js";
 
 const EXAMPLE = dotenv.parse(fs.readFileSync(path.join(ROOT, ".env.example"), "utf8"));
 const NAMES = Object.keys(VARIABLES) as VariableName[];
@@ -107,18 +106,9 @@ describe("every command, started with .env.example copied unchanged", () => {
   const dataDir = mkTmp("citebot-env-example-");
   /** bin/citebot.js with exactly .env.example's variables (dotenv never overrides them, so a developer's .env can't leak in). */
   const run = (args: string[]) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [path.join(ROOT, "bin", "citebot.js"), ...args], {
-        cwd: ROOT,
-        env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...EXAMPLE, DATA_DIR: dataDir },
-        timeout: 60_000,
-      });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-      child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-      child.on("error", reject);
-      child.on("close", (code) => resolve({ code, stdout, stderr }));
+    runChild(process.execPath, [path.join(ROOT, "bin", "citebot.js"), ...args], {
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...EXAMPLE, DATA_DIR: dataDir },
+      timeoutMs: 60_000,
     });
 
   it("ask, index, sources and eval work; bot and register-commands refuse with the token message", async () => {

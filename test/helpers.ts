@@ -1,4 +1,5 @@
 // Shared helpers for the core tests: temporary folders and small corpora. Never touches data/.
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -60,3 +61,25 @@ export function cosine(a: Float32Array, b: Float32Array): number {
 }
 
 export const norm = (v: Float32Array) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+
+/** What a child process left behind. */
+export interface ChildRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command from the project root and collects its output; `input` goes to its stdin (closed either way). */
+export function runChild(command: string, args: string[], opts: { env: NodeJS.ProcessEnv; timeoutMs: number; input?: string }): Promise<ChildRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: ROOT, env: opts.env, stdio: ["pipe", "pipe", "pipe"], timeout: opts.timeoutMs });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.stdin.end(opts.input ?? "");
+  });
+}

@@ -2,13 +2,12 @@
 // articles. Indexing must finish, report the bad file with its reason, and still answer from the
 // good articles. A child-process run under a heap ceiling shows memory stays bounded (the quadratic
 // splitter needed 2–4.4 GB); time and peak RSS per class are measured by scripts/hostile-corpus.ts.
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Citebot } from "../src/citebot.js";
 import { TransformersEmbedder } from "../src/embed/embedder.js";
-import { cleanupTmp, copyRealCorpus, EIRNS_ID, ENVOY_ID, EXTRA_ARTICLE, mkTmp, ROOT } from "./helpers.js";
+import { type ChildRun, cleanupTmp, copyRealCorpus, EIRNS_ID, ENVOY_ID, EXTRA_ARTICLE, mkTmp, ROOT, runChild } from "./helpers.js";
 import { CONTROL_TITLE, HOSTILE_CLASSES } from "./hostile-files.js";
 
 const QUESTION = "What did Antonov say about cybersecurity?";
@@ -99,32 +98,17 @@ describe("control characters are shown, not obeyed", () => {
   });
 });
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** The CLI as a child process with a 1 GB heap ceiling (the quadratic splitter needed 2–4.4 GB). */
-function cli(args: string[], dataDir: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: "warn", NO_COLOR: "1", NODE_OPTIONS: "--max-old-space-size=1024" };
-    for (const k of ["CORPUS_DIR", "EMBED_MODEL", "EMBED_REMOTE_HOST"]) delete env[k];
-    const child = spawn(path.join(ROOT, "node_modules", ".bin", "tsx"), ["src/cli.ts", ...args], { cwd: ROOT, env, timeout: 150_000 });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+function cli(args: string[], dataDir: string): Promise<ChildRun> {
+  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: "warn", NO_COLOR: "1", NODE_OPTIONS: "--max-old-space-size=1024" };
+  for (const k of ["CORPUS_DIR", "EMBED_MODEL", "EMBED_REMOTE_HOST"]) delete env[k];
+  return runChild(path.join(ROOT, "node_modules", ".bin", "tsx"), ["src/cli.ts", ...args], { env, timeoutMs: 150_000 });
 }
 
 describe("every hostile class at once, through the CLI under a 1 GB heap ceiling", () => {
   let corpus: string;
   let dataDir: string;
-  let index: Run;
+  let index: ChildRun;
   beforeAll(async () => {
     corpus = hostileCorpus((dir, outside) => {
       for (const cls of HOSTILE_CLASSES) cls.write(dir, outside);

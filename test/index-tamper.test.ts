@@ -4,7 +4,6 @@
 // the manifest re-signed (checksums recomputed, as someone who knows the format could do): the
 // structural checks must still refuse the file before hnswlib or the retriever touches it. Where a
 // crash could happen, the CLI runs as a child and must exit 0 with an answer.
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -14,7 +13,7 @@ import { TransformersEmbedder } from "../src/embed/embedder.js";
 import { loadIndex } from "../src/index/build.js";
 import { HNSW_HEADER_BYTES, readHnswHeader } from "../src/index/hnswcheck.js";
 import { currentBuildDir, FILES, IndexError, indexDirFor, type Manifest, manifestIntegrity } from "../src/index/store.js";
-import { cleanupTmp, copyRealCorpus, ENVOY_ID, mkTmp, ROOT } from "./helpers.js";
+import { type ChildRun, cleanupTmp, copyRealCorpus, ENVOY_ID, mkTmp, ROOT, runChild } from "./helpers.js";
 
 const QUESTION = "What did Antonov say about the Geneva summit?";
 let embedder: TransformersEmbedder;
@@ -257,23 +256,10 @@ describe("forged files with a re-signed manifest are still refused before any pa
 
 // The same damage, seen by the command line as a user runs it: it must never crash (exit 139/134).
 describe("the CLI in a child process: a damaged index is rebuilt, never a crash", () => {
-  function cli(args: string[], dataDir: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  function cli(args: string[], dataDir: string): Promise<ChildRun> {
     const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, CORPUS_DIR: corpusDir, LOG_LEVEL: "warn" };
     for (const k of ["EMBED_MODEL", "EMBED_REMOTE_HOST", "DEBUG"]) delete env[k];
-    return new Promise((resolve, reject) => {
-      const child = spawn(path.join(ROOT, "node_modules", ".bin", "tsx"), ["src/cli.ts", ...args], {
-        cwd: ROOT,
-        env,
-        stdio: ["ignore", "pipe", "pipe"],
-        timeout: 45_000,
-      });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-      child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-      child.on("error", reject);
-      child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
-    });
+    return runChild(path.join(ROOT, "node_modules", ".bin", "tsx"), ["src/cli.ts", ...args], { env, timeoutMs: 45_000 });
   }
 
   const cases: Array<[string, (buildDir: string) => void, RegExp]> = [
