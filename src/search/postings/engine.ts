@@ -266,6 +266,11 @@ export class PostingsIndex {
     return { ids, df };
   }
 
+  /** How many live docs hold `term` (an analysed term: a stem). */
+  documentFrequency(term: string): number {
+    return this.lookup(term).df;
+  }
+
   /** The weighted terms a question stands for: its own terms, plus typo expansions. */
   private expand(question: string, fuzzy: FuzzyMode): { specs: TermSpec[]; queryTerms: number } {
     const counts = new Map<string, number>();
