@@ -7,12 +7,12 @@ import cliProgress from "cli-progress";
 import { Command, Option } from "commander";
 import { createColors } from "picocolors";
 import { PLAIN, renderText, type TextStyle, toJson } from "./answer/render.js";
+import { Asker } from "./app/asker.js";
 import { Citebot, type OpenOptions, type OpenStatus } from "./citebot.js";
 import { ConfigError, describeVariables, loadCoreConfig } from "./config.js";
 import { CorpusError } from "./corpus/load.js";
 import { EmbedderError } from "./embed/embedder.js";
 import { PROJECT_ROOT } from "./paths.js";
-import { cleanQuestion, QuestionError } from "./question.js";
 import type { RetrievalMode } from "./search/retriever.js";
 
 class UsageError extends Error {}
@@ -108,23 +108,26 @@ program
     if (!Number.isInteger(opts.limit) || opts.limit < 1 || opts.limit > 20) throw new UsageError("--limit takes a whole number from 1 to 20.");
     if (opts.jsonl) {
       const bot = await open({ ...opts, quiet: true });
+      // One local user asking in turn: the Asker cleans and checks each line (no rate limit, no queue).
+      const asker = new Asker({ citebot: bot });
       const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
       for await (const line of rl) {
         if (!line.trim()) continue;
-        try {
-          const answer = await bot.answer(cleanQuestion(line), { limit: opts.limit });
-          console.log(JSON.stringify(toJson(answer)));
-        } catch (err) {
-          if (!(err instanceof QuestionError)) throw err;
-          console.log(JSON.stringify({ question: line, answered: false, hits: [], error: err.message }));
-        }
+        const asked = await asker.ask({ who: "cli", where: "cli", question: line, options: { limit: opts.limit } });
+        if (asked.kind === "answer") console.log(JSON.stringify(toJson(asked.answer)));
+        else console.log(JSON.stringify({ question: line, answered: false, hits: [], error: asked.message }));
       }
       return;
     }
-    const question = cleanQuestion(parts.join(" "));
-    const bot = await open(opts);
-    const answer = await bot.answer(question, { limit: opts.limit });
-    console.log(opts.json ? JSON.stringify(toJson(answer), null, 2) : renderText(answer, terminalStyle()));
+    // The index opens only once the question is admitted: a bad question is refused at once.
+    let bot: Citebot | undefined;
+    const opened = async () => (bot ??= await open(opts));
+    const asker = new Asker({
+      citebot: { answer: async (q, o) => (await opened()).answer(q, o), searchArticle: async (id, q) => (await opened()).searchArticle(id, q) },
+    });
+    const asked = await asker.ask({ who: "cli", where: "cli", question: parts.join(" "), options: { limit: opts.limit } });
+    if (asked.kind === "refused") throw new UsageError(asked.message);
+    console.log(opts.json ? JSON.stringify(toJson(asked.answer), null, 2) : renderText(asked.answer, terminalStyle()));
   });
 
 program
@@ -259,8 +262,7 @@ program
 try {
   await program.parseAsync();
 } catch (err) {
-  const known =
-    err instanceof UsageError || err instanceof QuestionError || err instanceof CorpusError || err instanceof ConfigError || err instanceof EmbedderError;
+  const known = err instanceof UsageError || err instanceof CorpusError || err instanceof ConfigError || err instanceof EmbedderError;
   if (known) {
     console.error(`citebot: ${(err as Error).message}`);
     process.exitCode = 2;

@@ -4,7 +4,15 @@
 /** Discord's own limit for a message without Nitro (Nitro users can send 4,000). */
 export const MAX_QUESTION_CHARS = 2000;
 
-export class QuestionError extends Error {}
+export class QuestionError extends Error {
+  constructor(
+    message: string,
+    /** Why: no letters or digits left, or over MAX_QUESTION_CHARS. */
+    readonly reason: "no-words" | "too-long",
+  ) {
+    super(message);
+  }
+}
 
 /**
  * Zero-width and bidi-control characters (Unicode format, Cf) and blank "letters" used to hide
@@ -23,7 +31,7 @@ export const REFUSAL = {
 /** The question as the retriever should see it, or a QuestionError whose message is a polite refusal. */
 export function cleanQuestion(raw: string): string {
   const cleaned = raw.normalize("NFKC").replace(INVISIBLE, "").replace(CONTROL, " ").replace(/\s+/g, " ").trim();
-  if (!/[\p{L}\p{N}]/u.test(cleaned)) throw new QuestionError(REFUSAL.noWords);
-  if (cleaned.length > MAX_QUESTION_CHARS) throw new QuestionError(REFUSAL.tooLong(cleaned.length));
+  if (!/[\p{L}\p{N}]/u.test(cleaned)) throw new QuestionError(REFUSAL.noWords, "no-words");
+  if (cleaned.length > MAX_QUESTION_CHARS) throw new QuestionError(REFUSAL.tooLong(cleaned.length), "too-long");
   return cleaned;
 }

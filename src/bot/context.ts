@@ -1,5 +1,6 @@
 // What every handler gets, and the shared ways of answering an interaction safely.
 import { DiscordAPIError, MessageFlags, RESTJSONErrorCodes, type RepliableInteraction } from "discord.js";
+import type { Asker } from "../app/asker.js";
 import type { Logger } from "../log.js";
 import type { BotConfig } from "./config.js";
 import type { Conversations } from "./conversation.js";
@@ -7,21 +8,22 @@ import { withRetry } from "./deliver.js";
 import { errInfo } from "./errors.js";
 import type { FeedbackStore } from "./feedback.js";
 import type { IndexKeeper } from "./indexwatch.js";
-import type { BotMetrics, Source } from "./metrics.js";
+import type { BotMetrics } from "./metrics.js";
 import type { QuestionStore } from "./questions.js";
-import type { RateLimiter } from "./ratelimit.js";
 import { NO_PINGS, type Rendered, TEXT } from "./render.js";
 import type { CitebotLike } from "./types.js";
-import type { InFlight, SeenIds, Ticket, WorkQueue } from "./work.js";
+import type { InFlight, SeenIds, WorkQueue } from "./work.js";
 
 export interface BotContext {
   citebot: CitebotLike;
   config: BotConfig;
   log: Logger;
-  limiter: RateLimiter;
+  /** Admits and answers every question (clean, rate limit, queue, answer, metrics): src/app/asker.ts. */
+  asker: Asker;
   questions: QuestionStore;
   /** Which question each answer (and each thread the bot opened) was about, for follow-ups. */
   conversations: Conversations;
+  /** The Asker's queue, for shutdown (wait until idle) and the queue gauges. */
   work: WorkQueue;
   /** Message and interaction ids already handled (a replayed event is answered once). */
   seen: SeenIds;
@@ -102,26 +104,4 @@ export async function apologize(ctx: BotContext, interaction: RepliableInteracti
   } catch (e) {
     ctx.log.warn({ err: errInfo(e), where }, "could not send the apology");
   }
-}
-
-/**
- * Admission of a command's question: the asker's rate limit, then a place in the answer queue.
- * When either says no the user is told privately and the result is undefined.
- */
-export async function admitCommand(ctx: BotContext, interaction: RepliableInteraction, source: Source, log: Logger): Promise<Ticket | undefined> {
-  const rate = ctx.limiter.take(interaction.user.id);
-  if (!rate.allowed) {
-    ctx.metrics.rateLimited.inc({ source, notified: "true" });
-    log.info({ outcome: "rate-limited" }, "rate limited");
-    await notice(interaction, TEXT.slowDown(rate.retryAfterMs));
-    return undefined;
-  }
-  const ticket = ctx.work.admit();
-  if (!ticket) {
-    ctx.metrics.busy.inc({ source });
-    log.warn({ outcome: "busy", pending: ctx.work.pending }, "queue full; told the user to try again");
-    await notice(interaction, TEXT.busy);
-    return undefined;
-  }
-  return ticket;
 }

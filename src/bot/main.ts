@@ -2,6 +2,7 @@
 // `npm run register-commands`) and for tests (which pass an already-open Citebot and a config).
 import path from "node:path";
 import { type Client, type ClientOptions, DiscordAPIError, Events, REST, Routes } from "discord.js";
+import { Asker } from "../app/asker.js";
 import { ConfigError, loadCoreConfig, loadDotenv, loadLogConfig } from "../config.js";
 import { type Logger, rootLogger } from "../log.js";
 import { createClient, gatewayReady, gatewayState } from "./client.js";
@@ -84,17 +85,19 @@ export async function runBot(opts: RunBotOptions): Promise<BotHandle> {
 
   registerSecret(config.token);
   const work = new WorkQueue(config.queue.concurrency, config.queue.max);
+  const limiter = new RateLimiter(config.rateLimit.max, config.rateLimit.windowMs);
+  const metrics = new BotMetrics(() => ({ pending: work.pending, waiting: work.waiting, active: work.active, max: work.max }));
   const context: BotContext = {
     citebot,
     config,
     log,
-    limiter: new RateLimiter(config.rateLimit.max, config.rateLimit.windowMs),
+    asker: new Asker({ citebot, limiter, work, metrics, log, draining: () => context.draining }),
     questions: new QuestionStore(),
     conversations: new Conversations(),
     work,
     seen: new SeenIds(),
     inflight: new InFlight(),
-    metrics: new BotMetrics(() => ({ pending: work.pending, waiting: work.waiting, active: work.active, max: work.max })),
+    metrics,
     retryDelaysMs: opts.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS,
     draining: false,
   };

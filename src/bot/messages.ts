@@ -5,7 +5,6 @@
 // answer to a question in a channel goes to a new thread on it (src/bot/threads.ts).
 import type { Message, MessageCreateOptions, MessageReplyOptions, ThreadChannel } from "discord.js";
 import { questionInContext } from "../followup.js";
-import { cleanQuestion, QuestionError } from "../question.js";
 import { placeOfMessage, refusalFor } from "./access.js";
 import { type BotContext, deliver } from "./context.js";
 import { previousQuestion } from "./conversation.js";
@@ -62,8 +61,8 @@ const TYPING_REFRESH_MS = 8000; // Discord shows "typing" for about 10 s.
 const TYPING_MIN_GAP_MS = 4000;
 
 /**
- * Handles one message. Everything up to the busy/rate-limit decision is synchronous, so a burst is
- * admitted in arrival order. Each question ends in exactly one reply (answer, refusal, "slow down",
+ * Handles one message. Everything up to the busy/rate-limit decision is synchronous (the Asker
+ * admits before its first await), so a burst is admitted in arrival order. Each question ends in exactly one reply (answer, refusal, "slow down",
  * "busy", apology) or, for the rest of a rate-limited burst, a log line.
  */
 export async function handleMessage(ctx: BotContext, message: Message, answerChannels: ReadonlySet<string>): Promise<void> {
@@ -92,96 +91,77 @@ export async function handleMessage(ctx: BotContext, message: Message, answerCha
     }
     return;
   }
-  ctx.metrics.questions.inc({ source });
   // The nonce makes Discord drop a second copy of the same reply (a retried create).
   const reply = (options: MessageReplyOptions, kind = "r") =>
     deliver(ctx, "reply", () =>
       message.reply({ ...options, allowedMentions: NO_PINGS, failIfNotExists: false, nonce: `${kind}${message.id}`.slice(0, 25), enforceNonce: true }),
     );
-  let ticket: ReturnType<BotContext["work"]["admit"]>;
+  // What preparing the answer decided, for its delivery and the log line.
+  const state: { place: Place; typing?: ReturnType<typeof startTyping>; inContext?: string; followUp: string; where: string } = {
+    place: { kind: "reply" },
+    followUp: "standalone",
+    where: "reply",
+  };
   try {
-    if (ctx.draining) {
-      log.info({ outcome: "restarting" }, "question during shutdown");
-      await reply({ content: TEXT.restarting });
+    const asked = await ctx.asker.ask({
+      who: message.author.id,
+      where: source,
+      question: q.question,
+      options: { limit: ctx.config.answerExcerpts },
+      notifyOnce: true,
+      received,
+      log,
+      prepare: async (question) => {
+        // A follow-up is read with the question it follows; a self-contained one stays as it is.
+        const previous = await previousQuestion(ctx.conversations, message, botId, log);
+        const reading = questionInContext(previous?.question, question);
+        state.followUp = reading.kind;
+        state.inContext = reading.kind !== "standalone" && previous ? previous.question : undefined;
+        if (previous)
+          log.info(
+            { followUp: reading.kind, from: previous.from },
+            reading.kind === "standalone" ? "self-contained question after an answer" : "read as a follow-up",
+          );
+        // Where the answer goes: a new thread (ANSWER_IN_THREAD), the thread it was asked in, or a reply.
+        let place: Place = { kind: "reply" };
+        if (message.inGuild() && message.channel.isThread()) place = placeInThread(message, message.channel);
+        else if (message.inGuild() && ctx.config.answerInThread) place = await openThread(message, question, log);
+        state.place = place;
+        state.typing = startTyping(
+          ctx,
+          place.kind === "thread" && place.created ? place.thread : place.kind === "parent" ? place.channel : message.channel,
+          log,
+        );
+        return reading.question;
+      },
+      deliver: async (answer, question) => {
+        const key = answer.more ? ctx.questions.put({ question, askerId: message.author.id, offset: answer.hits.length }) : undefined;
+        const embeds = canEmbedIn(message);
+        const feedbackKey = recordForFeedback(ctx, answer, message.author.id);
+        const r = renderAnswerFor(answer, embeds, { moreCustomId: key && moreCustomId(key), feedbackKey });
+        const payload = { content: withNote(r.content, state.inContext && followUpNote(state.inContext)), embeds: r.embeds, components: r.components };
+        await state.typing?.first; // "typing…" shows before the answer lands
+        const sent = await deliverAnswer(ctx, message, state.place, payload, log);
+        if (key) ctx.questions.bind(key, sent.id);
+        ctx.conversations.rememberAnswer(sent.id, question);
+        if (sent.channel.isThread() && sent.channel.ownerId === botId) ctx.conversations.rememberThread(sent.channelId, question);
+        bindFeedback(ctx, feedbackKey, sent.id);
+        if (!embeds) log.warn({ channelId: message.channelId }, "no Embed Links permission in this channel; answered in plain text");
+        state.where = sent.channelId === message.channelId ? "reply" : sent.channel.isThread() ? "thread" : "channel";
+      },
+    });
+    if (asked.kind === "refused") {
+      // Once per rate-limited burst; an empty question gets an example of what to ask.
+      // (A reply reaches here empty only when it pinged the bot, so its text was visible: it is empty.)
+      const text = asked.reason === "empty" ? (q.trigger === "dm" ? TEXT.emptyDm : TEXT.emptyQuestion) : asked.message;
+      if (asked.notify) await reply({ content: text });
       return;
     }
-    if (!q.question) {
-      ctx.metrics.refused.inc({ source });
-      log.info({ outcome: "empty" }, "empty question");
-      // (A reply reaches here only when it pinged the bot, so its text was visible: it is empty.)
-      await reply({ content: q.trigger === "dm" ? TEXT.emptyDm : TEXT.emptyQuestion });
-      return;
-    }
-    let question: string;
-    try {
-      question = cleanQuestion(q.question);
-    } catch (err) {
-      if (!(err instanceof QuestionError)) throw err;
-      ctx.metrics.refused.inc({ source });
-      log.info({ outcome: "refused", reason: err.message }, "unusable question");
-      await reply({ content: err.message });
-      return;
-    }
-    const rate = ctx.limiter.take(message.author.id);
-    if (!rate.allowed) {
-      ctx.metrics.rateLimited.inc({ source, notified: String(rate.notify) });
-      log.info({ outcome: "rate-limited", notify: rate.notify }, "rate limited");
-      if (rate.notify) await reply({ content: TEXT.slowDown(rate.retryAfterMs) });
-      return;
-    }
-    ticket = ctx.work.admit();
-    if (!ticket) {
-      ctx.metrics.busy.inc({ source });
-      log.warn({ outcome: "busy", pending: ctx.work.pending }, "queue full; told the user to try again");
-      await reply({ content: TEXT.busy });
-      return;
-    }
-    // A follow-up is read with the question it follows; a self-contained one stays as it is.
-    const previous = await previousQuestion(ctx.conversations, message, botId, log);
-    const reading = questionInContext(previous?.question, question);
-    const inContext = reading.kind !== "standalone" && previous ? previous.question : undefined;
-    if (previous)
-      log.info(
-        { followUp: reading.kind, from: previous.from },
-        reading.kind === "standalone" ? "self-contained question after an answer" : "read as a follow-up",
-      );
-    // Where the answer goes: a new thread (ANSWER_IN_THREAD), the thread it was asked in, or a reply.
-    let place: Place = { kind: "reply" };
-    if (message.inGuild() && message.channel.isThread()) place = placeInThread(message, message.channel);
-    else if (message.inGuild() && ctx.config.answerInThread) place = await openThread(message, question, log);
-    const typing = startTyping(ctx, place.kind === "thread" && place.created ? place.thread : place.kind === "parent" ? place.channel : message.channel, log);
-    try {
-      const answer = await ticket.compute(() => ctx.citebot.answer(reading.question, { limit: ctx.config.answerExcerpts }));
-      const key = answer.more ? ctx.questions.put({ question: reading.question, askerId: message.author.id, offset: answer.hits.length }) : undefined;
-      const embeds = canEmbedIn(message);
-      const feedbackKey = recordForFeedback(ctx, answer, message.author.id);
-      const r = renderAnswerFor(answer, embeds, { moreCustomId: key && moreCustomId(key), feedbackKey });
-      const payload = { content: withNote(r.content, inContext && followUpNote(inContext)), embeds: r.embeds, components: r.components };
-      await typing.first; // "typing…" shows before the answer lands
-      const sent = await deliverAnswer(ctx, message, place, payload, log);
-      if (key) ctx.questions.bind(key, sent.id);
-      ctx.conversations.rememberAnswer(sent.id, reading.question);
-      if (sent.channel.isThread() && sent.channel.ownerId === botId) ctx.conversations.rememberThread(sent.channelId, reading.question);
-      bindFeedback(ctx, feedbackKey, sent.id);
-      if (!embeds) log.warn({ channelId: message.channelId }, "no Embed Links permission in this channel; answered in plain text");
-      ctx.metrics.answers.inc({ source, answered: String(answer.answered) });
-      if (!answer.answered) ctx.metrics.abstentions.inc({ source });
-      ctx.metrics.latency.observe({ source }, (Date.now() - received) / 1000);
-      log.info(
-        {
-          outcome: "answered",
-          answered: answer.answered,
-          hits: answer.hits.length,
-          followUp: reading.kind,
-          where: sent.channelId === message.channelId ? "reply" : sent.channel.isThread() ? "thread" : "channel",
-          ms: Date.now() - received,
-        },
-        "answered",
-      );
-    } finally {
-      typing.stop();
-      ticket.done();
-    }
+    const { answer } = asked;
+    log.info(
+      { outcome: "answered", answered: answer.answered, hits: answer.hits.length, followUp: state.followUp, where: state.where, ms: Date.now() - received },
+      "answered",
+    );
   } catch (err) {
     ctx.metrics.errors.inc({ where: "message" });
     log.error({ err: errInfo(err), outcome: "error" }, "message handler failed");
@@ -190,6 +170,8 @@ export async function handleMessage(ctx: BotContext, message: Message, answerCha
     } catch (e) {
       log.warn({ err: errInfo(e) }, "could not send the apology");
     }
+  } finally {
+    state.typing?.stop();
   }
 }
 

@@ -2,7 +2,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /** Where a question came from. */
-export type Source = "mention" | "reply" | "dm" | "answer-channel" | "thread" | "ask" | "more" | "source" | "find-sources";
+export type Source = "mention" | "reply" | "dm" | "answer-channel" | "thread" | "ask" | "more" | "source" | "find-sources" | "cli";
 
 export interface QueueStats {
   pending: number;

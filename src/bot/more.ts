@@ -30,7 +30,6 @@ export function isMoreButton(customId: string): boolean {
 
 export async function handleMore(ctx: BotContext, interaction: ButtonInteraction): Promise<void> {
   const received = Date.now();
-  const source = "more";
   const parsed = parseMoreCustomId(interaction.customId);
   const stored = parsed && ctx.questions.get(parsed.key);
   // An unknown key, or one pressed under another message than its own (a forged or copied id).
@@ -39,41 +38,38 @@ export async function handleMore(ctx: BotContext, interaction: ButtonInteraction
     ctx.log.info({ event: "more", userId: interaction.user.id, outcome: "not-asker" }, "More pressed by someone other than the asker");
     return notice(interaction, NOT_YOUR_BUTTON);
   }
-  ctx.metrics.questions.inc({ source });
-  if (ctx.draining) return notice(interaction, TEXT.restarting);
-  const rate = ctx.limiter.take(interaction.user.id);
-  if (!rate.allowed) {
-    ctx.metrics.rateLimited.inc({ source, notified: "true" });
-    return notice(interaction, TEXT.slowDown(rate.retryAfterMs));
-  }
-  const ticket = ctx.work.admit();
-  if (!ticket) {
-    ctx.metrics.busy.inc({ source });
-    return notice(interaction, TEXT.busy);
-  }
-  try {
-    // Spent: the button comes off the answer and its key is forgotten, so it can't be replayed.
-    ctx.questions.delete(parsed.key);
-    // Acknowledge at once by taking the button off the answer it was under, then post the next
-    // excerpts as a follow-up, private if that answer was.
-    const ephemeral = interaction.message.flags.has(MessageFlags.Ephemeral);
-    await interaction.update({ components: withoutButton(interaction, interaction.customId), allowedMentions: NO_PINGS });
-    const answer = await ticket.compute(() => ctx.citebot.answer(stored.question, { limit: ctx.config.answerExcerpts, offset: stored.offset }));
-    const key = answer.more ? ctx.questions.put({ question: stored.question, askerId: stored.askerId, offset: stored.offset + answer.hits.length }) : undefined;
-    const feedbackKey = recordForFeedback(ctx, answer, stored.askerId);
-    const r = renderAnswerFor(answer, canEmbedFor(interaction), { moreCustomId: key && moreCustomId(key), feedbackKey });
-    const sent = await deliver(ctx, "follow-up", () =>
-      interaction.followUp({
-        ...messageOf(r),
-        ...(ephemeral && { flags: MessageFlags.Ephemeral }),
-      }),
-    );
-    if (key) ctx.questions.bind(key, sent.id);
-    bindFeedback(ctx, feedbackKey, sent.id);
-    ctx.metrics.answers.inc({ source, answered: String(answer.answered) });
-    ctx.metrics.latency.observe({ source }, (Date.now() - received) / 1000);
-    ctx.log.info({ event: "more", userId: interaction.user.id, offset: stored.offset, hits: answer.hits.length }, "more excerpts");
-  } finally {
-    ticket.done();
-  }
+  const asked = await ctx.asker.ask({
+    who: interaction.user.id,
+    where: "more",
+    question: stored.question,
+    stored: true,
+    options: { limit: ctx.config.answerExcerpts, offset: stored.offset },
+    received,
+    log: ctx.log.child({ event: "more", userId: interaction.user.id }),
+    prepare: async () => {
+      // Spent: the button comes off the answer and its key is forgotten, so it can't be replayed.
+      ctx.questions.delete(parsed.key);
+      // Acknowledge at once by taking the button off the answer it was under, then post the next
+      // excerpts as a follow-up, private if that answer was.
+      await interaction.update({ components: withoutButton(interaction, interaction.customId), allowedMentions: NO_PINGS });
+    },
+    deliver: async (answer) => {
+      const ephemeral = interaction.message.flags.has(MessageFlags.Ephemeral);
+      const key = answer.more
+        ? ctx.questions.put({ question: stored.question, askerId: stored.askerId, offset: stored.offset + answer.hits.length })
+        : undefined;
+      const feedbackKey = recordForFeedback(ctx, answer, stored.askerId);
+      const r = renderAnswerFor(answer, canEmbedFor(interaction), { moreCustomId: key && moreCustomId(key), feedbackKey });
+      const sent = await deliver(ctx, "follow-up", () =>
+        interaction.followUp({
+          ...messageOf(r),
+          ...(ephemeral && { flags: MessageFlags.Ephemeral }),
+        }),
+      );
+      if (key) ctx.questions.bind(key, sent.id);
+      bindFeedback(ctx, feedbackKey, sent.id);
+    },
+  });
+  if (asked.kind === "refused") return notice(interaction, asked.message);
+  ctx.log.info({ event: "more", userId: interaction.user.id, offset: stored.offset, hits: asked.answer.hits.length }, "more excerpts");
 }

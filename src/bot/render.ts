@@ -3,6 +3,7 @@
 // renders; cuts happen at sentence boundaries when possible, else at a space, never inside a word
 // (a single "word" longer than the whole budget is the only thing ever cut).
 import { type APIActionRowComponent, type APIButtonComponent, type APIEmbed, ButtonStyle, ComponentType, escapeMarkdown } from "discord.js";
+import { ASK_TEXT } from "../app/asker.js";
 import type { Answer, Article, Hit } from "../types.js";
 import { voteCustomId } from "./feedback.js";
 
@@ -441,11 +442,11 @@ export function renderHelp(botName = "citebot"): Rendered {
 
 export const TEXT = {
   apology: "Sorry, something went wrong while answering that. Please try again in a moment.",
-  busy: "I'm busy answering a lot of questions right now. Please try again in a moment.",
-  restarting: "I'm restarting. Please ask again in a minute.",
+  busy: ASK_TEXT.busy,
+  restarting: ASK_TEXT.restarting,
   notAdmin: "Only members with the Manage Server permission can rebuild the index.",
   emptyDm: "Ask me a question about the articles, for example: who met in Geneva? (`/help` shows more.)",
-  slowDown: (ms: number) => `Slow down a little: you can ask again in ${Math.max(1, Math.ceil(ms / 1000))} s.`,
+  slowDown: ASK_TEXT.slowDown,
   emptyQuestion: "Ask me something after the mention, for example: who met in Geneva? (`/help` shows more.)",
   unreadable: "I can't read that message: Discord only shows me messages that mention me. Keep the @mention on when you reply, or use `/ask`.",
   expired: "That answer is too old to continue. Ask the question again to get more excerpts.",

@@ -3,10 +3,10 @@
 // The interaction carries the message (its text included, without the Message Content intent).
 import { ApplicationCommandType, ContextMenuCommandBuilder, InteractionContextType, type Message } from "discord.js";
 import { cleanQuestion, QuestionError } from "../../question.js";
-import { admitCommand, defer, deliver, messageOf, notice } from "../context.js";
+import { defer, deliver, messageOf, notice } from "../context.js";
 import { canEmbedFor, renderAnswerFor } from "../plaintext.js";
 import { moreCustomId } from "../questions.js";
-import { fit, TEXT, userText } from "../render.js";
+import { fit, userText } from "../render.js";
 import { bindFeedback, recordForFeedback } from "../votes.js";
 import type { MessageCommand } from "./command.js";
 
@@ -104,39 +104,36 @@ export const findSources: MessageCommand = {
 
   async execute(ctx, interaction) {
     const received = Date.now();
-    const source = "find-sources";
-    ctx.metrics.questions.inc({ source });
     const target = interaction.targetMessage;
     const log = ctx.log.child({ command: "find-sources", userId: interaction.user.id, interactionId: interaction.id, targetId: target.id });
-    if (ctx.draining) return notice(interaction, TEXT.restarting);
     const claim = claimOf(target);
-    if ("none" in claim) {
-      ctx.metrics.refused.inc({ source });
-      log.info({ outcome: "no-text" }, "nothing to look up in the message");
-      return notice(interaction, claim.none);
-    }
-    const ticket = await admitCommand(ctx, interaction, source, log);
-    if (!ticket) return;
-    try {
+    // A message with nothing to look up is an empty question, told why in its own words.
+    const asked = await ctx.asker.ask({
+      who: interaction.user.id,
+      where: "find-sources",
+      question: "none" in claim ? "" : claim.text,
+      options: { limit: ctx.config.answerExcerpts },
+      received,
+      log,
       // Private: a fact-check of someone else's message is for the one who asked for it.
-      await defer(ctx, interaction, true);
-      const answer = await ticket.compute(() => ctx.citebot.answer(claim.text, { limit: ctx.config.answerExcerpts }));
-      const key = answer.more ? ctx.questions.put({ question: claim.text, askerId: interaction.user.id, offset: answer.hits.length }) : undefined;
-      const lead = leadFor(claim, answer.answered, answer.hits.length, target.url);
-      const feedbackKey = recordForFeedback(ctx, answer, interaction.user.id);
-      const r = renderAnswerFor(answer, canEmbedFor(interaction), { moreCustomId: key && moreCustomId(key), lead, feedbackKey });
-      const sent = await deliver(ctx, "edit", () => interaction.editReply(messageOf(r)));
-      if (key) ctx.questions.bind(key, sent.id);
-      bindFeedback(ctx, feedbackKey, sent.id);
-      ctx.metrics.answers.inc({ source, answered: String(answer.answered) });
-      if (!answer.answered) ctx.metrics.abstentions.inc({ source });
-      ctx.metrics.latency.observe({ source }, (Date.now() - received) / 1000);
-      log.info(
-        { outcome: "answered", answered: answer.answered, hits: answer.hits.length, cut: !!claim.cut, from: claim.from, ms: Date.now() - received },
-        "sources found",
-      );
-    } finally {
-      ticket.done();
-    }
+      prepare: () => defer(ctx, interaction, true),
+      deliver: async (answer, question) => {
+        if ("none" in claim) return; // (refused as empty before this)
+        const key = answer.more ? ctx.questions.put({ question, askerId: interaction.user.id, offset: answer.hits.length }) : undefined;
+        const lead = leadFor(claim, answer.answered, answer.hits.length, target.url);
+        const feedbackKey = recordForFeedback(ctx, answer, interaction.user.id);
+        const r = renderAnswerFor(answer, canEmbedFor(interaction), { moreCustomId: key && moreCustomId(key), lead, feedbackKey });
+        const sent = await deliver(ctx, "edit", () => interaction.editReply(messageOf(r)));
+        if (key) ctx.questions.bind(key, sent.id);
+        bindFeedback(ctx, feedbackKey, sent.id);
+      },
+    });
+    if (asked.kind === "refused") return notice(interaction, asked.reason === "empty" && "none" in claim ? claim.none : asked.message);
+    if ("none" in claim) return;
+    const { answer } = asked;
+    log.info(
+      { outcome: "answered", answered: answer.answered, hits: answer.hits.length, cut: !!claim.cut, from: claim.from, ms: Date.now() - received },
+      "sources found",
+    );
   },
 };

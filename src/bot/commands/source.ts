@@ -2,8 +2,7 @@
 import { type ChatInputCommandInteraction, InteractionContextType, SlashCommandBuilder } from "discord.js";
 import type { Article, Hit } from "../../types.js";
 import { type BotContext, defer, deliver, messageOf, notice } from "../context.js";
-import { fit, LIMITS, renderSource, TEXT, userText } from "../render.js";
-import type { Ticket } from "../work.js";
+import { fit, LIMITS, renderSource, userText } from "../render.js";
 import type { Command } from "./command.js";
 
 /** An article named by the autocomplete value (its id) or by what the user typed (title match). */
@@ -42,27 +41,22 @@ export const source: Command = {
     if (!article) {
       return notice(interaction, `I can't find an article matching “${fit(value, 100, userText)}”. Pick one from the suggestions, or see \`/sources\`.`);
     }
-    let ticket: Ticket | undefined;
-    if (query) {
-      // Matching a query embeds it: that costs like a question (rate limit and queue).
-      ctx.metrics.questions.inc({ source: "source" });
-      const rate = ctx.limiter.take(interaction.user.id);
-      if (!rate.allowed) {
-        ctx.metrics.rateLimited.inc({ source: "source", notified: "true" });
-        return notice(interaction, TEXT.slowDown(rate.retryAfterMs));
-      }
-      ticket = ctx.work.admit();
-      if (!ticket) {
-        ctx.metrics.busy.inc({ source: "source" });
-        return notice(interaction, TEXT.busy);
-      }
-    }
-    try {
+    // A sentence number wins over a query (it names the passage outright).
+    if (!query || passage !== undefined) {
       await defer(ctx, interaction, false);
-      await show(ctx, interaction, article, { query, passage, ticket });
-    } finally {
-      ticket?.done();
+      return show(ctx, interaction, article, { passage });
     }
+    // Matching a query embeds it: that costs like a question (cleaning, rate limit and queue).
+    const asked = await ctx.asker.lookUp({
+      who: interaction.user.id,
+      where: "source",
+      question: query,
+      articleId: article.id,
+      prepare: () => defer(ctx, interaction, false),
+      log: ctx.log.child({ command: "source", userId: interaction.user.id, interactionId: interaction.id }),
+      deliver: (hit, question) => show(ctx, interaction, article, { query: question, found: hit }),
+    });
+    if (asked.kind === "refused") return notice(interaction, asked.message);
   },
 };
 
@@ -70,7 +64,7 @@ async function show(
   ctx: BotContext,
   interaction: ChatInputCommandInteraction,
   article: Article,
-  { query, passage, ticket }: { query?: string; passage?: number; ticket?: Ticket },
+  { query, passage, found }: { query?: string; passage?: number; found?: Hit },
 ): Promise<void> {
   const total = ctx.citebot.passages(article.id).length;
   let hit: Hit | undefined;
@@ -82,7 +76,7 @@ async function show(
     hit = ctx.citebot.excerpt(article.id, 0);
     lead = `This article has ${total} sentence${total === 1 ? "" : "s"}, so there is no sentence ${passage}. Here is its opening:`;
   } else if (query) {
-    hit = await (ticket ? ticket.compute(() => ctx.citebot.searchArticle(article.id, query)) : ctx.citebot.searchArticle(article.id, query));
+    hit = found;
     lead = hit
       ? `The passage that best matches “${fit(query, 200, userText)}”:`
       : `Nothing in this article matches “${fit(query, 200, userText)}”. Here is its opening:`;
