@@ -62,8 +62,9 @@ const TYPING_MIN_GAP_MS = 4000;
 
 /**
  * Handles one message. Everything up to the busy/rate-limit decision is synchronous (the Asker
- * admits before its first await), so a burst is admitted in arrival order. Each question ends in exactly one reply (answer, refusal, "slow down",
- * "busy", apology) or, for the rest of a rate-limited burst, a log line.
+ * admits before its first await), so a burst is admitted in arrival order. Each question ends in
+ * exactly one reply (answer, refusal, "slow down", "busy", apology) or, for the rest of a
+ * rate-limited burst, a log line.
  */
 export async function handleMessage(ctx: BotContext, message: Message, answerChannels: ReadonlySet<string>): Promise<void> {
   const received = Date.now();

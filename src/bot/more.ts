@@ -38,6 +38,7 @@ export async function handleMore(ctx: BotContext, interaction: ButtonInteraction
     ctx.log.info({ event: "more", userId: interaction.user.id, outcome: "not-asker" }, "More pressed by someone other than the asker");
     return notice(interaction, NOT_YOUR_BUTTON);
   }
+  const ephemeral = interaction.message.flags.has(MessageFlags.Ephemeral);
   const asked = await ctx.asker.ask({
     who: interaction.user.id,
     where: "more",
@@ -54,7 +55,6 @@ export async function handleMore(ctx: BotContext, interaction: ButtonInteraction
       await interaction.update({ components: withoutButton(interaction, interaction.customId), allowedMentions: NO_PINGS });
     },
     deliver: async (answer) => {
-      const ephemeral = interaction.message.flags.has(MessageFlags.Ephemeral);
       const key = answer.more
         ? ctx.questions.put({ question: stored.question, askerId: stored.askerId, offset: stored.offset + answer.hits.length })
         : undefined;
