@@ -331,6 +331,37 @@ describe("bot without the Message Content intent", () => {
     expect(res.body.data.content).toMatch(/Slow down a little: you can ask again in \d+ s/);
   });
 
+  it("one rate limit across every way of asking: mentions, /ask, More, /source with a query and Find sources", async () => {
+    const u = member();
+    const ia = emu.sendSlashCommand({ name: "ask", options: { question: ANSWERABLE }, user: u });
+    const edit = await emu.waitForInteractionResponse(ia);
+    const more = edit.body.components?.[0]?.components?.find((c: any) => c.label === "More");
+    expect(more).toBeDefined();
+    await ask(u, `${ANSWERABLE} (2)`);
+    await ask(u, `${ANSWERABLE} (3)`); // the third and last question this minute
+    const before = await bot.context.metrics.registry.getSingleMetricAsString("citebot_rate_limited_total");
+    const target = real.articles()[0]!;
+    const claim = emu.sendMessage({ author: member(), content: "Antonov said the Geneva talks were constructive." });
+    const attempts = [
+      emu.clickButton({ messageId: edit.response.id, customId: more.custom_id, user: u }),
+      emu.sendSlashCommand({ name: "source", options: { article: target.id, query: "cybersecurity" }, user: u }),
+      emu.sendMessageCommand({ name: "Find sources", messageId: claim.id, user: u }),
+      emu.sendSlashCommand({ name: "ask", options: { question: "and the expert dialogue?" }, user: u }),
+    ];
+    for (const attempt of attempts) {
+      const res = await emu.waitForInteractionResponse(attempt);
+      expect(res.body).toMatchObject({ type: 4, data: { flags: EPHEMERAL } });
+      expect(res.body.data.content).toMatch(/^Slow down a little: you can ask again in \d+ s\.$/);
+      expectNoPings(res);
+    }
+    const after = await bot.context.metrics.registry.getSingleMetricAsString("citebot_rate_limited_total");
+    const count = (text: string, source: string) => Number(new RegExp(`source="${source}",notified="true"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    for (const source of ["more", "source", "find-sources", "ask"]) expect(count(after, source) - count(before, source), source).toBe(1);
+    // /source without a query costs nothing, so it still works.
+    const plain = emu.sendSlashCommand({ name: "source", options: { article: target.id }, user: u });
+    expect((await emu.waitForInteractionResponse(plain)).body.content).toMatch(/^The opening of the article/);
+  });
+
   it("turns a handler error into a short apology, logs it, and keeps serving", async () => {
     const u = member();
     const { reply } = await ask(u, `please ${EXPLODE} now`);
