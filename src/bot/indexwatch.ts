@@ -42,6 +42,8 @@ export class IndexKeeper {
   private stopped = true;
   private readonly pollMs: number;
   private readonly debounceMs: number;
+  /** The store's watch reported a change since the last check. */
+  private heard = false;
 
   constructor(
     private readonly citebot: Reloadable,
@@ -124,19 +126,23 @@ export class IndexKeeper {
 
   private schedule(): void {
     if (this.stopped) return;
+    this.heard = true;
     clearTimeout(this.debounce);
     this.debounce = setTimeout(() => void this.check(), this.debounceMs);
     this.debounce.unref();
   }
 
   private async checkNow(): Promise<void> {
+    const heard = this.heard;
+    this.heard = false;
     const disk = this.citebot.probeIndex ? await this.citebot.probeIndex() : { state: "ok" as const, version: undefined, message: undefined };
     if (disk.state === "missing") {
       this.setDisk("missing", "the index on disk is gone; still answering from the index in memory (run npm run index or /reindex to rebuild it)");
       return;
     }
-    // A store without a probe: ask it (reloadIndex says whether anything changed).
-    if (disk.version === undefined || disk.version !== this.citebot.version) {
+    // A store that can't say its version: load when its watch said something changed (reloadIndex
+    // then tells whether anything did), not on every poll.
+    if (disk.version === undefined ? heard : disk.version !== this.citebot.version) {
       if (disk.version !== undefined && disk.version === this.failedVersion) return;
       try {
         const r = await this.citebot.reloadIndex();
