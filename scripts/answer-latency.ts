@@ -3,7 +3,9 @@
  * corpus, for the questions of the test/eval sets about it, each asked once:
  *   - "cold": every passage's token vectors forgotten before each question (a large corpus, where
  *     the candidates of a new question are rarely cached);
- *   - "fresh": new questions, passages cached as they come (a small corpus after a few questions).
+ *   - "fresh": new questions, passages cached as they come (a small corpus after a few questions);
+ *   - "repeated": the fresh pass's questions again, every model run cached: retrieval alone (the
+ *     index reads, ranking, re-scoring and excerpts), where the store engine shows.
  *
  *   npx tsx scripts/answer-latency.ts [--model all-MiniLM-L6-v2] [--corpus corpus]
  */
@@ -46,6 +48,11 @@ const fresh = await time(
   () => {},
   questions.map((q) => `${q} (2)`),
 );
+const repeated = await time(
+  () => {},
+  questions.map((q) => `${q} (2)`),
+);
 console.log(`${bot.embedder.modelId} on ${path.basename(corpus)} (${bot.passageCount} sentences), ${questions.length} questions:`);
 console.log(`  cold (no token vectors cached): ${cold}`);
 console.log(`  fresh questions, passages cached as they come: ${fresh}`);
+console.log(`  repeated questions (no model run: retrieval alone): ${repeated}`);

@@ -106,15 +106,17 @@ for (const set of EVAL_SETS) {
   const bot = (await open(set.corpus)).withSettings({ rerank: FIT_RERANK, allSignals: true });
   const r = retrieverOf(bot);
   for (const q of readQuestions(set.file)) {
-    const { candidates: first } = await r.rank(q.question);
-    const { question } = await r.rerank(q.question, first);
+    const { candidates: first, gathered } = await r.rank(q.question);
+    const { question } = await r.rerank(q.question, first, gathered);
     // In the first stage's order (re-scoring sets the signals on these same objects).
     const candidates = first.filter((c) => c.signals);
-    const correct = candidates.map((c) => {
-      const p = r.index.passages[c.index]!;
-      const hit = r.excerpt(p.articleId, p.n)!;
-      return q.answers.length > 0 && firstCorrectRank({ question: q.question, answered: true, hits: [hit], more: false }, q.answers) === 1;
-    });
+    const correct = await Promise.all(
+      candidates.map(async (c) => {
+        const p = gathered.passage(c.index);
+        const hit = (await r.excerpt(p.articleId, p.n))!;
+        return q.answers.length > 0 && firstCorrectRank({ question: q.question, answered: true, hits: [hit], more: false }, q.answers) === 1;
+      }),
+    );
     rows.push({ set: set.name, q, candidates, correct, question });
   }
 }

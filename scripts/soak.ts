@@ -115,7 +115,7 @@ async function main(): Promise<void> {
 
     // ── 3. live update through another process ──
     console.log("\nlive update: questions keep coming while `tsx src/cli.ts index` rebuilds the index in another process");
-    const firstBuild = citebot.buildDir;
+    const firstBuild = citebot.version;
     const stream: string[] = [];
     let streaming = true;
     const users = Array.from({ length: 20 }, (_, i) => emu.addUser(`live${i}`));
@@ -135,8 +135,8 @@ async function main(): Promise<void> {
     const child = await runIndexProcess(corpusDir, dataDir);
     check(child.code === 0, `npm run index exited ${child.code}: ${child.stderr.slice(-500)}`);
     const deadline = Date.now() + 15_000;
-    while (citebot.buildDir === firstBuild && Date.now() < deadline) await sleep(50);
-    const switched = citebot.buildDir !== firstBuild;
+    while (citebot.version === firstBuild && Date.now() < deadline) await sleep(50);
+    const switched = citebot.version !== firstBuild;
     check(switched, "the bot did not switch to the rebuilt index");
     await sleep(1000);
     streaming = false;

@@ -4,11 +4,14 @@
 import { loadCoreConfig } from "./config.js";
 import { CorpusError, loadCorpus, type SkippedFile } from "./corpus/load.js";
 import { type Embedder, TransformersEmbedder } from "./embed/embedder.js";
-import { type BuildStats, buildIndex, INDEX_SETTINGS, type IndexData, loadIndex, modelKey, type Progress, staleReason } from "./index/build.js";
+import type { BuildStats, Progress } from "./index/build.js";
 import { buildInChild, type ChildBuildOptions } from "./index/isolated.js";
-import { currentBuildDir, hashSettings, IndexError, indexDirFor } from "./index/store.js";
+import { IndexError, indexDirFor } from "./index/store.js";
 import { rootLogger } from "./log.js";
 import { type Evidence, Retriever, type RetrieverSettings } from "./search/retriever.js";
+import { incompatibility, openStore, planChanges, type StoreOptions, staleReason } from "./store/open.js";
+import { hasProbe, type IndexProbeResult } from "./store/probe.js";
+import type { IndexStore, Snapshot } from "./store/types.js";
 import type { Answer, AnswerOptions, Article, Hit, Passage } from "./types.js";
 
 /** The corpus loader, for front ends that check a file before adding it (the bot's /add). */
@@ -40,13 +43,15 @@ export class Citebot {
     readonly corpusDir: string,
     readonly indexDir: string,
     readonly embedder: Embedder,
+    /** Where the index lives; every read and write of it goes through here. */
+    private readonly store: IndexStore,
     private retriever: Retriever,
     readonly status: OpenStatus,
     /** The embedding model's hub mirror, for an isolated build's child (which loads its own embedder). */
     private readonly remoteHost?: string,
   ) {}
 
-  static async open(opts: OpenOptions = {}): Promise<Citebot> {
+  static async open(opts: OpenOptions & { store?: StoreOptions } = {}): Promise<Citebot> {
     const config = loadCoreConfig();
     const corpusDir = opts.corpusDir ?? config.CORPUS_DIR;
     const indexDir = indexDirFor(opts.dataDir ?? config.DATA_DIR, corpusDir);
@@ -54,10 +59,11 @@ export class Citebot {
     if (corpus.articles.length === 0) throw emptyCorpus(corpusDir, corpus.skipped);
     const remoteHost = opts.remoteHost ?? config.EMBED_REMOTE_HOST;
     const embedder = opts.embedder ?? (await TransformersEmbedder.load({ model: opts.model ?? config.EMBED_MODEL, remoteHost }));
-    const { data, status } = await openIndex(indexDir, corpus.articles, embedder, opts.onProgress);
+    const store = openStore(indexDir, { onProgress: opts.onProgress, ...opts.store });
+    const { snapshot, status } = await openSnapshot(store, corpus.articles, embedder, opts.onProgress);
     const full: OpenStatus = { ...status, skipped: corpus.skipped };
     opts.onStatus?.(full);
-    const retriever = new Retriever(data, embedder, opts.retriever);
+    const retriever = await Retriever.open(snapshot, embedder, opts.retriever);
     if (retriever.calibration === "default") {
       // A hub model or a new folder: answers still work, but nobody has measured where to abstain.
       rootLogger().warn(
@@ -65,13 +71,13 @@ export class Citebot {
         `model "${embedder.modelId}" has no calibration (citebot.json): using conservative default ranking and abstention; run npm run fit-abstain -- --model ${embedder.modelId}`,
       );
     }
-    return new Citebot(corpusDir, indexDir, embedder, retriever, full, remoteHost);
+    return new Citebot(corpusDir, indexDir, embedder, store, retriever, full, remoteHost);
   }
 
   /** The same corpus and index, answered with other retrieval settings (evaluation, benchmarks). */
   withSettings(settings: Partial<RetrieverSettings>): Citebot {
-    const retriever = new Retriever(this.retriever.index, this.embedder, { ...this.retriever.settings, ...settings });
-    return new Citebot(this.corpusDir, this.indexDir, this.embedder, retriever, this.status, this.remoteHost);
+    const retriever = new Retriever(this.retriever.loaded, this.embedder, { ...this.retriever.settings, ...settings });
+    return new Citebot(this.corpusDir, this.indexDir, this.embedder, this.store, retriever, this.status, this.remoteHost);
   }
 
   get settings(): RetrieverSettings {
@@ -79,19 +85,30 @@ export class Citebot {
   }
 
   get passageCount(): number {
-    return this.retriever.index.passages.length;
+    return this.retriever.snapshot.info.passages;
+  }
+
+  /** The version of the index being answered from (changes with every rebuild or update). */
+  get version(): string {
+    return this.retriever.snapshot.info.version;
+  }
+
+  /** The snapshot being answered from (benchmarks and tools; a reload may retire it). */
+  get snapshot(): Snapshot {
+    return this.retriever.snapshot;
   }
 
   answer(question: string, opts?: AnswerOptions): Promise<Answer & { evidence: Evidence }> {
-    return this.retriever.answer(question, opts);
+    const r = this.retriever;
+    return r.loaded.use(() => r.answer(question, opts));
   }
 
   articles(): Article[] {
-    return this.retriever.index.articles;
+    return this.retriever.loaded.articles;
   }
 
   article(id: string): Article | undefined {
-    return this.articles().find((a) => a.id === id);
+    return this.retriever.loaded.articleById.get(id);
   }
 
   /** Articles whose title (or id) matches what the user typed, best first. */
@@ -111,66 +128,101 @@ export class Citebot {
     return scored.slice(0, limit).map((x) => x.a);
   }
 
-  passages(articleId: string): Passage[] {
-    return this.retriever.passagesOf(articleId);
+  passages(articleId: string): Promise<Passage[]> {
+    const r = this.retriever;
+    return r.loaded.use(() => r.passagesOf(articleId));
   }
 
-  excerpt(articleId: string, n: number): Hit | undefined {
-    return this.retriever.excerpt(articleId, n);
+  excerpt(articleId: string, n: number): Promise<Hit | undefined> {
+    const r = this.retriever;
+    return r.loaded.use(() => r.excerpt(articleId, n));
   }
 
   searchArticle(articleId: string, query: string): Promise<Hit | undefined> {
-    return this.retriever.searchArticle(articleId, query);
+    const r = this.retriever;
+    return r.loaded.use(() => r.searchArticle(articleId, query));
   }
 
-  /** The build folder the index in memory was loaded from (or written to). */
-  get buildDir(): string {
-    return this.retriever.index.buildDir;
+  /** Calls `onChange` when another process wrote a new version of the index. Returns a stop function. */
+  watchIndex(onChange: () => void): () => void {
+    return this.store.watch(onChange);
+  }
+
+  /** Whether the index the store would serve is there and intact, and which version it is. */
+  async probeIndex(): Promise<IndexProbeResult> {
+    return hasProbe(this.store) ? this.store.probe() : { state: "ok" };
   }
 
   /**
-   * Load only: swaps in the index's current build on disk when it is not the one in memory (another
-   * process, e.g. `npm run index`, rebuilt it). Reads no corpus and builds nothing. Throws IndexError
-   * when the build is missing, damaged or made for another model or settings; the index in memory
-   * then stays in use.
+   * Load only: swaps in the store's current version when it is not the one in memory (another
+   * process, e.g. `npm run index`, wrote it). Reads no corpus and builds nothing. Throws IndexError
+   * when it is missing, damaged or made for another model or settings; the index in memory then
+   * stays in use.
    */
-  async reloadIndex(): Promise<{ changed: boolean; buildDir: string }> {
-    const target = currentBuildDir(this.indexDir);
-    if (target === this.buildDir) return { changed: false, buildDir: target };
-    const data = await loadIndex(this.indexDir);
-    const unusable = staleReason(data.manifest, data.articles, this.embedder);
-    if (unusable) throw new IndexError(`the index on disk can't be used: ${unusable}`);
-    this.retriever = new Retriever(data, this.embedder, this.retriever.settings);
-    return { changed: true, buildDir: data.buildDir };
+  async reloadIndex(): Promise<{ changed: boolean; version: string }> {
+    const snapshot = await this.store.current();
+    if (!snapshot) throw new IndexError("there is no index on disk any more");
+    if (snapshot.info.version === this.version) {
+      await snapshot.close();
+      return { changed: false, version: this.version };
+    }
+    const unusable = incompatibility(snapshot.info, this.embedder);
+    if (unusable) {
+      await snapshot.close();
+      throw new IndexError(`the index on disk can't be used: ${unusable}`);
+    }
+    await this.swap(snapshot);
+    return { changed: true, version: snapshot.info.version };
   }
 
   /**
    * /reindex in a running bot: the corpus is read and the index built in a child process under
    * `opts.limits` (see index/isolated.ts), so a hostile file or a runaway build costs only the
-   * child; this process then loads the committed build (checksums and structure verified) and
-   * swaps it in. On any failure (BuildFailedError, IndexError) the index in memory stays in use.
+   * child; this process then opens the version it wrote (checked as every load is) and swaps it
+   * in. On any failure (BuildFailedError, IndexError) the index in memory stays in use.
    */
   async rebuild(opts: ChildBuildOptions): Promise<OpenStatus> {
     const result = await buildInChild({ corpusDir: this.corpusDir, indexDir: this.indexDir, model: this.embedder.modelId, remoteHost: this.remoteHost }, opts);
-    if (result.buildDir !== this.buildDir) {
-      const data = await loadIndex(this.indexDir, result.buildDir);
-      // The corpus hash was checked by the child; the model and settings must be this process's.
-      if (data.manifest.model !== modelKey(this.embedder) || data.manifest.dimensions !== this.embedder.dimensions) {
-        throw new IndexError(`the rebuilt index was made with another embedding model (${data.manifest.model})`);
+    if (result.version !== this.version) {
+      const snapshot = await this.store.current();
+      if (!snapshot) throw new IndexError("the rebuilt index is not on disk");
+      // The corpus was checked by the child; the model and settings must be this process's.
+      const unusable = incompatibility(snapshot.info, this.embedder);
+      if (unusable) {
+        await snapshot.close();
+        throw new IndexError(
+          unusable.startsWith("the embedding model")
+            ? `the rebuilt index was made with another embedding model (${snapshot.info.model})`
+            : "the rebuilt index was made with other index settings",
+        );
       }
-      if (data.manifest.settingsHash !== hashSettings(INDEX_SETTINGS)) throw new IndexError("the rebuilt index was made with other index settings");
-      this.retriever = new Retriever(data, this.embedder, this.retriever.settings);
+      await this.swap(snapshot);
     }
-    const { buildDir: _dir, ...status } = result;
+    const { version: _version, ...status } = result;
     return status;
   }
 
   /** Re-reads the corpus and swaps in a new index when the articles changed, in this process (CLI, tests). */
   async reload(onProgress?: Progress): Promise<OpenStatus> {
     const corpus = await loadCorpus(this.corpusDir);
-    const { data, status } = await openIndex(this.indexDir, corpus.articles, this.embedder, onProgress, this.retriever.index);
-    this.retriever = new Retriever(data, this.embedder, this.retriever.settings);
+    const { snapshot, status } = await openSnapshot(this.store, corpus.articles, this.embedder, onProgress);
+    if (snapshot.info.version !== this.version) await this.swap(snapshot);
+    else await snapshot.close();
     return { ...status, skipped: corpus.skipped };
+  }
+
+  /** Answers from `snapshot` from now on; questions in flight finish on the old one, which is closed after. */
+  private async swap(snapshot: Snapshot): Promise<void> {
+    const next = await Retriever.open(snapshot, this.embedder, this.retriever.settings);
+    const old = this.retriever;
+    this.retriever = next;
+    old.loaded.retire();
+  }
+
+  /** Stops watching and releases the index (the bot's shutdown). */
+  async close(): Promise<void> {
+    this.retriever.loaded.retire();
+    await this.store.close();
   }
 }
 
@@ -187,28 +239,66 @@ function emptyCorpus(dir: string, skipped: SkippedFile[]): CorpusError {
   );
 }
 
-/** Loads the index when it is current; otherwise (missing, stale, damaged, other version) builds it and says why. */
-export async function openIndex(
-  indexDir: string,
+/** Opens the store's current snapshot when it is up to date; otherwise (missing, stale, damaged, other version) writes a new one and says why. */
+export async function openSnapshot(
+  store: IndexStore,
   articles: Article[],
   embedder: Embedder,
   onProgress?: Progress,
-  inMemory?: IndexData,
   /** Told each article before it is split (an isolated build reports it, so a failure names the file). */
   onSplit?: (article: Article) => void,
-): Promise<{ data: IndexData; status: Omit<OpenStatus, "skipped"> }> {
-  let previous: IndexData | undefined = inMemory;
+): Promise<{ snapshot: Snapshot; status: Omit<OpenStatus, "skipped"> }> {
+  const t0 = performance.now();
+  let current: Snapshot | undefined;
   let reason: string;
   try {
-    const loaded = await loadIndex(indexDir);
-    const stale = staleReason(loaded.manifest, articles, embedder);
-    if (!stale) return { data: loaded, status: { index: "loaded" } };
-    previous = loaded;
-    reason = stale;
+    current = await store.current();
+    const stale = current ? await staleReason(current, articles, embedder) : "there is no index yet";
+    if (current && !stale) return { snapshot: current, status: { index: "loaded" } };
+    reason = stale!;
   } catch (err) {
     if (!(err instanceof IndexError)) throw err;
     reason = err.message;
   }
-  const { data, stats } = await buildIndex(indexDir, articles, embedder, { previous, onProgress, onSplit });
-  return { data, status: { index: "built", reason, stats } };
+  try {
+    const counted = countingEmbedder(embedder);
+    const changes = await planChanges(articles, current, counted, { onProgress, onSplit });
+    const { snapshot } = await store.write(changes);
+    const passages = snapshot.info.passages;
+    const stats: BuildStats = { passages, embedded: counted.count, reused: passages - counted.count, seconds: (performance.now() - t0) / 1000 };
+    return { snapshot, status: { index: "built", reason, stats } };
+  } finally {
+    await current?.close();
+  }
+}
+
+/** The embedder, counting the texts it embeds (a build's "embedded" figure, whatever plans it). */
+function countingEmbedder(inner: Embedder): Embedder & { count: number } {
+  const counted = {
+    count: 0,
+    get modelId() {
+      return inner.modelId;
+    },
+    get dimensions() {
+      return inner.dimensions;
+    },
+    get weights() {
+      return inner.weights;
+    },
+    get settings() {
+      return inner.settings;
+    },
+    get modelDir() {
+      return inner.modelDir;
+    },
+    get lexicon() {
+      return inner.lexicon;
+    },
+    embed(texts: string[], opts?: Parameters<Embedder["embed"]>[1]) {
+      counted.count += texts.length;
+      return inner.embed(texts, opts);
+    },
+    embedTokens: (texts: string[]) => inner.embedTokens(texts),
+  };
+  return counted;
 }

@@ -148,8 +148,9 @@ program
   .action(async (opts: { corpus?: string; json?: boolean }) => {
     const bot = await open(opts);
     const articles = bot.articles();
+    const sentences = await Promise.all(articles.map(async (a) => (await bot.passages(a.id)).length));
     if (opts.json) {
-      for (const a of articles)
+      for (const [i, a] of articles.entries())
         console.log(
           JSON.stringify({
             id: a.id,
@@ -158,12 +159,12 @@ program
             date: a.date ?? null,
             url: a.url ?? null,
             file: a.file,
-            sentences: bot.passages(a.id).length,
+            sentences: sentences[i],
           }),
         );
       return;
     }
-    const rows = articles.map((a, i) => [String(i + 1), a.title, a.source ?? "", a.date ?? "", String(bot.passages(a.id).length), a.file]);
+    const rows = articles.map((a, i) => [String(i + 1), a.title, a.source ?? "", a.date ?? "", String(sentences[i]), a.file]);
     console.log(table(["#", "Title", "Publisher", "Date", "Sentences", "File"], rows, { right: [0, 4], wrap: 1 }));
     console.error(`${articles.length} article${articles.length === 1 ? "" : "s"} in ${bot.corpusDir}`);
   });

@@ -72,7 +72,7 @@ export interface Figures {
   details: Array<{ id: string; kind: string; rank: number; answered: boolean; evidence?: unknown }>;
 }
 
-export async function evaluate(bot: Citebot, questions: EvalQuestion[]): Promise<Figures> {
+export async function evaluate(bot: Pick<Citebot, "answer">, questions: EvalQuestion[]): Promise<Figures> {
   const details: Figures["details"] = [];
   for (const q of questions) {
     const answer = await bot.answer(q.question, { limit: 5 });

@@ -38,13 +38,13 @@ describe("Citebot.rebuild in a child process", () => {
   });
 
   it("a build over its time limit is stopped, with the reason; the index in memory still answers", async () => {
-    const before = bot.buildDir;
+    const before = bot.version;
     fs.writeFileSync(path.join(corpusDir, "b.txt"), "Library news\n\nThe central library will open on Sundays.\n");
     const err = await bot.rebuild({ limits: { memoryMb: 2048, timeoutMs: 300 } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BuildFailedError);
     expect((err as BuildFailedError).kind).toBe("timeout");
     expect((err as Error).message).toMatch(/^the build took longer than 0\.3 s while .+, and was stopped$/);
-    expect(bot.buildDir).toBe(before);
+    expect(bot.version).toBe(before);
     expect((await bot.answer("How many passengers did the ferry carry?")).hits[0]?.article.id).toBe("a");
   }, 60_000);
 

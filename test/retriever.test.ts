@@ -40,7 +40,7 @@ beforeAll(async () => {
 afterAll(cleanupTmp);
 
 /** The contract every hit must meet, checked against the article it cites (in `source`). */
-function expectWellFormedHit(hit: Hit, source: Citebot = bot, maxContext = 600) {
+async function expectWellFormedHit(hit: Hit, source: Citebot = bot, maxContext = 600) {
   const article = source.articles().find((a) => a.id === hit.article.id);
   expect(article, `hit cites unknown article ${hit.article.id}`).toBeDefined();
   // Quoted verbatim (whitespace collapsed), and already collapsed.
@@ -76,7 +76,7 @@ function expectWellFormedHit(hit: Hit, source: Citebot = bot, maxContext = 600) 
   expect(hit.score).toBeGreaterThanOrEqual(0);
   expect(hit.score).toBeLessThanOrEqual(1);
   // Passage ids and positions agree with the text.
-  const passages = source.passages(article!.id);
+  const passages = await source.passages(article!.id);
   expect(hit.position.total).toBe(passages.length);
   expect(hit.position.first).toBeLessThanOrEqual(hit.position.last);
   expect(hit.passageIds).toEqual(passages.slice(hit.position.first, hit.position.last + 1).map((p) => p.id));
@@ -99,10 +99,10 @@ function touchingHits(answer: Answer, adjacentToo: boolean): string[] {
 }
 
 describe("answer() on the real corpus", () => {
-  it("opens the real corpus: two articles, 28 sentences", () => {
+  it("opens the real corpus: two articles, 28 sentences", async () => {
     expect(bot.status).toMatchObject({ index: "built", skipped: [] });
     expect(bot.articles().map((a) => a.title)).toEqual([ENVOY_TITLE, EIRNS_TITLE]);
-    expect(bot.passageCount).toBe(bot.passages(ENVOY_ID).length + bot.passages(EIRNS_ID).length);
+    expect(bot.passageCount).toBe((await bot.passages(ENVOY_ID)).length + (await bot.passages(EIRNS_ID)).length);
   });
 
   it(`"${QUESTION}" returns well-formed, cited hits about cyber security`, async () => {
@@ -111,7 +111,7 @@ describe("answer() on the real corpus", () => {
     expect(typeof answer.answered).toBe("boolean");
     expect(answer.hits).toHaveLength(3);
     expect(answer.hits.map((h) => h.rank)).toEqual([1, 2, 3]);
-    for (const hit of answer.hits) expectWellFormedHit(hit);
+    for (const hit of answer.hits) await expectWellFormedHit(hit);
     // Ranked best first.
     for (let i = 1; i < answer.hits.length; i++) expect(answer.hits[i]!.score).toBeLessThanOrEqual(answer.hits[i - 1]!.score);
     // The top hit is about cyber security (both articles end on it).
@@ -126,7 +126,7 @@ describe("answer() on the real corpus", () => {
       const answer = await bot.answer(question, { limit });
       expect(answer.hits.length).toBeGreaterThan(0);
       expect(answer.hits.length).toBeLessThanOrEqual(limit);
-      for (const hit of answer.hits) expectWellFormedHit(hit);
+      for (const hit of answer.hits) await expectWellFormedHit(hit);
       // No sentence is quoted twice, and no two hits of one article sit next to each other.
       expect(touchingHits(answer, true)).toEqual([]);
       expect(new Set(answer.hits.flatMap((h) => h.passageIds)).size).toBe(answer.hits.reduce((n, h) => n + h.passageIds.length, 0));
@@ -162,7 +162,7 @@ describe("answer() on the real corpus", () => {
     expect(page2.hits.map((h) => h.rank)).toEqual(page2.hits.map((_, i) => 4 + i));
     const ids1 = new Set(page1.hits.flatMap((h) => h.passageIds));
     for (const hit of page2.hits) {
-      expectWellFormedHit(hit);
+      await expectWellFormedHit(hit);
       for (const id of hit.passageIds) expect(ids1.has(id), `${id} repeated on page 2`).toBe(false);
     }
     // Far past the end: nothing more.
@@ -197,32 +197,32 @@ describe("answer() on the real corpus", () => {
 });
 
 describe("excerpts, article search and title lookup", () => {
-  it("excerpt(articleId, 0) is the first sentence with its neighbours", () => {
-    const hit = bot.excerpt(EIRNS_ID, 0)!;
+  it("excerpt(articleId, 0) is the first sentence with its neighbours", async () => {
+    const hit = (await bot.excerpt(EIRNS_ID, 0))!;
     expect(hit).toBeDefined();
-    expectWellFormedHit(hit);
+    await expectWellFormedHit(hit);
     expect(hit.text.startsWith("July 8, 2021 (EIRNS)—Russian Ambassador to the U.S. Anatoly Antonov said")).toBe(true);
     expect(hit.passageIds).toEqual([`${EIRNS_ID}#0`]);
-    expect(hit.position).toEqual({ first: 0, last: 0, total: bot.passages(EIRNS_ID).length });
+    expect(hit.position).toEqual({ first: 0, last: 0, total: (await bot.passages(EIRNS_ID)).length });
     expect(hit.highlights).toEqual([{ start: 0, end: hit.text.length }]);
     expect(hit.context.length).toBeGreaterThan(hit.text.length); // grew to include the next sentence(s)
   });
 
-  it("excerpt of the last sentence, and out-of-range or unknown ids", () => {
-    const total = bot.passages(ENVOY_ID).length;
-    const last = bot.excerpt(ENVOY_ID, total - 1)!;
+  it("excerpt of the last sentence, and out-of-range or unknown ids", async () => {
+    const total = (await bot.passages(ENVOY_ID)).length;
+    const last = (await bot.excerpt(ENVOY_ID, total - 1))!;
     expect(last.passageIds).toEqual([`${ENVOY_ID}#${total - 1}`]);
     expect(last.context.endsWith(last.text)).toBe(true);
-    expectWellFormedHit(last);
-    expect(bot.excerpt(ENVOY_ID, total)).toBeUndefined();
-    expect(bot.excerpt("no-such-article", 0)).toBeUndefined();
+    await expectWellFormedHit(last);
+    expect(await bot.excerpt(ENVOY_ID, total)).toBeUndefined();
+    expect(await bot.excerpt("no-such-article", 0)).toBeUndefined();
   });
 
   it("searchArticle finds the best passage of that article only", async () => {
     const inEnvoy = await bot.searchArticle(ENVOY_ID, "cyber security cooperation");
     expect(inEnvoy?.article.id).toBe(ENVOY_ID);
     expect(inEnvoy!.text).toMatch(/cooperation with Washington in ensuring security in cyber space/);
-    expectWellFormedHit(inEnvoy!);
+    await expectWellFormedHit(inEnvoy!);
     const inEirns = await bot.searchArticle(EIRNS_ID, "Bloomberg Television interview");
     expect(inEirns?.article.id).toBe(EIRNS_ID);
     expect(inEirns!.text).toMatch(/Bloomberg/);
@@ -249,12 +249,12 @@ describe("excerpts, article search and title lookup", () => {
     expect(bot.findArticles("", 1)).toHaveLength(1);
   });
 
-  it("article() and passages() give the stored article and its sentences", () => {
+  it("article() and passages() give the stored article and its sentences", async () => {
     const a = bot.article(EIRNS_ID)!;
     expect(a.date).toBe("2021-07-08");
-    for (const p of bot.passages(EIRNS_ID)) expect(a.text.slice(p.start, p.end)).toBe(p.text);
+    for (const p of await bot.passages(EIRNS_ID)) expect(a.text.slice(p.start, p.end)).toBe(p.text);
     expect(bot.article("nope")).toBeUndefined();
-    expect(bot.passages("nope")).toEqual([]);
+    expect(await bot.passages("nope")).toEqual([]);
   });
 });
 
@@ -262,30 +262,35 @@ describe("merging and context windows (Retriever.excerpts)", () => {
   // Candidate lists are given directly, so these checks do not depend on ranking quality.
   const retriever = () => (bot as unknown as { retriever: import("../src/search/retriever.js").Retriever }).retriever;
   const cand = (index: number, score = 0.5) => ({ index, dense: score, keyword: 0, score });
-  const globalIndex = (articleId: string, n: number) => retriever().index.passages.findIndex((p) => p.articleId === articleId && p.n === n);
+  // Ids from the snapshot, as an engine numbers them.
+  const ids = new Map<string, number[]>();
+  beforeAll(async () => {
+    for (const a of [ENVOY_ID, EIRNS_ID]) ids.set(a, await retriever().snapshot.passageIds(a));
+  });
+  const globalIndex = (articleId: string, n: number) => ids.get(articleId)![n]!;
 
-  it("two neighbouring sentences merge into one excerpt", () => {
-    const hits = retriever().excerpts([cand(globalIndex(ENVOY_ID, 5), 0.9), cand(globalIndex(ENVOY_ID, 6), 0.8)], 3);
+  it("two neighbouring sentences merge into one excerpt", async () => {
+    const hits = await retriever().excerpts([cand(globalIndex(ENVOY_ID, 5), 0.9), cand(globalIndex(ENVOY_ID, 6), 0.8)], 3);
     expect(hits).toHaveLength(1);
     expect(hits[0]!.position).toMatchObject({ first: 5, last: 6 });
     expect(hits[0]!.passageIds).toEqual([`${ENVOY_ID}#5`, `${ENVOY_ID}#6`]);
-    expectWellFormedHit(hits[0]!);
+    await expectWellFormedHit(hits[0]!);
   });
 
-  it("sentences two apart merge (their contexts would overlap); other articles never merge", () => {
-    const hits = retriever().excerpts([cand(globalIndex(ENVOY_ID, 5)), cand(globalIndex(ENVOY_ID, 7)), cand(globalIndex(EIRNS_ID, 6))], 3);
+  it("sentences two apart merge (their contexts would overlap); other articles never merge", async () => {
+    const hits = await retriever().excerpts([cand(globalIndex(ENVOY_ID, 5)), cand(globalIndex(ENVOY_ID, 7)), cand(globalIndex(EIRNS_ID, 6))], 3);
     expect(hits.map((h) => `${h.article.id}:${h.position.first}-${h.position.last}`).sort()).toEqual([`${ENVOY_ID}:5-7`, `${EIRNS_ID}:6-6`].sort());
     expect(hits.map((h) => h.rank)).toEqual([1, 2]);
     expect(hits[0]!.position.first).toBe(5); // the first candidate leads
   });
 
-  it("sentences three apart stay separate excerpts", () => {
-    const hits = retriever().excerpts([cand(globalIndex(ENVOY_ID, 4)), cand(globalIndex(ENVOY_ID, 7))], 3);
+  it("sentences three apart stay separate excerpts", async () => {
+    const hits = await retriever().excerpts([cand(globalIndex(ENVOY_ID, 4)), cand(globalIndex(ENVOY_ID, 7))], 3);
     expect(hits.map((h) => `${h.position.first}-${h.position.last}`)).toEqual(["4-4", "7-7"]);
   });
 
-  it("a sentence already covered by a 3-sentence excerpt is not quoted again", () => {
-    const hits = retriever().excerpts(
+  it("a sentence already covered by a 3-sentence excerpt is not quoted again", async () => {
+    const hits = await retriever().excerpts(
       [4, 5, 6, 7].map((n, i) => cand(globalIndex(ENVOY_ID, n), 0.9 - i / 10)),
       3,
     );
@@ -294,8 +299,8 @@ describe("merging and context windows (Retriever.excerpts)", () => {
 
   // Sentences [5], [8], then 6 and 7: a grown excerpt that now touches another must not leave
   // two excerpts side by side (this once gave 5–7 and 8).
-  it("excerpts that grow until they touch are merged", () => {
-    const hits = retriever().excerpts(
+  it("excerpts that grow until they touch are merged", async () => {
+    const hits = await retriever().excerpts(
       [5, 8, 6, 7].map((n, i) => cand(globalIndex(ENVOY_ID, n), 0.9 - i / 10)),
       3,
     );
@@ -305,8 +310,8 @@ describe("merging and context windows (Retriever.excerpts)", () => {
 
   // Sentences 6–8 of the EIRNS article together are 608 characters: merging them must not make
   // a quote longer than the context limit (it once cut the context mid-quote).
-  it("merging never makes a hit's text longer than the context limit", () => {
-    const hits = retriever().excerpts(
+  it("merging never makes a hit's text longer than the context limit", async () => {
+    const hits = await retriever().excerpts(
       [6, 7, 8].map((n, i) => cand(globalIndex(EIRNS_ID, n), 0.9 - i / 10)),
       3,
     );
@@ -322,7 +327,7 @@ describe("merging and context windows (Retriever.excerpts)", () => {
     expect(longSentence.length).toBeGreaterThan(600);
     const corpusDir = makeCorpus({ "long.txt": `Long report\n\nA short opening sentence. ${longSentence} A short closing sentence.\n` });
     const longBot = await Citebot.open({ corpusDir, dataDir: mkTmp("citebot-data-"), embedder });
-    const hit = longBot.excerpt("long", 1)!;
+    const hit = (await longBot.excerpt("long", 1))!;
     expect(hit.text).toBe(longSentence);
     expect(hit.context.length).toBeLessThanOrEqual(600);
     expect(hit.context.endsWith("…")).toBe(true);
@@ -354,7 +359,7 @@ describe("a corpus with the real articles plus a fixture article", () => {
     expect(answer.hits[0]!.article.id).toBe("council-budget");
     expect(answer.hits[0]!.text).toContain("$6.5 million");
     expect(answer.hits[0]!.article.url).toBe("https://gazette.example/riverton-budget-2024");
-    for (const hit of answer.hits) expectWellFormedHit(hit, mixed);
+    for (const hit of answer.hits) await expectWellFormedHit(hit, mixed);
 
     const vote = await mixed.answer("Who voted against the city budget?");
     expect(vote.hits[0]!.article.id).toBe("council-budget");
@@ -369,9 +374,9 @@ describe("a corpus with the real articles plus a fixture article", () => {
     expect(talks.hits[0]!.article.id).toBe(EIRNS_ID);
   });
 
-  it("the fixture file on disk is the one the index was built from", () => {
+  it("the fixture file on disk is the one the index was built from", async () => {
     const raw = fs.readFileSync(EXTRA_ARTICLE, "utf8");
-    for (const p of mixed.passages("council-budget")) expect(collapse(raw)).toContain(collapse(p.text));
+    for (const p of await mixed.passages("council-budget")) expect(collapse(raw)).toContain(collapse(p.text));
     expect(path.basename(EXTRA_ARTICLE)).toBe(mixed.article("council-budget")!.file);
   });
 });

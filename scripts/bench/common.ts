@@ -5,6 +5,8 @@ import { Session } from "node:inspector/promises";
 import os from "node:os";
 import path from "node:path";
 import { PROJECT_ROOT } from "../../src/embed/embedder.js";
+import type { PassageId, Snapshot } from "../../src/store/types.js";
+import type { Passage } from "../../src/types.js";
 
 export const ROOT = PROJECT_ROOT;
 export const BENCH_DIR = path.join(ROOT, "data", "bench");
@@ -318,4 +320,11 @@ function sourceOf(url: string, fn: string): string {
   if (i >= 0) return url.slice(i + 1).replace(/^file:\/\//, "");
   const j = url.indexOf("/scripts/");
   return j >= 0 ? url.slice(j + 1) : url;
+}
+
+/** Every passage of a snapshot with its id, article by article in sentence order (benchmarks that look at the whole index). */
+export async function snapshotPassages(snapshot: Snapshot): Promise<{ ids: PassageId[]; passages: Passage[] }> {
+  const ids: PassageId[] = [];
+  for (const a of await snapshot.articles()) ids.push(...(await snapshot.passageIds(a.id)));
+  return { ids, passages: await snapshot.passages(ids) };
 }

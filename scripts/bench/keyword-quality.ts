@@ -19,12 +19,13 @@ import { Citebot } from "../../src/citebot.js";
 import { loadCorpus } from "../../src/corpus/load.js";
 import { splitArticle } from "../../src/corpus/split.js";
 import { evaluate, normalize, readQuestions } from "../../src/eval.js";
-import type { IndexData } from "../../src/index/build.js";
 import { KeywordIndex } from "../../src/search/keyword.js";
 import { type EngineOptions, PostingsIndex } from "../../src/search/postings/engine.js";
 import { Segment } from "../../src/search/postings/segment.js";
+import { Retriever } from "../../src/search/retriever.js";
+import type { Snapshot } from "../../src/store/types.js";
 import type { Article, Passage } from "../../src/types.js";
-import { argValue, BENCH_DIR, largeCorpora, ROOT } from "./common.js";
+import { argValue, BENCH_DIR, largeCorpora, ROOT, snapshotPassages } from "./common.js";
 
 const SETS: Array<{ corpus: string; files: string[] }> = [
   { corpus: "corpus", files: ["dev-qa.jsonl", "extra-qa.jsonl", "holdout-qa.jsonl", "chat-qa.jsonl"] },
@@ -129,22 +130,28 @@ async function main(): Promise<void> {
   if (out) writeFileSync(out, JSON.stringify({ distractors: size ?? null, rows, hybrid: hybrid ?? null }, null, 2));
 }
 
-/** `evaluate` (hybrid, the whole pipeline) with today's keyword index, then with the postings engine swapped in. */
+/** `evaluate` (hybrid, the whole pipeline) with minisearch (the keyword engine before the store), then with the store's postings engine. */
 async function hybridEval(): Promise<Array<{ set: string; engine: string; hit1: number; hit3: number; mrr5: number; abstainNeg: number; abstainAns: number }>> {
   const out: Array<{ set: string; engine: string; hit1: number; hit3: number; mrr5: number; abstainNeg: number; abstainAns: number }> = [];
   for (const { corpus, files } of SETS) {
     const bot = await Citebot.open({ corpusDir: path.join(ROOT, corpus), dataDir: path.join(BENCH_DIR, "keyword-quality") });
-    // The loaded index, shared by every retriever of this bot; its keyword engine is swapped below.
-    const data = (bot as unknown as { retriever: { index: IndexData } }).retriever.index;
-    const minisearch = data.keyword;
-    const postings = PostingsIndex.build(data.passages.map((p) => p.text));
-    for (const [engine, keyword] of [
-      ["minisearch (today)", minisearch],
-      ["postings (defaults)", postings],
+    const snapshot = bot.snapshot;
+    const { ids, passages } = await snapshotPassages(snapshot);
+    const minisearch = KeywordIndex.build(passages.map((p) => p.text));
+    // The same snapshot, its keyword search answered by minisearch (no filters: evaluation uses none).
+    const withMinisearch: Snapshot = Object.assign(Object.create(snapshot) as Snapshot, {
+      keyword: async (question: string, k: number) => {
+        const { hits, queryTerms } = minisearch.query(question, k);
+        return { hits: hits.map((h) => ({ id: ids[h.index]!, score: h.score, matched: h.matched })), queryTerms };
+      },
+    });
+    for (const [engine, snap] of [
+      ["minisearch (before)", withMinisearch],
+      ["postings (the store's)", snapshot],
     ] as const) {
-      data.keyword = keyword as unknown as IndexData["keyword"];
+      const retriever = await Retriever.open(snap, bot.embedder, bot.settings);
       for (const file of files) {
-        const f = await evaluate(bot, readQuestions(path.join(ROOT, "test", "eval", file)));
+        const f = await evaluate(retriever, readQuestions(path.join(ROOT, "test", "eval", file)));
         out.push({
           set: file.replace(/\.jsonl$/, ""),
           engine,
@@ -156,7 +163,6 @@ async function hybridEval(): Promise<Array<{ set: string; engine: string; hit1: 
         });
       }
     }
-    data.keyword = minisearch;
   }
   const f = (x: number) => x.toFixed(3);
   console.log("\nhybrid pipeline (npm run eval's figures): hit@1 / hit@3 / MRR@5 · abstain on negatives / on answerable\n");

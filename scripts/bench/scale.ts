@@ -11,8 +11,10 @@ import { Citebot } from "../../src/citebot.js";
 import { loadCorpus, parseArticle } from "../../src/corpus/load.js";
 import { splitArticle } from "../../src/corpus/split.js";
 import { type Embedder, TransformersEmbedder } from "../../src/embed/embedder.js";
-import type { IndexData } from "../../src/index/build.js";
 import { currentBuildDir, FILES, hashCorpus, indexDirFor, readManifest } from "../../src/index/store.js";
+import type { Gathered } from "../../src/search/loaded.js";
+import type { Candidate } from "../../src/search/retriever.js";
+import type { PassageId, Snapshot } from "../../src/store/types.js";
 import {
   argValue,
   dirBytes,
@@ -24,6 +26,7 @@ import {
   questionsFromPassages,
   rng,
   round,
+  snapshotPassages,
   THREADS,
   variedQuestions,
   writeResult,
@@ -54,8 +57,6 @@ class RecordingEmbedder implements Embedder {
     return this.inner.embedTokens(texts);
   }
 }
-
-const indexOf = (bot: Citebot) => (bot as unknown as { retriever: { index: IndexData } }).retriever.index;
 
 function indexFiles(bot: Citebot): Record<string, number> {
   const build = currentBuildDir(bot.indexDir)!;
@@ -124,8 +125,9 @@ if (step === "build") {
   const bot = await Citebot.open({ corpusDir, dataDir, embedder });
   const opened = performance.now();
   if (bot.status.index !== "loaded") throw new Error(`expected a built index in ${dataDir}, but it was ${bot.status.index} (${bot.status.reason})`);
-  const index = indexOf(bot);
-  const texts = index.passages.map((p) => p.text);
+  const snapshot = bot.snapshot;
+  const { ids, passages } = await snapshotPassages(snapshot);
+  const texts = passages.map((p) => p.text);
   const large = texts.length > 5000;
   // Questions: the evaluation questions in several phrasings; on a large corpus half of them are
   // about the corpus's own text instead (the news questions are off-topic there).
@@ -157,15 +159,19 @@ if (step === "build") {
   const prof = await profile(async () => {
     for (const q of questions) renderText(await bot.answer(q));
   });
-  // Per-stage timing of the retriever for the same questions (rank = embed + HNSW + BM25 + fusion).
+  // Per-stage timing of the retriever for the same questions (rank = embed + dense + keyword + fusion + fetching passages and vectors).
   const r = (
     bot as unknown as {
-      retriever: { rank(q: string): Promise<unknown>; rerank(q: string, c: unknown): Promise<{ ranked: unknown }>; excerpts(c: unknown, n: number): unknown };
+      retriever: {
+        rank(q: string): Promise<{ candidates: Candidate[]; gathered: Gathered }>;
+        rerank(q: string, c: Candidate[], g: Gathered): Promise<{ ranked: Candidate[] }>;
+        excerpts(c: Candidate[], n: number, g: Gathered): Promise<unknown>;
+      };
     }
   ).retriever;
   const stage = {
     embed: [] as number[],
-    hnsw: [] as number[],
+    dense: [] as number[],
     keyword: [] as number[],
     rank: [] as number[],
     rerank: [] as number[],
@@ -176,27 +182,26 @@ if (step === "build") {
     const [qv] = await embedder.embed([q]);
     stage.embed.push(performance.now() - s);
     s = performance.now();
-    index.hnsw.setEf(128);
-    index.hnsw.searchKnn(Array.from(qv!), Math.min(50, texts.length));
-    stage.hnsw.push(performance.now() - s);
+    await snapshot.dense(qv!, Math.min(50, texts.length));
+    stage.dense.push(performance.now() - s);
     s = performance.now();
-    index.keyword.query(q, 50);
+    await snapshot.keyword(q, 50);
     stage.keyword.push(performance.now() - s);
     s = performance.now();
-    const ranked = (await r.rank(q)) as { candidates: unknown };
+    const ranked = await r.rank(q);
     stage.rank.push(performance.now() - s);
     s = performance.now();
-    const rr = await r.rerank(q, ranked.candidates);
+    const rr = await r.rerank(q, ranked.candidates, ranked.gathered);
     stage.rerank.push(performance.now() - s);
     s = performance.now();
-    r.excerpts(rr.ranked, 4);
+    await r.excerpts(rr.ranked, 4, ranked.gathered);
     stage.excerpts.push(performance.now() - s);
   }
   const stages = Object.fromEntries(Object.entries(stage).map(([k, v]) => [k, { p50: round(percentile(v, 50), 3), p95: round(percentile(v, 95), 3) }]));
 
   // HNSW recall@10 against exact search over the same stored vectors: query vectors from the
   // questions and from random passages.
-  const recall = argValue("--recall") === "no" ? undefined : await measureRecall(index, embedder, questions);
+  const recall = argValue("--recall") === "no" ? undefined : await measureRecall(snapshot, ids, embedder, questions);
   writeResult({
     step,
     passages: texts.length,
@@ -242,30 +247,38 @@ if (step === "build") {
   throw new Error(`unknown --step ${step}`);
 }
 
-async function measureRecall(index: IndexData, embedder: Embedder, questions: string[]) {
-  const n = index.passages.length;
-  const dim = index.manifest.dimensions;
+/**
+ * The store's dense search against exact search over its own stored vectors: recall@10 for query
+ * vectors from the questions and from random passages. The store sets its own search breadth
+ * (the files engine: ef max(256, k)), which is what the retriever gets.
+ */
+async function measureRecall(snapshot: Snapshot, ids: PassageId[], embedder: Embedder, questions: string[]) {
+  const n = ids.length;
+  const dim = snapshot.info.dimensions;
   const k = Math.min(10, n);
   const r = rng(5);
+  const stored = await snapshot.vectors(ids);
   const queries: Float32Array[] = [];
   const qv = await embedder.embed([...new Set(questions)].slice(0, 100));
   for (const v of qv) if (v.some((x) => x !== 0)) queries.push(v);
   while (queries.length < 200) {
-    const i = Math.floor(r() * n);
-    const v = index.vectors.subarray(i * dim, (i + 1) * dim);
+    const v = stored[Math.floor(r() * n)]!;
     if (v.some((x) => x !== 0)) queries.push(new Float32Array(v));
   }
+  const dot = (q: Float32Array, v: Float32Array) => {
+    let s = 0;
+    for (let d = 0; d < dim; d++) s += q[d]! * v[d]!;
+    return s;
+  };
   // Exact top-k by brute force (the vectors are unit length; cosine = dot product).
   const exactMs: number[] = [];
   const exact = queries.map((q) => {
     const s = performance.now();
-    const top: Array<[number, number]> = [];
-    const vs = index.vectors;
-    for (let i = 0, o = 0; i < n; i++, o += dim) {
-      let dot = 0;
-      for (let d = 0; d < dim; d++) dot += q[d]! * vs[o + d]!;
-      if (top.length < k || dot > top[top.length - 1]![1]) {
-        top.push([i, dot]);
+    const top: Array<[PassageId, number]> = [];
+    for (let i = 0; i < n; i++) {
+      const score = dot(q, stored[i]!);
+      if (top.length < k || score > top[top.length - 1]![1]) {
+        top.push([ids[i]!, score]);
         top.sort((a, b) => b[1] - a[1]);
         if (top.length > k) top.pop();
       }
@@ -273,35 +286,31 @@ async function measureRecall(index: IndexData, embedder: Embedder, questions: st
     exactMs.push(performance.now() - s);
     return top;
   });
-  const sweep = [];
-  for (const ef of [16, 32, 64, 128, 256]) {
-    index.hnsw.setEf(Math.max(ef, k));
-    let strict = 0;
-    let tieAware = 0;
-    const ms: number[] = [];
-    queries.forEach((q, j) => {
-      const s = performance.now();
-      const res = index.hnsw.searchKnn(Array.from(q), k);
-      ms.push(performance.now() - s);
-      const ex = exact[j]!;
-      const ids = new Set(ex.map((e) => e[0]));
-      const kth = ex[ex.length - 1]![1];
-      for (const id of res.neighbors) {
-        if (ids.has(id)) strict++;
-        // Ties (duplicate sentences) make several answers equally right: count a hit at least as close as the k-th.
-        let dot = 0;
-        for (let d = 0; d < dim; d++) dot += q[d]! * index.vectors[id * dim + d]!;
-        if (dot >= kth - 1e-5) tieAware++;
-      }
-    });
-    sweep.push({
-      ef,
-      recallAt10: round(tieAware / (queries.length * k), 4),
-      recallAt10Strict: round(strict / (queries.length * k), 4),
-      searchMsP50: round(median(ms), 4),
-    });
+  const at = new Map(ids.map((id, i) => [id, i]));
+  let strict = 0;
+  let tieAware = 0;
+  const ms: number[] = [];
+  for (const [j, q] of queries.entries()) {
+    const s = performance.now();
+    const res = await snapshot.dense(q, k);
+    ms.push(performance.now() - s);
+    const ex = exact[j]!;
+    const want = new Set(ex.map((e) => e[0]));
+    const kth = ex[ex.length - 1]![1];
+    for (const h of res) {
+      if (want.has(h.id)) strict++;
+      // Ties (duplicate sentences) make several answers equally right: count a hit at least as close as the k-th.
+      if (dot(q, stored[at.get(h.id)!]!) >= kth - 1e-5) tieAware++;
+    }
   }
-  const atRetrieverEf = sweep.find((x) => x.ef === 128)!;
-  log(`recall@10 (ef 128): ${atRetrieverEf.recallAt10} (strict ${atRetrieverEf.recallAt10Strict}); exact search ${round(median(exactMs), 2)} ms/query`);
-  return { queries: queries.length, fromQuestions: qv.length, k, atRetrieverEf, sweep, exactSearchMsP50: round(median(exactMs), 3) };
+  const atRetrieverEf = {
+    ef: Math.max(256, k),
+    recallAt10: round(tieAware / (queries.length * k), 4),
+    recallAt10Strict: round(strict / (queries.length * k), 4),
+    searchMsP50: round(median(ms), 4),
+  };
+  log(
+    `recall@10 (the store's dense search, ef ${atRetrieverEf.ef}): ${atRetrieverEf.recallAt10} (strict ${atRetrieverEf.recallAt10Strict}); exact search ${round(median(exactMs), 2)} ms/query`,
+  );
+  return { queries: queries.length, fromQuestions: qv.length, k, atRetrieverEf, sweep: [atRetrieverEf], exactSearchMsP50: round(median(exactMs), 3) };
 }

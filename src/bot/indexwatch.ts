@@ -1,14 +1,12 @@
-// Live index updates. `npm run index` (or any other process) writes a new build and swaps the
-// index folder's `current` symlink atomically; the running bot notices (fs.watch on the folder,
-// plus polling as a fallback: watch events can be missed, and the folder may be deleted and come
-// back) and *loads* the new build — it never builds — then swaps it in between two answers.
-// If the index on disk vanishes, is damaged, or a new build can't be loaded, the bot logs it and
-// keeps answering from the index in memory. `/reindex` goes through here too, so a watch-triggered
-// load and a rebuild never run at the same time.
-import { existsSync, type FSWatcher, watch } from "node:fs";
+// Live index updates. `npm run index` (or any other process) writes a new version of the index
+// through the store; the running bot hears of it (the store's watch, plus its own poll of the
+// store's probe as a fallback: events can be missed, and the index may be deleted and come back)
+// and *loads* the new version — it never builds — then swaps it in between two answers (a question
+// in flight finishes on the snapshot it started with). If the index on disk vanishes, is damaged,
+// or a new version can't be loaded, the bot logs it and keeps answering from the index in memory.
+// `/reindex` goes through here too, so a watch-triggered load and a rebuild never run at the same time.
 import type { OpenStatus } from "../citebot.js";
 import { type BuildLimits, buildLimits } from "../index/isolated.js";
-import { currentBuildDir, fileStamps, readManifest, verifyChecksums } from "../index/store.js";
 import type { Logger } from "../log.js";
 import { errInfo } from "./errors.js";
 import type { BotMetrics } from "./metrics.js";
@@ -16,10 +14,10 @@ import type { CitebotLike } from "./types.js";
 
 export type DiskState = "ok" | "missing" | "damaged" | "unknown";
 
-type Reloadable = CitebotLike & Required<Pick<CitebotLike, "indexDir" | "buildDir" | "reloadIndex">>;
+type Reloadable = CitebotLike & Required<Pick<CitebotLike, "version" | "reloadIndex">>;
 
 export function isReloadable(c: CitebotLike): c is Reloadable {
-  return typeof c.reloadIndex === "function" && typeof c.indexDir === "string" && typeof c.buildDir === "string";
+  return typeof c.reloadIndex === "function" && typeof c.version === "string";
 }
 
 export interface IndexKeeperOptions {
@@ -36,14 +34,16 @@ export class IndexKeeper {
   /** A /reindex is in progress. */
   rebuilding = false;
   private chain: Promise<unknown> = Promise.resolve();
-  /** A build that failed to load: not retried until `current` points elsewhere. */
-  private failedTarget: string | undefined;
+  /** A version that failed to load: not retried until the store serves another. */
+  private failedVersion: string | undefined;
   private poll: NodeJS.Timeout | undefined;
-  private watcher: FSWatcher | undefined;
+  private unwatch: (() => void) | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private stopped = true;
   private readonly pollMs: number;
   private readonly debounceMs: number;
+  /** The store's watch reported a change since the last check. */
+  private heard = false;
 
   constructor(
     private readonly citebot: Reloadable,
@@ -57,10 +57,8 @@ export class IndexKeeper {
   }
 
   private readonly buildOverrides: Partial<BuildLimits>;
-  /** Stamps (size, mtime, inode) of the in-memory build's files when their checksums last matched. */
-  private verifiedStamps: string | undefined;
 
-  get indexDir(): string {
+  get indexDir(): string | undefined {
     return this.citebot.indexDir;
   }
 
@@ -69,7 +67,7 @@ export class IndexKeeper {
     this.stopped = false;
     this.poll = setInterval(() => void this.check(), this.pollMs);
     this.poll.unref();
-    this.ensureWatcher();
+    this.unwatch = this.citebot.watchIndex?.(() => this.schedule());
     this.log.info({ indexDir: this.indexDir, pollMs: this.pollMs }, "watching the index for rebuilds");
   }
 
@@ -77,8 +75,8 @@ export class IndexKeeper {
     this.stopped = true;
     clearInterval(this.poll);
     clearTimeout(this.debounce);
-    this.watcher?.close();
-    this.watcher = undefined;
+    this.unwatch?.();
+    this.unwatch = undefined;
   }
 
   /** Looks at the index on disk once: loads a new build, or notes that it is gone or damaged. Serialized. */
@@ -108,8 +106,7 @@ export class IndexKeeper {
           });
         } else status = await reload!.call(this.citebot);
         this.metrics?.indexReloads.inc({ trigger: "reindex", result: status.index });
-        this.failedTarget = undefined;
-        this.verifiedStamps = undefined;
+        this.failedVersion = undefined;
         this.setDisk("ok");
         return status;
       } catch (err) {
@@ -127,71 +124,50 @@ export class IndexKeeper {
     return run;
   }
 
-  private ensureWatcher(): void {
-    if (this.watcher || this.stopped || !existsSync(this.indexDir)) return;
-    try {
-      const w = watch(this.indexDir, { persistent: false }, () => this.schedule());
-      w.on("error", () => {
-        // The folder was deleted (or similar): polling goes on and watches again when it is back.
-        w.close();
-        if (this.watcher === w) this.watcher = undefined;
-        this.schedule();
-      });
-      this.watcher = w;
-    } catch (err) {
-      this.log.debug({ err: errInfo(err) }, "fs.watch unavailable on the index folder; polling only");
-    }
-  }
-
   private schedule(): void {
     if (this.stopped) return;
+    this.heard = true;
     clearTimeout(this.debounce);
     this.debounce = setTimeout(() => void this.check(), this.debounceMs);
     this.debounce.unref();
   }
 
   private async checkNow(): Promise<void> {
-    this.ensureWatcher();
-    const target = currentBuildDir(this.indexDir);
-    if (!target || !existsSync(target)) {
+    const heard = this.heard;
+    this.heard = false;
+    const disk = this.citebot.probeIndex ? await this.citebot.probeIndex() : { state: "ok" as const, version: undefined, message: undefined };
+    if (disk.state === "missing") {
       this.setDisk("missing", "the index on disk is gone; still answering from the index in memory (run npm run index or /reindex to rebuild it)");
       return;
     }
-    if (target !== this.citebot.buildDir) {
-      if (target === this.failedTarget) return;
+    // A store that can't say its version: load when its watch said something changed (reloadIndex
+    // then tells whether anything did), not on every poll.
+    if (disk.version === undefined ? heard : disk.version !== this.citebot.version) {
+      if (disk.version !== undefined && disk.version === this.failedVersion) return;
       try {
         const r = await this.citebot.reloadIndex();
         if (r.changed) {
           this.metrics?.indexReloads.inc({ trigger: "watch", result: "loaded" });
-          this.log.info({ articles: this.citebot.articles().length, build: r.buildDir }, "loaded the rebuilt index; answering from it now");
+          this.log.info({ articles: this.citebot.articles().length, version: r.version }, "loaded the rebuilt index; answering from it now");
         }
-        this.failedTarget = undefined;
+        this.failedVersion = undefined;
         this.setDisk("ok");
       } catch (err) {
-        this.failedTarget = target;
+        this.failedVersion = disk.version;
         this.metrics?.indexReloads.inc({ trigger: "watch", result: "failed" });
-        this.log.error({ err: errInfo(err), build: target }, "could not load the rebuilt index; still answering from the index in memory");
+        this.log.error({ err: errInfo(err), version: disk.version }, "could not load the rebuilt index; still answering from the index in memory");
         this.disk = "damaged";
       }
       return;
     }
-    try {
-      // Every poll: every file there at its recorded size (cheap). Checksums again only when a
-      // file's size, mtime or inode changed since they last matched (a same-size edit).
-      const manifest = readManifest(target);
-      const stamps = fileStamps(target, manifest);
-      if (stamps !== this.verifiedStamps) {
-        await verifyChecksums(target, manifest);
-        this.verifiedStamps = stamps;
-      }
-      this.setDisk("ok");
-    } catch (err) {
-      this.verifiedStamps = undefined;
+    if (disk.state === "damaged") {
       this.setDisk(
         "damaged",
-        `the index on disk is damaged (${(err as Error).message}); still answering from the index in memory (run npm run index or /reindex to rebuild it)`,
+        `${disk.message ?? "the index on disk is damaged"}; still answering from the index in memory (run npm run index or /reindex to rebuild it)`,
       );
+      return;
     }
+    this.setDisk("ok");
   }
 
   /** Logs a change of state once, not on every poll. */

@@ -139,6 +139,26 @@ export async function buildIndex(
     opts.onProgress?.(Math.min(c + CHUNK, todo.length), todo.length, "embed");
   }
 
+  const data = writeIndex(indexDir, articles, passages, vectors, { model: modelKey(embedder), dimensions: dim }, opts.onProgress);
+  return {
+    data,
+    stats: { passages: passages.length, embedded: todo.length, reused: passages.length - todo.length, seconds: (performance.now() - t0) / 1000 },
+  };
+}
+
+/**
+ * Writes a build of `articles` (split into `passages`, row i of `vectors` passage i's unit vector)
+ * and makes it current, atomically: the HNSW graph and keyword index are built here.
+ */
+export function writeIndex(
+  indexDir: string,
+  articles: Article[],
+  passages: Passage[],
+  vectors: Float32Array,
+  meta: { model: string; dimensions: number },
+  onProgress?: Progress,
+): IndexData {
+  const dim = meta.dimensions;
   const hnsw = new HierarchicalNSW(INDEX_SETTINGS.hnsw.space, dim);
   const { m, efConstruction, seed } = INDEX_SETTINGS.hnsw;
   hnsw.initIndex(Math.max(1, passages.length), m, efConstruction, seed);
@@ -146,7 +166,7 @@ export async function buildIndex(
   for (let i = 0; i < passages.length; i++) {
     for (let d = 0; d < dim; d++) row[d] = vectors[i * dim + d]!;
     hnsw.addPoint(row, i);
-    if (i % 2048 === 0 || i === passages.length - 1) opts.onProgress?.(i + 1, passages.length, "index");
+    if (i % 2048 === 0 || i === passages.length - 1) onProgress?.(i + 1, passages.length, "index");
   }
   const keyword = KeywordIndex.build(passages.map((p) => p.text));
 
@@ -162,7 +182,7 @@ export async function buildIndex(
     }
     writer.write(FILES.keyword, keyword.toJSON());
     const manifest = writer.commit({
-      model: modelKey(embedder),
+      model: meta.model,
       dimensions: dim,
       corpusHash: hashCorpus(articles),
       settingsHash: hashSettings(INDEX_SETTINGS),
@@ -171,10 +191,7 @@ export async function buildIndex(
       // What the HNSW header says as written: loading compares the file with it.
       ...(passages.length > 0 && { hnsw: summarizeHnsw(readHnswHeader(readFileSync(path.join(writer.dir, FILES.hnsw)))) }),
     });
-    return {
-      data: { manifest, buildDir: writer.dir, articles, passages, vectors, hnsw, keyword },
-      stats: { passages: passages.length, embedded: todo.length, reused: passages.length - todo.length, seconds: (performance.now() - t0) / 1000 },
-    };
+    return { manifest, buildDir: writer.dir, articles, passages, vectors, hnsw, keyword };
   } catch (err) {
     writer.abort();
     throw err;

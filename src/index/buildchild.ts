@@ -2,9 +2,11 @@
 // embedder, builds (or finds up to date) the index and commits it, then tells the parent what it
 // did. Whatever goes wrong here, even a native abort, costs only this process.
 import { writeFileSync } from "node:fs";
-import { openIndex } from "../citebot.js";
+import { openSnapshot } from "../citebot.js";
 import { loadCorpus } from "../corpus/load.js";
 import { TransformersEmbedder } from "../embed/embedder.js";
+import { openStore } from "../store/open.js";
+import type { Progress } from "./build.js";
 import type { ChildBuildRequest, ChildMessage } from "./isolated.js";
 
 const send = (msg: ChildMessage): Promise<void> =>
@@ -28,19 +30,19 @@ async function run(req: ChildBuildRequest): Promise<void> {
   void send({ type: "stage", stage: "loading the embedding model" });
   const embedder = await TransformersEmbedder.load({ model: req.model, remoteHost: req.remoteHost });
   let lastStage = "";
-  const { data, status } = await openIndex(
-    req.indexDir,
-    corpus.articles,
-    embedder,
-    (done, total, stage) => {
-      if (stage !== lastStage) void send({ type: "stage", stage: stage === "embed" ? "embedding sentences" : "building the vector index" });
-      lastStage = stage;
-      void send({ type: "progress", done, total, stage });
-    },
-    undefined,
-    (article) => void send({ type: "stage", stage: `splitting ${article.file} into sentences` }),
+  const onProgress: Progress = (done, total, stage) => {
+    if (stage !== lastStage) void send({ type: "stage", stage: stage === "embed" ? "embedding sentences" : "building the vector index" });
+    lastStage = stage;
+    void send({ type: "progress", done, total, stage });
+  };
+  const store = openStore(req.indexDir, { onProgress });
+  const { snapshot, status } = await openSnapshot(store, corpus.articles, embedder, onProgress, (article) =>
+    send({ type: "stage", stage: `splitting ${article.file} into sentences` }),
   );
-  await send({ type: "done", result: { ...status, skipped: corpus.skipped, buildDir: data.buildDir } });
+  const version = snapshot.info.version;
+  await snapshot.close();
+  await store.close();
+  await send({ type: "done", result: { ...status, skipped: corpus.skipped, version } });
 }
 
 // The bot went away (stopped, or died): nobody will load this build, so don't finish it.

@@ -67,8 +67,8 @@ export interface ChildBuildResult {
   reason?: string;
   stats?: BuildStats;
   skipped: SkippedFile[];
-  /** The build folder now current (what the bot should load). */
-  buildDir: string;
+  /** The index version now current (what the bot should load). */
+  version: string;
 }
 
 /** Messages from the child. */

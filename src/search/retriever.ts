@@ -4,12 +4,13 @@
 import path from "node:path";
 import { type Embedder, LOCAL_MODELS_DIR } from "../embed/embedder.js";
 import { Lexicon } from "../embed/lexicon.js";
-import type { IndexData } from "../index/build.js";
-import type { Answer, AnswerOptions, Article, Hit, Passage } from "../types.js";
+import type { Filter, PassageId, Snapshot } from "../store/types.js";
+import type { Answer, AnswerOptions, Hit, Passage } from "../types.js";
 import { answerType, hasAnswerOfType } from "./answertype.js";
 import { type AbstainModel, CONSERVATIVE_ABSTAIN, EVIDENCE, type EvidenceName, loadCalibration, SIGNALS, type Signal } from "./calibration.js";
 import { isStopWord, stemOf, words } from "./keyword.js";
 import { lateScores, markContentTokens, TokenCache, type TokenMatrix } from "./late.js";
+import { type Gathered, LoadedSnapshot } from "./loaded.js";
 
 interface WordInfo {
   word: string;
@@ -64,7 +65,7 @@ export interface RetrieverSettings {
   candidates: number;
   /** Weight of the dense cosine against the normalised BM25 score in the first-stage mix. */
   denseWeight: number;
-  /** HNSW search breadth (recall/latency trade-off). */
+  /** HNSW search breadth (recall/latency trade-off). Unused: each store sets its own (the files engine max(256, k)). */
   ef: number;
   /** Excerpts whose vectors are this similar to a chosen one are dropped as repeats (MMR-style). */
   duplicateCosine: number;
@@ -196,21 +197,20 @@ export class Retriever {
   readonly calibration: "model" | "default";
   /** Why the model's citebot.json could not be used, when it could not. */
   readonly calibrationProblem?: string;
-  private readonly byArticle = new Map<string, Passage[]>();
-  private readonly articleById = new Map<string, Article>();
   private readonly dim: number;
-  /** Words the articles write capitalised mid-sentence: names, which only match exactly. */
-  private readonly names = new Set<string>();
   /** Word → its stem, unit vector and weight (vector length), computed once. */
   private readonly wordCache = new Map<string, WordInfo>();
   /** Passage index → its distinct words. */
   private readonly passageWordCache = new Map<number, WordInfo[]>();
   private readonly tokens: TokenCache;
-  /** Sentences per stem, and the corpus's words by first letter (for typos), built on first use. */
-  private vocabulary?: { df: Map<string, number>; words: Set<string>; byLetter: Map<string, string[]> };
+
+  /** A retriever over `snapshot`, reading what it keeps in memory of it (articles) first. */
+  static async open(snapshot: Snapshot, embedder: Embedder, settings: Partial<RetrieverSettings> = {}): Promise<Retriever> {
+    return new Retriever(await LoadedSnapshot.load(snapshot), embedder, settings);
+  }
 
   constructor(
-    readonly index: IndexData,
+    readonly loaded: LoadedSnapshot,
     private readonly embedder: Embedder,
     settings: Partial<RetrieverSettings> = {},
   ) {
@@ -222,18 +222,15 @@ export class Retriever {
     this.calibration = calibration?.abstain ? "model" : "default";
     this.calibrationProblem = problem;
     this.settings = { ...DEFAULT_SETTINGS, ...fitted, ...settings };
-    this.dim = index.manifest.dimensions;
+    this.dim = loaded.dimensions;
     let cache = tokenCaches.get(embedder);
     if (!cache) tokenCaches.set(embedder, (cache = new TokenCache(embedder)));
     this.tokens = cache;
-    for (const a of index.articles) {
-      this.articleById.set(a.id, a);
-      this.byArticle.set(a.id, []);
-    }
-    for (const p of index.passages) {
-      this.byArticle.get(p.articleId)!.push(p);
-      for (const m of p.text.matchAll(/(?<=[\p{L},;:]\s+)(\p{Lu}[\p{L}]*)/gu)) this.names.add(m[1]!.toLowerCase());
-    }
+  }
+
+  /** The snapshot this retriever answers from. */
+  get snapshot(): Snapshot {
+    return this.loaded.snapshot;
   }
 
   /** Forgets every cached token matrix (latency measurements of a cold cache). */
@@ -253,7 +250,7 @@ export class Retriever {
   }
 
   /** Scores candidates for a question (first stage: dense + BM25), best first. */
-  async rank(question: string, restrictTo?: (index: number) => boolean): Promise<{ candidates: Candidate[]; queryVector: Float32Array }> {
+  async rank(question: string, filter?: Filter): Promise<{ candidates: Candidate[]; queryVector: Float32Array; gathered: Gathered }> {
     const { mode, candidates: C, denseWeight } = this.settings;
     let q: Float32Array;
     if (this.settings.denseQuery === "content") {
@@ -264,27 +261,25 @@ export class Retriever {
           .join(" ") || question;
       [q] = (await this.embedder.embed([denseText])) as [Float32Array];
     } else q = (await this.questionTokens(question)).pooled;
-    const n = this.index.passages.length;
+    const n = this.loaded.passageCount;
     const scores = new Map<number, Candidate>();
     const get = (index: number) => {
       let c = scores.get(index);
-      if (!c) scores.set(index, (c = { index, dense: this.cosine(q, index), keyword: 0, score: 0 }));
+      if (!c) scores.set(index, (c = { index, dense: 0, keyword: 0, score: 0 }));
       return c;
     };
-    if (n === 0) return { candidates: [], queryVector: q };
-
-    if (mode !== "keyword" && q.some((x) => x !== 0)) {
-      const k = Math.min(n, C);
-      this.index.hnsw.setEf(Math.max(this.settings.ef, k));
-      const res = this.index.hnsw.searchKnn(Array.from(q), k, restrictTo);
-      for (const i of res.neighbors) get(i);
-    }
-    if (mode !== "dense") {
-      const { hits } = this.index.keyword.query(question, restrictTo ? n : C);
-      const filtered = restrictTo ? hits.filter((h) => restrictTo(h.index)).slice(0, C) : hits;
-      const best = filtered[0]?.score ?? 0;
-      for (const h of filtered) get(h.index).keyword = best > 0 ? h.score / best : 0;
-    }
+    const [dense, keyword] = await Promise.all([
+      mode !== "keyword" && n > 0 && q.some((x) => x !== 0) ? this.snapshot.dense(q, Math.min(n, C), filter) : [],
+      mode !== "dense" && n > 0 ? this.snapshot.keyword(question, C, filter).then((r) => r.hits) : [],
+    ]);
+    for (const h of dense) get(h.id);
+    const best = keyword[0]?.score ?? 0;
+    for (const h of keyword) get(h.id).keyword = best > 0 ? h.score / best : 0;
+    // One fetch for everything the question needs next: the candidates' passages (and their
+    // articles'), and the vectors of the candidates and their neighbours.
+    const gathered = await this.loaded.gather([...scores.keys()]);
+    // The dense score from the stored vector, whichever ranking found the candidate.
+    for (const c of scores.values()) c.dense = dot(q, gathered.vector(c.index));
     if (mode === "hybrid" && this.settings.fusion === "rrf") {
       // Reciprocal rank fusion: only the ranks count, not the two scores' scales.
       const K = 60;
@@ -302,7 +297,7 @@ export class Retriever {
       }
     }
     const ranked = [...scores.values()].sort((a, b) => b.score - a.score || a.index - b.index);
-    return { candidates: ranked, queryVector: q };
+    return { candidates: ranked, queryVector: q, gathered };
   }
 
   /**
@@ -310,12 +305,13 @@ export class Retriever {
    * sentence and its neighbours, their pooled cosine, word coverage, answer type, BM25, the
    * sentence's cosine) and returns the answer/abstain evidence.
    */
-  async rerank(question: string, ranked: Candidate[]): Promise<{ ranked: Candidate[]; evidence: Evidence; question: QuestionEvidence }> {
+  async rerank(question: string, ranked: Candidate[], gathered?: Gathered): Promise<{ ranked: Candidate[]; evidence: Evidence; question: QuestionEvidence }> {
     const top = ranked.slice(0, this.settings.rerank);
     if (top.length === 0) {
       const qe = { coverage: 0, namesMissing: 1, unknownWords: 1, asksType: false };
       return { ranked, evidence: evidenceOf([], qe, this.settings.abstain), question: qe };
     }
+    const g = gathered ?? (await this.loaded.gather(top.map((c) => c.index)));
     const qWords = await this.questionWords(question);
     const total = qWords.reduce((s, w) => s + w.weight, 0);
     const names = qWords.filter((w) => w.name);
@@ -323,12 +319,12 @@ export class Retriever {
     const namesSeen = new Set<QuestionWord>();
     const coverageOf = new Map<number, number>();
     for (const c of top) {
-      const p = this.index.passages[c.index]!;
-      const own = this.byArticle.get(p.articleId)!;
-      const own1 = await this.passageWords(c.index);
+      const p = g.passage(c.index);
+      const own = g.own(p.articleId);
+      const own1 = await this.passageWords(c.index, p);
       // The neighbours count too: an answer often spans two sentences.
-      const around = [p.n - 1, p.n + 1].filter((n) => n >= 0 && n < own.length).map((n) => c.index + (n - p.n));
-      const window = [...new Map([own1, ...(await Promise.all(around.map((i) => this.passageWords(i))))].flat().map((w) => [w.word, w])).values()];
+      const around = [p.n - 1, p.n + 1].filter((n) => n >= 0 && n < own.ids.length).map((n) => [own.ids[n]!, own.passages[n]!] as const);
+      const window = [...new Map([own1, ...(await Promise.all(around.map(([i, x]) => this.passageWords(i, x))))].flat().map((w) => [w.word, w])).values()];
       let coveredOwn = 0;
       let coveredWindow = 0;
       for (const q of qWords) {
@@ -358,9 +354,9 @@ export class Retriever {
       c.signals = {
         dense: c.dense,
         keyword: c.keyword,
-        neighbours: this.neighbourhoodCosine(qTokens.pooled, c.index),
+        neighbours: this.neighbourhoodCosine(qTokens.pooled, c.index, g),
         coverage: coverageOf.get(c.index)!,
-        answerType: type && hasAnswerOfType(this.index.passages[c.index]!.text, type, question) ? 1 : 0,
+        answerType: type && hasAnswerOfType(g.passage(c.index).text, type, question) ? 1 : 0,
         window: 0,
         late: 0,
         weakest: 0,
@@ -372,7 +368,7 @@ export class Retriever {
     // sentence with its neighbours), from one model run per window not yet cached.
     const best = top.slice(0, this.settings.allSignals ? top.length : this.settings.rescore);
     const qLate = await this.lateQuery(question);
-    const windows = best.map((c) => this.windowText(c.index));
+    const windows = best.map((c) => this.windowText(c.index, g));
     const mats = await this.tokens.get(
       windows.map((w) => `w\0${w}`),
       windows,
@@ -390,23 +386,23 @@ export class Retriever {
   }
 
   /** Cosine of the question with the mean of the sentence's and its neighbours' stored vectors (no model run). */
-  private neighbourhoodCosine(q: Float32Array, index: number): number {
-    const p = this.index.passages[index]!;
-    const own = this.byArticle.get(p.articleId)!;
+  private neighbourhoodCosine(q: Float32Array, index: number, g: Gathered): number {
+    const p = g.passage(index);
+    const own = g.own(p.articleId);
     const v = new Float32Array(this.dim);
-    for (let n = Math.max(0, p.n - 1); n <= Math.min(own.length - 1, p.n + 1); n++) {
-      const o = (index + n - p.n) * this.dim;
-      for (let d = 0; d < this.dim; d++) v[d]! += this.index.vectors[o + d]!;
+    for (let n = Math.max(0, p.n - 1); n <= Math.min(own.ids.length - 1, p.n + 1); n++) {
+      const u = g.vector(own.ids[n]!);
+      for (let d = 0; d < this.dim; d++) v[d]! += u[d]!;
     }
     const len = norm(v);
     return len > 0 ? dot(q, v) / len : 0;
   }
 
   /** A passage with its neighbours: the unit late interaction and the window cosine score. */
-  private windowText(index: number): string {
-    const p = this.index.passages[index]!;
-    const own = this.byArticle.get(p.articleId)!;
-    return this.spanText(p.articleId, Math.max(0, p.n - 1), Math.min(own.length - 1, p.n + 1));
+  private windowText(index: number, g: Gathered): string {
+    const p = g.passage(index);
+    const own = g.own(p.articleId).passages;
+    return this.spanText(p.articleId, own, Math.max(0, p.n - 1), Math.min(own.length - 1, p.n + 1));
   }
 
   /** How well one question word is matched by a passage's words: exactly (same stem), or by a near-synonym. */
@@ -422,7 +418,7 @@ export class Retriever {
       // A name and its adjective or plural: "russia" ~ "russian", "american" ~ "americans".
       if (q.name && isDerivedName(q.word, w.word)) return 1;
       // Names must match exactly: "lavrov" is near "antonov" in vector space, but not the same person.
-      if (!this.settings.softWords || q.unit === undefined || q.name || w.unit === undefined || this.names.has(w.word)) continue;
+      if (!this.settings.softWords || q.unit === undefined || q.name || w.unit === undefined || this.loaded.names.has(w.word)) continue;
       best = Math.max(best, softMatch(dot(q.unit, w.unit)));
     }
     return best;
@@ -444,8 +440,11 @@ export class Retriever {
     const known = infos.filter((w) => w.unit !== undefined).map((w) => w.norm);
     // A word the model does not know (a rare name, a typo) weighs like the heaviest known word.
     const unknownWeight = known.length ? Math.max(...known) : 1;
-    const vocab = this.corpusVocabulary();
-    const inCorpus = (w: WordInfo) => vocab.words.has(w.word) || vocab.df.has(w.stem);
+    const vocab = this.loaded.vocabulary();
+    const stems = [...new Set(infos.map((w) => w.stem))];
+    const counts = await this.snapshot.documentFrequency(stems);
+    const df = new Map(stems.map((st, i) => [st, counts[i]!]));
+    const inCorpus = (w: WordInfo) => vocab.words.has(w.word) || (df.get(w.stem) ?? 0) > 0;
     // A word model knows words by their vectors; otherwise the English lexicon's word list says.
     const knows = (w: WordInfo) => (this.embedder.lexicon ? w.unit !== undefined : lexicon ? lexicon.knows(w.word) : inCorpus(w));
     // A word nobody knows may be a typo (of a corpus word).
@@ -457,7 +456,7 @@ export class Retriever {
     const isName = (w: WordInfo) =>
       capitalised.has(w.word) ||
       (lexicon !== undefined && !/\d/.test(w.word) && (lexicon.isName(w.word) || (w.word.length >= 5 && !knows(w) && !lexicon.isTypo(w.word))));
-    const weightOf = (w: WordInfo) => (this.settings.wordWeights === "model" && vectors ? (w.unit ? w.norm : unknownWeight) : this.idf(w.stem));
+    const weightOf = (w: WordInfo) => (this.settings.wordWeights === "model" && vectors ? (w.unit ? w.norm : unknownWeight) : this.idf(df.get(w.stem) ?? 0));
     return infos.map((w) => ({
       ...w,
       weight: weightOf(w),
@@ -482,39 +481,17 @@ export class Retriever {
     return this.settings.softWords || this.settings.wordWeights === "model" || this.embedder.lexicon !== undefined;
   }
 
-  /** Inverse document frequency of a stem over the corpus's sentences (BM25's). */
-  private idf(stem: string): number {
-    const { df } = this.corpusVocabulary();
-    const n = this.index.passages.length;
-    const f = df.get(stem) ?? 0;
+  /** Inverse document frequency of a stem in `f` of the corpus's sentences (BM25's). */
+  private idf(f: number): number {
+    const n = this.loaded.passageCount;
     return Math.log(1 + (n - f + 0.5) / (f + 0.5));
   }
 
   /** Whether a word the corpus never uses is one edit (two for long words) from one it does. */
   private isCorpusTypo(word: string): boolean {
     if (word.length < 5) return false;
-    const candidates = this.corpusVocabulary().byLetter.get(word[0]!) ?? [];
+    const candidates = this.loaded.vocabulary().byLetter.get(word[0]!) ?? [];
     return candidates.some((c) => c !== word && isTypo(word, c));
-  }
-
-  private corpusVocabulary(): NonNullable<Retriever["vocabulary"]> {
-    if (!this.vocabulary) {
-      const df = new Map<string, number>();
-      const all = new Set<string>();
-      for (const p of this.index.passages) {
-        const own = new Set(words(p.text));
-        const stems = new Set<string>();
-        for (const w of own) {
-          all.add(w);
-          stems.add(stemOf(w));
-        }
-        for (const s of stems) df.set(s, (df.get(s) ?? 0) + 1);
-      }
-      const byLetter = new Map<string, string[]>();
-      for (const w of all) if (w.length >= 4) byLetter.set(w[0]!, [...(byLetter.get(w[0]!) ?? []), w]);
-      this.vocabulary = { df, words: all, byLetter };
-    }
-    return this.vocabulary;
   }
 
   /** Words → their stem, unit vector (the sum of the word's token vectors, normalised) and length; cached. */
@@ -533,10 +510,10 @@ export class Retriever {
     return list.map((w) => this.wordCache.get(w)!);
   }
 
-  private async passageWords(index: number): Promise<WordInfo[]> {
+  private async passageWords(index: PassageId, passage: Passage): Promise<WordInfo[]> {
     let infos = this.passageWordCache.get(index);
     if (!infos) {
-      const list = [...new Set(words(this.index.passages[index]!.text))];
+      const list = [...new Set(words(passage.text))];
       infos = this.needsWordVectors() ? await this.wordInfos(list) : list.map(plainWord);
       if (this.passageWordCache.size > 50_000) this.passageWordCache.clear();
       this.passageWordCache.set(index, infos);
@@ -548,47 +525,50 @@ export class Retriever {
   async answer(question: string, opts: AnswerOptions = {}): Promise<Answer & { evidence: Evidence }> {
     const limit = opts.limit ?? 3;
     const offset = opts.offset ?? 0;
-    const { candidates: firstPass } = await this.rank(question);
-    const { ranked: candidates, evidence } = await this.rerank(question, firstPass);
+    const { candidates: firstPass, gathered } = await this.rank(question);
+    const { ranked: candidates, evidence } = await this.rerank(question, firstPass, gathered);
     const answered = candidates.length > 0 && evidence.score >= this.settings.abstain.threshold;
     // A fixed pool, so that paging ("More") walks one stable list.
-    const excerpts = this.excerpts(candidates, Math.max(PAGE_POOL, offset + limit + 1));
+    const excerpts = await this.excerpts(candidates, Math.max(PAGE_POOL, offset + limit + 1), gathered);
     const hits = excerpts.slice(offset, offset + limit).map((h, i) => ({ ...h, rank: offset + i + 1 }));
     return { question, answered, hits, more: excerpts.length > offset + limit, evidence };
   }
 
   /** The best passage of one article for a query, with its context. */
   async searchArticle(articleId: string, query: string): Promise<Hit | undefined> {
-    const own = this.byArticle.get(articleId);
-    if (!own?.length) return undefined;
-    const first = this.index.passages.indexOf(own[0]!);
-    const last = first + own.length - 1;
-    const { candidates } = await this.rank(query, (i) => i >= first && i <= last);
-    const [hit] = this.excerpts(
-      candidates.filter((c) => c.index >= first && c.index <= last),
+    if (!this.loaded.articleById.has(articleId)) return undefined;
+    const { candidates, gathered } = await this.rank(query, { articleId });
+    const [hit] = await this.excerpts(
+      candidates.filter((c) => gathered.passage(c.index).articleId === articleId),
       1,
+      gathered,
     );
     return hit;
   }
 
   /** Passage n of an article, with its neighbours as context. */
-  excerpt(articleId: string, n: number): Hit | undefined {
-    const own = this.byArticle.get(articleId);
-    const p = own?.[n];
+  async excerpt(articleId: string, n: number): Promise<Hit | undefined> {
+    if (!this.loaded.articleById.has(articleId)) return undefined;
+    const own = (await this.loaded.articlePassages(articleId)).passages;
+    const p = own[n];
     if (!p) return undefined;
-    return this.buildHit(p.articleId, p.n, p.n, 1, 1);
+    return this.buildHit(p.articleId, own, p.n, p.n, 1, 1);
   }
 
-  passagesOf(articleId: string): Passage[] {
-    return this.byArticle.get(articleId) ?? [];
+  /** An article's passages in sentence order ([] for an unknown article). */
+  async passagesOf(articleId: string): Promise<Passage[]> {
+    if (!this.loaded.articleById.has(articleId)) return [];
+    return (await this.loaded.articlePassages(articleId)).passages;
   }
 
   /** Turns ranked candidates into up to `count` excerpts: windows, merged neighbours, no repeats. */
-  excerpts(ranked: Candidate[], count: number): Hit[] {
+  async excerpts(ranked: Candidate[], count: number, gathered?: Gathered): Promise<Hit[]> {
+    const g = gathered ?? (await this.loaded.gather(ranked.map((c) => c.index)));
     const chosen: Array<{ articleId: string; first: number; last: number; score: number; vectors: number[] }> = [];
     for (const c of ranked) {
       if (chosen.length >= count + 2) break;
-      const p = this.index.passages[c.index]!;
+      const p = g.passage(c.index);
+      const own = g.own(p.articleId).passages;
       // A hit within two sentences of chosen excerpts joins them (their contexts would overlap):
       // one excerpt of at most MAX_SPAN sentences that still fits the context limit, or, when it
       // cannot grow that far, nothing new (its neighbourhood is already shown).
@@ -596,7 +576,7 @@ export class Retriever {
       if (touching.length) {
         const first = Math.min(p.n, ...touching.map((e) => e.first));
         const last = Math.max(p.n, ...touching.map((e) => e.last));
-        if (last - first < MAX_SPAN && this.spanText(p.articleId, first, last).length <= this.settings.maxContext) {
+        if (last - first < MAX_SPAN && this.spanText(p.articleId, own, first, last).length <= this.settings.maxContext) {
           const [keep, ...rest] = touching;
           keep!.first = first;
           keep!.last = last;
@@ -607,7 +587,8 @@ export class Retriever {
         continue;
       }
       // Drop a passage that says what a chosen one already says (MMR-style redundancy check).
-      if (chosen.some((e) => e.vectors.some((j) => this.cosineBetween(j, c.index) >= this.settings.duplicateCosine))) continue;
+      const v = g.vector(c.index);
+      if (chosen.some((e) => e.vectors.some((j) => dot(g.vector(j), v) >= this.settings.duplicateCosine))) continue;
       chosen.push({ articleId: p.articleId, first: p.n, last: p.n, score: c.score, vectors: [c.index] });
     }
     // Spread excerpts across articles: each further excerpt from the same article counts a little
@@ -625,24 +606,22 @@ export class Retriever {
       perArticle.set(e!.articleId, (perArticle.get(e!.articleId) ?? 0) + 1);
       ordered.push(e!);
     }
-    return ordered.slice(0, count).map((e, i) => this.buildHit(e.articleId, e.first, e.last, i + 1, Math.min(1, e.score)));
+    return ordered.slice(0, count).map((e, i) => this.buildHit(e.articleId, g.own(e.articleId).passages, e.first, e.last, i + 1, Math.min(1, e.score)));
   }
 
-  /** The article's text from sentence `first` to `last`, whitespace collapsed. */
-  private spanText(articleId: string, first: number, last: number): string {
-    const own = this.byArticle.get(articleId)!;
-    const article = this.articleById.get(articleId)!;
+  /** The article's text from sentence `first` to `last` (of its passages `own`), whitespace collapsed. */
+  private spanText(articleId: string, own: Passage[], first: number, last: number): string {
+    const article = this.loaded.articleById.get(articleId)!;
     return collapse(article.text.slice(own[first]!.start, own[last]!.end));
   }
 
-  private buildHit(articleId: string, first: number, last: number, rank: number, score: number): Hit {
-    const article = this.articleById.get(articleId)!;
-    const own = this.byArticle.get(articleId)!;
+  private buildHit(articleId: string, own: Passage[], first: number, last: number, rank: number, score: number): Hit {
+    const article = this.loaded.articleById.get(articleId)!;
     const matched = own.slice(first, last + 1);
     const text = collapse(article.text.slice(matched[0]!.start, matched[matched.length - 1]!.end));
     // One neighbour on each side, while it fits: excerpts of one article three or more sentences
     // apart then never repeat a sentence of each other's context.
-    const fits = (a: number, b: number) => this.spanText(articleId, a, b).length <= this.settings.maxContext;
+    const fits = (a: number, b: number) => this.spanText(articleId, own, a, b).length <= this.settings.maxContext;
     const lo = first > 0 && fits(first - 1, last) ? first - 1 : first;
     const hi = last < own.length - 1 && fits(lo, last + 1) ? last + 1 : last;
     let context = collapse(article.text.slice(own[lo]!.start, own[hi]!.end));
@@ -670,20 +649,6 @@ export class Retriever {
       passageIds: matched.map((p) => p.id),
       position: { first, last, total: own.length },
     };
-  }
-
-  private cosine(q: Float32Array, index: number): number {
-    const v = this.index.vectors;
-    let s = 0;
-    for (let d = 0, o = index * this.dim; d < this.dim; d++) s += q[d]! * v[o + d]!;
-    return s;
-  }
-
-  private cosineBetween(a: number, b: number): number {
-    const v = this.index.vectors;
-    let s = 0;
-    for (let d = 0; d < this.dim; d++) s += v[a * this.dim + d]! * v[b * this.dim + d]!;
-    return s;
   }
 }
 

@@ -235,7 +235,7 @@ describe("bot without the Message Content intent", () => {
     const byNumber = emu.sendSlashCommand({ name: "source", options: { article: target.id, passage: 3 }, user: u });
     const edit2 = await emu.waitForInteractionResponse(byNumber);
     expect(edit2.body.content).toMatch(/^Sentence 3 of \d+/);
-    const third = real.passages(target.id)[2]!;
+    const third = (await real.passages(target.id))[2]!;
     expect(unmarkdown(edit2.body.embeds[0].description)).toContain(third.text.replace(/\s+/g, " ").slice(0, 40));
 
     const unknown = emu.sendSlashCommand({ name: "source", options: { article: "zzzz no such article" }, user: u });

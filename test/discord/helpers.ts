@@ -162,7 +162,7 @@ export function withAnswer(c: Citebot, answer: CitebotLike["answer"], overrides:
     excerpt: (id, n) => c.excerpt(id, n),
     searchArticle: (id, q) => c.searchArticle(id, q),
   };
-  // Copied as properties, so that an override's getter (e.g. a live `buildDir`) stays a getter.
+  // Copied as properties, so that an override's getter (e.g. a live `version`) stays a getter.
   return Object.defineProperties(core, Object.getOwnPropertyDescriptors(overrides));
 }
 

@@ -71,7 +71,7 @@ async function askAbout(question: string) {
 
 describe("live index updates", () => {
   it("keeps answering while another writer rebuilds the index, then answers from the new article", async () => {
-    const firstBuild = citebot.buildDir;
+    const firstBuild = citebot.version;
     const before = await askAbout("What did the negotiators agree about the Svalbard seed vault?");
     expect(unmarkdown(JSON.stringify(before.embeds))).not.toContain("Svalbard Seed Vault Protocol");
 
@@ -93,9 +93,9 @@ describe("live index updates", () => {
     let status: OpenStatus | undefined;
     const other = await Citebot.open({ corpusDir, dataDir, embedder: citebot.embedder, onStatus: (st) => (status = st) });
     expect(status).toMatchObject({ index: "built", reason: "the articles changed" });
-    expect(other.buildDir).not.toBe(firstBuild);
+    expect(other.version).not.toBe(firstBuild);
 
-    await waitUntil(() => citebot.buildDir !== firstBuild, 10_000, "the bot to load the rebuilt index");
+    await waitUntil(() => citebot.version !== firstBuild, 10_000, "the bot to load the rebuilt index");
     // Keep asking a while after the switch, and ask at least 15 questions in all however fast the rebuild was.
     await sleep(300);
     await waitUntil(() => stream.length >= 15, 10_000, "15 questions to be asked");

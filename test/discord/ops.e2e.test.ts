@@ -116,10 +116,12 @@ describe("the token stays secret when errors quote it", () => {
       (q, o) => (q.includes("LEAK") ? Promise.reject(new Error(`connect failed for Bot ${TOKEN} (token=${TOKEN})`)) : c.answer(q, o)),
       {
         indexDir: c.indexDir,
-        get buildDir() {
-          return c.buildDir;
+        get version() {
+          return c.version;
         },
         reloadIndex: () => c.reloadIndex(),
+        watchIndex: (onChange) => c.watchIndex(onChange),
+        probeIndex: () => c.probeIndex(),
         reload: () => Promise.reject(new Error(`could not read ${TOKEN}`)),
       },
     );

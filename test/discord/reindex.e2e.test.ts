@@ -118,7 +118,7 @@ describe("/reindex builds in a child process: a failed or killed build can't tak
   }, 30_000);
 
   it("a build over its memory ceiling is stopped; every question is answered from the previous index; the admin is told why", async () => {
-    const before = citebot.buildDir;
+    const before = citebot.version;
     const sessions = emu.gatewayCloses.length;
     writeFileSync(path.join(corpusDir, "ferry.txt"), FERRY);
     process.env.INDEX_BUILD_MEMORY_MB = "40"; // below what any build needs: the child is stopped at once
@@ -134,7 +134,7 @@ describe("/reindex builds in a child process: a failed or killed build can't tak
     expect(failed?.level).toBe(50);
     expect(JSON.stringify(failed?.err)).toMatch(/more memory than its 40 MB limit/);
     await expectAllAnswered(stream.ids);
-    expect(citebot.buildDir).toBe(before);
+    expect(citebot.version).toBe(before);
     const ferry = await askAbout("When did the Riverton ferry resume service?");
     expect(JSON.stringify(ferry.embeds ?? [])).not.toContain("Ferry news");
     // the same process and the same gateway session throughout
@@ -143,7 +143,7 @@ describe("/reindex builds in a child process: a failed or killed build can't tak
   }, 120_000);
 
   it("a hostile file (200,000 tiny sentences, 800 KB): the build skips it and succeeds, and every question is answered", async () => {
-    const before = citebot.buildDir;
+    const before = citebot.version;
     const sessions = emu.gatewayCloses.length;
     const failuresBefore = logs.lines.filter((l) => l.msg === "reindex failed; still answering from the previous index").length;
     writeFileSync(path.join(corpusDir, "tiny-sentences.txt"), `Tiny sentences\n\n${"Go. ".repeat(200_000)}`);
@@ -159,7 +159,7 @@ describe("/reindex builds in a child process: a failed or killed build can't tak
     // The splitter refuses a file of more sentences than its limit, so the build succeeds without
     // it, names it, and picks up the article added meanwhile (the memory ceiling is not reached).
     expect(content).toMatch(/^Rebuilt the index \(the articles changed\): 3 articles, \d+ sentences .*Skipped 1 unusable file/);
-    expect(citebot.buildDir).not.toBe(before);
+    expect(citebot.version).not.toBe(before);
     expect(citebot.article("tiny-sentences")).toBeUndefined();
     expect(logs.lines.filter((l) => l.msg === "reindex failed; still answering from the previous index").length).toBe(failuresBefore);
   }, 120_000);

@@ -140,7 +140,7 @@ export const add: Command = {
           await ctx.index!.reindex().catch(() => undefined);
           throw new AddError("the rebuilt index left it out (see the log), so I took the file out again");
         }
-        const sentences = ctx.citebot.passages(article.id).length;
+        const sentences = (await ctx.citebot.passages(article.id)).length;
         const byline = [article.source, article.date].filter(Boolean).join(" · ");
         const total = ctx.citebot.articles().length;
         content =

@@ -66,23 +66,23 @@ async function show(
   article: Article,
   { query, passage, found }: { query?: string; passage?: number; found?: Hit },
 ): Promise<void> {
-  const total = ctx.citebot.passages(article.id).length;
+  const total = (await ctx.citebot.passages(article.id)).length;
   let hit: Hit | undefined;
   let lead: string;
   if (passage !== undefined && passage <= total) {
-    hit = ctx.citebot.excerpt(article.id, passage - 1);
+    hit = await ctx.citebot.excerpt(article.id, passage - 1);
     lead = `Sentence ${passage} of ${total}, with its context:`;
   } else if (passage !== undefined) {
-    hit = ctx.citebot.excerpt(article.id, 0);
+    hit = await ctx.citebot.excerpt(article.id, 0);
     lead = `This article has ${total} sentence${total === 1 ? "" : "s"}, so there is no sentence ${passage}. Here is its opening:`;
   } else if (query) {
     hit = found;
     lead = hit
       ? `The passage that best matches “${fit(query, 200, userText)}”:`
       : `Nothing in this article matches “${fit(query, 200, userText)}”. Here is its opening:`;
-    hit ??= ctx.citebot.excerpt(article.id, 0);
+    hit ??= await ctx.citebot.excerpt(article.id, 0);
   } else {
-    hit = ctx.citebot.excerpt(article.id, 0);
+    hit = await ctx.citebot.excerpt(article.id, 0);
     lead = "The opening of the article:";
   }
   await deliver(ctx, "edit", () => interaction.editReply(messageOf(renderSource(article, hit, { lead }))));

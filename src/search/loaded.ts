@@ -1,0 +1,178 @@
+// What the retriever keeps in memory of one snapshot: the articles (their texts make excerpts),
+// the words they use (names, typo vocabulary), and a bounded cache of articles' passages. Per
+// question it fetches what it needs from the snapshot in few calls (`gather`) and hands back a
+// `Gathered` that answers synchronously and stays valid whatever the cache evicts meanwhile.
+import type { PassageId, Snapshot } from "../store/types.js";
+import type { Article, Passage } from "../types.js";
+import { words } from "./keyword.js";
+
+/** One article's passages in sentence order, with their ids. */
+export interface ArticlePassages {
+  ids: PassageId[];
+  passages: Passage[];
+}
+
+/** A question's share of the snapshot: its candidates, their articles' passages and the vectors asked for. */
+export class Gathered {
+  constructor(
+    private readonly where: Map<PassageId, Passage>,
+    private readonly byArticle: Map<string, ArticlePassages>,
+    private readonly vectorOf: Map<PassageId, Float32Array>,
+  ) {}
+
+  passage(id: PassageId): Passage {
+    const p = this.where.get(id);
+    if (!p) throw new Error(`passage ${id} was not gathered`);
+    return p;
+  }
+
+  /** The passages of the article of passage `id` (gathered). */
+  own(articleId: string): ArticlePassages {
+    const own = this.byArticle.get(articleId);
+    if (!own) throw new Error(`article ${articleId} was not gathered`);
+    return own;
+  }
+
+  /** The id of sentence n of an article. */
+  idAt(articleId: string, n: number): PassageId {
+    return this.own(articleId).ids[n]!;
+  }
+
+  vector(id: PassageId): Float32Array {
+    const v = this.vectorOf.get(id);
+    if (!v) throw new Error(`the vector of passage ${id} was not gathered`);
+    return v;
+  }
+
+  has(id: PassageId): boolean {
+    return this.where.has(id);
+  }
+}
+
+/** Articles whose passages are kept between questions (a large corpus evicts and fetches again). */
+const ARTICLE_CACHE = 20_000;
+
+export class LoadedSnapshot {
+  readonly articleById: Map<string, Article>;
+  /** Words the articles write capitalised mid-sentence: names, which only match exactly. */
+  readonly names = new Set<string>();
+  /** The corpus's words, and those of four letters or more by first letter (for typos), built on first use. */
+  private vocab?: { words: Set<string>; byLetter: Map<string, string[]> };
+  private articleCache = new Map<string, Promise<ArticlePassages>>();
+  /** Passage id → its article, learnt from every passage fetched. */
+  private articleOfId = new Map<PassageId, string>();
+  private inFlight = 0;
+  private retired = false;
+  private closed?: Promise<void>;
+
+  private constructor(
+    readonly snapshot: Snapshot,
+    readonly articles: Article[],
+  ) {
+    this.articleById = new Map(articles.map((a) => [a.id, a]));
+    for (const a of articles) {
+      // Line by line: a heading without a full stop does not make the next line's first word a name.
+      for (const line of a.text.split("\n")) {
+        for (const m of line.matchAll(/(?<=[\p{L},;:]\s+)(\p{Lu}[\p{L}]*)/gu)) this.names.add(m[1]!.toLowerCase());
+      }
+    }
+  }
+
+  static async load(snapshot: Snapshot): Promise<LoadedSnapshot> {
+    return new LoadedSnapshot(snapshot, await snapshot.articles());
+  }
+
+  get dimensions(): number {
+    return this.snapshot.info.dimensions;
+  }
+
+  get passageCount(): number {
+    return this.snapshot.info.passages;
+  }
+
+  vocabulary(): NonNullable<LoadedSnapshot["vocab"]> {
+    if (!this.vocab) {
+      const all = new Set<string>();
+      for (const a of this.articles) for (const w of words(a.text)) all.add(w);
+      const byLetter = new Map<string, string[]>();
+      for (const w of all) {
+        if (w.length < 4) continue;
+        let list = byLetter.get(w[0]!);
+        if (!list) byLetter.set(w[0]!, (list = []));
+        list.push(w);
+      }
+      this.vocab = { words: all, byLetter };
+    }
+    return this.vocab;
+  }
+
+  /** An article's passages (cached; [] for an unknown article). */
+  articlePassages(articleId: string): Promise<ArticlePassages> {
+    let own = this.articleCache.get(articleId);
+    if (!own) {
+      if (this.articleCache.size >= ARTICLE_CACHE) this.articleCache = new Map();
+      own = (async () => {
+        const ids = await this.snapshot.passageIds(articleId);
+        const passages = await this.snapshot.passages(ids);
+        return { ids, passages };
+      })();
+      own.catch(() => this.articleCache.delete(articleId));
+      this.articleCache.set(articleId, own);
+    }
+    return own;
+  }
+
+  /**
+   * The passages `ids` with every passage of their articles, and the vectors of `ids` and of their
+   * neighbours (`neighbours` sentences on each side): at most one `passages`, one `vectors` call
+   * and one `passageIds` per article not cached.
+   */
+  async gather(ids: readonly PassageId[], neighbours = 1): Promise<Gathered> {
+    const unknown = ids.filter((id) => !this.articleOfId.has(id));
+    if (unknown.length) {
+      if (this.articleOfId.size + unknown.length > 1_000_000) this.articleOfId = new Map();
+      const found = await this.snapshot.passages(unknown);
+      unknown.forEach((id, i) => this.articleOfId.set(id, found[i]!.articleId));
+    }
+    const articleIds = [...new Set(ids.map((id) => this.articleOfId.get(id)!))];
+    const owns = await Promise.all(articleIds.map((a) => this.articlePassages(a)));
+    const byArticle = new Map<string, ArticlePassages>();
+    const where = new Map<PassageId, Passage>();
+    owns.forEach((own, i) => {
+      byArticle.set(articleIds[i]!, own);
+      own.ids.forEach((id, n) => where.set(id, own.passages[n]!));
+    });
+    const wanted = new Set<PassageId>();
+    for (const id of ids) {
+      const p = where.get(id);
+      if (!p) throw new Error(`passage ${id} is not among its article's passages`);
+      const own = byArticle.get(p.articleId)!;
+      for (let n = Math.max(0, p.n - neighbours); n <= Math.min(own.ids.length - 1, p.n + neighbours); n++) wanted.add(own.ids[n]!);
+    }
+    const list = [...wanted];
+    const vectors = list.length ? await this.snapshot.vectors(list) : [];
+    return new Gathered(where, byArticle, new Map(list.map((id, i) => [id, vectors[i]!])));
+  }
+
+  /** Runs a question against this snapshot: a retired snapshot is closed only once no question uses it. */
+  async use<T>(fn: () => Promise<T>): Promise<T> {
+    this.inFlight++;
+    try {
+      return await fn();
+    } finally {
+      this.inFlight--;
+      if (this.retired && this.inFlight === 0) void this.close();
+    }
+  }
+
+  /** No new questions will come: closes the snapshot now, or when the last question in flight ends. */
+  retire(): void {
+    this.retired = true;
+    if (this.inFlight === 0) void this.close();
+  }
+
+  private close(): Promise<void> {
+    this.closed ??= this.snapshot.close().catch(() => undefined);
+    return this.closed;
+  }
+}
