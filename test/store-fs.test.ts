@@ -1,8 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { IndexError } from "../src/index/store.js";
+import { manifestIntegrity } from "../src/store/fs/format.js";
 import { FileStore } from "../src/store/fs/store.js";
 import { MemorySnapshot } from "../src/store/memory.js";
 import type { Snapshot } from "../src/store/types.js";
@@ -178,6 +180,41 @@ describe("FileStore", () => {
     // A truncated file and a missing file too.
     fs.truncateSync(path.join(snapDir, "passages.bin"), 8);
     await expect(new FileStore(dir).current()).rejects.toThrow(/truncated/);
+  });
+
+  it("catches a forged file even when the manifest was re-signed to match it (structure checks, never a native crash)", async () => {
+    const dir = mkTmp("citebot-fs-");
+    const store = new FileStore(dir);
+    await store.write(changes("replace", corpus(12)));
+    await store.close();
+    const snapDir = fs.realpathSync(path.join(dir, "current"));
+    const forge = (file: string, edit: (b: Buffer) => Buffer | undefined) => {
+      const copy = mkTmp("citebot-fs-forged-");
+      fs.cpSync(snapDir, path.join(copy, "snapshots", "s"), { recursive: true });
+      fs.symlinkSync(path.join("snapshots", "s"), path.join(copy, "current"));
+      const target = path.join(copy, "snapshots", "s");
+      let bytes: Buffer = fs.readFileSync(path.join(target, file));
+      bytes = edit(bytes) ?? bytes;
+      fs.writeFileSync(path.join(target, file), bytes);
+      const m = JSON.parse(fs.readFileSync(path.join(target, "manifest.json"), "utf8"));
+      m.files[file] = { size: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") };
+      m.integrity = manifestIntegrity(m);
+      fs.writeFileSync(path.join(target, "manifest.json"), JSON.stringify(m));
+      return new FileStore(copy).current();
+    };
+    // A neighbour id far outside the graph (hnswlib would read out of bounds).
+    await expect(forge("hnsw-1.bin", (b) => void b.writeUInt32LE(0xfffffff0, 96 + 4))).rejects.toThrow(/hnsw-1\.bin: element 0 links to/);
+    // A label beyond the passage table.
+    const labelAt = (b: Buffer) => 96 + Number(b.readBigUInt64LE(32));
+    await expect(forge("hnsw-1.bin", (b) => void b.writeUInt32LE(1_000_000, labelAt(b)))).rejects.toThrow(/damaged label/);
+    // A passage that ends past its article's text.
+    await expect(forge("passages.bin", (b) => void b.writeInt32LE(1e9, 3 * 4))).rejects.toThrow(/passages\.bin: passage 0/);
+    // A keyword doc that names no live passage.
+    await expect(forge("kw-1-0.seg", (b) => void b.writeUInt32LE(5000, 32 + 4 * 95))).rejects.toThrow(IndexError);
+    // An article record pointing past its text file.
+    await expect(forge("articles.json", (b) => Buffer.from(b.toString("utf8").replace('"o":0', '"o":9999999')))).rejects.toThrow(
+      /articles\.json: an article record is malformed/,
+    );
   });
 
   it("a write killed with SIGKILL at any point leaves the old or the new snapshot, whole", async () => {
