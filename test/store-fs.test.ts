@@ -261,7 +261,11 @@ describe("FileStore", () => {
     expect(code).toBe(0);
     await new Promise((r) => setTimeout(r, 400));
     expect(calls).toBe(1);
-    expect((await store.current())!.passageIds("a001")).resolves.toHaveLength(8);
+    expect(await (await store.current())!.passageIds("a001")).toHaveLength(8);
+    // Its own writes are not reported back to it.
+    await store.write(changes("update", [makeArticle("own", 2, 4)]));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(calls).toBe(1);
     stop();
     await store.close();
   }, 60_000);

@@ -253,11 +253,11 @@ async function stepServe(n: number, indexDir: string) {
   });
 }
 
-async function stepUpdate(n: number, indexDir: string, fold: boolean) {
+async function stepUpdate(n: number, indexDir: string, fold: boolean, count = PER_ARTICLE) {
   const b = await base(Number(argValue("--questions") ?? 200));
-  // One article (25 sentences) replaced by a new version of it: different sentences (seed 2).
+  // One article (25 sentences; `count` rows for the large-delta case) replaced by new versions: different sentences (seed 2, 3, 4).
   const target = Math.floor(n / PER_ARTICLE / 2) * PER_ARTICLE;
-  const rows = articles(b, target, PER_ARTICLE, fold ? 3 : 2);
+  const rows = articles(b, count === PER_ARTICLE ? target : PER_ARTICLE, count, fold ? 3 : count === PER_ARTICLE ? 2 : 4);
   gc();
   const rss0 = rss();
   const t0 = performance.now();
@@ -294,6 +294,8 @@ if (step) {
   else if (step === "serve") await stepServe(n, indexDir);
   else if (step === "update") await stepUpdate(n, indexDir, false);
   else if (step === "fold") await stepUpdate(n, indexDir, true);
+  // The delta near its largest (4,000 rows, just under FOLD_AT): run `serve` after it for the worst-case dense latency.
+  else if (step === "bigdelta") await stepUpdate(n, indexDir, false, 4000);
 } else {
   const q = argValue("--questions") ?? "200";
   await base(Number(q));

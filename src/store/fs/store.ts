@@ -24,6 +24,9 @@ export class FileStore implements IndexStore {
   readonly kind = "files" as const;
   private opened: FileSnapshot | undefined;
   private readonly stops = new Set<() => void>();
+  /** While this store writes, its own watchers hold still; afterwards they take its version as seen. */
+  private writing = 0;
+  private readonly seenByWatchers = new Set<{ last: string | undefined }>();
 
   constructor(
     readonly indexDir: string,
@@ -61,11 +64,14 @@ export class FileStore implements IndexStore {
           prev = undefined;
         }
       }
+      this.writing++;
       const { dir: written, stats } = await writeSnapshot(this.indexDir, changes, prev, this.opts);
       const snapshot = await FileSnapshot.open(written);
       this.opened = snapshot;
+      for (const w of this.seenByWatchers) w.last = snapshot.info.version;
       return { snapshot, stats };
     } finally {
+      this.writing = Math.max(0, this.writing - 1);
       release();
     }
   }
@@ -96,8 +102,9 @@ export class FileStore implements IndexStore {
   }
 
   /**
-   * Calls onChange once per new version written by anyone (this process's write() included): a
-   * poll of the `current` link and the manifest's id (cheap; no file is hashed), sooner on fs.watch.
+   * Calls onChange once per new version another writer (another process, or another FileStore)
+   * makes: a poll of the `current` link and the manifest's id (cheap; no file is hashed), sooner
+   * on fs.watch. This store's own writes are not reported (write() returned their snapshot).
    */
   watch(onChange: () => void): () => void {
     const seen = () => {
@@ -109,11 +116,13 @@ export class FileStore implements IndexStore {
         return `unusable:${dir}`;
       }
     };
-    let last = seen();
+    const state = { last: seen() };
+    this.seenByWatchers.add(state);
     const check = () => {
+      if (this.writing > 0) return;
       const now = seen();
-      if (now !== undefined && now !== last) {
-        last = now;
+      if (now !== undefined && now !== state.last) {
+        state.last = now;
         onChange();
       }
     };
@@ -130,6 +139,7 @@ export class FileStore implements IndexStore {
       clearInterval(timer);
       watcher?.close();
       this.stops.delete(stop);
+      this.seenByWatchers.delete(state);
     };
     this.stops.add(stop);
     return stop;
