@@ -73,17 +73,17 @@ function realSentences(limit: number): string[] {
 }
 
 async function base(questions: number): Promise<Base> {
+  // Texts as JSON, vectors as raw float32 (a JSON array of 2.3M numbers would dominate the steps' peak RSS).
   const file = path.join(DIR, `base-${MODEL}.json`);
-  if (existsSync(file)) {
-    const j = JSON.parse(readFileSync(file, "utf8"));
-    if (j.queries.length >= questions)
-      return {
-        texts: j.texts,
-        vectors: Float32Array.from(j.vectors),
-        dim: j.dim,
-        queries: j.queries.slice(0, questions),
-        queryVectors: Float32Array.from(j.queryVectors.slice(0, questions * j.dim)),
-      };
+  const bin = path.join(DIR, `base-${MODEL}.f32`);
+  if (existsSync(file) && existsSync(bin)) {
+    const j = JSON.parse(readFileSync(file, "utf8")) as { texts: string[]; queries: string[]; dim: number };
+    if (j.queries.length >= questions) {
+      const raw = readFileSync(bin);
+      const all = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+      const split = j.texts.length * j.dim;
+      return { texts: j.texts, vectors: all.subarray(0, split), dim: j.dim, queries: j.queries.slice(0, questions), queryVectors: all.subarray(split, split + questions * j.dim) };
+    }
   }
   const texts = realSentences(6000);
   const queries = variedQuestions(questions);
@@ -94,15 +94,12 @@ async function base(questions: number): Promise<Base> {
   const qv = await embedder.embed(queries, { kind: "query" });
   log(`embedded in ${round((performance.now() - t0) / 1000, 1)} s`);
   const dim = embedder.dimensions;
-  const flat = (vs: Float32Array[]) => {
-    const out = new Float32Array(vs.length * dim);
-    vs.forEach((v, i) => out.set(v, i * dim));
-    return out;
-  };
-  const b = { texts, vectors: flat(vecs), dim, queries, queryVectors: flat(qv) };
+  const all = new Float32Array((vecs.length + qv.length) * dim);
+  [...vecs, ...qv].forEach((v, i) => all.set(v, i * dim));
   mkdirSync(DIR, { recursive: true });
-  writeFileSync(file, JSON.stringify({ texts, dim, queries, vectors: Array.from(b.vectors), queryVectors: Array.from(b.queryVectors) }));
-  return b;
+  writeFileSync(bin, new Uint8Array(all.buffer));
+  writeFileSync(file, JSON.stringify({ texts, dim, queries }));
+  return { texts, vectors: all.subarray(0, vecs.length * dim), dim, queries, queryVectors: all.subarray(vecs.length * dim) };
 }
 
 function gauss(r: () => number): number {

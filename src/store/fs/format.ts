@@ -188,12 +188,12 @@ export async function hashFile(file: string): Promise<FileEntry> {
 }
 
 /** A file's bytes, checked against the manifest's size and checksum: what is parsed is what was verified. */
-export async function readVerified(dir: string, m: StoreManifest, file: string): Promise<Buffer> {
+export async function readVerified(dir: string, m: StoreManifest, file: string, fd?: number): Promise<Buffer> {
   const entry = m.files[file];
   if (!entry) throw new IndexError(`the index file ${file} is not in the manifest`);
   let buf: Buffer;
   try {
-    buf = readFileSync(path.join(dir, file));
+    buf = fd === undefined ? readFileSync(path.join(dir, file)) : readFileSync(fd);
   } catch {
     throw new IndexError(`the index file ${file} is missing`);
   }

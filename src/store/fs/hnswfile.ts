@@ -15,8 +15,12 @@ const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 export interface HnswContents {
   /** Labels of the elements not marked deleted, ascending. */
   live: Int32Array;
-  /** Labels of the elements marked deleted. */
+  /** How many elements carry the deleted mark. */
   deleted: number;
+  /** Label → element number in the file (-1: none), and where element i's vector starts: vectorAt + i × stride. */
+  elementOf: Int32Array;
+  vectorAt: number;
+  stride: number;
 }
 
 /**
@@ -71,7 +75,7 @@ export async function checkStoreHnsw(buf: Buffer, expected: { dimensions: number
   const bytes = buf.byteOffset % 4 === 0 ? buf : Buffer.from(buf);
   const u32 = new Uint32Array(bytes.buffer, bytes.byteOffset, Math.floor(bytes.length / 4));
   const f32 = new Float32Array(bytes.buffer, bytes.byteOffset, Math.floor(bytes.length / 4));
-  const seen = new Uint8Array(expected.labelLimit);
+  const elementOf = new Int32Array(expected.labelLimit).fill(-1);
   const live: number[] = [];
   let deleted = 0;
   for (let i = 0; i < h.count; i++) {
@@ -87,8 +91,8 @@ export async function checkStoreHnsw(buf: Buffer, expected: { dimensions: number
     for (let d = 0; d < dim; d++) if (!Number.isFinite(f32[v + d]!)) fail(`element ${i} holds a vector that is not a number`);
     const labelLow = u32[w + (h.labelOffset >>> 2)]!;
     const labelHigh = u32[w + (h.labelOffset >>> 2) + 1]!;
-    if (labelHigh !== 0 || labelLow >= expected.labelLimit || seen[labelLow]) fail(`element ${i} has a damaged label`);
-    seen[labelLow] = 1;
+    if (labelHigh !== 0 || labelLow >= expected.labelLimit || elementOf[labelLow] !== -1) fail(`element ${i} has a damaged label`);
+    elementOf[labelLow] = i;
     if (flags & DELETED_MARK) deleted++;
     else live.push(labelLow);
     for (let l = 1; l <= levels[i]!; l++) {
@@ -101,5 +105,5 @@ export async function checkStoreHnsw(buf: Buffer, expected: { dimensions: number
       }
     }
   }
-  return { live: Int32Array.from(live).sort(), deleted };
+  return { live: Int32Array.from(live).sort(), deleted, elementOf, vectorAt: HNSW_HEADER_BYTES + h.offsetData, stride: h.sizeDataPerElement };
 }

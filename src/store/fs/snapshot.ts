@@ -2,6 +2,8 @@
 // passages removed since it was written are markDelete'd in memory, the file is never changed) plus
 // an exact scan of the small delta, merged. Vectors are held once: the base's inside hnswlib
 // (getPoint), the delta's in its array. Texts stay UTF-8 bytes until a passage is asked for.
+import { closeSync, openSync, readSync } from "node:fs";
+import path from "node:path";
 import hnswlib from "hnswlib-node";
 import { INDEX_SETTINGS } from "../../index/build.js";
 import type { Article, Passage } from "../../types.js";
@@ -18,15 +20,82 @@ export const SEARCH_EF = 256;
 /** Decoded article texts kept (a passage needs its article's text). */
 const TEXT_CACHE = 2048;
 
+/**
+ * The base's vectors read straight from its file (exact float32, as hnswlib stores them): a pread
+ * of one vector costs a few µs from the page cache, where hnswlib's getPoint builds a JS array
+ * (~80 µs), and nothing is held twice. The descriptor keeps the verified file even after a later
+ * write prunes its folder (files are never changed in place: a new base is a new file).
+ */
+export class BaseVectors {
+  /** A snapshot nobody closed still gives its descriptor back when it is collected. */
+  private static readonly unclosed = new FinalizationRegistry<number>((fd) => {
+    try {
+      closeSync(fd);
+    } catch {}
+  });
+  private open = true;
+
+  constructor(
+    private readonly fd: number,
+    private readonly elementOf: Int32Array,
+    private readonly vectorAt: number,
+    private readonly stride: number,
+    private readonly dim: number,
+  ) {
+    BaseVectors.unclosed.register(this, fd, this);
+  }
+
+  read(label: number, out: Float32Array = new Float32Array(this.dim)): Float32Array {
+    if (!this.open) throw new Error("this snapshot was closed");
+    const e = this.elementOf[label]!;
+    const bytes = new Uint8Array(out.buffer, out.byteOffset, this.dim * 4);
+    if (e < 0 || readSync(this.fd, bytes, 0, bytes.length, this.vectorAt + e * this.stride) !== bytes.length)
+      throw new IndexError(`the index is damaged (the vector of passage ${label} cannot be read)`);
+    return out;
+  }
+
+  close(): void {
+    if (!this.open) return;
+    this.open = false;
+    BaseVectors.unclosed.unregister(this);
+    closeSync(this.fd);
+  }
+}
+
 /** Reads, verifies and checks the base HNSW file, then loads it (markDelete for passages removed since). */
 export async function openBaseHnsw(
   state: Pick<StoreState, "dir" | "manifest" | "table">,
-  opts: { allowReplaceDeleted?: boolean } = {},
-): Promise<{ hnsw: Hnsw; deletedInFile: number } | undefined> {
-  const { dir, manifest: m, table } = state;
+  opts: { allowReplaceDeleted?: boolean; keepFile?: boolean } = {},
+): Promise<{ hnsw: Hnsw; deletedInFile: number; vectors?: BaseVectors } | undefined> {
+  const { dir, manifest: m } = state;
   if (!m.hnsw) return undefined;
   const file = m.hnsw.file;
-  let buf: Buffer | undefined = await readVerified(dir, m, file);
+  // One descriptor for the checksum, the check and the later vector reads: all see the same file.
+  let fd: number;
+  try {
+    fd = openSync(path.join(dir, file), "r");
+  } catch {
+    throw new IndexError(`the index file ${file} is missing`);
+  }
+  let kept = false;
+  try {
+    const base = await loadBase(state, file, fd, opts);
+    kept = opts.keepFile === true;
+    return base;
+  } finally {
+    if (!kept) closeSync(fd);
+  }
+}
+
+async function loadBase(
+  state: Pick<StoreState, "dir" | "manifest" | "table">,
+  file: string,
+  fd: number,
+  opts: { allowReplaceDeleted?: boolean; keepFile?: boolean },
+): Promise<{ hnsw: Hnsw; deletedInFile: number; vectors?: BaseVectors }> {
+  const { dir, table } = state;
+  const m = state.manifest as StoreManifest & Required<Pick<StoreManifest, "hnsw">>;
+  let buf: Buffer | undefined = await readVerified(dir, m, file, fd);
   let contents: Awaited<ReturnType<typeof checkStoreHnsw>>;
   try {
     contents = await checkStoreHnsw(buf, { dimensions: m.dimensions, summary: m.hnsw.summary, labelLimit: m.labels });
@@ -45,7 +114,7 @@ export async function openBaseHnsw(
   }
   const hnsw = new HierarchicalNSW(INDEX_SETTINGS.hnsw.space, m.dimensions);
   try {
-    await hnsw.readIndex(`${dir}/${file}`, opts.allowReplaceDeleted ?? false);
+    await hnsw.readIndex(path.join(dir, file), opts.allowReplaceDeleted ?? false);
   } catch (err) {
     throw new IndexError(`the index is damaged (${file}: ${(err as Error).message})`);
   }
@@ -56,7 +125,8 @@ export async function openBaseHnsw(
       deletedInFile++;
     }
   }
-  return { hnsw, deletedInFile };
+  const vectors = opts.keepFile ? new BaseVectors(fd, contents.elementOf, contents.vectorAt, contents.stride, m.dimensions) : undefined;
+  return { hnsw, deletedInFile, vectors };
 }
 
 export class FileSnapshot implements Snapshot {
@@ -70,6 +140,7 @@ export class FileSnapshot implements Snapshot {
     readonly state: StoreState,
     texts: Buffer[],
     private readonly hnsw: Hnsw | undefined,
+    private readonly baseVectors: BaseVectors | undefined,
   ) {
     const m = state.manifest;
     this.texts = texts;
@@ -96,8 +167,8 @@ export class FileSnapshot implements Snapshot {
     const state = await loadState(dir, m);
     const texts: Buffer[] = [];
     for (const f of m.textFiles) texts.push(await readVerified(dir, m, f));
-    const base = await openBaseHnsw(state);
-    return new FileSnapshot(state, texts, base?.hnsw);
+    const base = await openBaseHnsw(state, { keepFile: true });
+    return new FileSnapshot(state, texts, base?.hnsw, base?.vectors);
   }
 
   get dir(): string {
@@ -156,7 +227,7 @@ export class FileSnapshot implements Snapshot {
     return a === undefined ? [] : Array.from(this.state.byArticle[a]!);
   }
 
-  /** One stored vector (the base's from hnswlib, normalised there as at insertion). */
+  /** One stored vector (the base's from its file, as hnswlib normalised it at insertion). */
   private vectorOf(id: PassageId): Float32Array {
     const o = this.row(id);
     const dim = this.state.manifest.dimensions;
@@ -164,7 +235,7 @@ export class FileSnapshot implements Snapshot {
       const r = this.state.deltaRow.get(id)!;
       return this.state.delta.vectors.slice(r * dim, (r + 1) * dim);
     }
-    return Float32Array.from(this.hnsw!.getPoint(id));
+    return this.baseVectors!.read(id);
   }
 
   async vectors(ids: readonly PassageId[]): Promise<Float32Array[]> {
@@ -221,5 +292,6 @@ export class FileSnapshot implements Snapshot {
     if (this.closed) return;
     this.closed = true;
     this.textCache.clear();
+    this.baseVectors?.close();
   }
 }
