@@ -182,6 +182,16 @@ describe("FileStore", () => {
     await expect(new FileStore(dir).current()).rejects.toThrow(/truncated/);
   });
 
+  it("names the earlier on-disk format instead of calling it foreign", async () => {
+    const dir = mkTmp("citebot-fs-");
+    fs.mkdirSync(path.join(dir, "builds", "x"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "builds", "x", "manifest.json"), JSON.stringify({ format: "citebot-index", version: 4 }));
+    fs.symlinkSync(path.join("builds", "x"), path.join(dir, "current"));
+    await expect(new FileStore(dir).current()).rejects.toThrow(/earlier on-disk format/);
+    fs.writeFileSync(path.join(dir, "builds", "x", "manifest.json"), "{not json");
+    await expect(new FileStore(dir).current()).rejects.toThrow(IndexError);
+  });
+
   it("catches a forged file even when the manifest was re-signed to match it (structure checks, never a native crash)", async () => {
     const dir = mkTmp("citebot-fs-");
     const store = new FileStore(dir);

@@ -113,6 +113,8 @@ export function readStoreManifest(dir: string): StoreManifest {
   } catch (err) {
     throw new IndexError(`the index manifest is missing or unreadable (${(err as Error).message.split("\n")[0]})`);
   }
+  if (m !== null && typeof m === "object" && (m as { format?: unknown }).format === "citebot-index")
+    throw new IndexError("the index is in citebot's earlier on-disk format (one build folder read whole); it needs a full rebuild");
   if (m === null || typeof m !== "object" || m.format !== STORE_FORMAT) throw new IndexError("the index folder holds something that is not a citebot index");
   if (m.version !== STORE_VERSION)
     throw new IndexError(`the index is from another version of citebot (store format ${m.version}, this one reads ${STORE_VERSION})`);
