@@ -261,6 +261,7 @@ async function stepUpdate(n: number, indexDir: string, fold: boolean, count = PE
   const store = new FileStore(indexDir, fold ? { foldAt: 0 } : {});
   const { stats } = await store.write({ mode: "update", ...META, dimensions: b.dim, upsert: rows, remove: [] });
   const s = (performance.now() - t0) / 1000;
+  const writerPeak = peakRss();
   await store.close();
   // A serving process then loads the new snapshot (what watch → reload costs).
   const t1 = performance.now();

@@ -272,8 +272,14 @@ export class FileSnapshot implements Snapshot {
         for (let i = 0; i < neighbors.length; i++) out.push({ id: neighbors[i]!, score: 1 - distances[i]! });
       }
     }
+    // The delta, exactly: only rows that can still enter the top k are kept (hnswlib's results come best first).
     const { labels, vectors } = this.state.delta;
-    for (let r = 0; r < labels.length; r++) out.push({ id: labels[r]!, score: dot(vectors, r * dim) });
+    const floor = out.length >= limit ? out[limit - 1]!.score : Number.NEGATIVE_INFINITY;
+    for (let r = 0, o = 0; r < labels.length; r++, o += dim) {
+      let s = 0;
+      for (let d = 0; d < dim; d++) s += q[d]! * vectors[o + d]!;
+      if (s >= floor) out.push({ id: labels[r]!, score: s });
+    }
     return out.sort((a, b) => b.score - a.score || a.id - b.id).slice(0, limit);
   }
 
