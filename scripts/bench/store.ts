@@ -82,7 +82,13 @@ async function base(questions: number): Promise<Base> {
       const raw = readFileSync(bin);
       const all = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
       const split = j.texts.length * j.dim;
-      return { texts: j.texts, vectors: all.subarray(0, split), dim: j.dim, queries: j.queries.slice(0, questions), queryVectors: all.subarray(split, split + questions * j.dim) };
+      return {
+        texts: j.texts,
+        vectors: all.subarray(0, split),
+        dim: j.dim,
+        queries: j.queries.slice(0, questions),
+        queryVectors: all.subarray(split, split + questions * j.dim),
+      };
     }
   }
   const texts = realSentences(6000);
@@ -275,7 +281,7 @@ async function stepUpdate(n: number, indexDir: string, fold: boolean, count = PE
     seconds: round(s, 3),
     passagesWritten: stats.passagesWritten,
     passagesRemoved: stats.passagesRemoved,
-    writerPeakRssMB: MB(peakRss()),
+    writerPeakRssMB: MB(writerPeak),
     writerRssBeforeMB: MB(rss0),
     reloadS: round(reloadS, 3),
   });

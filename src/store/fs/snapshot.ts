@@ -129,6 +129,68 @@ async function loadBase(
   return { hnsw, deletedInFile, vectors };
 }
 
+function infoOf(m: StoreManifest): SnapshotInfo {
+  return {
+    version: m.id,
+    model: m.model,
+    dimensions: m.dimensions,
+    articles: m.articles,
+    passages: m.passages,
+    settingsHash: m.settingsHash,
+    createdAt: m.createdAt,
+  };
+}
+
+/**
+ * The snapshot a write returns: its info at once, everything else opened (and verified) on first
+ * use. A writer process (`npm run index`) that only needs the stats never reads the HNSW back.
+ */
+export class DeferredSnapshot implements Snapshot {
+  readonly info: SnapshotInfo;
+  private opening: Promise<FileSnapshot> | undefined;
+
+  constructor(
+    readonly dir: string,
+    private readonly manifest: StoreManifest,
+  ) {
+    this.info = infoOf(manifest);
+  }
+
+  private snap(): Promise<FileSnapshot> {
+    return (this.opening ??= FileSnapshot.openWith(this.dir, this.manifest));
+  }
+
+  articles() {
+    return this.snap().then((s) => s.articles());
+  }
+  articleHashes() {
+    return this.snap().then((s) => s.articleHashes());
+  }
+  passages(ids: readonly PassageId[]) {
+    return this.snap().then((s) => s.passages(ids));
+  }
+  passageIds(articleId: string) {
+    return this.snap().then((s) => s.passageIds(articleId));
+  }
+  dense(query: Float32Array, k: number, filter?: Filter) {
+    return this.snap().then((s) => s.dense(query, k, filter));
+  }
+  keyword(question: string, k: number, filter?: Filter) {
+    return this.snap().then((s) => s.keyword(question, k, filter));
+  }
+  vectors(ids: readonly PassageId[]) {
+    return this.snap().then((s) => s.vectors(ids));
+  }
+  documentFrequency(stems: readonly string[]) {
+    return this.snap().then((s) => s.documentFrequency(stems));
+  }
+  async close(): Promise<void> {
+    const opening = this.opening;
+    this.opening = undefined;
+    if (opening) await opening.then((s) => s.close()).catch(() => undefined);
+  }
+}
+
 export class FileSnapshot implements Snapshot {
   readonly info: SnapshotInfo;
   private readonly texts: Buffer[];
@@ -145,15 +207,7 @@ export class FileSnapshot implements Snapshot {
     const m = state.manifest;
     this.texts = texts;
     this.articleIndex = new Map(state.records.map((r, i) => [r.id, i]));
-    this.info = {
-      version: m.id,
-      model: m.model,
-      dimensions: m.dimensions,
-      articles: m.articles,
-      passages: m.passages,
-      settingsHash: m.settingsHash,
-      createdAt: m.createdAt,
-    };
+    this.info = infoOf(m);
     this.hnsw?.setEf(SEARCH_EF);
   }
 

@@ -4,11 +4,11 @@ import { existsSync, type FSWatcher, mkdirSync, readFileSync, rmSync, watch, wri
 import path from "node:path";
 import type { Changes, IndexStore, Snapshot, WriteStats } from "../types.js";
 import { CURRENT, currentSnapshotDir, IndexError, readStoreManifest } from "./format.js";
-import { FileSnapshot } from "./snapshot.js";
+import { DeferredSnapshot, FileSnapshot } from "./snapshot.js";
 import { loadState } from "./state.js";
 import { isAlive, type WriteOptions, writeSnapshot } from "./write.js";
 
-export { FileSnapshot } from "./snapshot.js";
+export { DeferredSnapshot, FileSnapshot } from "./snapshot.js";
 
 export interface FileStoreOptions extends WriteOptions {
   /** How often watch() looks at `current` (ms); fs.watch events make it look sooner. Default 1000. */
@@ -22,7 +22,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class FileStore implements IndexStore {
   readonly kind = "files" as const;
-  private opened: FileSnapshot | undefined;
+  private opened: FileSnapshot | DeferredSnapshot | undefined;
   private readonly stops = new Set<() => void>();
   /** While this store writes, its own watchers hold still; afterwards they take its version as seen. */
   private writing = 0;
@@ -66,7 +66,7 @@ export class FileStore implements IndexStore {
       }
       this.writing++;
       const { dir: written, stats } = await writeSnapshot(this.indexDir, changes, prev, this.opts);
-      const snapshot = await FileSnapshot.open(written);
+      const snapshot = new DeferredSnapshot(written, readStoreManifest(written));
       this.opened = snapshot;
       for (const w of this.seenByWatchers) w.last = snapshot.info.version;
       return { snapshot, stats };
