@@ -298,8 +298,8 @@ if (step) {
   else if (step === "serve") await stepServe(n, indexDir);
   else if (step === "update") await stepUpdate(n, indexDir, false);
   else if (step === "fold") await stepUpdate(n, indexDir, true);
-  // The delta near its largest (4,000 rows, just under FOLD_AT): run `serve` after it for the worst-case dense latency.
-  else if (step === "bigdelta") await stepUpdate(n, indexDir, false, 4000);
+  // The delta near its largest (2,000 rows, just under FOLD_AT 2048): run `serve` after it for the worst-case dense latency.
+  else if (step === "bigdelta") await stepUpdate(n, indexDir, false, 2000);
 } else {
   const q = argValue("--questions") ?? "200";
   await base(Number(q));

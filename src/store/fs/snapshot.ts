@@ -12,7 +12,7 @@ import { IndexError, ROW, readStoreManifest, readVerified, type StoreManifest, W
 import { checkStoreHnsw, HnswFormatError } from "./hnswfile.js";
 import { loadState, type StoreState } from "./state.js";
 
-const { HierarchicalNSW } = hnswlib;
+const { HierarchicalNSW, BruteforceSearch } = hnswlib;
 export type Hnsw = InstanceType<typeof HierarchicalNSW>;
 
 /** The retriever's ef; a larger k raises it. */
@@ -209,6 +209,7 @@ export class FileSnapshot implements Snapshot {
     this.articleIndex = new Map(state.records.map((r, i) => [r.id, i]));
     this.info = infoOf(m);
     this.hnsw?.setEf(SEARCH_EF);
+    this.deltaIndex(); // built now, not in the first question's time
   }
 
   /** Opens the snapshot in `dir`. IndexError when anything in it is missing, damaged or edited. */
@@ -227,6 +228,22 @@ export class FileSnapshot implements Snapshot {
 
   get dir(): string {
     return this.state.dir;
+  }
+
+  private deltaSearch: InstanceType<typeof BruteforceSearch> | undefined;
+
+  /** The delta's exact index (a few ms to build for a few thousand rows). */
+  private deltaIndex(): InstanceType<typeof BruteforceSearch> | undefined {
+    const { labels, vectors } = this.state.delta;
+    if (labels.length === 0) return undefined;
+    if (!this.deltaSearch) {
+      const dim = this.state.manifest.dimensions;
+      const index = new BruteforceSearch(INDEX_SETTINGS.hnsw.space, dim);
+      index.initIndex(labels.length);
+      for (let r = 0; r < labels.length; r++) index.addPoint(Array.from(vectors.subarray(r * dim, (r + 1) * dim)), labels[r]!);
+      this.deltaSearch = index;
+    }
+    return this.deltaSearch;
   }
 
   private text(a: number): string {
@@ -326,13 +343,11 @@ export class FileSnapshot implements Snapshot {
         for (let i = 0; i < neighbors.length; i++) out.push({ id: neighbors[i]!, score: 1 - distances[i]! });
       }
     }
-    // The delta, exactly: only rows that can still enter the top k are kept (hnswlib's results come best first).
-    const { labels, vectors } = this.state.delta;
-    const floor = out.length >= limit ? out[limit - 1]!.score : Number.NEGATIVE_INFINITY;
-    for (let r = 0, o = 0; r < labels.length; r++, o += dim) {
-      let s = 0;
-      for (let d = 0; d < dim; d++) s += q[d]! * vectors[o + d]!;
-      if (s >= floor) out.push({ id: labels[r]!, score: s });
+    // The delta, exactly (hnswlib's native brute force: ~20× a JS loop over 4,000 × 384).
+    const delta = this.deltaIndex();
+    if (delta) {
+      const { neighbors, distances } = delta.searchKnn(Array.from(q), Math.min(limit, this.state.delta.labels.length));
+      for (let i = 0; i < neighbors.length; i++) out.push({ id: neighbors[i]!, score: 1 - distances[i]! });
     }
     return out.sort((a, b) => b.score - a.score || a.id - b.id).slice(0, limit);
   }
