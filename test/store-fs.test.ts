@@ -234,8 +234,13 @@ describe("FileStore", () => {
     await store.close();
     const versions = new Set<string>();
     for (let round = 0; round < 8; round++) {
-      const child = spawnWriter(dir, 200);
-      await new Promise((r) => setTimeout(r, 400 + Math.random() * 900));
+      const child = spawnWriter(dir, 200, "pipe");
+      // Once it has written at least once (start-up under load varies), kill it at a random later moment.
+      await new Promise<void>((resolve) => {
+        child.stdout!.on("data", () => resolve());
+        child.once("close", () => resolve());
+      });
+      await new Promise((r) => setTimeout(r, Math.random() * 250));
       child.kill("SIGKILL");
       await new Promise((r) => child.once("close", r));
       const s = new FileStore(dir);
@@ -281,10 +286,10 @@ describe("FileStore", () => {
   }, 60_000);
 });
 
-function spawnWriter(dir: string, times: number): ChildProcess {
+function spawnWriter(dir: string, times: number, stdout: "ignore" | "pipe" = "ignore"): ChildProcess {
   // One process (no tsx wrapper in between), so SIGKILL hits the writer itself.
   return spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "test", "store", "write-child.ts"), dir, String(times)], {
     cwd: ROOT,
-    stdio: "ignore",
+    stdio: ["ignore", stdout, "ignore"],
   });
 }
