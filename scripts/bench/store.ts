@@ -13,8 +13,9 @@
 //
 // Steps run in their own processes (clean heap, own peak RSS): write (full replace), serve (open,
 // RSS, dense and keyword latency, recall@10 against exact search at the shipped ef 256), update
-// (one article changed, as `npm run index` would: a separate writer process) and fold (the delta
-// folded into the HNSW base).
+// (one article changed, as `npm run index` would: a separate writer process), a delta near its
+// largest (2,000 rows) and serving from it, and fold (the delta folded into the HNSW base).
+// One step alone: --step write|serve|update|bigdelta|fold --n 100k --index <dir> --result <file.json>.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { splitSentences } from "../../src/corpus/split.js";
@@ -316,9 +317,12 @@ if (step) {
     const update = await runChild(script, args("update"), { label: `store-update-${size}`, nodeArgs: ["--expose-gc"] });
     log(`${size}: serve after the update (base + delta)`);
     const serve2 = await runChild(script, args("serve"), { label: `store-serve2-${size}`, nodeArgs: ["--expose-gc"] });
+    log(`${size}: a delta near its largest (2,000 rows), then serve`);
+    const bigDelta = await runChild(script, args("bigdelta"), { label: `store-bigdelta-${size}`, nodeArgs: ["--expose-gc"] });
+    const serve3 = await runChild(script, args("serve"), { label: `store-serve3-${size}`, nodeArgs: ["--expose-gc"] });
     log(`${size}: fold the delta into the base`);
     const fold = await runChild(script, args("fold"), { label: `store-fold-${size}`, nodeArgs: ["--expose-gc"] });
-    report[size] = { write, serve, update, serveAfterUpdate: serve2, fold };
+    report[size] = { write, serve, update, serveAfterUpdate: serve2, bigDelta, serveBigDelta: serve3, fold };
     console.log(JSON.stringify({ [size]: report[size] }, null, 1));
   }
   writeFileSync(path.join(DIR, "report.json"), JSON.stringify(report, null, 1));
