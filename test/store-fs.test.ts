@@ -3,7 +3,9 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import type { Embedder } from "../src/embed/embedder.js";
 import { IndexError } from "../src/index/store.js";
+import { planChanges } from "../src/store/build.js";
 import { manifestIntegrity } from "../src/store/fs/format.js";
 import { FileStore } from "../src/store/fs/store.js";
 import { MemorySnapshot } from "../src/store/memory.js";
@@ -293,3 +295,48 @@ function spawnWriter(dir: string, times: number, stdout: "ignore" | "pipe" = "ig
     stdio: ["ignore", stdout, "ignore"],
   });
 }
+
+describe("planChanges", () => {
+  /** A fake embedder: each text's synthetic vector, counting what it is asked to embed. */
+  const fakeEmbedder = (modelId: string) => {
+    const seen: string[] = [];
+    const embedder: Embedder = {
+      modelId,
+      dimensions: DIM,
+      embed: async (texts: string[]) => {
+        seen.push(...texts);
+        return texts.map((t) => vectorOf(t));
+      },
+      embedTokens: async () => [],
+    };
+    return { embedder, seen };
+  };
+
+  it("replaces when there is no index or the model changed, else updates only new and changed articles", async () => {
+    const store = new FileStore(mkTmp("citebot-fs-"));
+    const articles = corpus(6, 4);
+    const a = fakeEmbedder("fake-a");
+    const first = await planChanges(articles, undefined, a.embedder);
+    expect(first.mode).toBe("replace");
+    expect(a.seen).toHaveLength(24);
+    const { snapshot } = await store.write(first);
+
+    a.seen.length = 0;
+    const edited = [...articles.slice(0, 5), { ...articles[5]!, text: `${articles[5]!.text} A brand new closing sentence.` }, makeArticle("z9", 2, 99)];
+    const second = await planChanges(edited.slice(1), snapshot, a.embedder);
+    expect(second.mode).toBe("update");
+    expect(second.upsert.map((r) => r.article.id)).toEqual(["a005", "z9"]);
+    expect(second.remove).toEqual(["a000"]);
+    expect(a.seen).toEqual(["A brand new closing sentence.", ...rowsOf([edited[6]!])[0]!.passages.map((p) => p.text)]);
+    expect(second.stats).toEqual({ embedded: 3, reused: 4 });
+    const { snapshot: after } = await store.write(second);
+    expect(await after.passageIds("a000")).toEqual([]);
+    expect(await after.passageIds("a001")).toEqual(await snapshot.passageIds("a001"));
+
+    const b = fakeEmbedder("fake-b");
+    const third = await planChanges(edited, after, b.embedder);
+    expect(third.mode).toBe("replace");
+    expect(b.seen).toHaveLength(third.upsert.reduce((n, r) => n + r.passages.length, 0));
+    await store.close();
+  });
+});
