@@ -126,6 +126,24 @@ describe("FileStore", () => {
     }
   });
 
+  it("holds an empty index, grows it by updates, and skips a write that changes nothing", async () => {
+    const dir = mkTmp("citebot-fs-");
+    const store = new FileStore(dir);
+    const { snapshot: empty } = await store.write(changes("replace", []));
+    expect(empty.info).toMatchObject({ articles: 0, passages: 0 });
+    expect(await empty.dense(probes[0]!, 5)).toEqual([]);
+    expect((await empty.keyword("missile", 5)).hits).toEqual([]);
+    const { snapshot: one } = await store.write(changes("update", [makeArticle("solo", 3, 8)]));
+    expect(await one.passageIds("solo")).toEqual([0, 1, 2]);
+    expect((await one.dense(vectorOf((await one.passages([1]))[0]!.text), 1))[0]!.id).toBe(1);
+    const { snapshot: same, stats } = await store.write(changes("update", []));
+    expect(same.info.version).toBe(one.info.version);
+    expect(stats.passagesWritten).toBe(0);
+    const reopened = (await new FileStore(dir).current())!;
+    expect((await reopened.keyword("solox1", 5)).hits.map((h) => h.id)).toEqual([1]);
+    await store.close();
+  });
+
   it("carries unchanged big files into the new snapshot as hard links, not copies", async () => {
     const dir = mkTmp("citebot-fs-");
     const store = new FileStore(dir);

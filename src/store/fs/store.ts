@@ -49,6 +49,12 @@ export class FileStore implements IndexStore {
 
   async write(changes: Changes): Promise<{ snapshot: Snapshot; stats: WriteStats }> {
     mkdirSync(this.indexDir, { recursive: true });
+    // Nothing to change: the current snapshot stays (no new version for watchers to load).
+    if (changes.mode === "update" && changes.upsert.length === 0 && changes.remove.length === 0) {
+      const now = await this.current();
+      if (now && now.info.model === changes.model && now.info.dimensions === changes.dimensions && now.info.settingsHash === changes.settingsHash)
+        return { snapshot: now, stats: { articlesWritten: 0, articlesRemoved: 0, passagesWritten: 0, passagesRemoved: 0, seconds: 0 } };
+    }
     const release = await this.lock();
     try {
       // The writer reads the small part of the current snapshot afresh (and verified): never the
