@@ -144,6 +144,22 @@ describe("FileStore", () => {
     await store.close();
   });
 
+  it("compacts article texts spread over too many files into one, texts intact", async () => {
+    const dir = mkTmp("citebot-fs-");
+    const store = new FileStore(dir, { maxTextFiles: 2 });
+    const articles = corpus(4, 3);
+    await store.write(changes("replace", articles));
+    const edits = [makeArticle("a001", 3, 41), makeArticle("b1", 2, 42), makeArticle("a003", 4, 43)];
+    for (const e of edits) await store.write(changes("update", [e], e.id === "a003" ? ["a000"] : []));
+    const snap = (await new FileStore(dir).current())!;
+    const files = fs.readdirSync(fs.realpathSync(path.join(dir, "current")));
+    expect(files.filter((f) => f.startsWith("texts-")).length).toBeLessThanOrEqual(2);
+    const want = [articles[2]!, ...edits].sort((a, b) => a.id.localeCompare(b.id));
+    expect((await snap.articles()).sort((a, b) => a.id.localeCompare(b.id))).toEqual(want);
+    for (const a of want) expect((await snap.passages(await snap.passageIds(a.id))).map((p) => p.text)).toEqual(rowsOf([a])[0]!.passages.map((p) => p.text));
+    await store.close();
+  });
+
   it("carries unchanged big files into the new snapshot as hard links, not copies", async () => {
     const dir = mkTmp("citebot-fs-");
     const store = new FileStore(dir);
