@@ -1,0 +1,109 @@
+// A structural check of hnswlib's index file before the native loader reads it (hnswlib trusts its
+// file: a wrong entry point, level, neighbour id or element count makes it read outside its buffers
+// and the process segfaults). Same layout and rules as src/index/hnswcheck.ts, widened for the
+// store's base file: labels are stable passage ids (any value below the label table's length, each
+// at most once, not 0..count-1) and elements may carry hnswlib's deleted mark (an incremental fold
+// marks removed passages deleted and reuses their slots). Vectors are checked through a Float32Array
+// view rather than per-value reads: a 100k-element file is checked in a few tens of ms.
+import { HNSW_HEADER_BYTES, HnswFormatError, type HnswSummary, readHnswHeader } from "../../index/hnswcheck.js";
+
+export { HNSW_HEADER_BYTES, HnswFormatError, type HnswSummary, readHnswHeader, summarizeHnsw } from "../../index/hnswcheck.js";
+
+const DELETED_MARK = 1;
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export interface HnswContents {
+  /** Labels of the elements not marked deleted, ascending. */
+  live: Int32Array;
+  /** How many elements carry the deleted mark. */
+  deleted: number;
+  /** Label → element number in the file (-1: none), and where element i's vector starts: vectorAt + i × stride. */
+  elementOf: Int32Array;
+  vectorAt: number;
+  stride: number;
+}
+
+/**
+ * Checks the whole file against the manifest's summary and against itself; returns the labels it
+ * holds. `labelLimit`: every label must be below it (the passage table's length). Throws HnswFormatError.
+ */
+export async function checkStoreHnsw(buf: Buffer, expected: { dimensions: number; summary: HnswSummary; labelLimit: number }): Promise<HnswContents> {
+  const h = readHnswHeader(buf);
+  const want = expected.summary;
+  const dim = expected.dimensions;
+  const fail = (msg: string): never => {
+    throw new HnswFormatError(msg);
+  };
+  if (h.count !== want.elements) fail(`it holds ${h.count} elements, the manifest says ${want.elements}`);
+  if (h.maxElements !== want.maxElements) fail(`its capacity is ${h.maxElements}, the manifest says ${want.maxElements}`);
+  if (h.entryPoint !== want.entryPoint) fail(`its entry point is ${h.entryPoint}, the manifest says ${want.entryPoint}`);
+  if (h.maxLevel !== want.maxLevel) fail(`its top level is ${h.maxLevel}, the manifest says ${want.maxLevel}`);
+  if (h.m !== want.m || h.maxM !== want.m || h.maxM0 !== 2 * want.m)
+    fail(`its link sizes (M ${h.m}, ${h.maxM}, ${h.maxM0}) disagree with the manifest (M ${want.m})`);
+  if (h.efConstruction !== want.efConstruction) fail(`its efConstruction is ${h.efConstruction}, the manifest says ${want.efConstruction}`);
+  if (!(Math.abs(h.mult - 1 / Math.log(h.m)) < 1e-9)) fail("its level multiplier is damaged");
+  if (h.count < 1 || h.count > h.maxElements) fail(`its element count ${h.count} is out of range`);
+  if (h.maxLevel < 0 || h.maxLevel > 64) fail(`its top level ${h.maxLevel} is out of range`);
+  if (h.entryPoint >= h.count) fail(`its entry point ${h.entryPoint} is not one of its ${h.count} elements`);
+  const linksLevel0 = h.maxM0 * 4 + 4;
+  if (h.offsetLevel0 !== 0 || h.offsetData !== linksLevel0 || h.labelOffset !== linksLevel0 + dim * 4 || h.sizeDataPerElement !== linksLevel0 + dim * 4 + 8) {
+    fail(`its element layout does not fit ${dim}-dimensional vectors`);
+  }
+  const level0End = HNSW_HEADER_BYTES + h.count * h.sizeDataPerElement;
+  if (buf.length < level0End) fail("it is shorter than its elements");
+
+  const sizeLinks = h.maxM * 4 + 4;
+  const levels = new Int32Array(h.count);
+  const upperAt = new Float64Array(h.count);
+  let at = level0End;
+  for (let i = 0; i < h.count; i++) {
+    if (at + 4 > buf.length) fail("it ends inside its upper levels");
+    const size = buf.readUInt32LE(at);
+    at += 4;
+    if (size % sizeLinks !== 0) fail(`element ${i} has a damaged link list size`);
+    const level = size / sizeLinks;
+    if (level > h.maxLevel) fail(`element ${i} sits above the top level`);
+    if (at + size > buf.length) fail("it ends inside its upper levels");
+    levels[i] = level;
+    upperAt[i] = at;
+    at += size;
+  }
+  if (at !== buf.length) fail(`it has ${buf.length - at} bytes more than its elements need`);
+  if (levels[h.entryPoint] !== h.maxLevel) fail(`its entry point is on level ${levels[h.entryPoint]}, not on the top level ${h.maxLevel}`);
+
+  // Word-aligned views (header 96 bytes and element size are multiples of 4); copy when the Buffer isn't.
+  const bytes = buf.byteOffset % 4 === 0 ? buf : Buffer.from(buf);
+  const u32 = new Uint32Array(bytes.buffer, bytes.byteOffset, Math.floor(bytes.length / 4));
+  const f32 = new Float32Array(bytes.buffer, bytes.byteOffset, Math.floor(bytes.length / 4));
+  const elementOf = new Int32Array(expected.labelLimit).fill(-1);
+  const live: number[] = [];
+  let deleted = 0;
+  for (let i = 0; i < h.count; i++) {
+    if (i % 8192 === 8191) await yieldToLoop();
+    const base = HNSW_HEADER_BYTES + i * h.sizeDataPerElement;
+    const w = base >>> 2;
+    const n0 = bytes.readUInt16LE(base);
+    const flags = bytes[base + 2]!;
+    if ((flags & ~DELETED_MARK) !== 0 || bytes[base + 3] !== 0) fail(`element ${i} has damaged flags`);
+    if (n0 > h.maxM0) fail(`element ${i} has ${n0} neighbours, more than ${h.maxM0}`);
+    for (let k = 0; k < n0; k++) if (u32[w + 1 + k]! >= h.count) fail(`element ${i} links to ${u32[w + 1 + k]}, beyond its ${h.count} elements`);
+    const v = w + (h.offsetData >>> 2);
+    for (let d = 0; d < dim; d++) if (!Number.isFinite(f32[v + d]!)) fail(`element ${i} holds a vector that is not a number`);
+    const labelLow = u32[w + (h.labelOffset >>> 2)]!;
+    const labelHigh = u32[w + (h.labelOffset >>> 2) + 1]!;
+    if (labelHigh !== 0 || labelLow >= expected.labelLimit || elementOf[labelLow] !== -1) fail(`element ${i} has a damaged label`);
+    elementOf[labelLow] = i;
+    if (flags & DELETED_MARK) deleted++;
+    else live.push(labelLow);
+    for (let l = 1; l <= levels[i]!; l++) {
+      const block = upperAt[i]! + (l - 1) * sizeLinks;
+      const n = bytes.readUInt16LE(block);
+      if (n > h.maxM) fail(`element ${i} has ${n} neighbours on level ${l}, more than ${h.maxM}`);
+      for (let k = 0; k < n; k++) {
+        const id = bytes.readUInt32LE(block + 4 + k * 4);
+        if (id >= h.count || levels[id]! < l) fail(`element ${i} links on level ${l} to ${id}, which is not on that level`);
+      }
+    }
+  }
+  return { live: Int32Array.from(live).sort(), deleted, elementOf, vectorAt: HNSW_HEADER_BYTES + h.offsetData, stride: h.sizeDataPerElement };
+}

@@ -1,0 +1,372 @@
+// One opened snapshot of the embedded store. Dense search: the base HNSW (hnswlib, ef = max(256, k);
+// passages removed since it was written are markDelete'd in memory, the file is never changed) plus
+// an exact scan of the small delta, merged. Vectors are held once: the base's inside hnswlib
+// (getPoint), the delta's in its array. Texts stay UTF-8 bytes until a passage is asked for.
+import { closeSync, openSync, readSync } from "node:fs";
+import path from "node:path";
+import hnswlib from "hnswlib-node";
+import { INDEX_SETTINGS } from "../../index/build.js";
+import type { Article, Passage } from "../../types.js";
+import type { Filter, KeywordScored, PassageId, Scored, Snapshot, SnapshotInfo } from "../types.js";
+import { IndexError, ROW, readStoreManifest, readVerified, type StoreManifest, WHERE } from "./format.js";
+import { checkStoreHnsw, HnswFormatError } from "./hnswfile.js";
+import { loadState, type StoreState } from "./state.js";
+
+const { HierarchicalNSW, BruteforceSearch } = hnswlib;
+export type Hnsw = InstanceType<typeof HierarchicalNSW>;
+
+/** The retriever's ef; a larger k raises it. */
+export const SEARCH_EF = 256;
+/** Decoded article texts kept (a passage needs its article's text). */
+const TEXT_CACHE = 2048;
+
+/**
+ * The base's vectors read straight from its file (exact float32, as hnswlib stores them): a pread
+ * of one vector costs a few µs from the page cache, where hnswlib's getPoint builds a JS array
+ * (~80 µs), and nothing is held twice. The descriptor keeps the verified file even after a later
+ * write prunes its folder (files are never changed in place: a new base is a new file).
+ */
+export class BaseVectors {
+  /** A snapshot nobody closed still gives its descriptor back when it is collected. */
+  private static readonly unclosed = new FinalizationRegistry<number>((fd) => {
+    try {
+      closeSync(fd);
+    } catch {}
+  });
+  private open = true;
+
+  constructor(
+    private readonly fd: number,
+    private readonly elementOf: Int32Array,
+    private readonly vectorAt: number,
+    private readonly stride: number,
+    private readonly dim: number,
+  ) {
+    BaseVectors.unclosed.register(this, fd, this);
+  }
+
+  read(label: number, out: Float32Array = new Float32Array(this.dim)): Float32Array {
+    if (!this.open) throw new Error("this snapshot was closed");
+    const e = this.elementOf[label]!;
+    const bytes = new Uint8Array(out.buffer, out.byteOffset, this.dim * 4);
+    if (e < 0 || readSync(this.fd, bytes, 0, bytes.length, this.vectorAt + e * this.stride) !== bytes.length)
+      throw new IndexError(`the index is damaged (the vector of passage ${label} cannot be read)`);
+    return out;
+  }
+
+  close(): void {
+    if (!this.open) return;
+    this.open = false;
+    BaseVectors.unclosed.unregister(this);
+    closeSync(this.fd);
+  }
+}
+
+/** Reads, verifies and checks the base HNSW file, then loads it (markDelete for passages removed since). */
+export async function openBaseHnsw(
+  state: Pick<StoreState, "dir" | "manifest" | "table">,
+  opts: { allowReplaceDeleted?: boolean; keepFile?: boolean } = {},
+): Promise<{ hnsw: Hnsw; deletedInFile: number; vectors?: BaseVectors } | undefined> {
+  const { dir, manifest: m } = state;
+  if (!m.hnsw) return undefined;
+  const file = m.hnsw.file;
+  // One descriptor for the checksum, the check and the later vector reads: all see the same file.
+  let fd: number;
+  try {
+    fd = openSync(path.join(dir, file), "r");
+  } catch {
+    throw new IndexError(`the index file ${file} is missing`);
+  }
+  let kept = false;
+  try {
+    const base = await loadBase(state, file, fd, opts);
+    kept = opts.keepFile === true;
+    return base;
+  } finally {
+    if (!kept) closeSync(fd);
+  }
+}
+
+async function loadBase(
+  state: Pick<StoreState, "dir" | "manifest" | "table">,
+  file: string,
+  fd: number,
+  opts: { allowReplaceDeleted?: boolean; keepFile?: boolean },
+): Promise<{ hnsw: Hnsw; deletedInFile: number; vectors?: BaseVectors }> {
+  const { dir, table } = state;
+  const m = state.manifest as StoreManifest & Required<Pick<StoreManifest, "hnsw">>;
+  let buf: Buffer | undefined = await readVerified(dir, m, file, fd);
+  let contents: Awaited<ReturnType<typeof checkStoreHnsw>>;
+  try {
+    contents = await checkStoreHnsw(buf, { dimensions: m.dimensions, summary: m.hnsw.summary, labelLimit: m.labels });
+  } catch (err) {
+    if (err instanceof HnswFormatError) throw new IndexError(`the index is damaged (${file}: ${err.message})`);
+    throw err;
+  }
+  buf = undefined; // let the bytes go before hnswlib allocates its own copy
+  // The table's base rows (live or removed since) are exactly the file's live elements.
+  let placed = 0;
+  for (let label = 0; label < m.labels; label++) if (table[label * ROW + 4] === WHERE.base) placed++;
+  if (placed !== contents.live.length)
+    throw new IndexError(`the index is damaged (${file}: ${contents.live.length} vectors, the passage table places ${placed})`);
+  for (const label of contents.live) {
+    if (table[label * ROW + 4] !== WHERE.base) throw new IndexError(`the index is damaged (${file}: vector ${label} is not placed in the base)`);
+  }
+  const hnsw = new HierarchicalNSW(INDEX_SETTINGS.hnsw.space, m.dimensions);
+  try {
+    await hnsw.readIndex(path.join(dir, file), opts.allowReplaceDeleted ?? false);
+  } catch (err) {
+    throw new IndexError(`the index is damaged (${file}: ${(err as Error).message})`);
+  }
+  let deletedInFile = contents.deleted;
+  for (const label of contents.live) {
+    if (table[label * ROW] === -1) {
+      hnsw.markDelete(label);
+      deletedInFile++;
+    }
+  }
+  const vectors = opts.keepFile ? new BaseVectors(fd, contents.elementOf, contents.vectorAt, contents.stride, m.dimensions) : undefined;
+  return { hnsw, deletedInFile, vectors };
+}
+
+function infoOf(m: StoreManifest): SnapshotInfo {
+  return {
+    version: m.id,
+    model: m.model,
+    dimensions: m.dimensions,
+    articles: m.articles,
+    passages: m.passages,
+    settingsHash: m.settingsHash,
+    createdAt: m.createdAt,
+  };
+}
+
+/**
+ * The snapshot a write returns: its info at once, everything else opened (and verified) on first
+ * use. A writer process (`npm run index`) that only needs the stats never reads the HNSW back.
+ */
+export class DeferredSnapshot implements Snapshot {
+  readonly info: SnapshotInfo;
+  private opening: Promise<FileSnapshot> | undefined;
+
+  constructor(
+    readonly dir: string,
+    private readonly manifest: StoreManifest,
+  ) {
+    this.info = infoOf(manifest);
+  }
+
+  private snap(): Promise<FileSnapshot> {
+    return (this.opening ??= FileSnapshot.openWith(this.dir, this.manifest));
+  }
+
+  articles() {
+    return this.snap().then((s) => s.articles());
+  }
+  articleHashes() {
+    return this.snap().then((s) => s.articleHashes());
+  }
+  passages(ids: readonly PassageId[]) {
+    return this.snap().then((s) => s.passages(ids));
+  }
+  passageIds(articleId: string) {
+    return this.snap().then((s) => s.passageIds(articleId));
+  }
+  dense(query: Float32Array, k: number, filter?: Filter) {
+    return this.snap().then((s) => s.dense(query, k, filter));
+  }
+  keyword(question: string, k: number, filter?: Filter) {
+    return this.snap().then((s) => s.keyword(question, k, filter));
+  }
+  vectors(ids: readonly PassageId[]) {
+    return this.snap().then((s) => s.vectors(ids));
+  }
+  documentFrequency(stems: readonly string[]) {
+    return this.snap().then((s) => s.documentFrequency(stems));
+  }
+  async close(): Promise<void> {
+    const opening = this.opening;
+    this.opening = undefined;
+    if (opening) await opening.then((s) => s.close()).catch(() => undefined);
+  }
+}
+
+export class FileSnapshot implements Snapshot {
+  readonly info: SnapshotInfo;
+  private readonly texts: Buffer[];
+  private readonly textCache = new Map<number, string>();
+  private readonly articleIndex: Map<string, number>;
+  private closed = false;
+
+  private constructor(
+    readonly state: StoreState,
+    texts: Buffer[],
+    private readonly hnsw: Hnsw | undefined,
+    private readonly baseVectors: BaseVectors | undefined,
+  ) {
+    const m = state.manifest;
+    this.texts = texts;
+    this.articleIndex = new Map(state.records.map((r, i) => [r.id, i]));
+    this.info = infoOf(m);
+    this.hnsw?.setEf(SEARCH_EF);
+    this.deltaIndex(); // built now, not in the first question's time
+  }
+
+  /** Opens the snapshot in `dir`. IndexError when anything in it is missing, damaged or edited. */
+  static async open(dir: string): Promise<FileSnapshot> {
+    const m = readStoreManifest(dir);
+    return FileSnapshot.openWith(dir, m);
+  }
+
+  static async openWith(dir: string, m: StoreManifest): Promise<FileSnapshot> {
+    const state = await loadState(dir, m);
+    const texts: Buffer[] = [];
+    for (const f of m.textFiles) texts.push(await readVerified(dir, m, f));
+    const base = await openBaseHnsw(state, { keepFile: true });
+    return new FileSnapshot(state, texts, base?.hnsw, base?.vectors);
+  }
+
+  get dir(): string {
+    return this.state.dir;
+  }
+
+  private deltaSearch: InstanceType<typeof BruteforceSearch> | undefined;
+
+  /** The delta's exact index (a few ms to build for a few thousand rows). */
+  private deltaIndex(): InstanceType<typeof BruteforceSearch> | undefined {
+    const { labels, vectors } = this.state.delta;
+    if (labels.length === 0) return undefined;
+    if (!this.deltaSearch) {
+      const dim = this.state.manifest.dimensions;
+      const index = new BruteforceSearch(INDEX_SETTINGS.hnsw.space, dim);
+      index.initIndex(labels.length);
+      for (let r = 0; r < labels.length; r++) index.addPoint(Array.from(vectors.subarray(r * dim, (r + 1) * dim)), labels[r]!);
+      this.deltaSearch = index;
+    }
+    return this.deltaSearch;
+  }
+
+  private text(a: number): string {
+    let s = this.textCache.get(a);
+    if (s !== undefined) return s;
+    const r = this.state.records[a]!;
+    s = this.texts[r.t]!.toString("utf8", r.o, r.o + r.b);
+    if (s.length !== r.l)
+      throw new IndexError(`the index is damaged (${this.state.manifest.textFiles[r.t]}: the text of ${r.id} does not decode to its length)`);
+    if (this.textCache.size >= TEXT_CACHE) this.textCache.delete(this.textCache.keys().next().value!);
+    this.textCache.set(a, s);
+    return s;
+  }
+
+  private article(a: number): Article {
+    const r = this.state.records[a]!;
+    const out: Article = { id: r.id, title: r.title, file: r.file, text: this.text(a) };
+    if (r.date !== undefined) out.date = r.date;
+    if (r.source !== undefined) out.source = r.source;
+    if (r.url !== undefined) out.url = r.url;
+    if (r.byline !== undefined) out.byline = r.byline;
+    return out;
+  }
+
+  async articles(): Promise<Article[]> {
+    return this.state.records.map((_, a) => this.article(a));
+  }
+
+  async articleHashes(): Promise<Map<string, string>> {
+    return new Map(this.state.records.map((r) => [r.id, r.hash]));
+  }
+
+  private row(id: PassageId): number {
+    const { table, manifest } = this.state;
+    if (!Number.isInteger(id) || id < 0 || id >= manifest.labels || table[id * ROW] === -1) throw new Error(`no passage ${id} in this snapshot`);
+    return id * ROW;
+  }
+
+  async passages(ids: readonly PassageId[]): Promise<Passage[]> {
+    const { table, records } = this.state;
+    return ids.map((id) => {
+      const o = this.row(id);
+      const a = table[o]!;
+      const [n, start, end] = [table[o + 1]!, table[o + 2]!, table[o + 3]!];
+      const articleId = records[a]!.id;
+      return { id: `${articleId}#${n}`, articleId, n, text: this.text(a).slice(start, end), start, end };
+    });
+  }
+
+  async passageIds(articleId: string): Promise<PassageId[]> {
+    const a = this.articleIndex.get(articleId);
+    return a === undefined ? [] : Array.from(this.state.byArticle[a]!);
+  }
+
+  /** One stored vector (the base's from its file, as hnswlib normalised it at insertion). */
+  private vectorOf(id: PassageId): Float32Array {
+    const o = this.row(id);
+    const dim = this.state.manifest.dimensions;
+    if (this.state.table[o + 4] === WHERE.delta) {
+      const r = this.state.deltaRow.get(id)!;
+      return this.state.delta.vectors.slice(r * dim, (r + 1) * dim);
+    }
+    return this.baseVectors!.read(id);
+  }
+
+  async vectors(ids: readonly PassageId[]): Promise<Float32Array[]> {
+    return ids.map((id) => this.vectorOf(id));
+  }
+
+  async dense(query: Float32Array, k: number, filter?: Filter): Promise<Scored[]> {
+    const limit = Math.max(0, Math.floor(k));
+    if (limit === 0 || this.state.manifest.passages === 0) return [];
+    const dim = this.state.manifest.dimensions;
+    if (query.length !== dim) throw new Error(`the query vector has ${query.length} dimensions, the index ${dim}`);
+    // Cosine, as hnswlib computes it for the base: the query normalised, stored vectors are unit.
+    const norm = Math.hypot(...query) || 1;
+    const q = query.map((x) => x / norm);
+    const dot = (v: Float32Array, at: number) => {
+      let s = 0;
+      for (let d = 0; d < dim; d++) s += q[d]! * v[at + d]!;
+      return s;
+    };
+    if (filter?.articleId !== undefined) {
+      // One article's few passages: exact, and faster than a filtered graph walk.
+      const ids = await this.passageIds(filter.articleId);
+      return ids
+        .map((id) => ({ id, score: dot(this.vectorOf(id), 0) }))
+        .sort((a, b) => b.score - a.score || a.id - b.id)
+        .slice(0, limit);
+    }
+    const out: Scored[] = [];
+    if (this.hnsw) {
+      const n = Math.min(limit, this.hnsw.getCurrentCount());
+      if (n > 0) {
+        if (this.hnsw.getEf() !== Math.max(SEARCH_EF, n)) this.hnsw.setEf(Math.max(SEARCH_EF, n));
+        const { neighbors, distances } = this.hnsw.searchKnn(Array.from(q), n);
+        for (let i = 0; i < neighbors.length; i++) out.push({ id: neighbors[i]!, score: 1 - distances[i]! });
+      }
+    }
+    // The delta, exactly (hnswlib's native brute force: ~20× a JS loop over 4,000 × 384).
+    const delta = this.deltaIndex();
+    if (delta) {
+      const { neighbors, distances } = delta.searchKnn(Array.from(q), Math.min(limit, this.state.delta.labels.length));
+      for (let i = 0; i < neighbors.length; i++) out.push({ id: neighbors[i]!, score: 1 - distances[i]! });
+    }
+    return out.sort((a, b) => b.score - a.score || a.id - b.id).slice(0, limit);
+  }
+
+  async keyword(question: string, k: number, filter?: Filter): Promise<{ hits: KeywordScored[]; queryTerms: number }> {
+    let allow: Set<number> | undefined;
+    if (filter?.articleId !== undefined) allow = new Set(await this.passageIds(filter.articleId));
+    const { hits, queryTerms } = this.state.keywords.query(question, k, allow ? { allow } : {});
+    return { hits: hits.map((h) => ({ id: h.index, score: h.score, matched: h.matched })), queryTerms };
+  }
+
+  async documentFrequency(stems: readonly string[]): Promise<number[]> {
+    return stems.map((s) => this.state.keywords.documentFrequency(s));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.textCache.clear();
+    this.baseVectors?.close();
+  }
+}

@@ -1,0 +1,159 @@
+// The embedded store engine (kind "files"): an IndexStore over an index folder such as
+// data/<corpus>-<hash>/, holding snapshots/<id>/ folders and the `current` symlink (format.ts).
+import { existsSync, type FSWatcher, mkdirSync, readFileSync, rmSync, watch, writeFileSync } from "node:fs";
+import path from "node:path";
+import type { Changes, IndexStore, Snapshot, WriteStats } from "../types.js";
+import { CURRENT, currentSnapshotDir, IndexError, readStoreManifest } from "./format.js";
+import { DeferredSnapshot, FileSnapshot } from "./snapshot.js";
+import { loadState } from "./state.js";
+import { isAlive, type WriteOptions, writeSnapshot } from "./write.js";
+
+export { DeferredSnapshot, FileSnapshot } from "./snapshot.js";
+
+export interface FileStoreOptions extends WriteOptions {
+  /** How often watch() looks at `current` (ms); fs.watch events make it look sooner. Default 1000. */
+  pollMs?: number;
+  /** How long write() waits for another process's write to finish. Default 10 minutes. */
+  lockTimeoutMs?: number;
+}
+
+const LOCK = "write.lock";
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class FileStore implements IndexStore {
+  readonly kind = "files" as const;
+  private opened: FileSnapshot | DeferredSnapshot | undefined;
+  private readonly stops = new Set<() => void>();
+  /** While this store writes, its own watchers hold still; afterwards they take its version as seen. */
+  private writing = 0;
+  private readonly seenByWatchers = new Set<{ last: string | undefined }>();
+
+  constructor(
+    readonly indexDir: string,
+    private readonly opts: FileStoreOptions = {},
+  ) {}
+
+  /** The current snapshot (the same object while `current` points at the same folder). */
+  async current(): Promise<Snapshot | undefined> {
+    const dir = currentSnapshotDir(this.indexDir);
+    if (!dir) {
+      if (existsSync(path.join(this.indexDir, CURRENT))) throw new IndexError("the index folder's `current` entry is not a link to a snapshot");
+      return undefined;
+    }
+    if (this.opened && this.opened.dir === dir) return this.opened;
+    if (!existsSync(dir)) throw new IndexError("the index snapshot `current` points at is missing");
+    const snap = await FileSnapshot.open(dir);
+    this.opened = snap;
+    return snap;
+  }
+
+  async write(changes: Changes): Promise<{ snapshot: Snapshot; stats: WriteStats }> {
+    mkdirSync(this.indexDir, { recursive: true });
+    // Nothing to change: the current snapshot stays (no new version for watchers to load).
+    if (changes.mode === "update" && changes.upsert.length === 0 && changes.remove.length === 0) {
+      const now = await this.current();
+      if (now && now.info.model === changes.model && now.info.dimensions === changes.dimensions && now.info.settingsHash === changes.settingsHash)
+        return { snapshot: now, stats: { articlesWritten: 0, articlesRemoved: 0, passagesWritten: 0, passagesRemoved: 0, seconds: 0 } };
+    }
+    const release = await this.lock();
+    try {
+      // The writer reads the small part of the current snapshot afresh (and verified): never the
+      // big files it carries over by hard link, and never a reader's objects.
+      const dir = currentSnapshotDir(this.indexDir);
+      let prev: Parameters<typeof writeSnapshot>[2];
+      if (dir && changes.mode === "update") prev = await loadState(dir, readStoreManifest(dir));
+      else if (dir) {
+        // A replace uses only the previous snapshot's generation counter (and keeps its folder for readers).
+        try {
+          prev = { dir, manifest: readStoreManifest(dir) };
+        } catch {
+          prev = undefined;
+        }
+      }
+      this.writing++;
+      const { dir: written, stats } = await writeSnapshot(this.indexDir, changes, prev, this.opts);
+      const snapshot = new DeferredSnapshot(written, readStoreManifest(written));
+      this.opened = snapshot;
+      for (const w of this.seenByWatchers) w.last = snapshot.info.version;
+      return { snapshot, stats };
+    } finally {
+      this.writing = Math.max(0, this.writing - 1);
+      release();
+    }
+  }
+
+  /** One writer at a time per index folder, across processes: a lock file naming its owner's pid. */
+  private async lock(): Promise<() => void> {
+    const file = path.join(this.indexDir, LOCK);
+    const deadline = Date.now() + (this.opts.lockTimeoutMs ?? 600_000);
+    for (;;) {
+      try {
+        writeFileSync(file, String(process.pid), { flag: "wx" });
+        return () => rmSync(file, { force: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      }
+      let owner = Number.NaN;
+      try {
+        owner = Number(readFileSync(file, "utf8"));
+      } catch {}
+      // A lock left by a process that died (kill -9 during a write) is taken over.
+      if (!isAlive(owner)) {
+        rmSync(file, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`another process (pid ${owner}) is writing this index`);
+      await sleep(100);
+    }
+  }
+
+  /**
+   * Calls onChange once per new version another writer (another process, or another FileStore)
+   * makes: a poll of the `current` link and the manifest's id (cheap; no file is hashed), sooner
+   * on fs.watch. This store's own writes are not reported (write() returned their snapshot).
+   */
+  watch(onChange: () => void): () => void {
+    const seen = () => {
+      const dir = currentSnapshotDir(this.indexDir);
+      if (!dir) return undefined;
+      try {
+        return readStoreManifest(dir).id;
+      } catch {
+        return `unusable:${dir}`;
+      }
+    };
+    const state = { last: seen() };
+    this.seenByWatchers.add(state);
+    const check = () => {
+      if (this.writing > 0) return;
+      const now = seen();
+      if (now !== undefined && now !== state.last) {
+        state.last = now;
+        onChange();
+      }
+    };
+    const timer = setInterval(check, this.opts.pollMs ?? 1000);
+    timer.unref();
+    let watcher: FSWatcher | undefined;
+    try {
+      if (existsSync(this.indexDir)) watcher = watch(this.indexDir, { persistent: false }, () => check());
+      watcher?.on("error", () => watcher?.close());
+    } catch {
+      // polling alone
+    }
+    const stop = () => {
+      clearInterval(timer);
+      watcher?.close();
+      this.stops.delete(stop);
+      this.seenByWatchers.delete(state);
+    };
+    this.stops.add(stop);
+    return stop;
+  }
+
+  async close(): Promise<void> {
+    for (const stop of [...this.stops]) stop();
+    await this.opened?.close();
+    this.opened = undefined;
+  }
+}
