@@ -1,20 +1,34 @@
 // How the core opens its index: which store serves a corpus's index folder, when a snapshot is
-// stale for a corpus, and the plan that brings it up to date. The one place where the engine is
-// chosen: the bridge to today's files (LegacyFileStore) until the embedded engine replaces it.
+// stale for a corpus, and the plan that brings it up to date. The one place where the engine is chosen.
 import type { Embedder } from "../embed/embedder.js";
-import { modelKey } from "../index/build.js";
+import { INDEX_SETTINGS, modelKey, type Progress } from "../index/build.js";
+import { hashSettings } from "../index/store.js";
 import type { Article } from "../types.js";
+import { FileStore, type FileStoreOptions } from "./fs/store.js";
 import { hashArticle } from "./hash.js";
-import { LegacyFileStore, type LegacyFileStoreOptions, SETTINGS_HASH } from "./legacy.js";
 import type { IndexStore, Snapshot } from "./types.js";
 
-export { planChanges, SETTINGS_HASH } from "./legacy.js";
+export { planChanges } from "./build.js";
 
-export type StoreOptions = LegacyFileStoreOptions;
+/** Hash of the settings that shape a stored index: a change means a full rebuild. */
+export const SETTINGS_HASH = hashSettings(INDEX_SETTINGS);
+
+export type StoreOptions = FileStoreOptions & {
+  /** Told when the vector index is being built (stage "index": 0 of 1 at the start, 1 of 1 when done). */
+  onProgress?: Progress;
+};
 
 /** The store of a corpus's index folder (`indexDirFor(dataDir, corpusDir)`). */
 export function openStore(indexDir: string, opts: StoreOptions = {}): IndexStore {
-  return new LegacyFileStore(indexDir, opts);
+  const { onProgress, onStage, ...rest } = opts;
+  return new FileStore(indexDir, {
+    ...rest,
+    onStage: (stage) => {
+      onStage?.(stage);
+      if (stage === "keywords") onProgress?.(0, 1, "index");
+      else if (stage === "hnsw") onProgress?.(1, 1, "index");
+    },
+  });
 }
 
 /** Why a snapshot made with another model or settings can't serve this embedder (undefined: it can). */

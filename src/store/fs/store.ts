@@ -1,9 +1,10 @@
 // The embedded store engine (kind "files"): an IndexStore over an index folder such as
 // data/<corpus>-<hash>/, holding snapshots/<id>/ folders and the `current` symlink (format.ts).
-import { existsSync, type FSWatcher, mkdirSync, readFileSync, rmSync, watch, writeFileSync } from "node:fs";
+import { existsSync, type FSWatcher, mkdirSync, readFileSync, rmSync, statSync, watch, writeFileSync } from "node:fs";
 import path from "node:path";
-import type { Changes, IndexStore, Snapshot, WriteStats } from "../types.js";
-import { CURRENT, currentSnapshotDir, IndexError, readStoreManifest } from "./format.js";
+import type { IndexProbe, IndexProbeResult } from "../probe.js";
+import type { Changes, Filter, IndexStore, PassageId, Snapshot, WriteStats } from "../types.js";
+import { CURRENT, currentSnapshotDir, hashFile, IndexError, readStoreManifest } from "./format.js";
 import { DeferredSnapshot, FileSnapshot } from "./snapshot.js";
 import { loadState } from "./state.js";
 import { isAlive, type WriteOptions, writeSnapshot } from "./write.js";
@@ -20,9 +21,65 @@ export interface FileStoreOptions extends WriteOptions {
 const LOCK = "write.lock";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export class FileStore implements IndexStore {
+/** One opened snapshot, shared by every lease on it; closed when the last lease is. */
+class Shared {
+  refs = 0;
+  constructor(readonly snap: FileSnapshot | DeferredSnapshot) {}
+}
+
+/**
+ * What current() and write() hand out: a handle on the shared opened snapshot. Closing it closes
+ * the snapshot only when no other handle (the store's own, a question in flight) still holds it,
+ * so a caller may always close what it was given.
+ */
+class Lease implements Snapshot {
+  private released = false;
+  constructor(readonly shared: Shared) {
+    shared.refs++;
+  }
+  get info() {
+    return this.shared.snap.info;
+  }
+  get dir() {
+    return this.shared.snap.dir;
+  }
+  articles() {
+    return this.shared.snap.articles();
+  }
+  articleHashes() {
+    return this.shared.snap.articleHashes();
+  }
+  passages(ids: readonly PassageId[]) {
+    return this.shared.snap.passages(ids);
+  }
+  passageIds(articleId: string) {
+    return this.shared.snap.passageIds(articleId);
+  }
+  dense(query: Float32Array, k: number, filter?: Filter) {
+    return this.shared.snap.dense(query, k, filter);
+  }
+  keyword(question: string, k: number, filter?: Filter) {
+    return this.shared.snap.keyword(question, k, filter);
+  }
+  vectors(ids: readonly PassageId[]) {
+    return this.shared.snap.vectors(ids);
+  }
+  documentFrequency(stems: readonly string[]) {
+    return this.shared.snap.documentFrequency(stems);
+  }
+  async close(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    if (--this.shared.refs === 0) await this.shared.snap.close();
+  }
+}
+
+export class FileStore implements IndexStore, IndexProbe {
   readonly kind = "files" as const;
-  private opened: FileSnapshot | DeferredSnapshot | undefined;
+  /** The store's own lease on the snapshot `current` points at (released when it moves on). */
+  private opened: Lease | undefined;
+  /** Stamps (size, mtime, inode) of the current snapshot's files when their checksums last matched. */
+  private verified: { dir: string; stamps: string } | undefined;
   private readonly stops = new Set<() => void>();
   /** While this store writes, its own watchers hold still; afterwards they take its version as seen. */
   private writing = 0;
@@ -33,18 +90,59 @@ export class FileStore implements IndexStore {
     private readonly opts: FileStoreOptions = {},
   ) {}
 
-  /** The current snapshot (the same object while `current` points at the same folder). */
+  /** The current snapshot: a new lease on the opened one while `current` points at the same folder. */
   async current(): Promise<Snapshot | undefined> {
     const dir = currentSnapshotDir(this.indexDir);
     if (!dir) {
       if (existsSync(path.join(this.indexDir, CURRENT))) throw new IndexError("the index folder's `current` entry is not a link to a snapshot");
       return undefined;
     }
-    if (this.opened && this.opened.dir === dir) return this.opened;
+    if (this.opened && this.opened.dir === dir) return new Lease(this.opened.shared);
     if (!existsSync(dir)) throw new IndexError("the index snapshot `current` points at is missing");
-    const snap = await FileSnapshot.open(dir);
-    this.opened = snap;
-    return snap;
+    return this.hold(await FileSnapshot.open(dir));
+  }
+
+  /** Makes `snap` the store's opened snapshot (releasing the previous one) and returns a lease on it. */
+  private async hold(snap: FileSnapshot | DeferredSnapshot): Promise<Lease> {
+    const shared = new Shared(snap);
+    const previous = this.opened;
+    this.opened = new Lease(shared);
+    await previous?.close();
+    return new Lease(shared);
+  }
+
+  /**
+   * Whether the current snapshot is there and intact: every file at its recorded size (cheap, every
+   * call), checksums again only when a file's size, mtime or inode changed since they last matched.
+   */
+  async probe(): Promise<IndexProbeResult> {
+    const dir = currentSnapshotDir(this.indexDir);
+    if (!dir || !existsSync(dir)) {
+      this.verified = undefined;
+      return { state: "missing", message: "the index on disk is gone" };
+    }
+    let version: string | undefined;
+    try {
+      const m = readStoreManifest(dir);
+      version = m.id;
+      const stamps = Object.keys(m.files)
+        .map((f) => {
+          const st = statSync(path.join(dir, f));
+          return `${f}:${st.size}:${st.mtimeMs}:${st.ino}`;
+        })
+        .join("|");
+      if (this.verified?.dir !== dir || this.verified.stamps !== stamps) {
+        for (const [f, entry] of Object.entries(m.files)) {
+          if ((await hashFile(path.join(dir, f))).sha256 !== entry.sha256)
+            throw new IndexError(`the index file ${f} was changed or damaged (its checksum does not match the manifest)`);
+        }
+        this.verified = { dir, stamps };
+      }
+      return { state: "ok", version };
+    } catch (err) {
+      this.verified = undefined;
+      return { state: "damaged", ...(version ? { version } : {}), message: `the index on disk is damaged (${(err as Error).message})` };
+    }
   }
 
   async write(changes: Changes): Promise<{ snapshot: Snapshot; stats: WriteStats }> {
@@ -72,8 +170,7 @@ export class FileStore implements IndexStore {
       }
       this.writing++;
       const { dir: written, stats } = await writeSnapshot(this.indexDir, changes, prev, this.opts);
-      const snapshot = new DeferredSnapshot(written, readStoreManifest(written));
-      this.opened = snapshot;
+      const snapshot = await this.hold(new DeferredSnapshot(written, readStoreManifest(written)));
       for (const w of this.seenByWatchers) w.last = snapshot.info.version;
       return { snapshot, stats };
     } finally {
@@ -153,7 +250,8 @@ export class FileStore implements IndexStore {
 
   async close(): Promise<void> {
     for (const stop of [...this.stops]) stop();
-    await this.opened?.close();
+    const opened = this.opened;
     this.opened = undefined;
+    await opened?.close();
   }
 }
