@@ -2,8 +2,9 @@
 // `npm run register-commands`) and for tests (which pass an already-open Citebot and a config).
 import path from "node:path";
 import { type Client, type ClientOptions, DiscordAPIError, Events, REST, Routes } from "discord.js";
+import type { Citebot } from "../citebot.js";
 import { ConfigError, loadCoreConfig, loadDotenv, loadLogConfig } from "../config.js";
-import { type Logger, rootLogger } from "../log.js";
+import { bindRootLogger, type Logger, rootLogger } from "../log.js";
 import { createClient, gatewayReady, gatewayState } from "./client.js";
 import { commandDefinitions, messageCommandsByName } from "./commands/index.js";
 import { type BotConfig, BotConfigError, loadBotConfig, TOKEN_HELP } from "./config.js";
@@ -19,6 +20,7 @@ import { BotMetrics } from "./metrics.js";
 import { checkPermissions } from "./permcheck.js";
 import { QuestionStore } from "./questions.js";
 import { RateLimiter } from "./ratelimit.js";
+import { runShardManager, type ShardManagerHandle, ShardStartError, STOP_MESSAGE, shardOfProcess } from "./shards.js";
 import type { CitebotLike } from "./types.js";
 import { InFlight, SeenIds, WorkQueue } from "./work.js";
 
@@ -312,16 +314,56 @@ function loadAllBotSettings(): BotConfig {
 }
 
 function explain(err: unknown): string {
-  if (err instanceof ConfigError || err instanceof BotStartError) return err.message;
+  if (err instanceof ConfigError || err instanceof BotStartError || err instanceof ShardStartError) return err.message;
   return `Unexpected error: ${(err as Error)?.message ?? String(err)}`;
+}
+
+/** Loads (or builds, when missing or stale) the index before the bot logs in, so the first question is answered at once. */
+async function openIndexForBot(corpusDir: string | undefined, log: Logger): Promise<Citebot> {
+  const { Citebot } = await import("../citebot.js");
+  log.info("loading the index (built on first use)");
+  let lastStage = "";
+  const citebot = await Citebot.open({
+    corpusDir,
+    onProgress: (done: number, total: number, stage: string) => {
+      if (stage !== lastStage || done === total) log.info({ stage, done, total }, "index progress");
+      lastStage = stage;
+    },
+    onStatus: (status) => {
+      for (const s of status.skipped) log.warn({ file: s.file, reason: s.reason }, "skipped a corpus file");
+      log.info({ index: status.index, reason: status.reason }, status.index === "built" ? "index built" : "index loaded");
+    },
+  });
+  log.info({ articles: citebot.articles().length }, "corpus ready");
+  return citebot;
+}
+
+/** Resolves after the first SIGINT/SIGTERM has run `stop`; a second signal exits at once. */
+function untilSignal(log: Logger, stop: (signal: string) => Promise<void>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let signals = 0;
+    const shutdown = (signal: string) => {
+      if (++signals > 1) {
+        log.warn({ signal }, "second signal: exiting without waiting");
+        process.exit(130);
+      }
+      void stop(signal)
+        .catch((err: unknown) => log.error({ err: errInfo(err) }, "shutdown failed"))
+        .finally(resolve);
+    };
+    process.on("SIGINT", () => shutdown("SIGINT"));
+    process.on("SIGTERM", () => shutdown("SIGTERM"));
+  });
 }
 
 /**
  * `npm run bot` (src/cli.ts → here): loads .env, validates it, loads (or builds) the index, then logs
  * in. On a start-up failure it prints what to do (no stack trace) and sets process.exitCode = 1; when
- * running, it resolves after SIGINT/SIGTERM has stopped the bot.
+ * running, it resolves after SIGINT/SIGTERM has stopped the bot. With `shards` (--shards, or
+ * DISCORD_SHARDS) it builds the index, then runs the shards as child processes (see shards.ts); in a
+ * shard process (started by that manager) it runs one shard.
  */
-export async function runBotFromCli(opts: { corpusDir?: string } = {}): Promise<void> {
+export async function runBotFromCli(opts: { corpusDir?: string; shards?: "auto" | number } = {}): Promise<void> {
   let config: BotConfig;
   try {
     config = loadAllBotSettings();
@@ -330,25 +372,18 @@ export async function runBotFromCli(opts: { corpusDir?: string } = {}): Promise<
     process.exitCode = 1;
     return;
   }
+  const shard = shardOfProcess();
+  const shards = opts.shards ?? config.shards;
+  if (!shard && shards !== undefined) return runShardsFromCli(config, shards, opts.corpusDir);
+  if (shard) {
+    // Every line this process logs says which shard wrote it; each shard serves health on its own port.
+    bindRootLogger({ shard: shard.id });
+    if (config.health && config.health.port !== 0) config = { ...config, health: { ...config.health, port: config.health.port + shard.id } };
+  }
   const log = rootLogger().child({ component: "bot" });
   let handle: BotHandle;
   try {
-    // The index is ready before the bot logs in, so the first question is answered at once.
-    const { Citebot } = await import("../citebot.js");
-    log.info("loading the index (built on first use)");
-    let lastStage = "";
-    const citebot = await Citebot.open({
-      corpusDir: opts.corpusDir,
-      onProgress: (done: number, total: number, stage: string) => {
-        if (stage !== lastStage || done === total) log.info({ stage, done, total }, "index progress");
-        lastStage = stage;
-      },
-      onStatus: (status) => {
-        for (const s of status.skipped) log.warn({ file: s.file, reason: s.reason }, "skipped a corpus file");
-        log.info({ index: status.index, reason: status.reason }, status.index === "built" ? "index built" : "index loaded");
-      },
-    });
-    log.info({ articles: citebot.articles().length }, "corpus ready");
+    const citebot = await openIndexForBot(opts.corpusDir, log);
     handle = await runBot({ citebot, config });
   } catch (err) {
     console.error(explain(err));
@@ -357,23 +392,55 @@ export async function runBotFromCli(opts: { corpusDir?: string } = {}): Promise<
     return;
   }
   process.on("unhandledRejection", (err) => log.error({ err: errInfo(err) }, "unhandled rejection"));
-  await new Promise<void>((resolve) => {
-    let signals = 0;
-    const shutdown = (signal: string) => {
-      if (++signals > 1) {
-        log.warn({ signal }, "second signal: exiting without waiting");
-        process.exit(130);
-      }
-      log.info({ signal, inProgress: handle.context.inflight.size }, "shutting down: finishing answers in progress, then disconnecting");
-      void handle
-        .stop()
-        .catch((err: unknown) => log.error({ err: errInfo(err) }, "shutdown failed"))
-        .finally(resolve);
-    };
-    process.on("SIGINT", () => shutdown("SIGINT"));
-    process.on("SIGTERM", () => shutdown("SIGTERM"));
-  });
+  const stop = (reason: string) => {
+    log.info({ reason, inProgress: handle.context.inflight.size }, "shutting down: finishing answers in progress, then disconnecting");
+    return handle.stop();
+  };
+  const stopped = untilSignal(log, stop);
+  if (shard) {
+    // The manager asks a shard to stop over IPC; a shard whose manager is gone (killed) stops too,
+    // rather than stay connected beside the shards of a new manager. Neither counts as a second signal.
+    const fromManager = (reason: string) => void stop(reason).catch((err: unknown) => log.error({ err: errInfo(err) }, "shutdown failed"));
+    process.on("message", (m: unknown) => {
+      if ((m as { citebot?: unknown } | null)?.citebot === STOP_MESSAGE.citebot) fromManager("manager");
+    });
+    process.on("disconnect", () => fromManager("manager gone"));
+    await Promise.race([stopped, handle.stop()]);
+    if (process.connected) process.disconnect();
+  } else await stopped;
   // Everything is closed; should a library still hold the event loop open, don't hang.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 3000).unref();
+}
+
+/** The sharding manager: builds the index once (so no shard has to), then starts and supervises the shards. */
+async function runShardsFromCli(config: BotConfig, shards: "auto" | number, corpusDir: string | undefined): Promise<void> {
+  const log = rootLogger().child({ component: "shards" });
+  let handle: ShardManagerHandle;
+  try {
+    const citebot = await openIndexForBot(corpusDir, log);
+    // The manager answers nothing: it only needed the index built. The shards load their own copies.
+    await (citebot.embedder as { close?(): Promise<void> }).close?.();
+    if (config.feedbackFile) {
+      // Created here, once, before several processes open it at the same moment.
+      try {
+        new FeedbackStore(config.feedbackFile).close();
+      } catch (err) {
+        log.error({ err: errInfo(err), file: config.feedbackFile }, "could not open the feedback database; answers go out without 👍/👎 buttons");
+      }
+    }
+    registerSecret(config.token);
+    handle = await runShardManager({ config, shards, log, corpusDir });
+  } catch (err) {
+    console.error(explain(err instanceof ShardStartError ? err : friendlyStartError(err, config)));
+    log.debug({ err: errInfo(err) }, "start-up failed");
+    process.exitCode = 1;
+    return;
+  }
+  await untilSignal(log, (signal) => {
+    log.info({ signal }, "shutting down: each shard finishes its answers in progress, then disconnects");
+    return handle.stop();
+  });
+  log.info("all shards stopped");
   setTimeout(() => process.exit(process.exitCode ?? 0), 3000).unref();
 }
 
