@@ -392,20 +392,27 @@ export async function runBotFromCli(opts: { corpusDir?: string; shards?: "auto" 
     return;
   }
   process.on("unhandledRejection", (err) => log.error({ err: errInfo(err) }, "unhandled rejection"));
+  let stopping: Promise<void> | undefined;
   const stop = (reason: string) => {
-    log.info({ reason, inProgress: handle.context.inflight.size }, "shutting down: finishing answers in progress, then disconnecting");
-    return handle.stop();
+    if (!stopping) log.info({ reason, inProgress: handle.context.inflight.size }, "shutting down: finishing answers in progress, then disconnecting");
+    stopping ??= handle.stop();
+    return stopping;
   };
   const stopped = untilSignal(log, stop);
   if (shard) {
     // The manager asks a shard to stop over IPC; a shard whose manager is gone (killed) stops too,
     // rather than stay connected beside the shards of a new manager. Neither counts as a second signal.
-    const fromManager = (reason: string) => void stop(reason).catch((err: unknown) => log.error({ err: errInfo(err) }, "shutdown failed"));
-    process.on("message", (m: unknown) => {
-      if ((m as { citebot?: unknown } | null)?.citebot === STOP_MESSAGE.citebot) fromManager("manager");
+    const byManager = new Promise<void>((resolve) => {
+      const fromManager = (reason: string) =>
+        void stop(reason)
+          .catch((err: unknown) => log.error({ err: errInfo(err) }, "shutdown failed"))
+          .finally(resolve);
+      process.on("message", (m: unknown) => {
+        if ((m as { citebot?: unknown } | null)?.citebot === STOP_MESSAGE.citebot) fromManager("manager");
+      });
+      process.on("disconnect", () => fromManager("manager gone"));
     });
-    process.on("disconnect", () => fromManager("manager gone"));
-    await Promise.race([stopped, handle.stop()]);
+    await Promise.race([stopped, byManager]);
     if (process.connected) process.disconnect();
   } else await stopped;
   // Everything is closed; should a library still hold the event loop open, don't hang.

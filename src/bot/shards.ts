@@ -140,16 +140,18 @@ export async function runShardManager(opts: ShardManagerOptions): Promise<ShardM
   });
   let stopping = false;
   manager.on("shardCreate", (shard: Shard) => {
-    log.info({ shard: shard.id, shards: count }, "starting shard");
-    shard.on("ready", () => log.info({ shard: shard.id }, "shard connected"));
-    shard.on("reconnecting", () => log.info({ shard: shard.id }, "shard reconnecting"));
+    log.info({ shardId: shard.id, shards: count }, "starting shard");
+    shard.on("ready", () => log.info({ shardId: shard.id }, "shard connected"));
+    shard.on("reconnecting", () => {
+      if (!stopping) log.info({ shardId: shard.id }, "shard reconnecting");
+    });
     shard.on("death", (child) => {
       const code = "exitCode" in child ? child.exitCode : undefined;
-      if (stopping) log.info({ shard: shard.id, code }, "shard stopped");
-      else if (manager.respawn) log.error({ shard: shard.id, code }, "shard process exited; starting it again");
-      else log.error({ shard: shard.id, code }, "shard process exited");
+      if (stopping) log.info({ shardId: shard.id, code }, "shard stopped");
+      else if (manager.respawn) log.error({ shardId: shard.id, code }, "shard process exited; starting it again");
+      else log.error({ shardId: shard.id, code }, "shard process exited");
     });
-    shard.on("error", (err: Error) => log.error({ shard: shard.id, err: { message: err.message } }, "shard error"));
+    shard.on("error", (err: Error) => log.error({ shardId: shard.id, err: { message: err.message } }, "shard error"));
   });
   log.info({ shards: count, recommended: info.shards, maxConcurrency: info.maxConcurrency, delayMs: delay }, "starting the shards");
   const stopAll = async (): Promise<void> => {
@@ -169,7 +171,7 @@ export async function runShardManager(opts: ShardManagerOptions): Promise<ShardM
           timer = setTimeout(() => resolve("late"), graceMs);
         });
         if ((await Promise.race([exited, late])) === "late") {
-          log.warn({ shard: shard.id }, "shard did not stop in time; killing it");
+          log.warn({ shardId: shard.id }, "shard did not stop in time; killing it");
           child.kill("SIGKILL");
           await exited;
         }
