@@ -20,7 +20,7 @@ import { BotMetrics } from "./metrics.js";
 import { checkPermissions } from "./permcheck.js";
 import { QuestionStore } from "./questions.js";
 import { RateLimiter } from "./ratelimit.js";
-import { runShardManager, type ShardManagerHandle, ShardStartError, STOP_MESSAGE, shardOfProcess } from "./shards.js";
+import { fetchGatewayInfo, runShardManager, type ShardManagerHandle, ShardStartError, STOP_MESSAGE, shardOfProcess } from "./shards.js";
 import type { CitebotLike } from "./types.js";
 import { InFlight, SeenIds, WorkQueue } from "./work.js";
 
@@ -424,6 +424,9 @@ async function runShardsFromCli(config: BotConfig, shards: "auto" | number, corp
   const log = rootLogger().child({ component: "shards" });
   let handle: ShardManagerHandle;
   try {
+    registerSecret(config.token);
+    // The token and the shard count first (seconds, not the minutes a large index may take to build).
+    const gateway = await fetchGatewayInfo(config);
     const citebot = await openIndexForBot(corpusDir, log);
     // The manager answers nothing: it only needed the index built. The shards load their own copies.
     await (citebot.embedder as { close?(): Promise<void> }).close?.();
@@ -435,8 +438,7 @@ async function runShardsFromCli(config: BotConfig, shards: "auto" | number, corp
         log.error({ err: errInfo(err), file: config.feedbackFile }, "could not open the feedback database; answers go out without 👍/👎 buttons");
       }
     }
-    registerSecret(config.token);
-    handle = await runShardManager({ config, shards, log, corpusDir });
+    handle = await runShardManager({ config, shards, log, corpusDir, gateway });
   } catch (err) {
     console.error(explain(err instanceof ShardStartError ? err : friendlyStartError(err, config)));
     log.debug({ err: errInfo(err) }, "start-up failed");

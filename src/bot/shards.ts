@@ -104,6 +104,8 @@ export interface ShardManagerOptions {
   entry?: string;
   /** How long a shard may take to load the index and connect (default 10 min: large indexes load slowly). */
   spawnTimeoutMs?: number;
+  /** GET /gateway/bot's answer when the caller already asked (default: asked here). */
+  gateway?: GatewayInfo;
 }
 
 export interface ShardManagerHandle {
@@ -120,7 +122,7 @@ export interface ShardManagerHandle {
  */
 export async function runShardManager(opts: ShardManagerOptions): Promise<ShardManagerHandle> {
   const { config, log } = opts;
-  const info = await fetchGatewayInfo(config);
+  const info = opts.gateway ?? (await fetchGatewayInfo(config));
   const count = opts.shards === "auto" ? info.shards : opts.shards;
   if (info.remaining < count) {
     throw new ShardStartError(
