@@ -389,6 +389,8 @@ export async function runBotFromCli(opts: { corpusDir?: string; shards?: "auto" 
     console.error(explain(err));
     log.debug({ err: errInfo(err) }, "start-up failed");
     process.exitCode = 1;
+    // A shard's IPC channel to its manager would keep the process alive.
+    if (shard && process.connected) process.disconnect();
     return;
   }
   process.on("unhandledRejection", (err) => log.error({ err: errInfo(err) }, "unhandled rejection"));

@@ -131,6 +131,7 @@ export async function runShardManager(opts: ShardManagerOptions): Promise<ShardM
   }
   // Shards in the same IDENTIFY bucket must start 5 s apart; when every shard has its own bucket they need not wait.
   const delay = info.maxConcurrency >= count ? 0 : IDENTIFY_INTERVAL_MS;
+  const spawnTimeoutMs = opts.spawnTimeoutMs ?? 10 * 60_000;
   const shardArgs = ["bot", ...(opts.corpusDir ? ["--corpus", path.resolve(opts.corpusDir)] : [])];
   const manager = new ShardingManager(opts.entry ?? SHARD_ENTRY, {
     totalShards: count,
@@ -182,16 +183,17 @@ export async function runShardManager(opts: ShardManagerOptions): Promise<ShardM
     );
   };
   try {
-    await manager.spawn({ amount: count, delay, timeout: opts.spawnTimeoutMs ?? 10 * 60_000 });
+    await manager.spawn({ amount: count, delay, timeout: spawnTimeoutMs });
   } catch (err) {
     await stopAll();
     const e = err as { code?: string; message?: string };
     const failed = [...manager.shards.values()].find((s) => !s.ready)?.id;
     const which = failed === undefined ? "A shard" : `Shard ${failed}`;
     if (e.code === "ShardingReadyDied") throw new ShardStartError(`${which} of ${count} stopped before it connected (its reason is above).`, { cause: err });
-    if (e.code === "ShardingReadyTimeout") throw new ShardStartError(`${which} of ${count} did not connect in time.`, { cause: err });
+    if (e.code === "ShardingReadyTimeout")
+      throw new ShardStartError(`${which} of ${count} did not connect within ${Math.round(spawnTimeoutMs / 1000)} s.`, { cause: err });
     if (e.code === "ShardingReadyDisconnected")
-      throw new ShardStartError(`${which} of ${count} was disconnected by Discord before it was ready.`, { cause: err });
+      throw new ShardStartError(`${which} of ${count} was disconnected before it was ready (its reason is above).`, { cause: err });
     throw err;
   }
   manager.respawn = true;

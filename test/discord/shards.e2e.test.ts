@@ -11,6 +11,7 @@ import { Client, Events, GatewayIntentBits, Partials } from "discord.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { FeedbackStore } from "../../src/bot/feedback.js";
+import { runChild } from "../helpers.js";
 import { DiscordEmulator, type EmuUser, shardOfGuild } from "./emulator.js";
 import { cliEnv, PROJECT_ROOT, replyTo, waitUntil } from "./helpers.js";
 import { E2E_STORES, type PreparedStore, tempDataDir } from "./stores.js";
@@ -259,4 +260,56 @@ describe.each(E2E_STORES)("citebot bot --shards auto: two shard processes on the
     };
     await waitUntil(() => shardPids.every((pid) => !alive(pid)), 10_000, "the shard processes to exit");
   }, 60_000);
+});
+
+describe("sharded start-up failures end with a clear message, and nothing left running", () => {
+  const data = tempDataDir();
+  let emu: DiscordEmulator;
+  const citebot = (args: string[], env: Record<string, string>) =>
+    runChild(process.execPath, [path.join("bin", "citebot.js"), ...args], {
+      env: cliEnv({ DATA_DIR: data.dir, LOG_FORMAT: "json", ...env }),
+      timeoutMs: 150_000,
+    });
+  const noStackTrace = (s: string) => expect(s).not.toMatch(/\n\s+at .+:\d+:\d+/);
+
+  beforeAll(async () => {
+    // The application may not use the Message Content intent (Developer Portal toggle off).
+    emu = await DiscordEmulator.start({ recommendedShards: 2, maxConcurrency: 2, allowedPrivilegedIntents: 0 });
+  });
+
+  afterAll(async () => {
+    await emu?.stop();
+    data.remove();
+  });
+
+  it("--shards takes auto or a whole number", async () => {
+    const r = await citebot(["bot", "--shards", "zero"], { DISCORD_TOKEN: emu.token, DISCORD_API_URL: emu.apiUrl });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--shards takes auto or a whole number of shards from 1 to 4096.");
+    expect(emu.requests).toEqual([]);
+  }, 60_000);
+
+  it("a token Discord rejects: told before any index is built or shard started", async () => {
+    const r = await citebot(["bot", "--shards", "2"], { DISCORD_TOKEN: "wrong-token-value", DISCORD_API_URL: emu.apiUrl });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("Discord rejected DISCORD_TOKEN");
+    expect(r.stderr).not.toContain("wrong-token-value");
+    expect(r.stderr).not.toContain('"starting shard"');
+    expect(r.stderr).not.toContain('"index built"');
+    noStackTrace(r.stderr);
+  }, 60_000);
+
+  it("a shard that can't connect (a refused intent) stops the start: its reason, then the manager's, exit 1, no restart loop", async () => {
+    const r = await citebot(["bot", "--shards", "2"], { DISCORD_TOKEN: emu.token, DISCORD_API_URL: emu.apiUrl, MESSAGE_CONTENT_INTENT: "true" });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("Discord refused the Message Content intent");
+    // Which of the two discord.js reports first (the shard's disconnect, or its exit) depends on timing.
+    expect(r.stderr).toMatch(/Shard 0 of 2 (stopped before it connected|was disconnected before it was ready) \(its reason is above\)\./);
+    expect(r.stderr).not.toContain("did not stop in time");
+    const identifies = emu.gatewayFrames.filter((f) => f.direction === "in" && f.op === 2);
+    expect(identifies.map((f) => f.d.shard)).toEqual([[0, 2]]); // shard 0 tried once; shard 1 never started
+    expect(r.stderr.match(/"msg":"starting shard"/g)?.length).toBe(1);
+    expect(emu.connectedShards).toEqual([]);
+    noStackTrace(r.stderr);
+  }, 160_000);
 });
