@@ -230,6 +230,22 @@ describe.each(E2E_STORES)("citebot bot --shards auto: two shard processes on the
     }
   }, 120_000);
 
+  it("a shard process that dies is started again by the manager, and its guild is answered again, by it", async () => {
+    const victim = asked.guildB.shard;
+    const readyOf = (shard: number) => logs().filter((l) => l.msg === "bot ready" && l.shard === shard);
+    const pid = readyOf(victim)[0]!.pid!;
+    process.kill(pid, "SIGKILL");
+    await waitUntil(() => readyOf(victim).length === 2, 90_000, `shard ${victim} to be started again`);
+    expect(logs().find((l) => l.msg === "shard process exited; starting it again")).toMatchObject({ shardId: victim });
+    const again = emu.sendMessage({ author: asked.guildB.user, channelId: other.channels[0]!.id, content: QUESTIONS.guildB, mentionBot: true });
+    await emu.waitForRequest(replyTo(again.id), 60_000);
+    expect(emu.deliveries.get(again.id)).toEqual([victim]);
+    await waitUntil(() => logs().some((l) => l.outcome === "answered" && l.messageId === again.id), 10_000, "the answer's log line");
+    const by = logs().filter((l) => l.outcome === "answered" && l.messageId === again.id);
+    expect(by.map((l) => [l.shard, l.pid])).toEqual([[victim, readyOf(victim)[1]!.pid]]);
+    expect(readyOf(victim)[1]!.pid).not.toBe(pid);
+  }, 120_000);
+
   it("SIGTERM: each shard disconnects cleanly, the manager exits 0, and no shard process is left", async () => {
     const shardPids = [
       ...new Set(
@@ -238,7 +254,7 @@ describe.each(E2E_STORES)("citebot bot --shards auto: two shard processes on the
           .map((l) => l.pid!),
       ),
     ];
-    expect(shardPids.length).toBe(2);
+    expect(shardPids.length).toBe(3); // shards 0 and 1, and the one started again
     manager.kill("SIGTERM");
     const { code } = await exited;
     expect(code).toBe(0);
