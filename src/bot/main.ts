@@ -4,6 +4,7 @@ import path from "node:path";
 import { type Client, type ClientOptions, DiscordAPIError, Events, REST, Routes } from "discord.js";
 import type { Citebot } from "../citebot.js";
 import { ConfigError, loadCoreConfig, loadDotenv, loadLogConfig } from "../config.js";
+import { BuildFailedError } from "../index/isolated.js";
 import { bindRootLogger, type Logger, rootLogger } from "../log.js";
 import { createClient, gatewayReady, gatewayState } from "./client.js";
 import { commandDefinitions, messageCommandsByName } from "./commands/index.js";
@@ -20,7 +21,7 @@ import { BotMetrics } from "./metrics.js";
 import { checkPermissions } from "./permcheck.js";
 import { QuestionStore } from "./questions.js";
 import { RateLimiter } from "./ratelimit.js";
-import { fetchGatewayInfo, runShardManager, type ShardManagerHandle, ShardStartError, STOP_MESSAGE, shardOfProcess } from "./shards.js";
+import { fetchGatewayInfo, prepareIndex, runShardManager, type ShardManagerHandle, ShardStartError, STOP_MESSAGE, shardOfProcess } from "./shards.js";
 import type { CitebotLike } from "./types.js";
 import { InFlight, SeenIds, WorkQueue } from "./work.js";
 
@@ -315,6 +316,7 @@ function loadAllBotSettings(): BotConfig {
 
 function explain(err: unknown): string {
   if (err instanceof ConfigError || err instanceof BotStartError || err instanceof ShardStartError) return err.message;
+  if (err instanceof BuildFailedError) return `Could not build the index: ${err.message}`;
   return `Unexpected error: ${(err as Error)?.message ?? String(err)}`;
 }
 
@@ -429,9 +431,8 @@ async function runShardsFromCli(config: BotConfig, shards: "auto" | number, corp
     registerSecret(config.token);
     // The token and the shard count first (seconds, not the minutes a large index may take to build).
     const gateway = await fetchGatewayInfo(config);
-    const citebot = await openIndexForBot(corpusDir, log);
-    // The manager answers nothing: it only needed the index built. The shards load their own copies.
-    await (citebot.embedder as { close?(): Promise<void> }).close?.();
+    // The manager answers nothing: it only makes sure the index is built. The shards load their own copies.
+    await prepareIndex(corpusDir, log);
     if (config.feedbackFile) {
       // Created here, once, before several processes open it at the same moment.
       try {
@@ -442,7 +443,7 @@ async function runShardsFromCli(config: BotConfig, shards: "auto" | number, corp
     }
     handle = await runShardManager({ config, shards, log, corpusDir, gateway });
   } catch (err) {
-    console.error(explain(err instanceof ShardStartError ? err : friendlyStartError(err, config)));
+    console.error(explain(err instanceof ShardStartError || err instanceof BuildFailedError ? err : friendlyStartError(err, config)));
     log.debug({ err: errInfo(err) }, "start-up failed");
     process.exitCode = 1;
     return;

@@ -7,9 +7,11 @@
 //
 // What lives where (each shard process has its own copy of everything in memory):
 // - The index is built once, by the manager, before any shard starts; the shards only load it (and
-//   follow later rebuilds on disk, as one process does). Two builds could still meet only if the
-//   corpus changed in the seconds between: builds go to separate folders and switch atomically, so
-//   that costs time, never a broken index.
+//   follow later rebuilds on disk, as one process does). The manager builds in a child process (the
+//   isolated build /reindex uses, under the same INDEX_BUILD_* limits), so it never holds the model
+//   or the index itself. Two builds could still meet only if the corpus changed in the seconds
+//   between: builds go to separate folders and switch atomically, so that costs time, never a
+//   broken index.
 // - Rate limits, "More" pages, conversation memory and the work queue are per shard, and that is
 //   right: a server's messages, buttons and follow-ups always reach the same shard (DMs: shard 0), so
 //   each state is only ever needed where it was made. The one effect: a member of several servers on
@@ -19,6 +21,9 @@
 //   write lock up front (see feedback.ts) make that safe.
 import path from "node:path";
 import { REST, Routes, type Shard, ShardingManager } from "discord.js";
+import { loadCoreConfig } from "../config.js";
+import { buildInChild, buildLimits, type ChildBuildResult } from "../index/isolated.js";
+import { indexDirFor } from "../index/store.js";
 import type { Logger } from "../log.js";
 import { PROJECT_ROOT } from "../paths.js";
 import type { BotConfig } from "./config.js";
@@ -91,6 +96,34 @@ export async function fetchGatewayInfo(config: Pick<BotConfig, "token" | "apiUrl
     rest.clearHashSweeper();
     rest.clearHandlerSweeper();
   }
+}
+
+/**
+ * Builds the index when it is missing or stale (or finds it up to date), in a child process, so the
+ * shards only have to load it. Logs progress, skipped files and the outcome; rejects when the build
+ * fails (BuildFailedError, with the stage it was on).
+ */
+export async function prepareIndex(corpusDir: string | undefined, log: Logger): Promise<ChildBuildResult> {
+  const core = loadCoreConfig();
+  const corpus = path.resolve(corpusDir ?? core.CORPUS_DIR);
+  const { limits, problems } = buildLimits();
+  for (const p of problems) log.warn(p);
+  log.info({ corpus }, "checking the index (built in a child process when missing or stale)");
+  let lastStage = "";
+  const result = await buildInChild(
+    { corpusDir: corpus, indexDir: indexDirFor(core.DATA_DIR, corpus), model: core.EMBED_MODEL, remoteHost: core.EMBED_REMOTE_HOST },
+    {
+      limits,
+      onStage: (stage) => log.debug({ stage }, "index build stage"),
+      onProgress: (done, total, stage) => {
+        if (stage !== lastStage || done === total) log.info({ stage, done, total }, "index progress");
+        lastStage = stage;
+      },
+    },
+  );
+  for (const f of result.skipped) log.warn({ file: f.file, reason: f.reason }, "skipped a corpus file");
+  log.info({ index: result.index, reason: result.reason }, result.index === "built" ? "index built" : "index loaded");
+  return result;
 }
 
 export interface ShardManagerOptions {
