@@ -32,15 +32,19 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : Number.NaN;
 };
-const rssMb = (pid: number) => {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) / 1024 : Number.NaN;
+/** Resident memory and its private part (RssAnon): shared libraries' pages (onnxruntime, node) count in every RSS but exist once. */
+const memMb = (pid: number) => {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN) / 1024;
+  return { rss: kb("VmRSS"), anon: kb("RssAnon") };
 };
+const fmt = (m: { rss: number; anon: number }) => `${m.rss.toFixed(0)}/${m.anon.toFixed(0)}`;
+const med = (ms: Array<{ rss: number; anon: number }>) => ({ rss: median(ms.map((m) => m.rss)), anon: median(ms.map((m) => m.anon)) });
 
 interface RunResult {
   readyMs: number;
-  managerMb?: number;
-  shardMb: number[];
+  managerMb?: { rss: number; anon: number };
+  shardMb: Array<{ rss: number; anon: number }>;
   latencies: number[];
   stopMs: number;
 }
@@ -83,8 +87,8 @@ async function run(dataDir: string, shards: number | undefined): Promise<RunResu
       .map((l) => l.pid!);
     const result: RunResult = {
       readyMs,
-      managerMb: shards ? rssMb(child.pid!) : undefined,
-      shardMb: shardPids.map(rssMb),
+      managerMb: shards ? memMb(child.pid!) : undefined,
+      shardMb: shardPids.map(memMb),
       latencies: [],
       stopMs: 0,
     };
@@ -128,14 +132,20 @@ try {
       shards ? `--shards ${shards}` : "one process",
       String(shards ? shards + 1 : 1),
       (median(results.map((x) => x.readyMs)) / 1000).toFixed(1),
-      shards ? median(results.map((x) => x.managerMb!)).toFixed(0) : "-",
-      median(perShard).toFixed(0),
-      median(results.map((x) => (x.managerMb ?? 0) + x.shardMb.reduce((a, b) => a + b, 0))).toFixed(0),
+      shards ? fmt(med(results.map((x) => x.managerMb!))) : "-",
+      fmt(med(perShard)),
+      fmt(
+        med(
+          results.map((x) =>
+            [...(x.managerMb ? [x.managerMb] : []), ...x.shardMb].reduce((a, b) => ({ rss: a.rss + b.rss, anon: a.anon + b.anon }), { rss: 0, anon: 0 }),
+          ),
+        ),
+      ),
       median(results.flatMap((x) => x.latencies)).toFixed(0),
       (median(results.map((x) => x.stopMs)) / 1000).toFixed(2),
     ]);
   }
-  const header = ["configuration", "processes", "ready s", "manager MB", "per shard MB", "total MB", "answer p50 ms", "stop s"];
+  const header = ["configuration", "processes", "ready s", "manager MB rss/anon", "per shard MB rss/anon", "total MB rss/anon", "answer p50 ms", "stop s"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ");
   console.log(`medians over ${RUNS} starts each, ${QUESTIONS} questions per start (one after another), shipped corpus, index prebuilt`);
