@@ -383,6 +383,19 @@ export async function runBotFromCli(opts: { corpusDir?: string; shards?: "auto" 
     if (config.health && config.health.port !== 0) config = { ...config, health: { ...config.health, port: config.health.port + shard.id } };
   }
   const log = rootLogger().child({ component: "bot" });
+  // A shard is stopped by its manager over IPC, and stops when its manager is gone (killed) rather
+  // than stay connected beside the shards of a new manager. Before it is connected there is nothing
+  // to finish: it just exits.
+  let stopFromManager = (reason: string): void => {
+    log.info({ reason }, "stopping before the shard was connected");
+    process.exit(0);
+  };
+  if (shard) {
+    process.on("message", (m: unknown) => {
+      if ((m as { citebot?: unknown } | null)?.citebot === STOP_MESSAGE.citebot) stopFromManager("manager");
+    });
+    process.on("disconnect", () => stopFromManager("manager gone"));
+  }
   let handle: BotHandle;
   try {
     const citebot = await openIndexForBot(opts.corpusDir, log);
@@ -391,7 +404,8 @@ export async function runBotFromCli(opts: { corpusDir?: string; shards?: "auto" 
     console.error(explain(err));
     log.debug({ err: errInfo(err) }, "start-up failed");
     process.exitCode = 1;
-    // A shard's IPC channel to its manager would keep the process alive.
+    // A shard's IPC channel to its manager would keep the process alive; closing it is not a stop request.
+    stopFromManager = () => undefined;
     if (shard && process.connected) process.disconnect();
     return;
   }
@@ -404,17 +418,12 @@ export async function runBotFromCli(opts: { corpusDir?: string; shards?: "auto" 
   };
   const stopped = untilSignal(log, stop);
   if (shard) {
-    // The manager asks a shard to stop over IPC; a shard whose manager is gone (killed) stops too,
-    // rather than stay connected beside the shards of a new manager. Neither counts as a second signal.
+    // Connected now: the manager's stop finishes the answers in progress first (and is not a second signal).
     const byManager = new Promise<void>((resolve) => {
-      const fromManager = (reason: string) =>
+      stopFromManager = (reason: string) =>
         void stop(reason)
           .catch((err: unknown) => log.error({ err: errInfo(err) }, "shutdown failed"))
           .finally(resolve);
-      process.on("message", (m: unknown) => {
-        if ((m as { citebot?: unknown } | null)?.citebot === STOP_MESSAGE.citebot) fromManager("manager");
-      });
-      process.on("disconnect", () => fromManager("manager gone"));
     });
     await Promise.race([stopped, byManager]);
     if (process.connected) process.disconnect();

@@ -183,7 +183,7 @@ export async function runShardManager(opts: ShardManagerOptions): Promise<ShardM
     });
     shard.on("death", (child) => {
       const code = "exitCode" in child ? child.exitCode : undefined;
-      if (stopping) log.info({ shardId: shard.id, code }, "shard stopped");
+      if (stopping) log.info({ shardId: shard.id, code }, "shard exited");
       else if (manager.respawn) log.error({ shardId: shard.id, code }, "shard process exited; starting it again");
       else log.error({ shardId: shard.id, code }, "shard process exited");
     });

@@ -322,6 +322,7 @@ describe("sharded start-up failures end with a clear message, and nothing left r
     // Which of the two discord.js reports first (the shard's disconnect, or its exit) depends on timing.
     expect(r.stderr).toMatch(/Shard 0 of 2 (stopped before it connected|was disconnected before it was ready) \(its reason is above\)\./);
     expect(r.stderr).not.toContain("did not stop in time");
+    expect(r.stderr).toMatch(/"shardId":0,"code":1,"msg":"shard (process )?exited"/);
     const identifies = emu.gatewayFrames.filter((f) => f.direction === "in" && f.op === 2);
     expect(identifies.map((f) => f.d.shard)).toEqual([[0, 2]]); // shard 0 tried once; shard 1 never started
     expect(r.stderr.match(/"msg":"starting shard"/g)?.length).toBe(1);
