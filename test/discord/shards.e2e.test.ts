@@ -6,6 +6,7 @@
 // bundle it builds). Two guilds routed to different shards and a DM each get a question: each is
 // delivered to one shard, answered exactly once, and by that shard. Runs once per store in E2E_STORES.
 import { type ChildProcess, spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { Client, Events, GatewayIntentBits, Partials } from "discord.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -106,6 +107,20 @@ describe("the emulator routes each guild to its shard, DMs to shard 0", () => {
     expect(code).toBe(4010);
   });
 });
+
+/** The processes whose parent is `pid` (Linux /proc). */
+function childrenOf(pid: number): number[] {
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return /^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${d}/status`, "utf8"))?.[1] === String(pid);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
 
 type LogLine = Record<string, unknown> & { msg?: string; pid?: number; shard?: number; component?: string };
 
@@ -328,5 +343,40 @@ describe("sharded start-up failures end with a clear message, and nothing left r
     expect(r.stderr.match(/"msg":"starting shard"/g)?.length).toBe(1);
     expect(emu.connectedShards).toEqual([]);
     noStackTrace(r.stderr);
+  }, 160_000);
+  it("the manager killed while the shards start: the started shard disconnects, the starting one exits, none is left", async () => {
+    const starting = await DiscordEmulator.start({ recommendedShards: 2, maxConcurrency: 2 });
+    let stderr = "";
+    const child = spawn(process.execPath, [path.join("bin", "citebot.js"), "bot", "--shards", "2"], {
+      cwd: PROJECT_ROOT,
+      env: cliEnv({ DATA_DIR: data.dir, LOG_FORMAT: "json", DISCORD_TOKEN: starting.token, DISCORD_API_URL: starting.apiUrl }),
+    });
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    try {
+      await waitUntil(
+        () => starting.connectedShards.length === 1 && stderr.includes('"shardId":1,"shards":2,"msg":"starting shard"'),
+        120_000,
+        "shard 0 up, shard 1 starting",
+      );
+      const pids = childrenOf(child.pid!); // the two shard processes (the index build's child is done by now)
+      expect(pids.length).toBe(2);
+      child.kill("SIGKILL"); // no chance to stop anything itself
+      const alive = (pid: number) => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      await waitUntil(() => starting.connectedShards.length === 0, 30_000, "shard 0 to disconnect");
+      await waitUntil(() => pids.every((pid) => !alive(pid)), 30_000, "both shard processes to exit");
+      // Shard 0 closed its session cleanly (1000); shard 1, if it had opened a socket, dropped it on exit.
+      expect(starting.gatewayCloses.map((c) => c.code)).toContain(1000);
+      expect(starting.connectedShards).toEqual([]);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await starting.stop();
+    }
   }, 160_000);
 });
