@@ -9,7 +9,7 @@ import { createColors } from "picocolors";
 import { PLAIN, renderText, type TextStyle, toJson } from "./answer/render.js";
 import { Asker } from "./app/asker.js";
 import { Citebot, type OpenOptions, type OpenStatus } from "./citebot.js";
-import { ConfigError, describeVariables, loadCoreConfig } from "./config.js";
+import { ConfigError, describeVariables, loadCoreConfig, readVariable } from "./config.js";
 import { CorpusError } from "./corpus/load.js";
 import { EmbedderError } from "./embed/embedder.js";
 import { PROJECT_ROOT } from "./paths.js";
@@ -41,6 +41,7 @@ Examples:
   citebot sources
   citebot eval test/eval/dev-qa.jsonl --compare
   citebot bot
+  citebot bot --shards 2
 From a checkout, npm runs the same commands: npm run ask -- "question", npm run bot, …
 
 Environment variables (also read from .env; an empty value means the default):
@@ -246,9 +247,16 @@ program
   .command("bot")
   .description("run the Discord bot (DISCORD_TOKEN in .env)")
   .addOption(corpusOption())
-  .action(async (opts: { corpus?: string }) => {
+  .option("--shards <auto|N>", "run as N shards, one process each (auto: as many as Discord recommends; default: DISCORD_SHARDS, else one process)")
+  .action(async (opts: { corpus?: string; shards?: string }) => {
+    let shards: "auto" | number | undefined;
+    if (opts.shards !== undefined) {
+      const parsed = readVariable("DISCORD_SHARDS", { DISCORD_SHARDS: opts.shards });
+      if (parsed.problem || parsed.value === undefined) throw new UsageError("--shards takes auto or a whole number of shards from 1 to 4096.");
+      shards = parsed.value;
+    }
     const { runBotFromCli } = await import("./bot/main.js");
-    await runBotFromCli({ corpusDir: opts.corpus });
+    await runBotFromCli({ corpusDir: opts.corpus, shards });
   });
 
 program

@@ -257,6 +257,15 @@ export const VARIABLES = {
     help: "longest a /reindex build may take, in seconds",
     problem: "INDEX_BUILD_TIMEOUT_SECONDS must be a positive whole number of seconds; using the default.",
   },
+  DISCORD_SHARDS: {
+    group: "bot",
+    // "auto": as many shards as Discord recommends (GET /gateway/bot); a number: that many. (Not SHARDS:
+    // discord.js sets SHARDS and SHARD_COUNT in each shard process it starts.)
+    schema: z.union([z.literal("auto"), z.coerce.number().int().min(1).max(4096)]),
+    default: "unset: one process, no sharding",
+    help: "run the bot as this many shards, one process each (auto: Discord's recommendation); --shards overrides it",
+    problem: "DISCORD_SHARDS must be auto or a whole number of shards from 1 to 4096; leave it unset to run one process without sharding.",
+  },
   DISCORD_API_URL: {
     group: "bot",
     schema: z.url({ protocol: /^https?$/ }),

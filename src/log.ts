@@ -24,3 +24,9 @@ export function rootLogger(): Logger {
   root ??= createLogger(loadLogConfig());
   return root;
 }
+
+/** Adds fields to every later line of the process's logger (a shard process: `{ shard: 1 }`). */
+export function bindRootLogger(bindings: Record<string, unknown>): Logger {
+  root = rootLogger().child(bindings);
+  return root;
+}

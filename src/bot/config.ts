@@ -40,6 +40,8 @@ export interface BotConfig {
   add?: Partial<AddLimits>;
   /** The 👍/👎 database (DATA_DIR/feedback.sqlite when run from the CLI); unset: an in-memory one. */
   feedbackFile?: string;
+  /** DISCORD_SHARDS: run as this many shard processes ("auto": Discord's recommendation); unset: one process. */
+  shards?: "auto" | number;
 }
 
 /** Bad or missing bot variables: one line per problem, each naming the variable (never its value). */
@@ -80,6 +82,7 @@ export function loadBotConfig(env?: NodeJS.ProcessEnv): BotConfig {
     health: v.HEALTH_PORT === undefined ? undefined : { port: v.HEALTH_PORT, host: v.HEALTH_HOST ?? DEFAULTS.healthHost },
     indexWatch: v.INDEX_WATCH ?? true,
     shutdownTimeoutMs: (v.SHUTDOWN_TIMEOUT_SECONDS ?? DEFAULTS.shutdownTimeoutSeconds) * 1000,
+    shards: v.DISCORD_SHARDS,
   };
 }
 

@@ -69,6 +69,9 @@ CREATE TABLE IF NOT EXISTS votes (
 CREATE INDEX IF NOT EXISTS answers_created ON answers(created_at);
 `;
 
+/** How long a write waits for another process's write lock. */
+const BUSY_TIMEOUT_MS = 5000;
+
 /** Answers nobody voted on are forgotten after this long (their buttons then say "too old"). */
 export const UNVOTED_TTL_MS = 30 * 24 * 60 * 60 * 1000;
 
@@ -81,13 +84,16 @@ export class FeedbackStore {
   /** Opens (or creates) the database; `:memory:` for a throwaway one. */
   constructor(readonly file: string) {
     if (file !== ":memory:") mkdirSync(path.dirname(file), { recursive: true });
-    this.db = new Database(file);
+    // Several processes may write (one per shard): WAL lets readers run beside the writer, and the
+    // busy timeout makes a writer wait for another's lock instead of failing.
+    this.db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("foreign_keys = ON");
     this.db.exec(SCHEMA);
-    const row = this.db.prepare("SELECT value FROM meta WHERE name = 'salt'").get() as { value: string } | undefined;
-    this.salt = row?.value ?? randomBytes(32).toString("hex");
-    if (!row) this.db.prepare("INSERT INTO meta (name, value) VALUES ('salt', ?)").run(this.salt);
+    // Several processes (the shards of a sharded bot) may open a new file at once: the first salt
+    // written wins and everyone reads that one back.
+    this.db.prepare("INSERT OR IGNORE INTO meta (name, value) VALUES ('salt', ?)").run(randomBytes(32).toString("hex"));
+    this.salt = (this.db.prepare("SELECT value FROM meta WHERE name = 'salt'").get() as { value: string }).value;
     this.stmts = {
       insert: this.db.prepare("INSERT INTO answers (key, question, answered, excerpts, asker_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)"),
       bind: this.db.prepare("UPDATE answers SET message_id = ? WHERE key = ?"),
@@ -139,15 +145,19 @@ export class FeedbackStore {
   vote(key: string, userId: string, vote: Vote, now = Date.now()): VoteOutcome {
     const user = this.userHash(userId);
     const value = vote === "up" ? 1 : -1;
-    return this.db.transaction((): VoteOutcome => {
-      const prev = this.stmts.getVote.get(key, user) as { vote: number } | undefined;
-      if (prev?.vote === value) {
-        this.stmts.deleteVote.run(key, user);
-        return { action: "withdrawn", vote };
-      }
-      this.stmts.upsertVote.run(key, user, value, now);
-      return prev ? { action: "changed", vote, from: prev.vote === 1 ? "up" : "down" } : { action: "recorded", vote };
-    })();
+    // IMMEDIATE: the write lock is taken before the read, so with other writer processes the busy
+    // timeout waits for it; a read-then-upgrade (DEFERRED) transaction would fail with SQLITE_BUSY instead.
+    return this.db
+      .transaction((): VoteOutcome => {
+        const prev = this.stmts.getVote.get(key, user) as { vote: number } | undefined;
+        if (prev?.vote === value) {
+          this.stmts.deleteVote.run(key, user);
+          return { action: "withdrawn", vote };
+        }
+        this.stmts.upsertVote.run(key, user, value, now);
+        return prev ? { action: "changed", vote, from: prev.vote === 1 ? "up" : "down" } : { action: "recorded", vote };
+      })
+      .immediate();
   }
 
   /** Every answer with a vote, oldest vote first. */

@@ -3,8 +3,10 @@
 import path from "node:path";
 import { type Client, type ClientOptions, DiscordAPIError, Events, REST, Routes } from "discord.js";
 import { Asker } from "../app/asker.js";
+import type { Citebot } from "../citebot.js";
 import { ConfigError, loadCoreConfig, loadDotenv, loadLogConfig } from "../config.js";
-import { type Logger, rootLogger } from "../log.js";
+import { BuildFailedError } from "../index/isolated.js";
+import { bindRootLogger, type Logger, rootLogger } from "../log.js";
 import { createClient, gatewayReady, gatewayState } from "./client.js";
 import { commandDefinitions, messageCommandsByName } from "./commands/index.js";
 import { type BotConfig, BotConfigError, loadBotConfig, TOKEN_HELP } from "./config.js";
@@ -20,6 +22,7 @@ import { BotMetrics } from "./metrics.js";
 import { checkPermissions } from "./permcheck.js";
 import { QuestionStore } from "./questions.js";
 import { RateLimiter } from "./ratelimit.js";
+import { fetchGatewayInfo, prepareIndex, runShardManager, type ShardManagerHandle, ShardStartError, STOP_MESSAGE, shardOfProcess } from "./shards.js";
 import type { CitebotLike } from "./types.js";
 import { InFlight, SeenIds, WorkQueue } from "./work.js";
 
@@ -315,16 +318,57 @@ function loadAllBotSettings(): BotConfig {
 }
 
 function explain(err: unknown): string {
-  if (err instanceof ConfigError || err instanceof BotStartError) return err.message;
+  if (err instanceof ConfigError || err instanceof BotStartError || err instanceof ShardStartError) return err.message;
+  if (err instanceof BuildFailedError) return `Could not build the index: ${err.message}`;
   return `Unexpected error: ${(err as Error)?.message ?? String(err)}`;
+}
+
+/** Loads (or builds, when missing or stale) the index before the bot logs in, so the first question is answered at once. */
+async function openIndexForBot(corpusDir: string | undefined, log: Logger): Promise<Citebot> {
+  const { Citebot } = await import("../citebot.js");
+  log.info("loading the index (built on first use)");
+  let lastStage = "";
+  const citebot = await Citebot.open({
+    corpusDir,
+    onProgress: (done: number, total: number, stage: string) => {
+      if (stage !== lastStage || done === total) log.info({ stage, done, total }, "index progress");
+      lastStage = stage;
+    },
+    onStatus: (status) => {
+      for (const s of status.skipped) log.warn({ file: s.file, reason: s.reason }, "skipped a corpus file");
+      log.info({ index: status.index, reason: status.reason }, status.index === "built" ? "index built" : "index loaded");
+    },
+  });
+  log.info({ articles: citebot.articles().length }, "corpus ready");
+  return citebot;
+}
+
+/** Resolves after the first SIGINT/SIGTERM has run `stop`; a second signal exits at once. */
+function untilSignal(log: Logger, stop: (signal: string) => Promise<void>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let signals = 0;
+    const shutdown = (signal: string) => {
+      if (++signals > 1) {
+        log.warn({ signal }, "second signal: exiting without waiting");
+        process.exit(130);
+      }
+      void stop(signal)
+        .catch((err: unknown) => log.error({ err: errInfo(err) }, "shutdown failed"))
+        .finally(resolve);
+    };
+    process.on("SIGINT", () => shutdown("SIGINT"));
+    process.on("SIGTERM", () => shutdown("SIGTERM"));
+  });
 }
 
 /**
  * `npm run bot` (src/cli.ts → here): loads .env, validates it, loads (or builds) the index, then logs
  * in. On a start-up failure it prints what to do (no stack trace) and sets process.exitCode = 1; when
- * running, it resolves after SIGINT/SIGTERM has stopped the bot.
+ * running, it resolves after SIGINT/SIGTERM has stopped the bot. With `shards` (--shards, or
+ * DISCORD_SHARDS) it builds the index, then runs the shards as child processes (see shards.ts); in a
+ * shard process (started by that manager) it runs one shard.
  */
-export async function runBotFromCli(opts: { corpusDir?: string } = {}): Promise<void> {
+export async function runBotFromCli(opts: { corpusDir?: string; shards?: "auto" | number } = {}): Promise<void> {
   let config: BotConfig;
   try {
     config = loadAllBotSettings();
@@ -333,50 +377,94 @@ export async function runBotFromCli(opts: { corpusDir?: string } = {}): Promise<
     process.exitCode = 1;
     return;
   }
+  const shard = shardOfProcess();
+  const shards = opts.shards ?? config.shards;
+  if (!shard && shards !== undefined) return runShardsFromCli(config, shards, opts.corpusDir);
+  if (shard) {
+    // Every line this process logs says which shard wrote it; each shard serves health on its own port.
+    bindRootLogger({ shard: shard.id });
+    if (config.health && config.health.port !== 0) config = { ...config, health: { ...config.health, port: config.health.port + shard.id } };
+  }
   const log = rootLogger().child({ component: "bot" });
+  // A shard is stopped by its manager over IPC, and stops when its manager is gone (killed) rather
+  // than stay connected beside the shards of a new manager. Before it is connected there is nothing
+  // to finish: it just exits.
+  let stopFromManager = (reason: string): void => {
+    log.info({ reason }, "stopping before the shard was connected");
+    process.exit(0);
+  };
+  if (shard) {
+    process.on("message", (m: unknown) => {
+      if ((m as { citebot?: unknown } | null)?.citebot === STOP_MESSAGE.citebot) stopFromManager("manager");
+    });
+    process.on("disconnect", () => stopFromManager("manager gone"));
+  }
   let handle: BotHandle;
   try {
-    // The index is ready before the bot logs in, so the first question is answered at once.
-    const { Citebot } = await import("../citebot.js");
-    log.info("loading the index (built on first use)");
-    let lastStage = "";
-    const citebot = await Citebot.open({
-      corpusDir: opts.corpusDir,
-      onProgress: (done: number, total: number, stage: string) => {
-        if (stage !== lastStage || done === total) log.info({ stage, done, total }, "index progress");
-        lastStage = stage;
-      },
-      onStatus: (status) => {
-        for (const s of status.skipped) log.warn({ file: s.file, reason: s.reason }, "skipped a corpus file");
-        log.info({ index: status.index, reason: status.reason }, status.index === "built" ? "index built" : "index loaded");
-      },
-    });
-    log.info({ articles: citebot.articles().length }, "corpus ready");
+    const citebot = await openIndexForBot(opts.corpusDir, log);
     handle = await runBot({ citebot, config });
   } catch (err) {
     console.error(explain(err));
     log.debug({ err: errInfo(err) }, "start-up failed");
     process.exitCode = 1;
+    // A shard's IPC channel to its manager would keep the process alive; closing it is not a stop request.
+    stopFromManager = () => undefined;
+    if (shard && process.connected) process.disconnect();
     return;
   }
   process.on("unhandledRejection", (err) => log.error({ err: errInfo(err) }, "unhandled rejection"));
-  await new Promise<void>((resolve) => {
-    let signals = 0;
-    const shutdown = (signal: string) => {
-      if (++signals > 1) {
-        log.warn({ signal }, "second signal: exiting without waiting");
-        process.exit(130);
-      }
-      log.info({ signal, inProgress: handle.context.inflight.size }, "shutting down: finishing answers in progress, then disconnecting");
-      void handle
-        .stop()
-        .catch((err: unknown) => log.error({ err: errInfo(err) }, "shutdown failed"))
-        .finally(resolve);
-    };
-    process.on("SIGINT", () => shutdown("SIGINT"));
-    process.on("SIGTERM", () => shutdown("SIGTERM"));
-  });
+  let stopping: Promise<void> | undefined;
+  const stop = (reason: string) => {
+    if (!stopping) log.info({ reason, inProgress: handle.context.inflight.size }, "shutting down: finishing answers in progress, then disconnecting");
+    stopping ??= handle.stop();
+    return stopping;
+  };
+  const stopped = untilSignal(log, stop);
+  if (shard) {
+    // Connected now: the manager's stop finishes the answers in progress first (and is not a second signal).
+    const byManager = new Promise<void>((resolve) => {
+      stopFromManager = (reason: string) =>
+        void stop(reason)
+          .catch((err: unknown) => log.error({ err: errInfo(err) }, "shutdown failed"))
+          .finally(resolve);
+    });
+    await Promise.race([stopped, byManager]);
+    if (process.connected) process.disconnect();
+  } else await stopped;
   // Everything is closed; should a library still hold the event loop open, don't hang.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 3000).unref();
+}
+
+/** The sharding manager: builds the index once (so no shard has to), then starts and supervises the shards. */
+async function runShardsFromCli(config: BotConfig, shards: "auto" | number, corpusDir: string | undefined): Promise<void> {
+  const log = rootLogger().child({ component: "shards" });
+  let handle: ShardManagerHandle;
+  try {
+    registerSecret(config.token);
+    // The token and the shard count first (seconds, not the minutes a large index may take to build).
+    const gateway = await fetchGatewayInfo(config);
+    // The manager answers nothing: it only makes sure the index is built. The shards load their own copies.
+    await prepareIndex(corpusDir, log);
+    if (config.feedbackFile) {
+      // Created here, once, before several processes open it at the same moment.
+      try {
+        new FeedbackStore(config.feedbackFile).close();
+      } catch (err) {
+        log.error({ err: errInfo(err), file: config.feedbackFile }, "could not open the feedback database; answers go out without 👍/👎 buttons");
+      }
+    }
+    handle = await runShardManager({ config, shards, log, corpusDir, gateway });
+  } catch (err) {
+    console.error(explain(err instanceof ShardStartError || err instanceof BuildFailedError ? err : friendlyStartError(err, config)));
+    log.debug({ err: errInfo(err) }, "start-up failed");
+    process.exitCode = 1;
+    return;
+  }
+  await untilSignal(log, (signal) => {
+    log.info({ signal }, "shutting down: each shard finishes its answers in progress, then disconnects");
+    return handle.stop();
+  });
+  log.info("all shards stopped");
   setTimeout(() => process.exit(process.exitCode ?? 0), 3000).unref();
 }
 

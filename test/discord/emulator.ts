@@ -4,6 +4,10 @@
 // payload_json) so tests assert on what the bot actually sent. Faults (429/5xx on a route, gateway
 // closes, reconnect requests, invalid sessions) can be injected.
 //
+// Sharding as Discord does it: a client that identifies with `shard: [i, n]` gets only the events of
+// the guilds with (guild_id >> 22) % n === i, and DMs only on shard 0; each shard is its own session.
+// `deliveries` records which shard each message and interaction was sent to.
+//
 //   const emu = await DiscordEmulator.start();
 //   const client = new Client({ intents, rest: { api: emu.apiUrl } });
 //   await client.login(emu.token);
@@ -137,12 +141,18 @@ export interface EmulatorOptions {
   interactionAckDeadlineMs?: number;
   /** Log every REST request and gateway frame to stderr. */
   verbose?: boolean;
+  /** What GET /gateway/bot recommends as the number of shards (default 1). */
+  recommendedShards?: number;
+  /** GET /gateway/bot's session_start_limit.max_concurrency: IDENTIFYs allowed per 5 s (default 1). */
+  maxConcurrency?: number;
 }
 
 interface Session {
   id: string;
   seq: number;
   intents: number;
+  /** [shard id, shard count] from IDENTIFY ([0, 1] when the client sent none). */
+  shard: [number, number];
   ws: WebSocket | null;
   /** Dispatches kept for RESUME replay. */
   backlog: Array<{ s: number; t: string; d: Json }>;
@@ -175,6 +185,11 @@ interface Channel {
 }
 
 const DISCORD_EPOCH = 1420070400000n;
+
+/** Discord's routing rule: the shard that receives a guild's events; DMs (no guild) go to shard 0. */
+export function shardOfGuild(guildId: string | undefined, count: number): number {
+  return guildId ? Number((BigInt(guildId) >> 22n) % BigInt(count)) : 0;
+}
 let increment = 0n;
 export function snowflake(at = Date.now()): string {
   increment = (increment + 1n) & 0xfffn;
@@ -204,6 +219,8 @@ export class DiscordEmulator extends EventEmitter {
   readonly pings: Ping[] = [];
   /** Ids of messages and interactions actually sent to a connected client (first send or RESUME replay). */
   readonly deliveredIds = new Set<string>();
+  /** For each message and interaction id: the shard ids of the sessions it was sent to, once per send (a RESUME replay adds one). */
+  readonly deliveries = new Map<string, number[]>();
   /** Every gateway socket close, with the close code as the server saw it (1000 = the client closed cleanly). */
   readonly gatewayCloses: Array<{ at: number; code: number }> = [];
   readonly messages = new Map<string, Json>();
@@ -215,13 +232,21 @@ export class DiscordEmulator extends EventEmitter {
   gatewayUrl = "";
   heartbeatIntervalMs: number;
   allowedPrivilegedIntents: number;
+  recommendedShards: number;
+  maxConcurrency: number;
   interactionAckDeadlineMs: number;
 
   private server: http.Server;
   private wss: WebSocketServer;
   private sockets = new Set<WebSocket>();
   private sessions = new Map<string, Session>();
+  /** The session identified or resumed last (what the single-connection helpers act on). */
   private current: Session | null = null;
+  /** The live session of each shard id, for the shard count identified last. */
+  private shardSessions = new Map<number, Session>();
+  private shardCount = 1;
+  /** Guilds the bot is in: the main one, then those added by joinGuild. */
+  private guildList: Array<{ guild: DiscordEmulator["guild"]; channels: Channel[] }> = [];
   private allChannels = new Map<string, Channel>();
   private dmByUser = new Map<string, string>();
   private faults: Array<RestFault & { remaining: number }> = [];
@@ -242,6 +267,8 @@ export class DiscordEmulator extends EventEmitter {
     this.allowedPrivilegedIntents = opts.allowedPrivilegedIntents ?? PRIVILEGED;
     this.interactionAckDeadlineMs = opts.interactionAckDeadlineMs ?? 3000;
     this.verbose = opts.verbose ?? false;
+    this.recommendedShards = opts.recommendedShards ?? 1;
+    this.maxConcurrency = opts.maxConcurrency ?? 1;
 
     this.botUser = user("citebot", { bot: true });
     const owner = user("owner");
@@ -265,6 +292,7 @@ export class DiscordEmulator extends EventEmitter {
     });
     this.channels = { general: text("general"), answers: text("ask-the-archive"), news: text("news") };
     for (const c of Object.values(this.channels)) this.allChannels.set(c.id, c);
+    this.guildList.push({ guild: this.guild, channels: Object.values(this.channels) });
 
     this.server = http.createServer((req, res) => void this.onHttp(req, res));
     this.wss = new WebSocketServer({ noServer: true });
@@ -320,6 +348,25 @@ export class DiscordEmulator extends EventEmitter {
     return this.current?.intents;
   }
 
+  /** The shard ids whose session is connected now (for the shard count identified last). */
+  get connectedShards(): number[] {
+    return [...this.shardSessions.entries()]
+      .filter(([, s]) => s.ws?.readyState === WebSocket.OPEN)
+      .map(([id]) => id)
+      .sort((a, b) => a - b);
+  }
+
+  /** The shard that receives this guild's events (DMs: shard 0) under the shard count identified last. */
+  shardOf(guildId: string | undefined): number {
+    return shardOfGuild(guildId, this.shardCount);
+  }
+
+  /** Resolves once `count` shards (ids 0 … count-1 of a `count`-shard bot) are all connected. */
+  waitForShards(count: number, timeoutMs = 30_000): Promise<void> {
+    const all = () => this.shardCount === count && this.connectedShards.length === count;
+    if (all()) return Promise.resolve();
+    return this.waitFor("ready", () => all(), timeoutMs, `${count} shards to connect`);
+  }
   /** Resolves once a client has completed IDENTIFY (READY sent) — or RESUME. */
   waitForReady(timeoutMs = 5000): Promise<void> {
     if (this.connected) return Promise.resolve();
@@ -353,7 +400,7 @@ export class DiscordEmulator extends EventEmitter {
     };
     this.allChannels.set(thread.id, thread);
     this.threads.push(thread);
-    if (this.current && this.current.intents & Intents.Guilds) this.dispatchTo(this.current, "THREAD_CREATE", { ...thread, newly_created: true });
+    this.dispatchToGuild(thread.guild_id, Intents.Guilds, "THREAD_CREATE", { ...thread, newly_created: true });
     return thread;
   }
 
@@ -386,7 +433,7 @@ export class DiscordEmulator extends EventEmitter {
     const channel = this.allChannels.get(channelId);
     if (!channel?.guild_id) throw new Error(`unknown guild channel ${channelId}`);
     channel.permission_overwrites = [{ id: this.guild.botRoleId, type: 0, allow: "0", deny: String(bits) }];
-    if (this.current && this.current.intents & Intents.Guilds) this.dispatchTo(this.current, "CHANNEL_UPDATE", { ...channel });
+    this.dispatchToGuild(channel.guild_id, Intents.Guilds, "CHANNEL_UPDATE", { ...channel });
   }
 
   /**
@@ -398,7 +445,7 @@ export class DiscordEmulator extends EventEmitter {
     const thread = this.allChannels.get(threadId);
     if (!thread?.thread_metadata) throw new Error(`unknown thread ${threadId}`);
     thread.thread_metadata = { ...thread.thread_metadata, ...state, archive_timestamp: new Date().toISOString() };
-    if (this.current && this.current.intents & Intents.Guilds) this.dispatchTo(this.current, "THREAD_UPDATE", { ...thread });
+    this.dispatchToGuild(thread.guild_id, Intents.Guilds, "THREAD_UPDATE", { ...thread });
   }
 
   /** Threads in the guild (created by users with createThread, or by the bot from a message). */
@@ -408,10 +455,15 @@ export class DiscordEmulator extends EventEmitter {
 
   /**
    * The bot is added to another server: a guild with these text channels (each optionally with bot
-   * permissions denied by an overwrite on the bot's role there), dispatched as GUILD_CREATE.
+   * permissions denied by an overwrite on the bot's role there), dispatched as GUILD_CREATE to the
+   * shard that receives it. `shard: [i, n]` picks an id that a bot of n shards receives on shard i.
    */
-  joinGuild(name: string, channels: Array<{ name: string; deny?: bigint }>): { guild: DiscordEmulator["guild"]; channels: Channel[] } {
-    const id = snowflake();
+  joinGuild(
+    name: string,
+    channels: Array<{ name: string; deny?: bigint }>,
+    opts: { shard?: [number, number] } = {},
+  ): { guild: DiscordEmulator["guild"]; channels: Channel[] } {
+    const id = opts.shard ? guildIdOnShard(opts.shard[0], opts.shard[1]) : snowflake();
     const guild = { id, name, ownerId: this.guild.ownerId, everyoneRoleId: id, botRoleId: snowflake(), modRoleId: snowflake() };
     const made: Channel[] = channels.map((c) => ({
       id: snowflake(),
@@ -427,7 +479,8 @@ export class DiscordEmulator extends EventEmitter {
       permission_overwrites: c.deny ? [{ id: guild.botRoleId, type: 0, allow: "0", deny: String(c.deny) }] : [],
     }));
     for (const c of made) this.allChannels.set(c.id, c);
-    if (this.current && this.current.intents & Intents.Guilds) this.dispatchTo(this.current, "GUILD_CREATE", this.guildPayload(guild, made, []));
+    this.guildList.push({ guild, channels: made });
+    this.dispatchToGuild(id, Intents.Guilds, "GUILD_CREATE", this.guildPayload(guild, made));
     return { guild, channels: made };
   }
 
@@ -620,16 +673,16 @@ export class DiscordEmulator extends EventEmitter {
    * failed). Codes after which Discord wants a new session (4007 invalid seq, 4009 session timed
    * out) also forget the session, so a RESUME is answered with op 9 (invalid session).
    */
-  closeGateway(code = 4000, reason = "emulator close"): void {
-    const s = this.current;
+  closeGateway(code = 4000, reason = "emulator close", shard?: number): void {
+    const s = this.sessionOfShard(shard);
     const ws = s?.ws;
     if (s && (code === 4007 || code === 4009)) this.sessions.delete(s.id);
     if (ws && ws.readyState === WebSocket.OPEN) ws.close(code, reason);
   }
 
   /** Drop the gateway TCP connection without a close frame: the client sees 1006 (abnormal closure) and resumes. */
-  dropGateway(): void {
-    this.current?.ws?.terminate();
+  dropGateway(shard?: number): void {
+    this.sessionOfShard(shard)?.ws?.terminate();
   }
 
   /** Hold matching REST requests for `ms` before handling them (a slow Discord). */
@@ -651,17 +704,18 @@ export class DiscordEmulator extends EventEmitter {
     this.interactions.clear();
     this.nonces.clear();
     this.deliveredIds.clear();
+    this.deliveries.clear();
     for (const s of this.sessions.values()) s.backlog.length = 0;
   }
 
   /** Ask the client to reconnect (op 7). */
-  requestReconnect(): void {
-    this.sendRaw(this.current?.ws, { op: 7, d: null });
+  requestReconnect(shard?: number): void {
+    this.sendRaw(this.sessionOfShard(shard)?.ws, { op: 7, d: null });
   }
 
   /** Invalidate the session (op 9). */
-  invalidateSession(resumable = false): void {
-    const s = this.current;
+  invalidateSession(resumable = false, shard?: number): void {
+    const s = this.sessionOfShard(shard);
     if (!s) return;
     if (!resumable) this.sessions.delete(s.id);
     this.sendRaw(s.ws, { op: 9, d: resumable });
@@ -673,6 +727,22 @@ export class DiscordEmulator extends EventEmitter {
   }
 
   // ───────────────────────────── internals: gateway ─────────────────────────────
+
+  /** A shard's session (`undefined`: the session identified or resumed last). */
+  private sessionOfShard(shard: number | undefined): Session | null {
+    return shard === undefined ? this.current : (this.shardSessions.get(shard) ?? null);
+  }
+
+  /** The session that receives a guild's events (no guild: a DM, shard 0), if any. */
+  private sessionFor(guildId: string | undefined): Session | null {
+    return this.shardSessions.get(shardOfGuild(guildId, this.shardCount)) ?? null;
+  }
+
+  /** Dispatches a guild event to the shard that receives that guild, when it asked for `intent`. */
+  private dispatchToGuild(guildId: string | undefined, intent: number, t: string, d: Json): void {
+    const s = this.sessionFor(guildId);
+    if (s && s.intents & intent) this.dispatchTo(s, t, d);
+  }
 
   private waitFor<T>(event: string, pred: (x: T) => boolean, timeoutMs: number, what: string): Promise<T> {
     return new Promise((resolve, reject) => {
@@ -718,17 +788,27 @@ export class DiscordEmulator extends EventEmitter {
           if (payload.d?.token !== this.token) return ws.close(4004, "Authentication failed.");
           const intents = Number(payload.d.intents ?? 0);
           if (intents & PRIVILEGED & ~this.allowedPrivilegedIntents) return ws.close(4014, "Disallowed intent(s).");
-          session = { id: randomBytes(16).toString("hex"), seq: 0, intents, ws, backlog: [] };
+          const shard: [number, number] = payload.d.shard ?? [0, 1];
+          const validShard =
+            Array.isArray(shard) && shard.length === 2 && shard.every((x) => Number.isInteger(x)) && shard[1] >= 1 && shard[0] >= 0 && shard[0] < shard[1];
+          if (!validShard) return ws.close(4010, "Invalid shard.");
+          session = { id: randomBytes(16).toString("hex"), seq: 0, intents, shard, ws, backlog: [] };
           this.sessions.set(session.id, session);
           this.current = session;
+          // A new shard count (the bot was resharded) replaces every shard's session.
+          if (shard[1] !== this.shardCount) this.shardSessions.clear();
+          this.shardCount = shard[1];
+          this.shardSessions.set(shard[0], session);
+          this.socketShard.set(ws, shard[0]);
+          const mine = this.guildList.filter((g) => shardOfGuild(g.guild.id, shard[1]) === shard[0]);
           this.dispatchTo(session, "READY", {
             v: 10,
             user: { ...this.botUser, verified: true, mfa_enabled: false, flags: 0, email: null },
-            guilds: [{ id: this.guild.id, unavailable: true }],
+            guilds: mine.map((g) => ({ id: g.guild.id, unavailable: true })),
             session_id: session.id,
             resume_gateway_url: this.gatewayUrl,
             session_type: "normal",
-            shard: payload.d.shard ?? [0, 1],
+            shard,
             application: { id: this.application.id, flags: this.application.flags },
             private_channels: [],
             presences: [],
@@ -738,7 +818,7 @@ export class DiscordEmulator extends EventEmitter {
             geo_ordered_rtc_regions: [],
             auth_session_id_hash: "",
           });
-          if (intents & Intents.Guilds) this.dispatchTo(session, "GUILD_CREATE", this.guildPayload());
+          if (intents & Intents.Guilds) for (const g of mine) this.dispatchTo(session, "GUILD_CREATE", this.guildPayload(g.guild, g.channels));
           this.emit("ready");
           return;
         }
@@ -753,6 +833,7 @@ export class DiscordEmulator extends EventEmitter {
           s.ws = ws;
           session = s;
           this.current = s;
+          this.socketShard.set(ws, s.shard[0]);
           const from = Number(payload.d.seq ?? 0);
           for (const ev of s.backlog.filter((e) => e.s > from)) this.sendRaw(ws, { op: 0, t: ev.t, s: ev.s, d: ev.d });
           this.dispatchTo(s, "RESUMED", {});
@@ -771,9 +852,17 @@ export class DiscordEmulator extends EventEmitter {
     this.sendRaw(ws, { op: 10, d: { heartbeat_interval: this.heartbeatIntervalMs } });
   }
 
+  /** The shard id each gateway socket identified or resumed as. */
+  private socketShard = new WeakMap<WebSocket, number>();
+
   private sendRaw(ws: WebSocket | null | undefined, payload: Json): void {
     if (!ws || ws.readyState !== WebSocket.OPEN) return;
-    if (payload.op === 0 && (payload.t === "MESSAGE_CREATE" || payload.t === "INTERACTION_CREATE")) this.deliveredIds.add(payload.d.id);
+    if (payload.op === 0 && (payload.t === "MESSAGE_CREATE" || payload.t === "INTERACTION_CREATE")) {
+      this.deliveredIds.add(payload.d.id);
+      const shards = this.deliveries.get(payload.d.id) ?? [];
+      shards.push(this.socketShard.get(ws) ?? 0);
+      this.deliveries.set(payload.d.id, shards);
+    }
     this.frame({ at: Date.now(), direction: "out", op: payload.op, t: payload.t ?? null, s: payload.s ?? null, d: payload.d });
     ws.send(JSON.stringify({ t: null, s: null, ...payload }));
   }
@@ -792,9 +881,9 @@ export class DiscordEmulator extends EventEmitter {
   }
 
   private dispatchMessageCreate(message: Json): void {
-    const s = this.current;
-    if (!s) return;
     const channel = this.allChannels.get(message.channel_id);
+    const s = this.sessionFor(channel?.guild_id);
+    if (!s) return;
     const isDM = channel?.type === 1;
     if (!(s.intents & (isDM ? Intents.DirectMessages : Intents.GuildMessages))) return;
     // Discord includes the channel type, which lets clients build a partial DM channel they never cached.
@@ -809,7 +898,11 @@ export class DiscordEmulator extends EventEmitter {
     this.dispatchTo(s, "MESSAGE_CREATE", d);
   }
 
-  private guildPayload(g: DiscordEmulator["guild"] = this.guild, channels: Channel[] = Object.values(this.channels), threads: Channel[] = this.threads): Json {
+  private guildPayload(
+    g: DiscordEmulator["guild"] = this.guild,
+    channels: Channel[] = Object.values(this.channels),
+    threads: Channel[] = this.threads.filter((t) => t.guild_id === g.id),
+  ): Json {
     const role = (id: string, name: string, position: number, permissions: string, extra: Json = {}) => ({
       id,
       name,
@@ -993,7 +1086,8 @@ export class DiscordEmulator extends EventEmitter {
       message,
     };
     this.interactions.set(id, state);
-    if (this.current) this.dispatchTo(this.current, "INTERACTION_CREATE", payload);
+    const session = this.sessionFor(channel.guild_id);
+    if (session) this.dispatchTo(session, "INTERACTION_CREATE", payload);
     return state;
   }
 
@@ -1152,7 +1246,11 @@ export class DiscordEmulator extends EventEmitter {
     const invalid = (problems: string[]) => ({ status: 400, body: { message: "Invalid Form Body", code: 50035, errors: problems } });
 
     this.route("GET", "/gateway/bot", () =>
-      ok({ url: this.gatewayUrl, shards: 1, session_start_limit: { total: 1000, remaining: 999, reset_after: 14400000, max_concurrency: 1 } }),
+      ok({
+        url: this.gatewayUrl,
+        shards: this.recommendedShards,
+        session_start_limit: { total: 1000, remaining: 999, reset_after: 14400000, max_concurrency: this.maxConcurrency },
+      }),
     );
     this.route("GET", "/gateway", () => ok({ url: this.gatewayUrl }), false);
     this.route("GET", "/users/@me", () => ok({ ...this.botUser, verified: true, mfa_enabled: false, flags: 0 }));
@@ -1239,7 +1337,7 @@ export class DiscordEmulator extends EventEmitter {
       this.threads.push(thread);
       m.flags = (m.flags ?? 0) | 32; // HAS_THREAD
       m.thread = thread;
-      if (this.current && this.current.intents & Intents.Guilds) this.dispatchTo(this.current, "THREAD_CREATE", { ...thread, newly_created: true });
+      this.dispatchToGuild(thread.guild_id, Intents.Guilds, "THREAD_CREATE", { ...thread, newly_created: true });
       this.emit("threadCreate", thread);
       return { status: 201, body: thread };
     });
@@ -1493,4 +1591,12 @@ function pickMessageFields(body: Json): Json {
   const out: Json = {};
   for (const k of ["content", "embeds", "components", "flags", "attachments"]) if (body?.[k] !== undefined) out[k] = body[k];
   return out;
+}
+
+/** A new guild id (a snowflake of about now) that a bot of `count` shards receives on shard `shard`. */
+function guildIdOnShard(shard: number, count: number): string {
+  for (let at = Date.now(); ; at++) {
+    const id = snowflake(at);
+    if (shardOfGuild(id, count) === shard) return id;
+  }
 }

@@ -44,6 +44,7 @@ export function cliEnv(env: Record<string, string>): Record<string, string> {
     HEALTH_HOST: "",
     INDEX_WATCH: "",
     SHUTDOWN_TIMEOUT_SECONDS: "",
+    DISCORD_SHARDS: "",
     DISCORD_API_URL: "http://127.0.0.1:9/api", // never Discord, even if a test forgets to set it
     CORPUS_DIR,
     EMBED_MODEL: "",
