@@ -1,7 +1,7 @@
 // What kind of answer a question asks for ("how many" → a number, "when" → a time, "who" → a
 // name), and whether a sentence holds one that the question doesn't already say. A sentence that
 // could answer "how many warheads…" has a number in it.
-import { stemOf, words } from "./keyword.js";
+import { isStopWord, stemOf, words } from "./keyword.js";
 
 export type AnswerType = "number" | "time" | "name";
 
@@ -29,4 +29,40 @@ export function hasAnswerOfType(sentence: string, type: AnswerType, question: st
     if (w && !asked.has(stemOf(w))) return true;
   }
   return false;
+}
+
+/** Most words read as the thing a question counts, or that a number in a text counts. */
+const COUNTED_SPAN = 3;
+
+/**
+ * What a "how many" / "how much" question counts: the content words right after it, up to the
+ * next stop word ("how many league goals has…" → league, goals; "how much did it cost" → none).
+ */
+export function countedWords(question: string): string[] {
+  const all = words(question);
+  const out: string[] = [];
+  for (let i = 0; i < all.length - 1; i++) {
+    if (all[i] !== "how" || (all[i + 1] !== "many" && all[i + 1] !== "much")) continue;
+    for (let j = i + 2; j < all.length && out.length < COUNTED_SPAN && !isStopWord(all[j]!); j++) out.push(all[j]!);
+    break;
+  }
+  return out;
+}
+
+const IS_NUMBER = new RegExp(`^(\\d[\\d,.]*|${NUMBER_WORDS.source.replace(/\\b/g, "")})$`, "i");
+
+/**
+ * What the numbers of a text count: for each number ("45", "nine", "1,200"), the content words
+ * that follow it up to the next stop word, and each pair of them joined ("pre-orders" → preorders).
+ */
+export function countedInText(text: string): string[] {
+  const all = words(text);
+  const out: string[] = [];
+  all.forEach((w, i) => {
+    if (!IS_NUMBER.test(w)) return;
+    const after: string[] = [];
+    for (let j = i + 1; j < all.length && after.length < COUNTED_SPAN && !isStopWord(all[j]!) && !IS_NUMBER.test(all[j]!); j++) after.push(all[j]!);
+    out.push(...after, ...after.slice(1).map((x, k) => after[k]! + x));
+  });
+  return out;
 }
