@@ -5,7 +5,10 @@ import { answerType, hasAnswerOfType } from "../src/search/answertype.js";
 describe("answerType", () => {
   it.each([
     ["how many people came to the opening", "number"],
-    ["How much will the clinic cost?", "number"],
+    ["How much will the clinic cost?", "money"],
+    ["how much did they pay for the site", "money"],
+    ["how expensive is the program", "money"],
+    ["how much rain fell", "number"],
     ["when do the talks start", "time"],
     ["how long has this been going on", "time"],
     ["what date was the statement issued", "time"],
@@ -25,6 +28,11 @@ describe("hasAnswerOfType", () => {
     expect(hasAnswerOfType("About forty residents attended.", "number", "how many people came")).toBe(true);
     expect(hasAnswerOfType("The talks began in 2021.", "number", "how many people came")).toBe(false);
     expect(hasAnswerOfType("The talks went well.", "number", "how many people came")).toBe(false);
+  });
+  it("money: a currency sign or word next to a number", () => {
+    expect(hasAnswerOfType("The wall cost £3.1 million.", "money", "how much did the wall cost")).toBe(true);
+    expect(hasAnswerOfType("It is priced at 1,899 euros.", "money", "how much is it")).toBe(true);
+    expect(hasAnswerOfType("The plan covers 420 homes.", "money", "how much did the plan cost")).toBe(false);
   });
   it("times: dates, weekdays, years and relative times", () => {
     expect(hasAnswerOfType("On July 6, the embassy issued a statement.", "time", "when was the statement")).toBe(true);

@@ -3,10 +3,17 @@
 // could answer "how many warheads…" has a number in it.
 import { isStopWord, stemOf, words } from "./keyword.js";
 
-export type AnswerType = "number" | "time" | "name";
+export type AnswerType = "money" | "number" | "time" | "name";
 
 export function answerType(question: string): AnswerType | undefined {
   const q = question.toLowerCase();
+  // A price or a sum: "how much did it cost", "how much will they pay", "how expensive…".
+  if (
+    /\bhow much\b.*\b(cost|costs|costing|pay|paid|paying|price|priced|worth|sell|sold|spend|spent|charge|earn|earned|owe|money|fee)\b|\bhow expensive\b|\bwhat (price|fee)\b/.test(
+      q,
+    )
+  )
+    return "money";
   if (/\bhow (many|much|long ago|old)\b|\bwhat (number|percentage|share|amount|price|size)\b/.test(q)) return "number";
   if (/\bwhen\b|\bwhat (date|day|year|month|time)\b|\bhow (soon|long)\b/.test(q)) return "time";
   if (/\bwho(m|se)?\b|\bname of\b|\bwhere\b/.test(q)) return "name";
@@ -18,9 +25,13 @@ const NUMBER_WORDS =
 const TIME_WORDS =
   /\b(january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|tonight|tomorrow|weeks?|months?|years?|days?|soon|ago|later|earlier|recently|next|last)\b|\b(1[89]|20)\d\d\b/i;
 
+/** A sum of money: a currency sign or word next to a number ("$48", "£3.1 million", "1,899 euros", "84 cents"). */
+const MONEY = /[$£€¥]\s?\d|\d[\d,.]*\s?(million|billion|m|bn|k)?\s?(euros?|dollars?|pounds?|cents?|pence|yen|francs?|roubles?|rubles?)\b/i;
+
 /** Whether a sentence holds an answer of the type, beyond what the question itself says. */
 export function hasAnswerOfType(sentence: string, type: AnswerType, question: string): boolean {
   const asked = new Set(words(question).map(stemOf));
+  if (type === "money") return MONEY.test(sentence);
   if (type === "number") return /\d/.test(sentence.replace(/\b(1[89]|20)\d\d\b/g, "")) || NUMBER_WORDS.test(sentence);
   if (type === "time") return TIME_WORDS.test(sentence);
   // A name: a capitalised word inside the sentence that the question does not mention.
