@@ -72,7 +72,12 @@ export function countedInText(text: string): string[] {
   all.forEach((w, i) => {
     if (!IS_NUMBER.test(w)) return;
     const after: string[] = [];
-    for (let j = i + 1; j < all.length && after.length < COUNTED_SPAN && !isStopWord(all[j]!) && !IS_NUMBER.test(all[j]!); j++) after.push(all[j]!);
+    for (let j = i + 1; j < all.length && after.length < COUNTED_SPAN && !IS_NUMBER.test(all[j]!); j++) {
+      // "60 millimetres of rain", "25 percent of the homes": what is counted comes after "of (the)".
+      if (all[j] === "of" || (all[j] === "the" && all[j - 1] === "of")) continue;
+      if (isStopWord(all[j]!)) break;
+      after.push(all[j]!);
+    }
     out.push(...after, ...after.slice(1).map((x, k) => after[k]! + x));
   });
   return out;
