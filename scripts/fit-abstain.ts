@@ -234,16 +234,43 @@ function evidenceRows(rs: Row[], ranking: Ranking) {
   });
 }
 
+/** Which way each evidence should push answerability (+1: the more, the more answerable); unlisted: free. */
+const EXPECTED_SIGN: Partial<Record<EvidenceName, number>> = {
+  late: 1,
+  weakest: 1,
+  window: 1,
+  dense: 1,
+  coverage: 1,
+  focus: 1,
+  focusGap: -1,
+  namesMissing: -1,
+  typeMissing: -1,
+  countMissing: -1,
+};
+const FREE_SIGNS = args.includes("--free-signs");
+
 /** Logistic answerability over the evidence, the two classes weighted to count equally. */
 function fitAbstain(train: Array<{ x: number[]; answerable: boolean }>): AbstainModel {
   const nPos = train.filter((t) => t.answerable).length || 1;
   const nNeg = train.filter((t) => !t.answerable).length || 1;
-  const w = logistic(
-    train.map((t) => t.x),
-    train.map((t) => (t.answerable ? 1 : 0)),
-    train.map((t) => (t.answerable ? 1 / nPos : NEGATIVE_WEIGHT / nNeg)),
-    { intercept: true, l2: ABSTAIN_L2 },
-  );
+  // Evidence whose direction is known (more focus, never less answerable) keeps that sign: an
+  // evidence the fit turns round only stands in for another it is correlated with, which does not
+  // carry over to new sets. Such evidence is dropped and the rest refitted (--free-signs: off).
+  const used = evidenceNames.map(() => true);
+  let w: number[] = [];
+  for (;;) {
+    const cols = evidenceNames.map((_, i) => i).filter((i) => used[i]);
+    const fitted = logistic(
+      train.map((t) => cols.map((i) => t.x[i]!)),
+      train.map((t) => (t.answerable ? 1 : 0)),
+      train.map((t) => (t.answerable ? 1 / nPos : NEGATIVE_WEIGHT / nNeg)),
+      { intercept: true, l2: ABSTAIN_L2 },
+    );
+    w = [fitted[0]!, ...evidenceNames.map((_, i) => (used[i] ? fitted[cols.indexOf(i) + 1]! : 0))];
+    const wrong = FREE_SIGNS ? [] : evidenceNames.map((k, i) => i).filter((i) => used[i] && (EXPECTED_SIGN[evidenceNames[i]!] ?? 0) * w[i + 1]! < 0);
+    if (!wrong.length) break;
+    for (const i of wrong) used[i] = false;
+  }
   const model: AbstainModel = { bias: round(w[0]!), weights: Object.fromEntries(evidenceNames.map((k, i) => [k, round(w[i + 1]!)])), threshold: 0.5 };
   // The threshold: abstain on as many questions as possible while wrongly abstaining on at most
   // MAX_WRONG of the answerable training questions.
