@@ -70,7 +70,7 @@ describe("retrieval floors (default model, its fitted calibration)", () => {
     ["chat", 0.81, 0.93, 0.8, 0.2, 0.13],
     ["fixtures", 0.78, 0.94, 0.85, 0.2, 0.06],
     // The hard case: near-topic negatives on four articles of other kinds (sport, business, local news, science).
-    ["kinds", 0.76, 0.86, 0.83, 0.3, 0.04],
+    ["kinds", 0.76, 0.86, 0.83, 0.3, 0.06],
     // Three more (floods, an archaeology find, an e-bike launch), written before the focus and count evidence existed.
     ["news", 0.87, 0.94, 0.94, 0.25, 0.11],
   ];
