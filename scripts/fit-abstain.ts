@@ -267,7 +267,7 @@ function fitAbstain(train: Array<{ x: number[]; answerable: boolean }>): Abstain
       { intercept: true, l2: ABSTAIN_L2 },
     );
     w = [fitted[0]!, ...evidenceNames.map((_, i) => (used[i] ? fitted[cols.indexOf(i) + 1]! : 0))];
-    const wrong = FREE_SIGNS ? [] : evidenceNames.map((k, i) => i).filter((i) => used[i] && (EXPECTED_SIGN[evidenceNames[i]!] ?? 0) * w[i + 1]! < 0);
+    const wrong = FREE_SIGNS ? [] : evidenceNames.map((_, i) => i).filter((i) => used[i] && (EXPECTED_SIGN[evidenceNames[i]!] ?? 0) * w[i + 1]! < 0);
     if (!wrong.length) break;
     for (const i of wrong) used[i] = false;
   }
