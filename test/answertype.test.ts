@@ -1,6 +1,6 @@
 // Answer types: what a question asks for, and whether a sentence holds it.
 import { describe, expect, it } from "vitest";
-import { answerType, hasAnswerOfType } from "../src/search/answertype.js";
+import { answerType, countedInText, countedWords, hasAnswerOfType } from "../src/search/answertype.js";
 
 describe("answerType", () => {
   it.each([
@@ -43,5 +43,21 @@ describe("hasAnswerOfType", () => {
     expect(hasAnswerOfType("Kremlin spokesman Dmitry Peskov told journalists.", "name", "who is the kremlin spokesman")).toBe(true);
     expect(hasAnswerOfType("The Kremlin said so.", "name", "who in the kremlin said so")).toBe(false);
     expect(hasAnswerOfType("Nobody said anything.", "name", "who said it")).toBe(false);
+  });
+});
+
+describe("counted things", () => {
+  it("a 'how many / how much' question counts the content words right after it", () => {
+    expect(countedWords("how many league goals has he scored")).toEqual(["league", "goals"]);
+    expect(countedWords("power cut how many houses")).toEqual(["houses"]);
+    expect(countedWords("how much did the wall cost")).toEqual([]);
+    expect(countedWords("who scored the winner")).toEqual([]);
+  });
+  it("a text's numbers count the words after them, read past 'of (the)', compounds joined", () => {
+    const counted = countedInText("Water entered 45 homes and 12 businesses after 60 millimetres of rain; 4,000 pre-orders.");
+    expect(counted).toEqual(expect.arrayContaining(["homes", "businesses", "millimetres", "rain", "preorders"]));
+    // The match report counts goals and minutes, not fans.
+    expect(countedInText("They won 3-2, with the winner four minutes into stoppage time.")).not.toContain("fans");
+    expect(countedInText("No numbers here.")).toEqual([]);
   });
 });
