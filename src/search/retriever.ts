@@ -520,7 +520,11 @@ export class Retriever {
     if (!found.length) return false;
     const stems = new Set(found.map(stemOf));
     if (counted.some((w) => stems.has(stemOf(w)))) return true;
-    const [asked, seen] = await Promise.all([this.wordInfos(counted), this.wordInfos(found)]);
+    // One model run for both lists' words not cached yet.
+    const infos = await this.wordInfos([...new Set([...counted, ...found])]);
+    const byWord = new Map(infos.map((w) => [w.word, w]));
+    const asked = counted.map((w) => byWord.get(w)!);
+    const seen = found.map((w) => byWord.get(w)!);
     return asked.some((a) => a.unit !== undefined && seen.some((b) => b.unit !== undefined && dot(a.unit!, b.unit) >= this.settings.countSimilarity));
   }
 
