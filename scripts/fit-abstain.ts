@@ -17,7 +17,8 @@
  *
  *   npm run fit-abstain -- --model all-MiniLM-L6-v2 --set rescore=3 [--dry-run]
  *   npm run fit-abstain -- --model glove-sif-100d --set wordWeights=model --set softWords=true --set denseQuery=content --set rescore=3
- *   options: --signals dense,keyword,… --evidence late,weakest,… (ablations), --set key=value (retrieval settings, written too)
+ *   options: --signals dense,keyword,… --evidence late,weakest,… (ablations), --set key=value (retrieval settings, written too),
+ *   --details (list the held-out questions each set's decision got wrong)
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -52,6 +53,8 @@ const arg = (name: string) => {
 };
 const model = arg("--model") ?? loadCoreConfig().EMBED_MODEL;
 const dryRun = args.includes("--dry-run");
+/** Also list, per set, the held-out questions the decision got wrong. */
+const showDetails = args.includes("--details");
 const signals = (arg("--signals")?.split(",") ?? [...SIGNALS]) as Signal[];
 const firstSignals = signals.filter((s) => (FIRST_SIGNALS as readonly Signal[]).includes(s));
 const evidenceNames = (arg("--evidence")?.split(",") ?? [...EVIDENCE]) as EvidenceName[];
@@ -75,6 +78,8 @@ const RESCORE = Number(retrieval.rescore ?? DEFAULT_SETTINGS.rescore);
 const NEGATIVE_WEIGHT = Number(arg("--negative-weight") ?? 1);
 /** The share of answerable training questions the fitted threshold may wrongly abstain on. */
 const MAX_WRONG = Number(arg("--max-wrong") ?? 0.05);
+/** L2 penalty of the abstain fit (on standardised evidence): larger keeps correlated evidence from pulling apart. */
+const ABSTAIN_L2 = Number(arg("--l2") ?? 0.01);
 
 interface Row {
   set: string;
@@ -231,16 +236,43 @@ function evidenceRows(rs: Row[], ranking: Ranking) {
   });
 }
 
+/** Which way each evidence should push answerability (+1: the more, the more answerable); unlisted: free. */
+const EXPECTED_SIGN: Partial<Record<EvidenceName, number>> = {
+  late: 1,
+  weakest: 1,
+  window: 1,
+  dense: 1,
+  coverage: 1,
+  focus: 1,
+  focusGap: -1,
+  namesMissing: -1,
+  typeMissing: -1,
+  countMissing: -1,
+};
+const FREE_SIGNS = args.includes("--free-signs");
+
 /** Logistic answerability over the evidence, the two classes weighted to count equally. */
 function fitAbstain(train: Array<{ x: number[]; answerable: boolean }>): AbstainModel {
   const nPos = train.filter((t) => t.answerable).length || 1;
   const nNeg = train.filter((t) => !t.answerable).length || 1;
-  const w = logistic(
-    train.map((t) => t.x),
-    train.map((t) => (t.answerable ? 1 : 0)),
-    train.map((t) => (t.answerable ? 1 / nPos : NEGATIVE_WEIGHT / nNeg)),
-    { intercept: true, l2: 0.01 },
-  );
+  // Evidence whose direction is known (more focus, never less answerable) keeps that sign: an
+  // evidence the fit turns round only stands in for another it is correlated with, which does not
+  // carry over to new sets. Such evidence is dropped and the rest refitted (--free-signs: off).
+  const used = evidenceNames.map(() => true);
+  let w: number[] = [];
+  for (;;) {
+    const cols = evidenceNames.map((_, i) => i).filter((i) => used[i]);
+    const fitted = logistic(
+      train.map((t) => cols.map((i) => t.x[i]!)),
+      train.map((t) => (t.answerable ? 1 : 0)),
+      train.map((t) => (t.answerable ? 1 / nPos : NEGATIVE_WEIGHT / nNeg)),
+      { intercept: true, l2: ABSTAIN_L2 },
+    );
+    w = [fitted[0]!, ...evidenceNames.map((_, i) => (used[i] ? fitted[cols.indexOf(i) + 1]! : 0))];
+    const wrong = FREE_SIGNS ? [] : evidenceNames.map((_, i) => i).filter((i) => used[i] && (EXPECTED_SIGN[evidenceNames[i]!] ?? 0) * w[i + 1]! < 0);
+    if (!wrong.length) break;
+    for (const i of wrong) used[i] = false;
+  }
   const model: AbstainModel = { bias: round(w[0]!), weights: Object.fromEntries(evidenceNames.map((k, i) => [k, round(w[i + 1]!)])), threshold: 0.5 };
   // The threshold: abstain on as many questions as possible while wrongly abstaining on at most
   // MAX_WRONG of the answerable training questions.
@@ -278,6 +310,13 @@ for (const set of EVAL_SETS) {
   const bot = (await open(set.corpus)).withSettings({ ...ranking, abstain });
   loso[set.name] = await evaluate(bot, readQuestions(set.file));
   console.log(`  ${set.name.padEnd(9)} ${line(loso[set.name]!)}`);
+  if (showDetails) {
+    const questions = new Map(readQuestions(set.file).map((q) => [q.id, q.question]));
+    for (const d of loso[set.name]!.details) {
+      const wrong = d.kind === "negative" ? d.answered && "answered" : !d.answered && "abstained";
+      if (wrong) console.log(`      ${wrong.padEnd(9)} ${d.id} ${questions.get(d.id)}`);
+    }
+  }
 }
 console.log(`  ${"all".padEnd(9)} ${line(pooled(Object.values(loso)))}`);
 // How well the held-out answerability scores separate the classes, whatever the threshold.

@@ -1,11 +1,14 @@
 // Answer types: what a question asks for, and whether a sentence holds it.
 import { describe, expect, it } from "vitest";
-import { answerType, hasAnswerOfType } from "../src/search/answertype.js";
+import { answerType, countedInText, countedWords, hasAnswerOfType } from "../src/search/answertype.js";
 
 describe("answerType", () => {
   it.each([
     ["how many people came to the opening", "number"],
-    ["How much will the clinic cost?", "number"],
+    ["How much will the clinic cost?", "money"],
+    ["how much did they pay for the site", "money"],
+    ["how expensive is the program", "money"],
+    ["how much rain fell", "number"],
     ["when do the talks start", "time"],
     ["how long has this been going on", "time"],
     ["what date was the statement issued", "time"],
@@ -26,6 +29,11 @@ describe("hasAnswerOfType", () => {
     expect(hasAnswerOfType("The talks began in 2021.", "number", "how many people came")).toBe(false);
     expect(hasAnswerOfType("The talks went well.", "number", "how many people came")).toBe(false);
   });
+  it("money: a currency sign or word next to a number", () => {
+    expect(hasAnswerOfType("The wall cost £3.1 million.", "money", "how much did the wall cost")).toBe(true);
+    expect(hasAnswerOfType("It is priced at 1,899 euros.", "money", "how much is it")).toBe(true);
+    expect(hasAnswerOfType("The plan covers 420 homes.", "money", "how much did the plan cost")).toBe(false);
+  });
   it("times: dates, weekdays, years and relative times", () => {
     expect(hasAnswerOfType("On July 6, the embassy issued a statement.", "time", "when was the statement")).toBe(true);
     expect(hasAnswerOfType("Talks will begin in a few weeks.", "time", "when do talks begin")).toBe(true);
@@ -35,5 +43,21 @@ describe("hasAnswerOfType", () => {
     expect(hasAnswerOfType("Kremlin spokesman Dmitry Peskov told journalists.", "name", "who is the kremlin spokesman")).toBe(true);
     expect(hasAnswerOfType("The Kremlin said so.", "name", "who in the kremlin said so")).toBe(false);
     expect(hasAnswerOfType("Nobody said anything.", "name", "who said it")).toBe(false);
+  });
+});
+
+describe("counted things", () => {
+  it("a 'how many / how much' question counts the content words right after it", () => {
+    expect(countedWords("how many league goals has he scored")).toEqual(["league", "goals"]);
+    expect(countedWords("power cut how many houses")).toEqual(["houses"]);
+    expect(countedWords("how much did the wall cost")).toEqual([]);
+    expect(countedWords("who scored the winner")).toEqual([]);
+  });
+  it("a text's numbers count the words after them, read past 'of (the)', compounds joined", () => {
+    const counted = countedInText("Water entered 45 homes and 12 businesses after 60 millimetres of rain; 4,000 pre-orders.");
+    expect(counted).toEqual(expect.arrayContaining(["homes", "businesses", "millimetres", "rain", "preorders"]));
+    // The match report counts goals and minutes, not fans.
+    expect(countedInText("They won 3-2, with the winner four minutes into stoppage time.")).not.toContain("fans");
+    expect(countedInText("No numbers here.")).toEqual([]);
   });
 });

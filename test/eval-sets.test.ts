@@ -10,6 +10,7 @@ const EVAL_DIR = path.resolve(import.meta.dirname, "eval");
 const SHIPPED = path.resolve(import.meta.dirname, "../corpus");
 const FIXTURES = path.resolve(import.meta.dirname, "fixtures/extra-corpus");
 const KINDS = path.resolve(import.meta.dirname, "fixtures/kinds-corpus");
+const NEWS = path.resolve(import.meta.dirname, "fixtures/news-corpus");
 
 /** The corpus each set is about; a new set must be added here (dev-qa only when it is copied in). */
 const CORPUS_OF: Record<string, string> = {
@@ -21,6 +22,7 @@ const CORPUS_OF: Record<string, string> = {
   "followups-holdout-qa.jsonl": SHIPPED,
   "fixtures-qa.jsonl": FIXTURES,
   "kinds-qa.jsonl": KINDS,
+  "news-qa.jsonl": NEWS,
 };
 
 const sets = readdirSync(EVAL_DIR)

@@ -57,7 +57,7 @@ describe("retrieval floors (default model, its fitted calibration)", () => {
     expect(hybrid.hit3).toBeGreaterThanOrEqual(0.81);
     expect(hybrid.mrr5).toBeGreaterThanOrEqual(0.8);
     expect(hybrid.mrr5).toBeGreaterThanOrEqual(Math.max(keyword.mrr5, dense.mrr5));
-    expect(hybrid.abstainOnNegatives).toBeGreaterThanOrEqual(0.5);
+    expect(hybrid.abstainOnNegatives).toBeGreaterThanOrEqual(0.75);
     expect(hybrid.wrongAbstain).toBeLessThanOrEqual(0.07);
   }, 300_000);
 
@@ -65,12 +65,14 @@ describe("retrieval floors (default model, its fitted calibration)", () => {
   // one question below each measured figure (one near-tie may flip), except a negatives figure
   // that one question would take to 0.
   const FLOORS: Array<[string, number, number, number, number, number]> = [
-    ["extra", 0.75, 0.85, 0.72, 0.75, 0.1],
-    ["holdout", 0.68, 0.88, 0.8, 0.71, 0.08],
-    ["chat", 0.81, 0.93, 0.8, 0.1, 0.13],
-    ["fixtures", 0.78, 0.94, 0.85, 0.2, 0.11],
+    ["extra", 0.8, 0.9, 0.81, 0.83, 0.1],
+    ["holdout", 0.68, 0.88, 0.8, 0.85, 0.08],
+    ["chat", 0.81, 0.93, 0.8, 0.2, 0.13],
+    ["fixtures", 0.78, 0.94, 0.85, 0.2, 0.06],
     // The hard case: near-topic negatives on four articles of other kinds (sport, business, local news, science).
-    ["kinds", 0.74, 0.86, 0.83, 0.04, 0.06],
+    ["kinds", 0.76, 0.86, 0.83, 0.3, 0.06],
+    // Three more (floods, an archaeology find, an e-bike launch), written before the focus and count evidence existed.
+    ["news", 0.87, 0.94, 0.94, 0.25, 0.11],
   ];
   it.each(FLOORS)(
     "%s set: floors hold",

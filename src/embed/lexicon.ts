@@ -6,6 +6,9 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 
 export class Lexicon {
+  /** Word → its position in the vocabulary (1 = most frequent), built on first use. */
+  private ranks?: Map<string, number>;
+
   private constructor(
     private readonly vocabulary: Set<string>,
     /** Name → what else it may be written as, as word lists ("america" → [["united", "states"], …]). */
@@ -50,6 +53,22 @@ export class Lexicon {
 
   knows(word: string): boolean {
     return this.vocabulary.has(word);
+  }
+
+  /**
+   * How frequent the word is in English: its rank in the vocabulary, whose order is the word
+   * model's (GloVe lists words most frequent first); undefined for a word it doesn't know.
+   */
+  frequencyRank(word: string): number | undefined {
+    if (!this.ranks) {
+      this.ranks = new Map();
+      for (const w of this.vocabulary) this.ranks.set(w, this.ranks.size + 1);
+    }
+    return this.ranks.get(word);
+  }
+
+  get size(): number {
+    return this.vocabulary.size;
   }
 
   /** An unknown word one edit (deletion, insertion, substitution, swap) from a known one: "timline". */

@@ -8,13 +8,28 @@ import { z } from "zod";
 import { LOCAL_MODELS_DIR } from "../embed/embedder.js";
 
 /** The signals one candidate passage is scored by (see Retriever.signals). */
-export const SIGNALS = ["dense", "keyword", "neighbours", "coverage", "answerType", "window", "late", "weakest"] as const;
+export const SIGNALS = ["dense", "keyword", "neighbours", "coverage", "answerType", "window", "late", "weakest", "focus", "focusGap", "counted"] as const;
 /** The signals that need no model run (tier 1 of the re-scoring). */
 export const FIRST_SIGNALS = ["dense", "keyword", "neighbours", "coverage", "answerType"] as const satisfies readonly Signal[];
 export type Signal = (typeof SIGNALS)[number];
 
 /** The question-level evidence the answer/abstain decision is made from (see Retriever.evidence). */
-export const EVIDENCE = ["top", "margin", "late", "weakest", "window", "dense", "keyword", "coverage", "namesMissing", "unknownWords", "typeMissing"] as const;
+export const EVIDENCE = [
+  "top",
+  "margin",
+  "late",
+  "weakest",
+  "window",
+  "dense",
+  "keyword",
+  "coverage",
+  "namesMissing",
+  "unknownWords",
+  "typeMissing",
+  "focus",
+  "focusGap",
+  "countMissing",
+] as const;
 export type EvidenceName = (typeof EVIDENCE)[number];
 
 const weights = <K extends string>(keys: readonly K[]) => z.partialRecord(z.enum(keys as unknown as [K, ...K[]]), z.number());
@@ -28,6 +43,10 @@ const schema = z.object({
       wordWeights: z.enum(["model", "idf"]).optional(),
       softWords: z.boolean().optional(),
       englishLexicon: z.boolean().optional(),
+      /** Question focus: words weighed by their rarity in English or in the corpus, and SIF's a for the former. */
+      focusWeights: z.enum(["idf", "english"]).optional(),
+      focusRarity: z.number().positive().optional(),
+      countSimilarity: z.number().min(-1).max(1).optional(),
       /** Weight of the dense cosine against BM25 in the first-stage mix. */
       denseWeight: z.number().min(0).max(1).optional(),
       /** Candidates re-scored by the signals that need no model run, and how many of them by every signal. */

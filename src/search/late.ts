@@ -17,6 +17,8 @@ export interface TokenMatrix {
   weights?: Float32Array;
   /** Which content word of the question each row belongs to (-1: none), when the tokens were lined up with words. */
   words?: Int32Array;
+  /** Those content words' text (lower case, pieces joined), indexed as in `words`. */
+  wordTexts?: string[];
 }
 
 /** Token vectors of texts through the embedder, as unit rows plus the pooled vector. */
@@ -115,13 +117,14 @@ export async function markContentTokens(embedder: Embedder, text: string, m: Tok
   const offset = specials / 2;
   const weights = new Float32Array(m.rows);
   const words = new Int32Array(m.rows).fill(-1);
+  const wordTexts: string[] = [];
   let word = "";
   let start = 0;
   let count = 0;
   const close = (end: number) => {
     const content = /[\p{L}\p{N}]/u.test(word) && !isStopWord(word.toLowerCase()) && word !== "[UNK]";
     for (let i = start; i < end; i++) (weights[offset + i] = content ? 1 : 0), (words[offset + i] = content ? count : -1);
-    if (content) count++;
+    if (content) (wordTexts[count] = word.toLowerCase()), count++;
   };
   pieces.forEach((p, i) => {
     if (p.startsWith("##")) word += p.slice(2);
@@ -132,7 +135,7 @@ export async function markContentTokens(embedder: Embedder, text: string, m: Tok
     }
   });
   if (pieces.length) close(pieces.length);
-  return weights.some((w) => w > 0) ? { ...m, weights, words } : m;
+  return weights.some((w) => w > 0) ? { ...m, weights, words, wordTexts } : m;
 }
 
 /** Token matrices by key, least recently used dropped first once the cache holds `maxTokens` token rows. */

@@ -6,8 +6,9 @@ import { type Embedder, LOCAL_MODELS_DIR } from "../embed/embedder.js";
 import { Lexicon } from "../embed/lexicon.js";
 import type { Filter, PassageId, Snapshot } from "../store/types.js";
 import type { Answer, AnswerOptions, Hit, Passage } from "../types.js";
-import { answerType, hasAnswerOfType } from "./answertype.js";
+import { answerType, countedInText, countedWords, hasAnswerOfType } from "./answertype.js";
 import { type AbstainModel, CONSERVATIVE_ABSTAIN, EVIDENCE, type EvidenceName, loadCalibration, SIGNALS, type Signal } from "./calibration.js";
+import { rarityWeight, windowFocus } from "./focus.js";
 import { isStopWord, stemOf, words } from "./keyword.js";
 import { lateScores, markContentTokens, TokenCache, type TokenMatrix } from "./late.js";
 import { type Gathered, LoadedSnapshot } from "./loaded.js";
@@ -95,6 +96,12 @@ export interface RetrieverSettings {
   englishLexicon: boolean;
   /** Compute every signal, whatever its weight (fitting). */
   allSignals: boolean;
+  /** Question focus weighs a word by its rarity in the corpus (IDF) or in English (the English lexicon's word frequencies). */
+  focusWeights: "idf" | "english";
+  /** SIF's a for the English rarity: the smaller, the less common words weigh. */
+  focusRarity: number;
+  /** A "how many X" question's X is counted by a window when a number there counts X or a word this similar (the model's word vectors). */
+  countSimilarity: number;
 }
 
 /** Settings of a model without a calibration; a calibrated model's citebot.json overrides them. */
@@ -117,6 +124,9 @@ export const DEFAULT_SETTINGS: RetrieverSettings = {
   lateQuery: "content",
   englishLexicon: true,
   allSignals: false,
+  focusWeights: "english",
+  focusRarity: 1e-4,
+  countSimilarity: 0.5,
 };
 
 /** One scored passage before excerpts are built. */
@@ -145,6 +155,8 @@ export interface QuestionEvidence {
   unknownWords: number;
   /** The question asks for a number, a time or a name. */
   asksType: boolean;
+  /** The question asks how many (or how much) of something it names ("how many fans…"). */
+  asksCount?: boolean;
   /** No word of the question is known to the corpus, the model or the English lexicon ("zzqx qqzv"): nothing to answer. */
   nothingKnown?: boolean;
 }
@@ -164,7 +176,12 @@ export function evidenceOf(ranked: Candidate[], q: QuestionEvidence, abstain: Ab
     top: scored[0]?.score ?? 0,
     // The best of the first three: the answer's excerpt is among them.
     weakest: Math.max(0, ...scored.slice(0, 3).map((c) => c.signals!.weakest)),
+    // Likewise the best-focused of the first three, and the smallest miss of a rare question word.
+    focus: Math.max(0, ...scored.slice(0, 3).map((c) => c.signals!.focus)),
+    focusGap: scored.length ? Math.min(...scored.slice(0, 3).map((c) => c.signals!.focusGap)) : 1,
     typeMissing: q.asksType && !scored.slice(0, 3).some((c) => c.signals!.answerType > 0) ? 1 : 0,
+    // "How many fans…": no number in the first three windows counts fans (or a near-synonym).
+    countMissing: q.asksCount && !scored.slice(0, 3).some((c) => c.signals!.counted > 0) ? 1 : 0,
     margin: scored.length > 1 ? scored[0]!.score - scored[1]!.score : (scored[0]?.score ?? 0),
     late: best("late"),
     window: best("window"),
@@ -344,6 +361,7 @@ export class Retriever {
       namesMissing,
       unknownWords: total > 0 ? unknown / total : 0,
       asksType: answerType(question) !== undefined,
+      asksCount: countedWords(question).length > 0,
       nothingKnown,
     };
 
@@ -360,6 +378,9 @@ export class Retriever {
         window: 0,
         late: 0,
         weakest: 0,
+        focus: 0,
+        focusGap: 0,
+        counted: 0,
       };
       if (this.settings.mode === "hybrid") c.score = scoreOf(c.signals, this.settings.firstWeights);
     }
@@ -373,13 +394,25 @@ export class Retriever {
       windows.map((w) => `w\0${w}`),
       windows,
     );
-    best.forEach((c, i) => {
+    // "How many X": whether a number in the window counts X.
+    const counted = countedWords(question);
+    const df = await this.focusFrequencies(question);
+    for (const [i, c] of best.entries()) {
       const m = mats[i]!;
       const late = lateScores(qLate, m, this.dim);
-      Object.assign(c.signals!, { window: dot(qTokens.pooled, m.pooled), late: late.mean, weakest: late.weakest });
+      const focus = windowFocus(qLate, m, windows[i]!, this.dim, (w) => this.focusWeight(w, df));
+      const counts = counted.length > 0 && (await this.counts(counted, windows[i]!));
+      Object.assign(c.signals!, {
+        window: dot(qTokens.pooled, m.pooled),
+        late: late.mean,
+        weakest: late.weakest,
+        focus: focus.focus,
+        focusGap: focus.gap,
+        counted: counts ? 1 : 0,
+      });
       c.rescored = true;
       if (this.settings.mode === "hybrid") c.score = scoreOf(c.signals!, this.settings.weights);
-    });
+    }
     if (this.settings.mode === "hybrid") best.sort((a, b) => b.score - a.score || a.index - b.index);
     const rest = top.slice(best.length).map((c) => ({ ...c, rescored: false }));
     return { ranked: [...best, ...rest, ...ranked.slice(top.length)], evidence: evidenceOf(best, qe, this.settings.abstain), question: qe };
@@ -479,6 +512,35 @@ export class Retriever {
 
   private needsWordVectors(): boolean {
     return this.settings.softWords || this.settings.wordWeights === "model" || this.embedder.lexicon !== undefined;
+  }
+
+  /** Whether a number in the text counts one of `counted` (the same word, or a near-synonym by the model's word vectors). */
+  private async counts(counted: string[], text: string): Promise<boolean> {
+    const found = [...new Set(countedInText(text))];
+    if (!found.length) return false;
+    const stems = new Set(found.map(stemOf));
+    if (counted.some((w) => stems.has(stemOf(w)))) return true;
+    // One model run for both lists' words not cached yet.
+    const infos = await this.wordInfos([...new Set([...counted, ...found])]);
+    const byWord = new Map(infos.map((w) => [w.word, w]));
+    const asked = counted.map((w) => byWord.get(w)!);
+    const seen = found.map((w) => byWord.get(w)!);
+    return asked.some((a) => a.unit !== undefined && seen.some((b) => b.unit !== undefined && dot(a.unit!, b.unit) >= this.settings.countSimilarity));
+  }
+
+  /** How much a question word counts for its focus: its rarity in English, or in the corpus. */
+  private focusWeight(word: string, df: Map<string, number>): number {
+    const lexicon = this.lexicon();
+    if (this.settings.focusWeights === "english" && lexicon) return rarityWeight(lexicon.frequencyRank(word), lexicon.size, this.settings.focusRarity);
+    return this.idf(df.get(stemOf(word)) ?? 0);
+  }
+
+  /** Sentences holding each question word's stem, when focus is weighted by the corpus (one store call). */
+  private async focusFrequencies(question: string): Promise<Map<string, number>> {
+    if (this.settings.focusWeights === "english" && this.lexicon()) return new Map();
+    const stems = [...new Set(words(question).map(stemOf))];
+    const counts = await this.snapshot.documentFrequency(stems);
+    return new Map(stems.map((st, i) => [st, counts[i]!]));
   }
 
   /** Inverse document frequency of a stem in `f` of the corpus's sentences (BM25's). */
