@@ -1,0 +1,147 @@
+// BM25 keyword search in SQL, scored like the embedded engine (src/search/postings/engine.ts):
+// the same analyzer (stems are computed here, in JS, on both the write and the query side), the
+// same BM25+ (k1 1.2, b 0.75, δ 0.5) with N, df and avgdl over the live passages, coordination
+// (score × distinct question terms matched), and the same typo expansion for question terms found
+// nowhere. Only the order in which floating-point contributions are summed differs, so scores agree
+// to ~1e-12 relative and ranks only differ between exact ties.
+//
+// Scale: each term is one index-only range scan of the postings primary key (term, label) INCLUDE
+// (tf, length), and the matching rows are aggregated per passage. To keep a question with a very
+// common term cheap, the rare terms are scored first (MaxScore, in two queries): every passage that
+// holds a rare term is scored exactly, with the common terms looked up for those passages only; if
+// the k-th score then beats the best any passage holding only common terms could reach, that is the
+// exact answer; otherwise the full aggregation runs. See `KEYWORD_PRUNING`.
+import type pg from "pg";
+import { analyze } from "../../search/postings/analyze.js";
+import { compareCodePoints, TermDictionary, termOrder } from "../../search/postings/dictionary.js";
+import { BM25, FUZZY, idf } from "../../search/postings/engine.js";
+import type { KeywordScored } from "../types.js";
+
+export const KEYWORD_PRUNING = {
+  /** Terms are "common" (not scanned in the first pass) from this document frequency on. */
+  commonDf: 5_000,
+};
+
+interface Spec {
+  term: string;
+  group: number;
+  /** weight × idf. */
+  scale: number;
+  df: number;
+}
+
+const codePoints = (s: string) => [...s].length;
+
+/** Pigeonhole filter: a term within `d` edits of `term` contains one of its d + 1 pieces unchanged. */
+function pieces(term: string, d: number): string[] {
+  const cps = [...term];
+  const out: string[] = [];
+  for (let i = 0; i <= d; i++) out.push(cps.slice(Math.floor((i * cps.length) / (d + 1)), Math.floor(((i + 1) * cps.length) / (d + 1))).join(""));
+  return out.filter((p) => p.length > 0);
+}
+
+/** Dictionary terms within the engine's edit distance of `term` (never `term` itself), nearest first. */
+async function expansions(client: pg.ClientBase, term: string): Promise<Array<{ term: string; distance: number; df: number }>> {
+  const length = codePoints(term);
+  const maxDistance = length >= FUZZY.twoEditsFrom ? 2 : 1;
+  const ps = pieces(term, maxDistance);
+  const { rows } = await client.query<{ term: string; df: number }>(
+    `SELECT term, df FROM terms WHERE df > 0 AND char_length(term) BETWEEN $1 AND $2 AND (${ps.map((_, i) => `strpos(term, $${i + 3}) > 0`).join(" OR ")})`,
+    [length - maxDistance, length + maxDistance, ...ps],
+  );
+  if (rows.length === 0) return [];
+  const order = termOrder(rows.map((r) => r.term));
+  const sorted = order.map((i) => rows[i]!);
+  const dictionary = TermDictionary.fromSorted(sorted.map((r) => r.term));
+  const found = dictionary
+    .fuzzy(term, maxDistance)
+    .filter((m) => m.distance > 0)
+    .map((m) => ({ term: sorted[m.id]!.term, distance: m.distance, df: sorted[m.id]!.df }));
+  found.sort((a, b) => a.distance - b.distance || b.df - a.df || compareCodePoints(a.term, b.term));
+  return found.slice(0, FUZZY.maxExpansions);
+}
+
+/** The weighted terms `question` stands for, as PostingsIndex.expand makes them (fuzzy "missing"). */
+async function specsOf(client: pg.ClientBase, question: string, N: number): Promise<{ specs: Spec[]; queryTerms: number }> {
+  const counts = new Map<string, number>();
+  for (const t of analyze(question)) counts.set(t, (counts.get(t) ?? 0) + 1);
+  if (counts.size === 0) return { specs: [], queryTerms: 0 };
+  const { rows } = await client.query<{ term: string; df: number }>("SELECT term, df FROM terms WHERE term = ANY($1::text[])", [[...counts.keys()]]);
+  const dfs = new Map(rows.map((r) => [r.term, r.df]));
+  const specs: Spec[] = [];
+  let group = 0;
+  for (const [term, qtf] of counts) {
+    const df = dfs.get(term) ?? 0;
+    if (df > 0) specs.push({ term, group, scale: qtf * idf(N, df), df });
+    else if (codePoints(term) >= FUZZY.minLength) {
+      for (const c of await expansions(client, term)) {
+        const L = codePoints(c.term);
+        specs.push({ term: c.term, group, scale: ((qtf * FUZZY.weight * L) / (L + c.distance)) * idf(N, c.df), df: c.df });
+      }
+    }
+    group++;
+  }
+  return { specs, queryTerms: counts.size };
+}
+
+/** Per-row BM25+ contribution of a posting (p.tf, p.length) for a term with factor q.scale. */
+const contribution = (avgdl: number) => {
+  const { k1, b, delta } = BM25;
+  return `q.scale * (${delta}::float8 + p.tf * ${k1 + 1}::float8 / (p.tf + ${k1}::float8 * (${1 - b}::float8 + ${b}::float8 * p.length / ${avgdl}::float8)))`;
+};
+
+const QUERY_TERMS = "SELECT * FROM unnest($1::text[], $2::float8[], $3::int[]) AS q(term, scale, grp)";
+
+/**
+ * The best `k` passages for `question`, best first (ties: lower label). Runs inside the caller's
+ * repeatable-read transaction, so statistics and postings come from one snapshot.
+ */
+export async function keywordSearch(
+  client: pg.ClientBase,
+  question: string,
+  k: number,
+  stats: { passages: number; totalLength: number },
+  allow?: number[],
+): Promise<{ hits: KeywordScored[]; queryTerms: number }> {
+  const N = stats.passages;
+  const { specs, queryTerms } = await specsOf(client, question, N);
+  const limit = Math.max(0, Math.floor(k));
+  if (specs.length === 0 || limit === 0 || N === 0) return { hits: [], queryTerms };
+  const avgdl = stats.totalLength / N;
+  const bm25 = contribution(avgdl);
+  const groupCount = new Set(specs.map((s) => s.group)).size;
+  const filter = allow ? "AND p.label = ANY($4::bigint[])" : "";
+  const params = (list: Spec[]) => [list.map((s) => s.term), list.map((s) => s.scale), list.map((s) => s.group), ...(allow ? [allow] : [])];
+  const toHits = (rows: Array<{ label: string; score: number; matched: number }>) =>
+    rows.map((r) => ({ id: Number(r.label), score: Number(r.score), matched: Number(r.matched) }));
+  const full = async () => {
+    const { rows } = await client.query(
+      `WITH q AS (${QUERY_TERMS})
+       SELECT p.label, sum(${bm25}) * count(DISTINCT q.grp) AS score, count(DISTINCT q.grp) AS matched
+       FROM q JOIN postings p ON p.term = q.term ${filter}
+       GROUP BY p.label ORDER BY score DESC, p.label LIMIT ${limit}`,
+      params(specs),
+    );
+    return toHits(rows);
+  };
+
+  const rare = specs.filter((s) => s.df < KEYWORD_PRUNING.commonDf);
+  const common = specs.filter((s) => s.df >= KEYWORD_PRUNING.commonDf);
+  if (allow || rare.length === 0 || common.length === 0) return { hits: await full(), queryTerms };
+
+  // Pass 1: every passage holding a rare term, scored with all terms (common ones probed by key).
+  const { rows } = await client.query(
+    `WITH q AS (${QUERY_TERMS}),
+     cand AS (SELECT DISTINCT p.label FROM q JOIN postings p ON p.term = q.term WHERE q.term = ANY($4::text[]))
+     SELECT p.label, sum(${bm25}) * count(DISTINCT q.grp) AS score, count(DISTINCT q.grp) AS matched
+     FROM cand JOIN q ON true JOIN postings p ON p.term = q.term AND p.label = cand.label
+     GROUP BY p.label ORDER BY score DESC, p.label LIMIT ${limit}`,
+    [...params(specs), rare.map((s) => s.term)],
+  );
+  const hits = toHits(rows);
+  // A passage with no rare term: each common term adds at most scale·(δ + k1 + 1), times the groups it can match.
+  const commonGroups = new Set(common.map((s) => s.group)).size;
+  const bound = common.reduce((a, s) => a + s.scale * (BM25.delta + BM25.k1 + 1), 0) * Math.min(commonGroups, groupCount);
+  if (hits.length === limit && hits[limit - 1]!.score > bound * (1 + 1e-9)) return { hits, queryTerms };
+  return { hits: await full(), queryTerms };
+}
