@@ -5,12 +5,16 @@
 // nowhere. Only the order in which floating-point contributions are summed differs, so scores agree
 // to ~1e-12 relative and ranks only differ between exact ties.
 //
+// Two statements per question: the statistics (N, avgdl, each term's df) in one, the scoring in
+// the other; each is one consistent snapshot. (A write committing between the two can shift the
+// idf a little for that one question; it never yields an id of a passage that does not exist.)
+//
 // Scale: each term is one index-only range scan of the postings primary key (term, label) INCLUDE
 // (tf, length), and the matching rows are aggregated per passage. To keep a question with a very
-// common term cheap, the rare terms are scored first (MaxScore, in two queries): every passage that
-// holds a rare term is scored exactly, with the common terms looked up for those passages only; if
-// the k-th score then beats the best any passage holding only common terms could reach, that is the
-// exact answer; otherwise the full aggregation runs. See `KEYWORD_PRUNING`.
+// common term cheap, the rare terms go first (MaxScore in SQL): every passage holding a rare term
+// is scored exactly, the common terms probed by key (term, label) for those passages only; if the
+// k-th score then beats the best any passage holding only common terms could reach, that is the
+// exact answer, else the full aggregation runs. See `KEYWORD_PRUNING`.
 import type pg from "pg";
 import { analyze } from "../../search/postings/analyze.js";
 import { compareCodePoints, TermDictionary, termOrder } from "../../search/postings/dictionary.js";
@@ -21,6 +25,9 @@ export const KEYWORD_PRUNING = {
   /** Terms are "common" (not scanned in the first pass) from this document frequency on. */
   commonDf: 5_000,
 };
+
+/** How often each path answered (for the bench and the tests): rare terms first, or the full aggregation. */
+export const keywordPaths = { pruned: 0, full: 0 };
 
 interface Spec {
   term: string;
@@ -41,7 +48,7 @@ function pieces(term: string, d: number): string[] {
 }
 
 /** Dictionary terms within the engine's edit distance of `term` (never `term` itself), nearest first. */
-async function expansions(client: pg.ClientBase, term: string): Promise<Array<{ term: string; distance: number; df: number }>> {
+async function expansions(client: Queryable, term: string): Promise<Array<{ term: string; distance: number; df: number }>> {
   const length = codePoints(term);
   const maxDistance = length >= FUZZY.twoEditsFrom ? 2 : 1;
   const ps = pieces(term, maxDistance);
@@ -61,19 +68,24 @@ async function expansions(client: pg.ClientBase, term: string): Promise<Array<{ 
   return found.slice(0, FUZZY.maxExpansions);
 }
 
-/** The weighted terms `question` stands for, as PostingsIndex.expand makes them (fuzzy "missing"). */
-async function specsOf(client: pg.ClientBase, question: string, N: number): Promise<{ specs: Spec[]; queryTerms: number }> {
+/** The weighted terms `question` stands for, as PostingsIndex.expand makes them (fuzzy "missing"), and the BM25 statistics. */
+async function specsOf(client: Queryable, question: string): Promise<{ specs: Spec[]; queryTerms: number; N: number; avgdl: number }> {
   const counts = new Map<string, number>();
   for (const t of analyze(question)) counts.set(t, (counts.get(t) ?? 0) + 1);
-  if (counts.size === 0) return { specs: [], queryTerms: 0 };
-  const { rows } = await client.query<{ term: string; df: number }>("SELECT term, df FROM terms WHERE term = ANY($1::text[])", [[...counts.keys()]]);
-  const dfs = new Map(rows.map((r) => [r.term, r.df]));
+  const { rows } = await client.query<{ n: string | null; total: string | null; term: string | null; df: number | null }>(
+    `SELECT m.passages AS n, m.total_length AS total, t.term, t.df
+     FROM (SELECT 1) one LEFT JOIN meta m ON true LEFT JOIN terms t ON t.term = ANY($1::text[])`,
+    [[...counts.keys()]],
+  );
+  const N = Number(rows[0]?.n ?? 0);
+  const avgdl = N > 0 ? Number(rows[0]!.total) / N : 1;
+  const dfs = new Map(rows.filter((r) => r.term !== null).map((r) => [r.term!, r.df!]));
   const specs: Spec[] = [];
   let group = 0;
   for (const [term, qtf] of counts) {
     const df = dfs.get(term) ?? 0;
     if (df > 0) specs.push({ term, group, scale: qtf * idf(N, df), df });
-    else if (codePoints(term) >= FUZZY.minLength) {
+    else if (codePoints(term) >= FUZZY.minLength && N > 0) {
       for (const c of await expansions(client, term)) {
         const L = codePoints(c.term);
         specs.push({ term: c.term, group, scale: ((qtf * FUZZY.weight * L) / (L + c.distance)) * idf(N, c.df), df: c.df });
@@ -81,7 +93,7 @@ async function specsOf(client: pg.ClientBase, question: string, N: number): Prom
     }
     group++;
   }
-  return { specs, queryTerms: counts.size };
+  return { specs, queryTerms: counts.size, N, avgdl };
 }
 
 /** Per-row BM25+ contribution of a posting (p.tf, p.length) for a term with factor q.scale. */
@@ -92,56 +104,62 @@ const contribution = (avgdl: number) => {
 
 const QUERY_TERMS = "SELECT * FROM unnest($1::text[], $2::float8[], $3::int[]) AS q(term, scale, grp)";
 
-/**
- * The best `k` passages for `question`, best first (ties: lower label). Runs inside the caller's
- * repeatable-read transaction, so statistics and postings come from one snapshot.
- */
+/** A pool or a client. */
+export type Queryable = Pick<pg.Pool, "query">;
+
+/** The best `k` passages for `question`, best first (ties: lower label); `articleId` restricts them to one article. */
 export async function keywordSearch(
-  client: pg.ClientBase,
+  client: Queryable,
   question: string,
   k: number,
-  stats: { passages: number; totalLength: number },
-  allow?: number[],
+  articleId?: string,
 ): Promise<{ hits: KeywordScored[]; queryTerms: number }> {
-  const N = stats.passages;
-  const { specs, queryTerms } = await specsOf(client, question, N);
+  const { specs, queryTerms, N, avgdl } = await specsOf(client, question);
   const limit = Math.max(0, Math.floor(k));
   if (specs.length === 0 || limit === 0 || N === 0) return { hits: [], queryTerms };
-  const avgdl = stats.totalLength / N;
   const bm25 = contribution(avgdl);
   const groupCount = new Set(specs.map((s) => s.group)).size;
-  const filter = allow ? "AND p.label = ANY($4::bigint[])" : "";
-  const params = (list: Spec[]) => [list.map((s) => s.term), list.map((s) => s.scale), list.map((s) => s.group), ...(allow ? [allow] : [])];
-  const toHits = (rows: Array<{ label: string; score: number; matched: number }>) =>
+  const params = (list: Spec[]) => [list.map((s) => s.term), list.map((s) => s.scale), list.map((s) => s.group)];
+  const toHits = (rows: Array<{ label: string; score: number; matched: string }>) =>
     rows.map((r) => ({ id: Number(r.label), score: Number(r.score), matched: Number(r.matched) }));
   const full = async () => {
+    keywordPaths.full++;
+    const filter = articleId !== undefined ? "JOIN passages ps ON ps.label = p.label AND ps.article_id = $4" : "";
     const { rows } = await client.query(
       `WITH q AS (${QUERY_TERMS})
        SELECT p.label, sum(${bm25}) * count(DISTINCT q.grp) AS score, count(DISTINCT q.grp) AS matched
        FROM q JOIN postings p ON p.term = q.term ${filter}
        GROUP BY p.label ORDER BY score DESC, p.label LIMIT ${limit}`,
-      params(specs),
+      [...params(specs), ...(articleId !== undefined ? [articleId] : [])],
     );
     return toHits(rows);
   };
 
-  const rare = specs.filter((s) => s.df < KEYWORD_PRUNING.commonDf);
-  const common = specs.filter((s) => s.df >= KEYWORD_PRUNING.commonDf);
-  if (allow || rare.length === 0 || common.length === 0) return { hits: await full(), queryTerms };
+  // The rarest terms, until they are no longer rare and hold enough passages to fill the k slots.
+  const byDf = [...specs].sort((a, b) => a.df - b.df);
+  let cut = 0;
+  for (let held = 0; cut < byDf.length && (byDf[cut]!.df < KEYWORD_PRUNING.commonDf || held < 2 * limit); cut++) held += byDf[cut]!.df;
+  const rare = byDf.slice(0, cut);
+  const common = byDf.slice(cut);
+  if (articleId !== undefined || rare.length === 0 || common.length === 0) return { hits: await full(), queryTerms };
 
-  // Pass 1: every passage holding a rare term, scored with all terms (common ones probed by key).
+  // Pass 1: every passage holding a rare term, scored with all terms, each probed by (term, label).
   const { rows } = await client.query(
     `WITH q AS (${QUERY_TERMS}),
-     cand AS (SELECT DISTINCT p.label FROM q JOIN postings p ON p.term = q.term WHERE q.term = ANY($4::text[]))
-     SELECT p.label, sum(${bm25}) * count(DISTINCT q.grp) AS score, count(DISTINCT q.grp) AS matched
-     FROM cand JOIN q ON true JOIN postings p ON p.term = q.term AND p.label = cand.label
-     GROUP BY p.label ORDER BY score DESC, p.label LIMIT ${limit}`,
+     cand AS (SELECT DISTINCT p.label FROM postings p WHERE p.term = ANY($4::text[]))
+     SELECT cand.label, s.score, s.matched FROM cand CROSS JOIN LATERAL (
+       SELECT sum(${bm25}) * count(DISTINCT q.grp) AS score, count(DISTINCT q.grp) AS matched
+       FROM q JOIN postings p ON p.term = q.term AND p.label = cand.label) s
+     ORDER BY s.score DESC, cand.label LIMIT ${limit}`,
     [...params(specs), rare.map((s) => s.term)],
   );
   const hits = toHits(rows);
   // A passage with no rare term: each common term adds at most scale·(δ + k1 + 1), times the groups it can match.
   const commonGroups = new Set(common.map((s) => s.group)).size;
   const bound = common.reduce((a, s) => a + s.scale * (BM25.delta + BM25.k1 + 1), 0) * Math.min(commonGroups, groupCount);
-  if (hits.length === limit && hits[limit - 1]!.score > bound * (1 + 1e-9)) return { hits, queryTerms };
+  if (hits.length === limit && hits[limit - 1]!.score > bound * (1 + 1e-9)) {
+    keywordPaths.pruned++;
+    return { hits, queryTerms };
+  }
   return { hits: await full(), queryTerms };
 }

@@ -179,6 +179,7 @@ export class PgStore implements IndexStore {
             [labels],
           );
           await client.query("DELETE FROM terms WHERE df = 0");
+          await client.query("DELETE FROM passages WHERE article_id = ANY($1::text[])", [touched]);
           await client.query("DELETE FROM articles WHERE id = ANY($1::text[])", [touched]);
           const removed = new Set(changes.remove.filter((id) => !ids.includes(id)));
           stats.articlesRemoved = [...keepOrd.keys()].filter((id) => removed.has(id)).length;
@@ -472,15 +473,7 @@ export class PgSnapshot implements Snapshot {
   }
 
   async keyword(question: string, k: number, filter?: Filter): Promise<{ hits: KeywordScored[]; queryTerms: number }> {
-    return this.store.readTransaction(async (c) => {
-      const m = (await c.query<{ passages: string; total_length: string }>("SELECT passages, total_length FROM meta")).rows[0];
-      const stats = { passages: Number(m?.passages ?? 0), totalLength: Number(m?.total_length ?? 0) };
-      let allow: number[] | undefined;
-      if (filter?.articleId !== undefined) {
-        allow = (await c.query<{ label: string }>("SELECT label FROM passages WHERE article_id = $1", [filter.articleId])).rows.map((r) => Number(r.label));
-      }
-      return keywordSearch(c, question, k, stats, allow);
-    });
+    return keywordSearch(this.store.pool, question, k, filter?.articleId);
   }
 
   async vectors(ids: readonly PassageId[]): Promise<Float32Array[]> {
