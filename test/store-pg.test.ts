@@ -398,6 +398,39 @@ describe("several clients", () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(calls).toBe(1);
   });
+  it("watch() reconnects when its connection drops, and reports a write it missed meanwhile", async () => {
+    const schema = `t_${randomBytes(4).toString("hex")}`;
+    const reader = await openStore(schema);
+    const writer = await openStore(schema);
+    await writer.write(change({ mode: "replace", upsert: [A] }));
+    let calls = 0;
+    const stop = reader.watch(() => calls++);
+    const admin = new pg.Client({ connectionString: server.url });
+    await admin.connect();
+    try {
+      const listening = async () =>
+        (await admin.query("SELECT pid FROM pg_stat_activity WHERE application_name = $1", [`citebot-watch:${schema}`])).rows.map((r) => r.pid as number);
+      const until = async (ok: () => Promise<boolean>, what: string) => {
+        for (const t0 = Date.now(); !(await ok()); await new Promise((r) => setTimeout(r, 100)))
+          if (Date.now() - t0 > 10_000) throw new Error(`timed out: ${what}`);
+      };
+      await until(async () => (await listening()).length === 1, "the watch connection");
+      const [pid] = await listening();
+      await admin.query("SELECT pg_terminate_backend($1)", [pid]);
+      // Written while nobody listens: the re-opened connection must notice it.
+      await writer.write(change({ upsert: [B] }));
+      await until(async () => calls === 1, "onChange after the reconnect");
+      const [again] = await listening();
+      expect(again).toBeDefined();
+      expect(again).not.toBe(pid);
+      // And it listens again.
+      await writer.write(change({ upsert: [C] }));
+      await until(async () => calls === 2, "onChange on the new connection");
+    } finally {
+      stop();
+      await admin.end();
+    }
+  });
 });
 
 describe("connection problems", () => {

@@ -4,6 +4,17 @@
 // on a dedicated connection. Readers query the live tables: a snapshot records the version it was
 // opened at, and as passage labels are never reused (not even by a full rewrite), an id a newer
 // write removed is reported as such instead of naming another passage.
+//
+// Writes: an update deletes and inserts rows under MVCC, so readers keep answering from the old
+// rows until it commits. A replace (new model or settings: rare) truncates the tables and builds
+// the HNSW index after loading the rows, far faster than row by row; TRUNCATE's lock makes readers
+// wait (not fail) until it commits.
+//
+// Relied on: PostgreSQL ≥ 11 (covering indexes with INCLUDE, jsonb, multi-array unnest, pg_notify,
+// advisory locks, `-c` settings in the startup packet) and pgvector ≥ 0.5 (HNSW, vector_cosine_ops,
+// hnsw.ef_search); tested on PostgreSQL 18.3 with pgvector 0.8.2. Session settings (search_path,
+// hnsw.ef_search) travel as startup options, which a PgBouncer in front must pass through
+// (`ignore_startup_parameters` does not: it drops them).
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { analyze } from "../../search/postings/analyze.js";
@@ -17,7 +28,7 @@ export { PgStoreError, redactUrl } from "./connection.js";
 
 export const NOTIFY_CHANNEL = "citebot_index";
 
-/** The HNSW graph pgvector builds; the same shape as the embedded engine's (INDEX_SETTINGS.hnsw). */
+/** The HNSW graph pgvector builds: m as the embedded engine's; ef_construction pgvector's default (recall: scripts/bench/pg.ts). */
 export const PG_HNSW = { m: 16, efConstruction: 64 };
 /** hnsw.ef_search for a dense query: the retriever's ef (256), or k when larger (pgvector's cap: 1000). */
 export const PG_EF_SEARCH = 256;
@@ -320,7 +331,7 @@ export class PgStore implements IndexStore {
     };
     const connect = async () => {
       if (stopped) return;
-      const c = new pg.Client(this.pool.options);
+      const c = new pg.Client({ ...this.pool.options, application_name: `citebot-watch:${this.schema}`.slice(0, 63) });
       client = c;
       const retry = () => {
         if (stopped || client !== c) return;
