@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type PgServer, startPgServer } from "../scripts/pg/server.js";
+import { ensurePgserverInstalled, type PgServer, PgServerError, startPgServer } from "../scripts/pg/server.js";
 import { loadCoreConfig } from "../src/config.js";
 import { loadCorpus } from "../src/corpus/load.js";
 import { splitArticle } from "../src/corpus/split.js";
@@ -454,5 +454,27 @@ describe("connection problems", () => {
     const url = server.url.replace(/^(postgres(?:ql)?:\/\/[^/]*\/)[^?]*/, "$1no_such_db");
     const err = await PgStore.open({ url }).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/no_such_db.*create the database first/);
+  });
+});
+
+describe("the test server's provisioning", () => {
+  it("a missing python3 is an error that says what to install", async () => {
+    const dir = mkTmp("citebot-pgserver-");
+    const err = await ensurePgserverInstalled({ cacheDir: dir, python3: path.join(dir, "no-such-python3") }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PgServerError);
+    expect((err as Error).message).toMatch(/need python3.*apt-get install -y python3 python3-venv/);
+  });
+
+  it("a python3 without its venv module (Debian without python3-venv) is named as such", async () => {
+    const dir = mkTmp("citebot-pgserver-");
+    const fake = path.join(dir, "python3");
+    fs.writeFileSync(
+      fake,
+      '#!/bin/sh\nif [ "$1" = "--version" ]; then echo "Python 3.11.2"; exit 0; fi\necho "The virtual environment was not created successfully because ensurepip is not available." >&2\nexit 1\n',
+      { mode: 0o755 },
+    );
+    const err = await ensurePgserverInstalled({ cacheDir: dir, python3: fake }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/ensurepip is not available.*apt-get install -y python3-venv/);
+    expect(fs.existsSync(path.join(dir, "venv"))).toBe(false);
   });
 });

@@ -17,8 +17,12 @@ const REQUIREMENTS = path.join(ROOT, "scripts", "pg", "requirements.txt");
 const CACHE = path.join(ROOT, ".cache", "pgserver");
 const VENV = path.join(CACHE, "venv");
 const PYTHON = path.join(VENV, "bin", "python");
-/** Written after a successful install; holds the requirements it installed (a change reinstalls). */
-const MARKER = path.join(VENV, ".citebot-installed");
+
+/** Where the server's virtualenv goes, and which python3 creates it (tests point them elsewhere). */
+export interface InstallOptions {
+  cacheDir?: string;
+  python3?: string;
+}
 
 export interface PgServer {
   /** A connection string for node-postgres (Unix socket, user postgres). */
@@ -46,9 +50,9 @@ async function tryRun(file: string, args: string[], timeoutMs: number): Promise<
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One installer at a time across processes (vitest runs test files in parallel forks). */
-async function withInstallLock<T>(fn: () => Promise<T>): Promise<T> {
-  fs.mkdirSync(CACHE, { recursive: true });
-  const lock = path.join(CACHE, "install.lock");
+async function withInstallLock<T>(cache: string, fn: () => Promise<T>): Promise<T> {
+  fs.mkdirSync(cache, { recursive: true });
+  const lock = path.join(cache, "install.lock");
   const deadline = Date.now() + 10 * 60_000;
   for (;;) {
     try {
@@ -69,32 +73,39 @@ async function withInstallLock<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Creates the virtualenv and installs the pinned wheel, unless already done for these requirements. */
-export async function ensurePgserverInstalled(): Promise<void> {
+/** Creates the virtualenv and installs the pinned wheel, unless already done for these requirements. Returns its python. */
+export async function ensurePgserverInstalled(opts: InstallOptions = {}): Promise<string> {
+  const cache = opts.cacheDir ?? CACHE;
+  const venv = path.join(cache, "venv");
+  const python = path.join(venv, "bin", "python");
+  // Written after a successful install; holds the requirements it installed (a change reinstalls).
+  const marker = path.join(venv, ".citebot-installed");
   const wanted = fs.readFileSync(REQUIREMENTS, "utf8");
-  const installed = () => fs.existsSync(PYTHON) && fs.existsSync(MARKER) && fs.readFileSync(MARKER, "utf8") === wanted;
-  if (installed()) return;
-  await withInstallLock(async () => {
+  const installed = () => fs.existsSync(python) && fs.existsSync(marker) && fs.readFileSync(marker, "utf8") === wanted;
+  if (installed()) return python;
+  await withInstallLock(cache, async () => {
     if (installed()) return;
-    const python = await tryRun("python3", ["--version"], 30_000);
-    if (!python.ok) {
+    const python3 = opts.python3 ?? "python3";
+    const version = await tryRun(python3, ["--version"], 30_000);
+    if (!version.ok) {
       throw new PgServerError(
         "The PostgreSQL tests need python3 to install their server (or set DATABASE_URL to a PostgreSQL ≥ 15 with pgvector). " +
           "Install it: apt-get install -y python3 python3-venv",
       );
     }
-    fs.rmSync(VENV, { recursive: true, force: true });
-    const venv = await tryRun("python3", ["-m", "venv", VENV], 120_000);
-    if (!venv.ok) {
-      fs.rmSync(VENV, { recursive: true, force: true });
+    fs.rmSync(venv, { recursive: true, force: true });
+    const made = await tryRun(python3, ["-m", "venv", venv], 120_000);
+    if (!made.ok) {
+      fs.rmSync(venv, { recursive: true, force: true });
       throw new PgServerError(
-        `python3 -m venv failed (${venv.out.trim().split("\n").pop()}). Install the venv module: apt-get install -y python3-venv (Debian/Ubuntu), or set DATABASE_URL.`,
+        `python3 -m venv failed (${made.out.trim().split("\n").pop()}). Install the venv module: apt-get install -y python3-venv (Debian/Ubuntu), or set DATABASE_URL.`,
       );
     }
-    const pip = await tryRun(PYTHON, ["-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", REQUIREMENTS], 15 * 60_000);
+    const pip = await tryRun(python, ["-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", REQUIREMENTS], 15 * 60_000);
     if (!pip.ok) throw new PgServerError(`pip could not install ${path.relative(ROOT, REQUIREMENTS)} from PyPI:\n${pip.out.trim()}`);
-    fs.writeFileSync(MARKER, wanted);
+    fs.writeFileSync(marker, wanted);
   });
+  return python;
 }
 
 const START = "import sys, pgserver; pgserver.get_server(sys.argv[1], cleanup_mode=None)";
