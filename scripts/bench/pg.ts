@@ -1,7 +1,7 @@
 // PostgreSQL + pgvector store (src/store/pg) against the exact in-memory reference (MemorySnapshot)
 // at --rows passages (default 100k):
 //
-//   npx tsx scripts/bench/pg.ts [--rows 100000] [--queries 200] [--json out.json]
+//   npx tsx scripts/bench/pg.ts [--rows 100000] [--queries 200] [--ef-construction 64] [--json out.json]
 //
 // Uses DATABASE_URL's server, or starts one from the pinned wheel (scripts/pg/server.ts) and
 // stops it at the end (also on Ctrl+C). The rows are synthetic, shaped like real ones:
@@ -9,7 +9,8 @@
 //   110k-word vocabulary (models/glove-sif-100d, ordered by frequency in news text), so document
 //   frequencies fall off as in real text;
 // - vectors: the default model's (384-d) real embeddings of every sentence the repository ships
-//   (corpus/, test/fixtures/) and of the evaluation questions, two at a time summed, plus Gaussian
+//   (corpus/, test/fixtures/) and of the evaluation sets' questions and answers (test/eval/), two
+//   at a time summed, plus Gaussian
 //   noise (σ 0.025 per dimension), re-normalised: a continuum between real embeddings, not clusters.
 //   Words and vectors are not related (only speed and recall are measured, not answer quality).
 // Dense queries: the evaluation questions' embeddings and fresh blends, half each; keyword queries:
@@ -41,6 +42,7 @@ import { argValue, median, percentile, questionsFromPassages, ROOT, readQuestion
 const ROWS = Number(argValue("--rows") ?? 100_000);
 const QUERIES = Number(argValue("--queries") ?? 200);
 const JSON_OUT = argValue("--json");
+const EF_CONSTRUCTION = argValue("--ef-construction");
 const K = 50;
 const PER_ARTICLE = 20;
 const SIGMA = 0.025;
@@ -174,8 +176,18 @@ async function main(): Promise<void> {
     for (const dir of [SHIPPED_CORPUS, path.join(ROOT, "test", "fixtures", "extra-corpus"), path.join(ROOT, "test", "fixtures", "kinds-corpus")]) {
       for (const a of (await loadCorpus(dir)).articles) sentences.push(...splitArticle(a).map((p) => p.text));
     }
+    // Every question set's questions and answers: more real vectors to blend.
+    for (const f of fs.readdirSync(path.join(ROOT, "test", "eval")).filter((f) => f.endsWith(".jsonl"))) {
+      for (const line of fs
+        .readFileSync(path.join(ROOT, "test", "eval", f), "utf8")
+        .split("\n")
+        .filter(Boolean)) {
+        const item = JSON.parse(line) as { question: string; answers?: string[] };
+        sentences.push(item.question, ...(item.answers ?? []));
+      }
+    }
     const evalQuestions = readQuestions();
-    say(`embedding ${sentences.length} shipped sentences and ${evalQuestions.length} questions (${embedder.modelId}, ${dim}-d)…`);
+    say(`embedding ${sentences.length} shipped sentences, questions and answers and ${evalQuestions.length} questions (${embedder.modelId}, ${dim}-d)…`);
     const realVectors = [...(await embedder.embed(sentences)), ...(await embedder.embed(evalQuestions))];
     const questionVectors = realVectors.slice(sentences.length);
     await embedder.close();
@@ -204,6 +216,7 @@ async function main(): Promise<void> {
     const memoryBuild = ms(t0) / 1000;
     const memoryMb = (process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers - heap0) / 2 ** 20;
 
+    if (EF_CONSTRUCTION) PG_HNSW.efConstruction = Number(EF_CONSTRUCTION);
     say("postgres: writing (one transaction, HNSW built after the rows)…");
     const store = await PgStore.open({ url: server.url, schema: SCHEMA, maxConnections: 1 });
     stores.push(store);
@@ -223,7 +236,7 @@ async function main(): Promise<void> {
     const memKeyword = await keyword(ref);
     const paths0 = { ...keywordPaths };
     const pgKeyword = await keyword(pgSnap);
-    const pruned = (keywordPaths.pruned - paths0.pruned) / (keywordPaths.pruned - paths0.pruned + keywordPaths.full - paths0.full);
+    const paths = Object.fromEntries(Object.entries(keywordPaths).map(([k, v]) => [k, v - paths0[k as keyof typeof paths0]]));
 
     let recall = 0;
     for (const q of denseQueries) {
@@ -299,7 +312,7 @@ async function main(): Promise<void> {
       keyword_ms: { postgres: pgKeyword, memory: memKeyword },
       recall_at_10: round(recall, 4),
       keyword_top10_identical: round(sameTop10 / questions.length, 3),
-      keyword_answered_by_rare_terms_first: round(pruned, 3),
+      keyword_paths: paths,
       concurrent_4_clients: {
         question_ms: stats(latencies),
         questions_per_s: round(latencies.length / concurrentWall, 1),

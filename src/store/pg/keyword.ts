@@ -26,8 +26,12 @@ export const KEYWORD_PRUNING = {
   commonDf: 5_000,
 };
 
-/** How often each path answered (for the bench and the tests): rare terms first, or the full aggregation. */
-export const keywordPaths = { pruned: 0, full: 0 };
+/**
+ * How each question was answered (for the bench and the tests): `direct` the full aggregation, with
+ * no common term to leave out; `pruned` rare terms first; `fallback` rare terms first fell short
+ * (the k-th score did not beat the common terms' bound) and the full aggregation ran after it.
+ */
+export const keywordPaths = { direct: 0, pruned: 0, fallback: 0 };
 
 interface Spec {
   term: string;
@@ -123,7 +127,6 @@ export async function keywordSearch(
   const toHits = (rows: Array<{ label: string; score: number; matched: string }>) =>
     rows.map((r) => ({ id: Number(r.label), score: Number(r.score), matched: Number(r.matched) }));
   const full = async () => {
-    keywordPaths.full++;
     const filter = articleId !== undefined ? "JOIN passages ps ON ps.label = p.label AND ps.article_id = $4" : "";
     const { rows } = await client.query(
       `WITH q AS (${QUERY_TERMS})
@@ -141,7 +144,10 @@ export async function keywordSearch(
   for (let held = 0; cut < byDf.length && (byDf[cut]!.df < KEYWORD_PRUNING.commonDf || held < 2 * limit); cut++) held += byDf[cut]!.df;
   const rare = byDf.slice(0, cut);
   const common = byDf.slice(cut);
-  if (articleId !== undefined || rare.length === 0 || common.length === 0) return { hits: await full(), queryTerms };
+  if (articleId !== undefined || rare.length === 0 || common.length === 0) {
+    keywordPaths.direct++;
+    return { hits: await full(), queryTerms };
+  }
 
   // Pass 1: every passage holding a rare term, scored with all terms, each probed by (term, label).
   const { rows } = await client.query(
@@ -161,5 +167,6 @@ export async function keywordSearch(
     keywordPaths.pruned++;
     return { hits, queryTerms };
   }
+  keywordPaths.fallback++;
   return { hits: await full(), queryTerms };
 }
