@@ -1,7 +1,7 @@
 // PostgreSQL + pgvector store (src/store/pg) against the exact in-memory reference (MemorySnapshot)
 // at --rows passages (default 100k):
 //
-//   npx tsx scripts/bench/pg.ts [--rows 100000] [--queries 200] [--ef-construction 64] [--json out.json]
+//   npx tsx scripts/bench/pg.ts [--rows 100000] [--queries 200] [--ef-construction 128] [--json out.json]
 //
 // Uses DATABASE_URL's server, or starts one from the pinned wheel (scripts/pg/server.ts) and
 // stops it at the end (also on Ctrl+C). The rows are synthetic, shaped like real ones:

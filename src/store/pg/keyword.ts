@@ -21,9 +21,15 @@ import { compareCodePoints, TermDictionary, termOrder } from "../../search/posti
 import { BM25, FUZZY, idf } from "../../search/postings/engine.js";
 import type { KeywordScored } from "../types.js";
 
+/**
+ * When rare terms go first. Pass 1 probes every (candidate, term) pair by key, so it pays only when
+ * the candidates are few and the terms it leaves out hold many more postings than that.
+ */
 export const KEYWORD_PRUNING = {
-  /** Terms are "common" (not scanned in the first pass) from this document frequency on. */
-  commonDf: 5_000,
+  /** The rarest terms whose document frequencies add up to at most this are the rare ones… */
+  candidateBudget: 2_000,
+  /** …and they go first only if the other terms hold at least this many times more postings. */
+  minGain: 8,
 };
 
 /**
@@ -138,13 +144,15 @@ export async function keywordSearch(
     return toHits(rows);
   };
 
-  // The rarest terms, until they are no longer rare and hold enough passages to fill the k slots.
+  // The rarest terms, while their postings fit the candidate budget.
   const byDf = [...specs].sort((a, b) => a.df - b.df);
   let cut = 0;
-  for (let held = 0; cut < byDf.length && (byDf[cut]!.df < KEYWORD_PRUNING.commonDf || held < 2 * limit); cut++) held += byDf[cut]!.df;
+  let held = 0;
+  while (cut < byDf.length && held + byDf[cut]!.df <= KEYWORD_PRUNING.candidateBudget) held += byDf[cut++]!.df;
   const rare = byDf.slice(0, cut);
   const common = byDf.slice(cut);
-  if (articleId !== undefined || rare.length === 0 || common.length === 0) {
+  const left = common.reduce((a, s) => a + s.df, 0);
+  if (articleId !== undefined || rare.length === 0 || common.length === 0 || held < limit || left < KEYWORD_PRUNING.minGain * held) {
     keywordPaths.direct++;
     return { hits: await full(), queryTerms };
   }
