@@ -284,8 +284,9 @@ export class PgStore implements IndexStore {
         await client.query(
           `CREATE INDEX passages_embedding ON passages USING hnsw (embedding vector_cosine_ops) WITH (m = ${PG_HNSW.m}, ef_construction = ${PG_HNSW.efConstruction})`,
         );
+        // Fresh statistics for the planner; after an update autovacuum keeps them current.
+        await client.query("ANALYZE passages, postings, terms");
       }
-      await client.query("ANALYZE passages, postings, terms");
 
       const version = newVersion();
       const articles = Number((await client.query<{ n: string }>("SELECT count(*) AS n FROM articles")).rows[0]!.n);
