@@ -444,6 +444,9 @@ describe("connection problems", () => {
     const wrong = await PgStore.open({ url: "mysql://bob:hunter2@db/x" }).catch((e: unknown) => e);
     expect((wrong as Error).message).toMatch(/must start with postgresql:\/\//);
     expect((wrong as Error).message).not.toContain("hunter2");
+    const broken = await PgStore.open({ url: "postgresql://u:sec@ret@[bad/db" }).catch((e: unknown) => e);
+    expect((broken as Error).message).toMatch(/^DATABASE_URL is not a valid connection URL \(postgresql:\/\/u:\*\*\*@\[bad\/db\)/);
+    expect((broken as Error).message).not.toMatch(/sec|ret@/);
     expect(redactUrl("postgres://u:p%40ss@h/db?sslmode=require&password=zz")).toBe("postgres://u:***@h/db?sslmode=require&password=***");
     // A Unix-socket URL (no host) is not a WHATWG URL, and is redacted all the same.
     expect(redactUrl("postgresql://u:pw@/db?host=/tmp/x")).toBe("postgresql://u:***@/db?host=/tmp/x");

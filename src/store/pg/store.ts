@@ -99,7 +99,12 @@ export class PgStore implements IndexStore {
   static async open(options: PgStoreOptions): Promise<PgStore> {
     const schema = options.schema ?? "citebot";
     const config = poolConfig(options, options.maxConnections ?? 4);
-    const first = new pg.Client(config);
+    let first: pg.Client;
+    try {
+      first = new pg.Client(config);
+    } catch (err) {
+      throw new PgStoreError(`DATABASE_URL is not a valid connection URL (${describeTarget(config)}): ${(err as Error).message}`, { cause: err });
+    }
     first.on("error", () => {});
     try {
       await first.connect();
