@@ -99,6 +99,28 @@ describe("migrations", () => {
     }
   });
 
+  it("a role without CREATE rights (a bot's) opens an up-to-date store and reads it", async () => {
+    const schema = `t_${randomBytes(4).toString("hex")}`;
+    const role = `bot_${randomBytes(4).toString("hex")}`;
+    const owner = await openStore(schema);
+    await owner.write(change({ mode: "replace", upsert: [A, B] }));
+    // No CREATE on the database (PostgreSQL's default for a new role): only what a reader needs.
+    await owner.pool.query(`CREATE ROLE ${role} LOGIN PASSWORD 'pw'`);
+    await owner.pool.query(`GRANT USAGE ON SCHEMA "${schema}" TO ${role}; GRANT SELECT ON ALL TABLES IN SCHEMA "${schema}" TO ${role}`);
+    const url = server.url.replace(/^(postgres(?:ql)?:\/\/)[^@/]*@/, `$1${role}:pw@`);
+    const bot = await PgStore.open({ url, schema });
+    try {
+      const snap = (await bot.current())!;
+      expect(snap.info.passages).toBe(4);
+      expect((await snap.keyword("cybersecurity", 5)).hits.map((h) => h.id).sort()).toEqual([0, 3]);
+      // It could not have created anything: a fresh schema fails, with PostgreSQL's reason.
+      await expect(PgStore.open({ url, schema: `${schema}_new` })).rejects.toThrow(/permission denied/);
+    } finally {
+      await bot.close();
+      await owner.pool.query(`DROP OWNED BY ${role}; DROP ROLE ${role}`);
+    }
+  });
+
   it("ship as numbered .sql files that use no PostgreSQL-18-only syntax we know of", () => {
     const dir = path.join(ROOT, "src", "store", "pg", "migrations");
     const files = fs.readdirSync(dir);

@@ -38,6 +38,16 @@ const olderThan = (v: string, min: number[]) => {
  * Returns the versions applied now, and the schema pgvector lives in (for search_path).
  */
 export async function migrate(client: pg.ClientBase, schema: string, migrations = listMigrations()): Promise<{ applied: number[]; vectorSchema: string }> {
+  // Up to date already: no DDL and no lock, so a role that may only read and write the tables (a
+  // bot's) opens the store too.
+  const ext = await client.query<{ extversion: string; schema: string }>(
+    "SELECT e.extversion, n.nspname AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vector'",
+  );
+  const present = await client.query<{ present: boolean }>("SELECT to_regclass($1) IS NOT NULL AS present", [`${ident(schema)}.schema_migrations`]);
+  if (ext.rows[0] && !olderThan(ext.rows[0].extversion, MIN_PGVECTOR) && present.rows[0]!.present) {
+    const done = new Set((await client.query<{ version: number }>(`SELECT version FROM ${ident(schema)}.schema_migrations`)).rows.map((r) => r.version));
+    if (migrations.every((m) => done.has(m.version))) return { applied: [], vectorSchema: ext.rows[0].schema };
+  }
   await client.query("BEGIN");
   try {
     // One migrator at a time, across processes (CREATE EXTENSION races too).
