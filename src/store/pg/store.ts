@@ -19,7 +19,7 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { analyze } from "../../search/postings/analyze.js";
 import type { Article, Passage } from "../../types.js";
-import type { ArticleRows, Changes, Filter, IndexStore, KeywordScored, PassageId, Scored, Snapshot, SnapshotInfo, WriteStats } from "../types.js";
+import type { Changes, Filter, IndexStore, KeywordScored, PassageId, Scored, Snapshot, SnapshotInfo, WriteStats } from "../types.js";
 import { connectionError, describeTarget, ident, PgStoreError, poolConfig, scrub } from "./connection.js";
 import { keywordSearch } from "./keyword.js";
 import { migrate } from "./migrate.js";
@@ -397,7 +397,7 @@ export class PgStore implements IndexStore {
     }
   }
 
-  /** A message naming the store's target with any password removed. */
+  /** `message` (a driver error's, say) with the connection string's password replaced by ***, for logs. */
   scrub(message: string): string {
     return scrub(message, this.config.connectionString);
   }
@@ -513,5 +513,3 @@ export class PgSnapshot implements Snapshot {
 
   async close(): Promise<void> {}
 }
-
-export type { ArticleRows };
