@@ -82,6 +82,20 @@ export const VARIABLES = {
     help: "base URL of a model hub mirror for EMBED_MODEL downloads",
     problem: "EMBED_REMOTE_HOST must be a URL such as http://127.0.0.1:8080/",
   },
+  STORE: {
+    group: "core",
+    schema: z.enum(["files", "postgres"]),
+    default: "files",
+    help: "where the index lives: files (under DATA_DIR, no server) or postgres (DATABASE_URL, shared by every bot)",
+    problem: "STORE must be files or postgres.",
+  },
+  DATABASE_URL: {
+    group: "core",
+    schema: z.string().regex(/^postgres(ql)?:\/\/\S*$/i),
+    default: "unset (needed when STORE=postgres)",
+    help: "PostgreSQL ≥ 15 with pgvector ≥ 0.5, as postgresql://user:password@host:5432/database",
+    problem: "DATABASE_URL must be a PostgreSQL connection URL such as postgresql://user:password@host:5432/citebot (no spaces).",
+  },
   DEBUG: {
     group: "core",
     schema: z.string(),
@@ -322,6 +336,8 @@ export interface CoreConfig {
   DATA_DIR: string;
   EMBED_MODEL: string;
   EMBED_REMOTE_HOST?: string;
+  STORE: "files" | "postgres";
+  DATABASE_URL?: string;
   DEBUG: boolean;
   NO_COLOR: boolean;
 }
@@ -329,12 +345,16 @@ export interface CoreConfig {
 /** The settings every command uses. Reads .env first when `source` is the process environment. */
 export function loadCoreConfig(source: NodeJS.ProcessEnv = envWithDotenv()): CoreConfig {
   const { values, problems } = readEnv("core", source);
+  if (values.STORE === "postgres" && !values.DATABASE_URL && !problems.some((p) => p.startsWith("DATABASE_URL")))
+    problems.push("STORE=postgres needs DATABASE_URL, such as postgresql://user:password@host:5432/citebot.");
   if (problems.length) throw new ConfigError(problems);
   return {
     CORPUS_DIR: values.CORPUS_DIR ?? path.join(PROJECT_ROOT, "corpus"),
     DATA_DIR: values.DATA_DIR ?? path.join(PROJECT_ROOT, "data"),
     EMBED_MODEL: values.EMBED_MODEL ?? DEFAULT_EMBED_MODEL,
     EMBED_REMOTE_HOST: values.EMBED_REMOTE_HOST,
+    STORE: values.STORE ?? "files",
+    DATABASE_URL: values.DATABASE_URL,
     DEBUG: values.DEBUG !== undefined,
     NO_COLOR: values.NO_COLOR !== undefined,
   };

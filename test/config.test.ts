@@ -27,6 +27,8 @@ describe("the variables", () => {
       DATA_DIR: path.join(ROOT, "data"),
       EMBED_MODEL: "all-MiniLM-L6-v2",
       EMBED_REMOTE_HOST: undefined,
+      STORE: "files",
+      DATABASE_URL: undefined,
       DEBUG: false,
       NO_COLOR: false,
     });
@@ -52,6 +54,8 @@ describe("the variables", () => {
     const token = "MTA4NzY1NDMyMTA5ODc2NTQzMg.GhIjKl.secret_part-of-the-token";
     const bad: Partial<Record<VariableName, string>> = {
       EMBED_REMOTE_HOST: token,
+      STORE: token,
+      DATABASE_URL: `postgresql://u:${token} x@h/db`,
       LOG_LEVEL: token,
       LOG_FORMAT: token,
       DISCORD_CLIENT_ID: token,
@@ -83,6 +87,26 @@ describe("the variables", () => {
     expect(problems.map((p) => p.split(" ")[0]).sort()).toEqual(Object.keys(bad).sort());
     for (const p of problems) expect(p).not.toContain("secret_part");
     expect(() => loadBotConfig(bad)).toThrow(BotConfigError);
+  });
+});
+
+describe("STORE and DATABASE_URL", () => {
+  it("postgres needs a URL; the URL is kept as given and never echoed when bad", () => {
+    expect(() => loadCoreConfig({ STORE: "postgres" })).toThrow(/^STORE=postgres needs DATABASE_URL/);
+    const url = "postgresql://citebot:pw@127.0.0.1:5432/citebot";
+    expect(loadCoreConfig({ STORE: "postgres", DATABASE_URL: url })).toMatchObject({ STORE: "postgres", DATABASE_URL: url });
+    expect(() => loadCoreConfig({ STORE: "postgres", DATABASE_URL: "mysql://u:hunter2@h/db" })).toThrow(
+      /^DATABASE_URL must be a PostgreSQL connection URL[^\n]*$/,
+    );
+    const err = (() => {
+      try {
+        loadCoreConfig({ DATABASE_URL: "mysql://u:hunter2@h/db" });
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(err?.message).toMatch(/^DATABASE_URL must be/);
+    expect(err?.message).not.toContain("hunter2");
   });
 });
 
