@@ -59,7 +59,7 @@ export class Citebot {
     if (corpus.articles.length === 0) throw emptyCorpus(corpusDir, corpus.skipped);
     const remoteHost = opts.remoteHost ?? config.EMBED_REMOTE_HOST;
     const embedder = opts.embedder ?? (await TransformersEmbedder.load({ model: opts.model ?? config.EMBED_MODEL, remoteHost }));
-    const store = openStore(indexDir, { onProgress: opts.onProgress, ...opts.store });
+    const store = await openStore(indexDir, { onProgress: opts.onProgress, ...opts.store });
     const { snapshot, status } = await openSnapshot(store, corpus.articles, embedder, opts.onProgress);
     const full: OpenStatus = { ...status, skipped: corpus.skipped };
     opts.onStatus?.(full);

@@ -35,7 +35,7 @@ async function run(req: ChildBuildRequest): Promise<void> {
     lastStage = stage;
     void send({ type: "progress", done, total, stage });
   };
-  const store = openStore(req.indexDir, { onProgress });
+  const store = await openStore(req.indexDir, { onProgress });
   const { snapshot, status } = await openSnapshot(store, corpus.articles, embedder, onProgress, (article) =>
     send({ type: "stage", stage: `splitting ${article.file} into sentences` }),
   );

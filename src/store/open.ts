@@ -1,5 +1,7 @@
 // How the core opens its index: which store serves a corpus's index folder, when a snapshot is
 // stale for a corpus, and the plan that brings it up to date. The one place where the engine is chosen.
+
+import { loadCoreConfig } from "../config.js";
 import type { Embedder } from "../embed/embedder.js";
 import { INDEX_SETTINGS, modelKey, type Progress } from "../index/build.js";
 import { hashSettings } from "../index/store.js";
@@ -16,11 +18,25 @@ export const SETTINGS_HASH = hashSettings(INDEX_SETTINGS);
 export type StoreOptions = FileStoreOptions & {
   /** Told when the vector index is being built (stage "index": 0 of 1 at the start, 1 of 1 when done). */
   onProgress?: Progress;
+  /** Which engine (default: STORE from the environment): the index folder, or PostgreSQL at `databaseUrl` (default DATABASE_URL). */
+  kind?: "files" | "postgres";
+  databaseUrl?: string;
+  /** The PostgreSQL schema holding the index (default "citebot": one corpus per schema). */
+  schema?: string;
 };
 
-/** The store of a corpus's index folder (`indexDirFor(dataDir, corpusDir)`). */
-export function openStore(indexDir: string, opts: StoreOptions = {}): IndexStore {
-  const { onProgress, onStage, ...rest } = opts;
+/**
+ * The store serving a corpus: its index folder (`indexDirFor(dataDir, corpusDir)`) with the
+ * embedded engine, or with STORE=postgres the database every bot process shares.
+ */
+export async function openStore(indexDir: string, opts: StoreOptions = {}): Promise<IndexStore> {
+  const { onProgress, onStage, kind, databaseUrl, schema, ...rest } = opts;
+  const config = kind === undefined || (kind === "postgres" && databaseUrl === undefined) ? loadCoreConfig() : undefined;
+  if ((kind ?? config?.STORE) === "postgres") {
+    // Loaded only when used: a files-only install never opens a connection.
+    const { PgStore } = await import("./pg/store.js");
+    return PgStore.open({ url: databaseUrl ?? config?.DATABASE_URL, ...(schema ? { schema } : {}) });
+  }
   return new FileStore(indexDir, {
     ...rest,
     onStage: (stage) => {
