@@ -96,6 +96,13 @@ export const VARIABLES = {
     help: "PostgreSQL ≥ 15 with pgvector ≥ 0.5, as postgresql://user:password@host:5432/database",
     problem: "DATABASE_URL must be a PostgreSQL connection URL such as postgresql://user:password@host:5432/citebot (no spaces).",
   },
+  PG_SCHEMA: {
+    group: "core",
+    schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/),
+    default: "citebot",
+    help: "the PostgreSQL schema holding the index (one corpus per schema)",
+    problem: "PG_SCHEMA must be a lower-case PostgreSQL name: letters, digits and _ (at most 63), not starting with a digit.",
+  },
   DEBUG: {
     group: "core",
     schema: z.string(),
@@ -338,6 +345,7 @@ export interface CoreConfig {
   EMBED_REMOTE_HOST?: string;
   STORE: "files" | "postgres";
   DATABASE_URL?: string;
+  PG_SCHEMA: string;
   DEBUG: boolean;
   NO_COLOR: boolean;
 }
@@ -355,6 +363,7 @@ export function loadCoreConfig(source: NodeJS.ProcessEnv = envWithDotenv()): Cor
     EMBED_REMOTE_HOST: values.EMBED_REMOTE_HOST,
     STORE: values.STORE ?? "files",
     DATABASE_URL: values.DATABASE_URL,
+    PG_SCHEMA: values.PG_SCHEMA ?? "citebot",
     DEBUG: values.DEBUG !== undefined,
     NO_COLOR: values.NO_COLOR !== undefined,
   };

@@ -29,6 +29,7 @@ describe("the variables", () => {
       EMBED_REMOTE_HOST: undefined,
       STORE: "files",
       DATABASE_URL: undefined,
+      PG_SCHEMA: "citebot",
       DEBUG: false,
       NO_COLOR: false,
     });

@@ -21,7 +21,7 @@ export type StoreOptions = FileStoreOptions & {
   /** Which engine (default: STORE from the environment): the index folder, or PostgreSQL at `databaseUrl` (default DATABASE_URL). */
   kind?: "files" | "postgres";
   databaseUrl?: string;
-  /** The PostgreSQL schema holding the index (default "citebot": one corpus per schema). */
+  /** The PostgreSQL schema holding the index (default PG_SCHEMA: one corpus per schema). */
   schema?: string;
 };
 
@@ -31,11 +31,11 @@ export type StoreOptions = FileStoreOptions & {
  */
 export async function openStore(indexDir: string, opts: StoreOptions = {}): Promise<IndexStore> {
   const { onProgress, onStage, kind, databaseUrl, schema, ...rest } = opts;
-  const config = kind === undefined || (kind === "postgres" && databaseUrl === undefined) ? loadCoreConfig() : undefined;
+  const config = kind === undefined || (kind === "postgres" && (databaseUrl === undefined || schema === undefined)) ? loadCoreConfig() : undefined;
   if ((kind ?? config?.STORE) === "postgres") {
     // Loaded only when used: a files-only install never opens a connection.
     const { PgStore } = await import("./pg/store.js");
-    return PgStore.open({ url: databaseUrl ?? config?.DATABASE_URL, ...(schema ? { schema } : {}) });
+    return PgStore.open({ url: databaseUrl ?? config?.DATABASE_URL, schema: schema ?? config?.PG_SCHEMA });
   }
   return new FileStore(indexDir, {
     ...rest,
