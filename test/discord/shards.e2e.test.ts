@@ -170,6 +170,8 @@ describe.each(E2E_STORES)("citebot bot --shards auto: two shard processes on the
     await Promise.race([emu.waitForShards(2, 170_000), early]);
     // Connected is not yet ready: each shard logs "bot ready" once its guilds have arrived.
     await Promise.race([waitUntil(() => logs().filter((l) => l.msg === "bot ready").length === 2, 60_000, "both shards ready"), early]);
+    // The manager hears of it over IPC a moment later.
+    await Promise.race([waitUntil(() => logs().some((l) => l.msg === "all shards connected"), 30_000, "the manager saw both shards"), early]);
     early.catch(() => undefined);
   }, 180_000);
 
