@@ -1,13 +1,16 @@
 // The core in one object: open a corpus (loading or building its index), then ask it questions.
 // The CLI, the bot and the tests all go through this class.
 
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { loadCoreConfig } from "./config.js";
-import { CorpusError, loadCorpus, type SkippedFile } from "./corpus/load.js";
+import { CorpusError, corpusFingerprint, loadCorpus, type SkippedFile } from "./corpus/load.js";
 import { type Embedder, TransformersEmbedder } from "./embed/embedder.js";
 import type { BuildStats, Progress } from "./index/build.js";
 import { buildInChild, type ChildBuildOptions } from "./index/isolated.js";
 import { IndexError, indexDirFor } from "./index/store.js";
 import { rootLogger } from "./log.js";
+import { PROJECT_ROOT } from "./paths.js";
 import { type Evidence, Retriever, type RetrieverSettings } from "./search/retriever.js";
 import { incompatibility, openStore, planChanges, type StoreOptions, staleReason } from "./store/open.js";
 import { hasProbe, type IndexProbeResult } from "./store/probe.js";
@@ -55,13 +58,25 @@ export class Citebot {
     const config = loadCoreConfig();
     const corpusDir = opts.corpusDir ?? config.CORPUS_DIR;
     const indexDir = indexDirFor(opts.dataDir ?? config.DATA_DIR, corpusDir);
-    const corpus = await loadCorpus(corpusDir);
-    if (corpus.articles.length === 0) throw emptyCorpus(corpusDir, corpus.skipped);
+    const fingerprint = await corpusFingerprint(corpusDir).catch(() => undefined);
     const remoteHost = opts.remoteHost ?? config.EMBED_REMOTE_HOST;
     const embedder = opts.embedder ?? (await TransformersEmbedder.load({ model: opts.model ?? config.EMBED_MODEL, remoteHost }));
     const store = await openStore(indexDir, { onProgress: opts.onProgress, ...opts.store });
-    const { snapshot, status } = await openSnapshot(store, corpus.articles, embedder, opts.onProgress);
-    const full: OpenStatus = { ...status, skipped: corpus.skipped };
+    // The files are as they were when the current version was made from them: no need to read them.
+    const unchanged = fingerprint ? await unchangedSince(indexDir, fingerprint, store, embedder) : undefined;
+    let full: OpenStatus;
+    let snapshot: Snapshot;
+    if (unchanged) {
+      snapshot = unchanged.snapshot;
+      full = { index: "loaded", skipped: unchanged.skipped };
+    } else {
+      const corpus = await loadCorpus(corpusDir);
+      if (corpus.articles.length === 0) throw emptyCorpus(corpusDir, corpus.skipped);
+      const opened = await openSnapshot(store, corpus.articles, embedder, opts.onProgress);
+      snapshot = opened.snapshot;
+      full = { ...opened.status, skipped: corpus.skipped };
+      if (fingerprint) writeCorpusStamp(indexDir, { fingerprint, version: snapshot.info.version, skipped: corpus.skipped });
+    }
     opts.onStatus?.(full);
     const retriever = await Retriever.open(snapshot, embedder, opts.retriever);
     if (retriever.calibration === "default") {
@@ -204,8 +219,10 @@ export class Citebot {
 
   /** Re-reads the corpus and swaps in a new index when the articles changed, in this process (CLI, tests). */
   async reload(onProgress?: Progress): Promise<OpenStatus> {
+    const fingerprint = await corpusFingerprint(this.corpusDir).catch(() => undefined);
     const corpus = await loadCorpus(this.corpusDir);
     const { snapshot, status } = await openSnapshot(this.store, corpus.articles, this.embedder, onProgress);
+    if (fingerprint) writeCorpusStamp(this.indexDir, { fingerprint, version: snapshot.info.version, skipped: corpus.skipped });
     if (snapshot.info.version !== this.version) await this.swap(snapshot);
     else await snapshot.close();
     return { ...status, skipped: corpus.skipped };
@@ -301,4 +318,56 @@ function countingEmbedder(inner: Embedder): Embedder & { count: number } {
     embedTokens: (texts: string[]) => inner.embedTokens(texts),
   };
   return counted;
+}
+
+/** What `corpus-stamp.json` in the index folder remembers: the corpus files a version was made from. */
+interface CorpusStamp {
+  /** corpusFingerprint() of the corpus folder, and the citebot version that read it (parsers change). */
+  fingerprint: string;
+  citebot: string;
+  /** The snapshot made from exactly these files. */
+  version: string;
+  skipped: SkippedFile[];
+}
+
+const STAMP_FILE = "corpus-stamp.json";
+const CITEBOT_VERSION = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")) as { version: string }).version;
+
+function writeCorpusStamp(indexDir: string, stamp: Omit<CorpusStamp, "citebot">): void {
+  try {
+    const file = path.join(indexDir, STAMP_FILE);
+    mkdirSync(indexDir, { recursive: true });
+    writeFileSync(`${file}.tmp`, JSON.stringify({ ...stamp, citebot: CITEBOT_VERSION }));
+    renameSync(`${file}.tmp`, file);
+  } catch {
+    // Only a shortcut: without it the next start reads the corpus, as it always did.
+  }
+}
+
+/** The store's current snapshot when the corpus files are exactly those it was made from (and it suits this embedder). */
+async function unchangedSince(
+  indexDir: string,
+  fingerprint: string,
+  store: IndexStore,
+  embedder: Embedder,
+): Promise<{ snapshot: Snapshot; skipped: SkippedFile[] } | undefined> {
+  let stamp: CorpusStamp;
+  try {
+    stamp = JSON.parse(readFileSync(path.join(indexDir, STAMP_FILE), "utf8")) as CorpusStamp;
+  } catch {
+    return undefined;
+  }
+  if (stamp?.fingerprint !== fingerprint || stamp.citebot !== CITEBOT_VERSION || !Array.isArray(stamp.skipped)) return undefined;
+  let snapshot: Snapshot | undefined;
+  try {
+    snapshot = await store.current();
+  } catch {
+    return undefined; // damaged or foreign: the full path says why and rebuilds
+  }
+  if (!snapshot) return undefined;
+  if (snapshot.info.version !== stamp.version || incompatibility(snapshot.info, embedder)) {
+    await snapshot.close();
+    return undefined;
+  }
+  return { snapshot, skipped: stamp.skipped };
 }

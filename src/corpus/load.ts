@@ -98,6 +98,25 @@ export async function loadCorpus(dir: string): Promise<LoadedCorpus> {
  * Article files under `root`, relative paths in sorted order. Walks folder by folder (an unreadable
  * subfolder is reported, not fatal); a symlink is followed only to a file inside the corpus folder.
  */
+/**
+ * A cheap fingerprint of what loadCorpus would read: every article file's path, size, mtime and
+ * inode (no file is read). Equal fingerprints mean the same files, unchanged; anything that could
+ * change the articles (an edit, a new, removed or renamed file) changes it.
+ */
+export async function corpusFingerprint(dir: string): Promise<string> {
+  const root = path.resolve(dir);
+  const realRoot = await realpath(root);
+  const problems: string[] = [];
+  const files = await listFiles(root, realRoot, (file, reason) => problems.push(`${file}\0${reason}`));
+  const h = createHash("sha256");
+  for (const file of files.sort()) {
+    const st = await stat(path.join(root, file));
+    h.update(`${file}\0${st.size}\0${st.mtimeMs}\0${st.ino}\n`);
+  }
+  for (const p of problems.sort()) h.update(`!${p}\n`);
+  return h.digest("hex");
+}
+
 async function listFiles(root: string, realRoot: string, skip: (file: string, reason: string) => void): Promise<string[]> {
   const files: string[] = [];
   const inside = (p: string) => p === realRoot || p.startsWith(realRoot.endsWith(path.sep) ? realRoot : realRoot + path.sep);
