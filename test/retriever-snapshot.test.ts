@@ -9,7 +9,7 @@ import { loadCorpus } from "../src/corpus/load.js";
 import { splitArticle } from "../src/corpus/split.js";
 import { TransformersEmbedder } from "../src/embed/embedder.js";
 import { EVAL_SETS, readQuestions } from "../src/eval.js";
-import { modelKey } from "../src/index/build.js";
+import { modelKey } from "../src/index/settings.js";
 import { LoadedSnapshot } from "../src/search/loaded.js";
 import { Retriever } from "../src/search/retriever.js";
 import { hashArticle } from "../src/store/hash.js";

@@ -1,4 +1,4 @@
-// Keyword-only retrieval quality: minisearch (KeywordIndex, today's engine) against the postings
+// Keyword-only retrieval quality: minisearch (scripts/bench/minisearch.ts, the engine before the store) against the postings
 // engine (src/search/postings) in each of its settings, on the project's question sets, side by side.
 //
 //   npx tsx scripts/bench/keyword-quality.ts [--distractors 10k|100k] [--hybrid] [--json out.json]
@@ -19,13 +19,13 @@ import { Citebot } from "../../src/citebot.js";
 import { loadCorpus } from "../../src/corpus/load.js";
 import { splitArticle } from "../../src/corpus/split.js";
 import { evaluate, normalize, readQuestions } from "../../src/eval.js";
-import { KeywordIndex } from "../../src/search/keyword.js";
 import { type EngineOptions, PostingsIndex } from "../../src/search/postings/engine.js";
 import { Segment } from "../../src/search/postings/segment.js";
 import { Retriever } from "../../src/search/retriever.js";
 import type { Snapshot } from "../../src/store/types.js";
 import type { Article, Passage } from "../../src/types.js";
 import { argValue, BENCH_DIR, largeCorpora, ROOT, snapshotPassages } from "./common.js";
+import { KeywordIndex } from "./minisearch.js";
 
 const SETS: Array<{ corpus: string; files: string[] }> = [
   { corpus: "corpus", files: ["dev-qa.jsonl", "extra-qa.jsonl", "holdout-qa.jsonl", "chat-qa.jsonl"] },

@@ -6,7 +6,7 @@ import { openSnapshot } from "../citebot.js";
 import { loadCorpus } from "../corpus/load.js";
 import { TransformersEmbedder } from "../embed/embedder.js";
 import { openStore } from "../store/open.js";
-import type { Progress } from "./build.js";
+import type { Progress } from "./settings.js";
 import type { ChildBuildRequest, ChildMessage } from "./isolated.js";
 
 const send = (msg: ChildMessage): Promise<void> =>

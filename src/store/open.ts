@@ -1,8 +1,7 @@
 // How the core opens its index: which store serves a corpus's index folder, when a snapshot is
 // stale for a corpus, and the plan that brings it up to date. The one place where the engine is chosen.
 import type { Embedder } from "../embed/embedder.js";
-import { INDEX_SETTINGS, modelKey, type Progress } from "../index/build.js";
-import { hashSettings } from "../index/store.js";
+import { hashSettings, INDEX_SETTINGS, modelKey, type Progress } from "../index/settings.js";
 import type { Article } from "../types.js";
 import { FileStore, type FileStoreOptions } from "./fs/store.js";
 import { hashArticle } from "./hash.js";
