@@ -15,8 +15,8 @@ import { createHash } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readlinkSync, statSync, writeSync } from "node:fs";
 import { open } from "node:fs/promises";
 import path from "node:path";
-import type { HnswSummary } from "./hnswfile.js";
 import { IndexError } from "../../index/store.js";
+import type { HnswSummary } from "./hnswfile.js";
 
 export { IndexError };
 
