@@ -93,7 +93,7 @@ const u64 = (n: number) => {
   return b;
 };
 const nan = () => Buffer.from(new Float32Array([Number.NaN]).buffer);
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+const literal = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** The store refuses it (IndexError matching `why`); Citebot.open rebuilds saying so, answers, and the next open just loads. */
 async function expectRebuild(dataDir: string, indexDir: string, why: RegExp): Promise<void> {
@@ -138,7 +138,7 @@ describe("every file of a snapshot edited at the same size is detected (checksum
         const size = fs.statSync(target).size;
         flipByte(target, at === 0.5 ? Math.floor(size / 2) : at);
         expect(fs.statSync(target).size).toBe(size);
-        await expectRebuild(dataDir, indexDir, new RegExp(`${escape(file)} was changed or damaged \\(its checksum does not match the manifest\\)`));
+        await expectRebuild(dataDir, indexDir, new RegExp(`${literal(file)} was changed or damaged \\(its checksum does not match the manifest\\)`));
       }
     }, 60_000);
   }
@@ -160,7 +160,7 @@ describe("every file of a snapshot edited at the same size is detected (checksum
       const size = fs.statSync(target).size;
       patch(target, at, bytes);
       expect(fs.statSync(target).size).toBe(size);
-      await expectRebuild(dataDir, indexDir, new RegExp(`${escape(hnswFile())} was changed or damaged`));
+      await expectRebuild(dataDir, indexDir, new RegExp(`${literal(hnswFile())} was changed or damaged`));
     });
   }
 
@@ -200,7 +200,7 @@ describe("every file of a snapshot edited at the same size is detected (checksum
 
 describe("forged files with a re-signed manifest are still refused before any parser trusts them", () => {
   const header = () => readHnswHeader(fs.readFileSync(path.join(currentSnapshotDir(indexDirFor(pristineData, corpusDir))!, hnswFile())));
-  const hnswWhy = (why: string) => new RegExp(`${escape(hnswFile())}: ${why}`);
+  const hnswWhy = (why: string) => new RegExp(`${literal(hnswFile())}: ${why}`);
 
   it("base HNSW: an entry point that is not an element (the manifest still records the true one)", async () => {
     const { dataDir, indexDir, snapDir } = copyIndex();
@@ -241,7 +241,7 @@ describe("forged files with a re-signed manifest are still refused before any pa
     const count = header().count - 1;
     patch(path.join(snapDir, hnswFile()), 16, u64(count));
     resign(snapDir, (m) => (m.hnsw!.summary.elements = count));
-    await expectRebuild(dataDir, indexDir, new RegExp(escape(hnswFile())));
+    await expectRebuild(dataDir, indexDir, new RegExp(literal(hnswFile())));
   });
 
   it("base HNSW: a neighbour id beyond the elements", async () => {
@@ -315,7 +315,7 @@ describe("forged files with a re-signed manifest are still refused before any pa
     const n = fs.readFileSync(path.join(snapDir, seg)).readUInt32LE(8);
     patch(path.join(snapDir, seg), 32 + 4 * (n - 1), u32(1_000_000)); // the last label: still ascending
     resign(snapDir);
-    await expectRebuild(dataDir, indexDir, new RegExp(`${escape(seg)}: doc 1000000 is not a live passage`));
+    await expectRebuild(dataDir, indexDir, new RegExp(`${literal(seg)}: doc 1000000 is not a live passage`));
   });
 
   it("keyword segment: a posting that names a doc beyond the segment", async () => {
@@ -326,7 +326,7 @@ describe("forged files with a re-signed manifest are still refused before any pa
     const align = (x: number) => Math.ceil(x / 4) * 4;
     patch(path.join(snapDir, seg), 32 + align(4 * n) + align(4 * (terms + 1)), u32(n + 5)); // postDocs[0]
     resign(snapDir);
-    await expectRebuild(dataDir, indexDir, new RegExp(`${escape(seg)}: the keyword segment is damaged`));
+    await expectRebuild(dataDir, indexDir, new RegExp(`${literal(seg)}: the keyword segment is damaged`));
   });
 });
 
@@ -340,15 +340,15 @@ describe("the CLI in a child process: a damaged index is rebuilt, never a crash"
   const hnsw = (s: string) => path.join(s, hnswFile());
 
   const cases: Array<[string, (snapDir: string) => void, () => RegExp]> = [
-    ["base HNSW header: entry point", (s) => patch(hnsw(s), 52, u32(1_000_000)), () => new RegExp(`${escape(hnswFile())} was changed or damaged`)],
-    ["base HNSW header: max level", (s) => patch(hnsw(s), 48, u32(9)), () => new RegExp(`${escape(hnswFile())} was changed or damaged`)],
+    ["base HNSW header: entry point", (s) => patch(hnsw(s), 52, u32(1_000_000)), () => new RegExp(`${literal(hnswFile())} was changed or damaged`)],
+    ["base HNSW header: max level", (s) => patch(hnsw(s), 48, u32(9)), () => new RegExp(`${literal(hnswFile())} was changed or damaged`)],
     [
       "base HNSW header: entry point, re-signed",
       (s) => {
         patch(hnsw(s), 52, u32(1_000_000));
         resign(s, (m) => (m.hnsw!.summary.entryPoint = 1_000_000));
       },
-      () => new RegExp(`${escape(hnswFile())}: its entry point 1000000 is not one of its \\d+ elements`),
+      () => new RegExp(`${literal(hnswFile())}: its entry point 1000000 is not one of its \\d+ elements`),
     ],
     [
       "base HNSW: a neighbour id, re-signed",
@@ -356,7 +356,7 @@ describe("the CLI in a child process: a damaged index is rebuilt, never a crash"
         patch(hnsw(s), HNSW_HEADER_BYTES + 4, u32(1_000_000));
         resign(s);
       },
-      () => new RegExp(`${escape(hnswFile())}: element 0 links to 1000000`),
+      () => new RegExp(`${literal(hnswFile())}: element 0 links to 1000000`),
     ],
     [
       "delta.bin: NaN, re-signed",
@@ -393,7 +393,7 @@ describe("the CLI in a child process: a damaged index is rebuilt, never a crash"
     const ask = await cli(["ask", "--json", QUESTION], dataDir);
     expect(ask.signal, ask.stderr).toBeNull();
     expect(ask.code, ask.stderr).toBe(0);
-    expect(ask.stderr).toMatch(new RegExp(`Built the index \\(the index file ${escape(hnswFile())} was changed or damaged`));
+    expect(ask.stderr).toMatch(new RegExp(`Built the index \\(the index file ${literal(hnswFile())} was changed or damaged`));
     expect((JSON.parse(ask.stdout) as { hits: Array<{ article: { id: string } }> }).hits[0]!.article.id).toBe(ENVOY_ID);
   }, 60_000);
 
