@@ -4,8 +4,8 @@
 import { loadCoreConfig } from "./config.js";
 import { CorpusError, loadCorpus, type SkippedFile } from "./corpus/load.js";
 import { type Embedder, TransformersEmbedder } from "./embed/embedder.js";
-import type { BuildStats, Progress } from "./index/settings.js";
 import { buildInChild, type ChildBuildOptions } from "./index/isolated.js";
+import type { BuildStats, Progress } from "./index/settings.js";
 import { IndexError, indexDirFor } from "./index/store.js";
 import { rootLogger } from "./log.js";
 import { type Evidence, Retriever, type RetrieverSettings } from "./search/retriever.js";
