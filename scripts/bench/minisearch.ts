@@ -27,11 +27,6 @@ export class KeywordIndex {
     return new KeywordIndex(MiniSearch.loadJSON(json, KeywordIndex.options()));
   }
 
-  /** As fromJSON, yielding to the event loop while it loads (a running bot swapping in a rebuilt index). */
-  static async fromJSONAsync(json: string): Promise<KeywordIndex> {
-    return new KeywordIndex(await MiniSearch.loadJSONAsync(json, KeywordIndex.options()));
-  }
-
   toJSON(): string {
     return JSON.stringify(this.search);
   }
