@@ -10,8 +10,8 @@
 // corpus is searched together with the passages of data/large/corpus-<size> (npm run
 // prepare-large), none of which holds an answer: ranking among 10k–100k unrelated sentences.
 // With --hybrid, also the whole pipeline (`evaluate` of src/eval.ts, hybrid mode, the default
-// model) with today's keyword index and with the postings engine swapped into the same loaded
-// index: what the swap will do to `npm run eval` before it is wired in. Indexes go to
+// model) with the store's postings engine and with minisearch swapped into the same loaded
+// snapshot: what the move from minisearch did to `npm run eval`. Indexes go to
 // data/bench/keyword-quality/.
 import { writeFileSync } from "node:fs";
 import path from "node:path";
@@ -35,7 +35,7 @@ const SETS: Array<{ corpus: string; files: string[] }> = [
 
 const PLAIN = { coordination: false, bm25: { delta: 0 } } as const;
 const ENGINES: Array<[name: string, options: EngineOptions | "minisearch"]> = [
-  ["minisearch (today)", "minisearch"],
+  ["minisearch (baseline)", "minisearch"],
   ["BM25, fuzzy=missing", { ...PLAIN, fuzzy: "missing" }],
   ["BM25, fuzzy=always", { ...PLAIN, fuzzy: "always" }],
   ["BM25 +coord, fuzzy=missing", { fuzzy: "missing", coordination: true, bm25: { delta: 0 } }],
