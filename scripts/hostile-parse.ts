@@ -5,7 +5,7 @@
 //   npx tsx scripts/hostile-parse.ts
 import { parseArticle } from "../src/corpus/load.js";
 import { splitSentences } from "../src/corpus/split.js";
-import { KeywordIndex } from "../src/search/keyword.js";
+import { PostingsIndex } from "../src/search/postings/engine.js";
 
 type Make = (bytes: number) => string;
 const rep = (unit: string, bytes: number) => unit.repeat(Math.ceil(bytes / unit.length));
@@ -42,7 +42,7 @@ for (const [name, file, make] of CASES) {
     return ms(() => {
       const article = parseArticle(file, text);
       const sentences = splitSentences(article.text);
-      KeywordIndex.build(sentences.slice(0, 20_000).map((s) => s.text));
+      PostingsIndex.build(sentences.slice(0, 20_000).map((s) => s.text));
     });
   });
   console.log(`| ${name} | ${times[0]!.toFixed(0)} | ${times[1]!.toFixed(0)} | ${(times[1]! / Math.max(1, times[0]!)).toFixed(1)} |`);

@@ -10,8 +10,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Citebot } from "../src/citebot.js";
-import { loadIndex } from "../src/index/build.js";
 import { defaultBuildLimits } from "../src/index/isolated.js";
+import { currentSnapshotDir } from "../src/store/fs/format.js";
+import { FileSnapshot } from "../src/store/fs/snapshot.js";
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -61,8 +62,8 @@ const limits = defaultBuildLimits();
 const modes: Array<[string, () => Promise<unknown>]> = [
   ["before: build in the bot's process (reload)", () => citebot.reload()],
   ["after: build in a child process (rebuild)", () => citebot.rebuild({ limits })],
-  // What of "after" is this process's own: loading and verifying the finished build.
-  ["  of which: loading the build (loadIndex)", () => loadIndex(citebot.indexDir)],
+  // What of "after" is this process's own: opening and verifying the finished snapshot.
+  ["  of which: opening the snapshot (FileSnapshot)", async () => (await FileSnapshot.open(currentSnapshotDir(citebot.indexDir)!)).close()],
   // The noise floor: the machine's own scheduling delays over 3 s of doing nothing.
   ["idle for 3 s (noise floor of this machine)", () => new Promise((r) => setTimeout(r, 3000))],
 ];

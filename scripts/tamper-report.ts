@@ -30,7 +30,7 @@ function cli(args: string[], dataDir: string) {
 const built = cli(["index"], pristine);
 if (built.code !== 0) throw new Error(`could not build the index: ${built.stderr}`);
 const indexDir = path.join(pristine, readdirSync(pristine)[0]!);
-const buildRel = readlinkSync(path.join(indexDir, "current"));
+const snapshotRel = readlinkSync(path.join(indexDir, "current"));
 const good = JSON.parse(cli(["ask", "--json", Q], pristine).stdout) as { hits: Array<{ text: string; article: { id: string } }> };
 const goodTop = good.hits[0]!;
 
@@ -57,18 +57,27 @@ function editText(file: string, edit: (s: string) => string) {
 }
 const bump = (d: string) => (d === "9" ? "8" : String(Number(d) + 1));
 
-const cases: Array<[string, (build: string) => void]> = [
-  ["hnsw.bin header: entry point", (b) => patch(path.join(b, "hnsw.bin"), 52, u32(1_000_000))],
-  ["hnsw.bin header: max level", (b) => patch(path.join(b, "hnsw.bin"), 48, u32(9))],
-  ["hnsw.bin header: element count", (b) => patch(path.join(b, "hnsw.bin"), 16, u64(readFileSync(path.join(b, "hnsw.bin")).readUInt32LE(16) + 5))],
-  ["hnsw.bin: a neighbour id (element 0)", (b) => patch(path.join(b, "hnsw.bin"), 96 + 4, u32(1_000_000))],
-  ["vectors.f32: NaN in vector 0", (b) => patch(path.join(b, "vectors.f32"), 0, Buffer.from(new Float32Array([Number.NaN]).buffer))],
+// The snapshot's files (src/store/fs/format.ts): the base HNSW is hnsw-<g>.bin, the keyword segment kw-<g>-<i>.seg.
+const named = (b: string, prefix: string) => path.join(b, readdirSync(b).find((f) => f.startsWith(prefix))!);
+const cases: Array<[string, (snapshot: string) => void]> = [
+  ["hnsw-*.bin header: entry point", (b) => patch(named(b, "hnsw-"), 52, u32(1_000_000))],
+  ["hnsw-*.bin header: max level", (b) => patch(named(b, "hnsw-"), 48, u32(9))],
+  ["hnsw-*.bin header: element count", (b) => patch(named(b, "hnsw-"), 16, u64(readFileSync(named(b, "hnsw-")).readUInt32LE(16) + 5))],
+  ["hnsw-*.bin: a neighbour id (element 0)", (b) => patch(named(b, "hnsw-"), 96 + 4, u32(1_000_000))],
   [
-    "passages.json: one offset digit",
-    (b) => editText(path.join(b, "passages.json"), (s) => s.replace(/("passages":\[\[\d+,\d+,\d*)(\d)\]/, (_, a: string, d: string) => `${a}${bump(d)}]`)),
+    "hnsw-*.bin: NaN in element 0's vector",
+    (b) => patch(named(b, "hnsw-"), 96 + readFileSync(named(b, "hnsw-")).readUInt32LE(40), Buffer.from(new Float32Array([Number.NaN]).buffer)),
   ],
-  ["passages.json: a word of article text", (b) => editText(path.join(b, "passages.json"), (s) => s.replace("Antonov", "Antonev"))],
-  ["keyword.json: a document id", (b) => editText(path.join(b, "keyword.json"), (s) => s.replace(/"documentIds":\{"0":0,/, '"documentIds":{"0":7,'))],
+  [
+    "passages.bin: passage 0's end offset",
+    (b) => patch(path.join(b, "passages.bin"), 12, u32(readFileSync(path.join(b, "passages.bin")).readUInt32LE(12) + 1)),
+  ],
+  ["texts-*.bin: a word of article text", (b) => editText(named(b, "texts-"), (s) => s.replace("Antonov", "Antonev"))],
+  [
+    "articles.json: an article's text offset digit",
+    (b) => editText(path.join(b, "articles.json"), (s) => s.replace(/"o":(\d)/, (_, d: string) => `"o":${bump(d)}`)),
+  ],
+  ["kw-*.seg: a doc label (doc 0)", (b) => patch(named(b, "kw-"), 32, u32(7))],
   [
     "manifest.json: passage count digit",
     (b) => editText(path.join(b, "manifest.json"), (s) => s.replace(/"passages": (\d)/, (_, d: string) => `"passages": ${bump(d)}`)),
@@ -102,7 +111,7 @@ for (const [name, damage] of cases) {
   for (const kind of ["index", "ask"] as const) {
     const dataDir = mkdtempSync(path.join(tmpdir(), "citebot-tamper-data-"));
     cpSync(pristine, dataDir, { recursive: true, verbatimSymlinks: true });
-    damage(path.join(dataDir, path.basename(indexDir), buildRel));
+    damage(path.join(dataDir, path.basename(indexDir), snapshotRel));
     results.push(outcome(kind === "index" ? cli(["index"], dataDir) : cli(["ask", "--json", Q], dataDir), kind));
     rmSync(dataDir, { recursive: true, force: true });
   }

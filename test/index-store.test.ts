@@ -7,8 +7,11 @@ import { Citebot, type OpenStatus } from "../src/citebot.js";
 import { loadCorpus } from "../src/corpus/load.js";
 import { splitArticle } from "../src/corpus/split.js";
 import { type Embedder, TransformersEmbedder } from "../src/embed/embedder.js";
-import { buildIndex, type IndexData, loadIndex, staleReason } from "../src/index/build.js";
-import { BuildWriter, currentBuildDir, FILES, hashCorpus, INDEX_FORMAT, INDEX_VERSION, IndexError, indexDirFor, type Manifest } from "../src/index/store.js";
+import { IndexError, indexDirFor } from "../src/index/store.js";
+import { currentSnapshotDir, MANIFEST, STORE_FORMAT, STORE_VERSION, type StoreManifest } from "../src/store/fs/format.js";
+import { FileStore } from "../src/store/fs/store.js";
+import { openStore, planChanges, staleReason } from "../src/store/open.js";
+import type { Passage } from "../src/types.js";
 import { cleanupTmp, copyRealCorpus, EXTRA_ARTICLE, makeCorpus, mkTmp } from "./helpers.js";
 
 let embedder: TransformersEmbedder;
@@ -51,81 +54,102 @@ async function openBot(corpusDir: string, dataDir: string, emb: Embedder = embed
 }
 
 const currentLink = (indexDir: string) => fs.readlinkSync(path.join(indexDir, "current"));
-const builds = (indexDir: string) => fs.readdirSync(path.join(indexDir, "builds")).sort();
+const snapshots = (indexDir: string) => fs.readdirSync(path.join(indexDir, "snapshots")).sort();
 const readJson = <T>(file: string) => JSON.parse(fs.readFileSync(file, "utf8")) as T;
 
 describe("build and reload", () => {
   let corpusDir: string;
   let indexDir: string;
-  let built: IndexData;
-  let stats: { passages: number; embedded: number; reused: number };
+  let passages: Passage[];
+  let stats: { embedded: number; reused: number };
   const progress: Array<[number, number, string]> = [];
 
   beforeAll(async () => {
     corpusDir = copyRealCorpus([EXTRA_ARTICLE]);
     indexDir = indexDirFor(mkTmp("citebot-data-"), corpusDir);
     const { articles } = await loadCorpus(corpusDir);
-    ({ data: built, stats } = await buildIndex(indexDir, articles, embedder, { onProgress: (d, t, s) => progress.push([d, t, s]) }));
+    const onProgress = (d: number, t: number, s: string) => progress.push([d, t, s]);
+    const store = await openStore(indexDir, { onProgress });
+    const changes = await planChanges(articles, undefined, embedder, { onProgress });
+    stats = changes.stats;
+    const { snapshot } = await store.write(changes);
+    passages = [];
+    for (const a of articles) passages.push(...(await snapshot.passages(await snapshot.passageIds(a.id))));
+    await store.close();
   });
 
   it("indexes every sentence of every article, embedding each once", async () => {
     const { articles } = await loadCorpus(corpusDir);
     const expected = articles.flatMap(splitArticle);
     expect(articles).toHaveLength(3);
-    expect(built.passages).toEqual(expected);
-    expect(stats).toMatchObject({ passages: expected.length, embedded: expected.length, reused: 0 });
-    expect(built.vectors.length).toBe(expected.length * 100);
-    // Row i is passage i's vector.
+    expect(passages).toEqual(expected);
+    expect(stats).toMatchObject({ embedded: expected.length, reused: 0 });
+    // Each passage's stored vector is its sentence's.
+    const snap = (await new FileStore(indexDir).current())!;
     const sample = [0, 7, expected.length - 1];
     const fresh = await embedder.embed(sample.map((i) => expected[i]!.text));
-    sample.forEach((i, k) => {
-      for (let d = 0; d < 100; d++) expect(built.vectors[i * 100 + d]).toBeCloseTo(fresh[k]![d]!, 6);
-    });
+    for (const [k, i] of sample.entries()) {
+      const p = expected[i]!;
+      const [v] = await snap.vectors([(await snap.passageIds(p.articleId))[p.n]!]);
+      for (let d = 0; d < 100; d++) expect(v![d]).toBeCloseTo(fresh[k]![d]!, 6);
+    }
+    await snap.close();
   });
 
   it("reports progress for both stages, ending at the totals", () => {
     const embed = progress.filter((p) => p[2] === "embed");
     const index = progress.filter((p) => p[2] === "index");
-    expect(embed.at(-1)).toEqual([stats.passages, stats.passages, "embed"]);
-    expect(index.at(-1)).toEqual([stats.passages, stats.passages, "index"]);
+    expect(embed.at(-1)).toEqual([passages.length, passages.length, "embed"]);
+    expect(index).toEqual([
+      [0, 1, "index"],
+      [1, 1, "index"],
+    ]);
     for (const [done, total] of progress) expect(done).toBeLessThanOrEqual(total);
   });
 
-  it("writes a manifest that records model, dimensions, counts, corpus hash and file sizes", async () => {
-    const buildDir = currentBuildDir(indexDir)!;
-    const manifest = readJson<Manifest>(path.join(buildDir, FILES.manifest));
+  it("writes a manifest that records model, dimensions, counts, settings and every file's size", async () => {
+    const snapDir = currentSnapshotDir(indexDir)!;
+    const manifest = readJson<StoreManifest>(path.join(snapDir, MANIFEST));
     const { articles } = await loadCorpus(corpusDir);
     expect(manifest).toMatchObject({
-      format: INDEX_FORMAT,
-      version: INDEX_VERSION,
+      format: STORE_FORMAT,
+      version: STORE_VERSION,
       model: expect.stringMatching(/^glove-sif-100d@[0-9a-f]{12}$/),
       dimensions: 100,
       articles: 3,
-      passages: stats.passages,
-      corpusHash: hashCorpus(articles),
+      passages: passages.length,
     });
-    expect(Object.keys(manifest.sizes).sort()).toEqual([FILES.hnsw, FILES.keyword, FILES.passages, FILES.vectors].sort());
-    for (const [file, size] of Object.entries(manifest.sizes)) expect(fs.statSync(path.join(buildDir, file)).size).toBe(size);
-    expect(manifest.sizes[FILES.vectors]).toBe(stats.passages * 100 * 4);
-    expect(staleReason(manifest, articles, embedder)).toBeUndefined();
+    expect(Object.keys(manifest.files).sort()).toEqual(
+      fs
+        .readdirSync(snapDir)
+        .filter((f) => f !== MANIFEST)
+        .sort(),
+    );
+    for (const [file, { size }] of Object.entries(manifest.files)) expect(fs.statSync(path.join(snapDir, file)).size).toBe(size);
+    // The base HNSW holds every passage: vectors of 100 float32 and a label each, beyond its links.
+    expect(manifest.hnsw?.summary.elements).toBe(passages.length);
+    const snap = (await new FileStore(indexDir).current())!;
+    expect(await staleReason(snap, articles, embedder)).toBeUndefined();
+    await snap.close();
   });
 
-  it("loading from disk gives the same articles, passages, vectors and a working HNSW/keyword index", async () => {
-    const loaded = await loadIndex(indexDir);
-    expect(loaded.buildDir).toBe(built.buildDir);
-    expect(loaded.manifest).toEqual(built.manifest);
-    expect(loaded.articles).toEqual(built.articles);
-    expect(loaded.passages).toEqual(built.passages);
-    expect(Buffer.from(loaded.vectors.buffer).equals(Buffer.from(built.vectors.buffer))).toBe(true);
-    expect(loaded.hnsw.getCurrentCount()).toBe(built.passages.length);
-    for (const i of [0, 12, built.passages.length - 1]) {
-      const row = Array.from(loaded.vectors.subarray(i * 100, (i + 1) * 100));
-      expect(loaded.hnsw.searchKnn(row, 1).neighbors).toEqual([i]);
+  it("loading from disk gives the same articles and passages, and a working HNSW and keyword index", async () => {
+    const { articles } = await loadCorpus(corpusDir);
+    const snap = (await new FileStore(indexDir).current())!;
+    expect(await snap.articles()).toEqual(articles);
+    const loaded: Passage[] = [];
+    for (const a of articles) loaded.push(...(await snap.passages(await snap.passageIds(a.id))));
+    expect(loaded).toEqual(passages);
+    for (const p of [passages[0]!, passages[12]!, passages.at(-1)!]) {
+      const id = (await snap.passageIds(p.articleId))[p.n]!;
+      const [v] = await snap.vectors([id]);
+      expect((await snap.dense(v!, 1))[0]!.id).toBe(id);
     }
     const q = "road repairs budget council";
-    expect(loaded.keyword.query(q, 5)).toEqual(built.keyword.query(q, 5));
-    const top = loaded.keyword.query(q, 1).hits[0]!;
-    expect(loaded.passages[top.index]!.articleId).toBe("council-budget");
+    const { hits } = await snap.keyword(q, 5);
+    expect(hits.length).toBeGreaterThan(0);
+    expect((await snap.passages([hits[0]!.id]))[0]!.articleId).toBe("council-budget");
+    await snap.close();
   });
 
   it("keeps one index folder per corpus path, under the data folder", () => {
@@ -227,7 +251,9 @@ describe("staleness and incremental re-embedding", () => {
     expect(s.index).toBe("built");
     expect(s.reason).toMatch(/embedding model changed \(glove-sif-100d@[0-9a-f]{12} → some-other-model\)/);
     expect(s.stats).toMatchObject({ embedded: total, reused: 0 });
-    expect((await loadIndex(indexDirFor(dataDir, corpusDir))).manifest.model).toBe("some-other-model");
+    const snap = (await new FileStore(indexDirFor(dataDir, corpusDir)).current())!;
+    expect(snap.info.model).toBe("some-other-model");
+    await snap.close();
     // Back to the default model: rebuilt again, for the same reason.
     expect((await status()).reason).toMatch(/embedding model changed/);
   });
@@ -255,68 +281,82 @@ describe("a damaged or foreign index is detected, and Citebot.open rebuilds it s
     });
   });
 
-  async function fresh(): Promise<{ dataDir: string; indexDir: string; buildDir: string }> {
+  async function fresh(): Promise<{ dataDir: string; indexDir: string; snapDir: string }> {
     const dataDir = mkTmp("citebot-data-");
     const bot = await openBot(corpusDir, dataDir);
     expect(bot.status.index).toBe("built");
-    return { dataDir, indexDir: bot.indexDir, buildDir: currentBuildDir(bot.indexDir)! };
+    return { dataDir, indexDir: bot.indexDir, snapDir: currentSnapshotDir(bot.indexDir)! };
   }
 
+  /** What the store serves now: an IndexError, or the passage count of an intact snapshot. */
+  const served = (indexDir: string) =>
+    new FileStore(indexDir).current().then(
+      async (snap) => {
+        const passages = snap?.info.passages;
+        await snap?.close();
+        return passages;
+      },
+      (e: unknown) => e,
+    );
+
   async function expectRebuilt(dataDir: string, indexDir: string, why: RegExp) {
-    const err = await loadIndex(indexDir).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(IndexError);
-    expect((err as Error).message).toMatch(why);
+    const err = await served(indexDir);
+    if (!/there is no index yet/.test(why.source)) {
+      expect(err).toBeInstanceOf(IndexError);
+      expect((err as Error).message).toMatch(why);
+    }
     const bot = await openBot(corpusDir, dataDir);
     expect(bot.status.index).toBe("built");
     expect(bot.status.reason).toMatch(why);
     expect(bot.status.stats?.embedded).toBe(4);
     expect((await bot.answer("When did the ferry resume service?")).hits[0]?.article.id).toBe("a");
     // Repaired: the next open just loads it.
-    await expect(loadIndex(indexDir)).resolves.toMatchObject({ manifest: { passages: 4 } });
+    expect(await served(indexDir)).toBe(4);
     expect((await openBot(corpusDir, dataDir)).status.index).toBe("loaded");
   }
 
-  it("a truncated vectors file", async () => {
-    const { dataDir, indexDir, buildDir } = await fresh();
-    const file = path.join(buildDir, FILES.vectors);
+  it("a truncated passage table", async () => {
+    const { dataDir, indexDir, snapDir } = await fresh();
+    const file = path.join(snapDir, "passages.bin");
     fs.truncateSync(file, fs.statSync(file).size - 4);
-    await expectRebuilt(dataDir, indexDir, /vectors\.f32 is truncated or damaged/);
+    await expectRebuilt(dataDir, indexDir, /passages\.bin is truncated or damaged/);
   });
 
   it("a missing HNSW file", async () => {
-    const { dataDir, indexDir, buildDir } = await fresh();
-    fs.rmSync(path.join(buildDir, FILES.hnsw));
-    await expectRebuilt(dataDir, indexDir, /hnsw\.bin is missing/);
+    const { dataDir, indexDir, snapDir } = await fresh();
+    const hnsw = fs.readdirSync(snapDir).find((f) => f.startsWith("hnsw-"))!;
+    fs.rmSync(path.join(snapDir, hnsw));
+    await expectRebuilt(dataDir, indexDir, new RegExp(`${hnsw.replace(".", "\\.")} is missing`));
   });
 
-  it("a passages file overwritten with garbage of the same size", async () => {
-    const { dataDir, indexDir, buildDir } = await fresh();
-    const file = path.join(buildDir, FILES.passages);
+  it("an articles file overwritten with garbage of the same size", async () => {
+    const { dataDir, indexDir, snapDir } = await fresh();
+    const file = path.join(snapDir, "articles.json");
     fs.writeFileSync(file, "#".repeat(fs.statSync(file).size));
-    await expectRebuilt(dataDir, indexDir, /passages\.json was changed or damaged/);
+    await expectRebuilt(dataDir, indexDir, /articles\.json was changed or damaged/);
   });
 
   it("a garbage manifest", async () => {
-    const { dataDir, indexDir, buildDir } = await fresh();
-    fs.writeFileSync(path.join(buildDir, FILES.manifest), "{ this is not json");
+    const { dataDir, indexDir, snapDir } = await fresh();
+    fs.writeFileSync(path.join(snapDir, MANIFEST), "{ this is not json");
     await expectRebuilt(dataDir, indexDir, /manifest is missing or unreadable/);
   });
 
   it("a manifest from another version", async () => {
-    const { dataDir, indexDir, buildDir } = await fresh();
-    const file = path.join(buildDir, FILES.manifest);
-    fs.writeFileSync(file, JSON.stringify({ ...readJson<Manifest>(file), version: INDEX_VERSION + 1 }));
-    await expectRebuilt(dataDir, indexDir, new RegExp(`another version of citebot \\(format ${INDEX_VERSION + 1}, this one reads ${INDEX_VERSION}\\)`));
+    const { dataDir, indexDir, snapDir } = await fresh();
+    const file = path.join(snapDir, MANIFEST);
+    fs.writeFileSync(file, JSON.stringify({ ...readJson<StoreManifest>(file), version: STORE_VERSION + 1 }));
+    await expectRebuilt(dataDir, indexDir, new RegExp(`another version of citebot \\(store format ${STORE_VERSION + 1}, this one reads ${STORE_VERSION}\\)`));
   });
 
   it("a foreign folder: `current` points at something that is not a citebot index", async () => {
     const { dataDir, indexDir } = await fresh();
-    const foreign = path.join(indexDir, "builds", "someone-elses");
+    const foreign = path.join(indexDir, "snapshots", "someone-elses");
     fs.mkdirSync(foreign);
-    fs.writeFileSync(path.join(foreign, FILES.manifest), JSON.stringify({ format: "other-tool", version: INDEX_VERSION }));
+    fs.writeFileSync(path.join(foreign, MANIFEST), JSON.stringify({ format: "other-tool", version: STORE_VERSION }));
     fs.writeFileSync(path.join(foreign, "data.bin"), "xyz");
     fs.rmSync(path.join(indexDir, "current"));
-    fs.symlinkSync(path.join("builds", "someone-elses"), path.join(indexDir, "current"));
+    fs.symlinkSync(path.join("snapshots", "someone-elses"), path.join(indexDir, "current"));
     await expectRebuilt(dataDir, indexDir, /not a citebot index/);
   });
 
@@ -325,19 +365,32 @@ describe("a damaged or foreign index is detected, and Citebot.open rebuilds it s
     const indexDir = indexDirFor(dataDir, corpusDir);
     fs.mkdirSync(indexDir, { recursive: true });
     makeCorpus({ "README.txt": "not an index", "stuff/blob.bin": "123" }, indexDir);
+    expect(await served(indexDir)).toBeUndefined();
     await expectRebuilt(dataDir, indexDir, /there is no index yet/);
     expect(fs.readFileSync(path.join(indexDir, "README.txt"), "utf8")).toBe("not an index");
   });
 
-  it("`current` pointing at a build that was deleted", async () => {
-    const { dataDir, indexDir, buildDir } = await fresh();
-    fs.rmSync(buildDir, { recursive: true });
-    await expectRebuilt(dataDir, indexDir, /manifest is missing or unreadable/);
+  it("`current` pointing at a snapshot that was deleted", async () => {
+    const { dataDir, indexDir, snapDir } = await fresh();
+    fs.rmSync(snapDir, { recursive: true });
+    await expectRebuilt(dataDir, indexDir, /the index snapshot `current` points at is missing/);
+  });
+
+  it("an index in the earlier on-disk format: named as such, rebuilt, and its builds/ folder removed", async () => {
+    const dataDir = mkTmp("citebot-data-");
+    const indexDir = indexDirFor(dataDir, corpusDir);
+    const old = path.join(indexDir, "builds", "m1abc-123-xyz");
+    fs.mkdirSync(old, { recursive: true });
+    fs.writeFileSync(path.join(old, MANIFEST), JSON.stringify({ format: "citebot-index", version: 4, passages: 4 }));
+    fs.writeFileSync(path.join(old, "hnsw.bin"), "old");
+    fs.symlinkSync(path.join("builds", "m1abc-123-xyz"), path.join(indexDir, "current"));
+    await expectRebuilt(dataDir, indexDir, /earlier on-disk format .*needs a full rebuild/);
+    expect(fs.readdirSync(indexDir).sort()).toEqual(["current", "snapshots"]);
   });
 });
 
 describe("atomic builds", () => {
-  it("`current` is a relative symlink to a complete build; old builds are pruned to one", async () => {
+  it("`current` is a relative symlink to a complete snapshot; old snapshots are pruned to one", async () => {
     const corpusDir = makeCorpus({ "a.txt": "Title A\n\nFirst sentence here. Second sentence here.\n" });
     const dataDir = mkTmp("citebot-data-");
     const bot = await openBot(corpusDir, dataDir);
@@ -345,17 +398,17 @@ describe("atomic builds", () => {
     const linkPath = path.join(indexDir, "current");
     expect(fs.lstatSync(linkPath).isSymbolicLink()).toBe(true);
     expect(path.isAbsolute(fs.readlinkSync(linkPath))).toBe(false);
-    expect(path.dirname(fs.readlinkSync(linkPath))).toBe("builds");
-    const manifest = readJson<Manifest>(path.join(indexDir, "current", FILES.manifest));
-    for (const [file, size] of Object.entries(manifest.sizes)) expect(fs.statSync(path.join(indexDir, "current", file)).size).toBe(size);
-    expect(fs.readdirSync(indexDir).sort()).toEqual(["builds", "current"]); // no current.tmp-* left behind
+    expect(path.dirname(fs.readlinkSync(linkPath))).toBe("snapshots");
+    const manifest = readJson<StoreManifest>(path.join(indexDir, "current", MANIFEST));
+    for (const [file, { size }] of Object.entries(manifest.files)) expect(fs.statSync(path.join(indexDir, "current", file)).size).toBe(size);
+    expect(fs.readdirSync(indexDir).sort()).toEqual(["current", "snapshots"]); // no current.tmp-* or lock left behind
 
     const seen = [currentLink(indexDir)];
     for (let i = 0; i < 3; i++) {
       fs.writeFileSync(path.join(corpusDir, `n${i}.txt`), `Note ${i}\n\nThis is note number ${i} about the harbour.\n`);
       expect((await openBot(corpusDir, dataDir)).status.index).toBe("built");
       seen.push(currentLink(indexDir));
-      const kept = builds(indexDir);
+      const kept = snapshots(indexDir);
       expect(kept.length).toBeLessThanOrEqual(2);
       expect(kept).toContain(path.basename(seen.at(-1)!));
       expect(kept).toContain(path.basename(seen.at(-2)!)); // the one before stays for readers still loading it
@@ -363,14 +416,16 @@ describe("atomic builds", () => {
     expect(new Set(seen).size).toBe(4);
   });
 
-  it("an embedder failing mid-build leaves the previous index current and loadable, with no partial build", async () => {
+  it("an embedder failing mid-build leaves the previous index current and loadable, with no partial snapshot", async () => {
     const corpusDir = copyRealCorpus();
     const dataDir = mkTmp("citebot-data-");
     const good = await openBot(corpusDir, dataDir);
     const indexDir = good.indexDir;
     const link = currentLink(indexDir);
-    const buildsBefore = builds(indexDir);
-    const manifestBefore = (await loadIndex(indexDir)).manifest;
+    const snapshotsBefore = snapshots(indexDir);
+    const before = (await new FileStore(indexDir).current())!;
+    const infoBefore = before.info;
+    await before.close();
 
     // A long article: more than one 512-sentence chunk, so the failure comes after real progress.
     const long = Array.from({ length: 600 }, (_, i) => `Report line ${i} says the harbour ferry carried ${i * 3 + 7} passengers.`).join(" ");
@@ -384,16 +439,17 @@ describe("atomic builds", () => {
     expect(progress).toContain(512); // the first chunk was embedded before the failure
 
     expect(currentLink(indexDir)).toBe(link);
-    expect(builds(indexDir)).toEqual(buildsBefore);
-    expect(fs.readdirSync(indexDir).sort()).toEqual(["builds", "current"]);
-    const after = await loadIndex(indexDir);
-    expect(after.manifest).toEqual(manifestBefore);
-    expect(after.articles.map((a) => a.id)).not.toContain("long");
+    expect(snapshots(indexDir)).toEqual(snapshotsBefore);
+    expect(fs.readdirSync(indexDir).sort()).toEqual(["current", "snapshots"]);
+    const after = (await new FileStore(indexDir).current())!;
+    expect(after.info).toEqual(infoBefore);
+    expect((await after.articles()).map((a) => a.id)).not.toContain("long");
+    await after.close();
 
     // The next open with a working embedder builds it, reusing the old vectors.
     const bot = await openBot(corpusDir, dataDir);
-    expect(bot.status).toMatchObject({ index: "built", reason: "the articles changed", stats: { reused: manifestBefore.passages } });
-    expect(bot.status.stats!.embedded).toBe(bot.passageCount - manifestBefore.passages);
+    expect(bot.status).toMatchObject({ index: "built", reason: "the articles changed", stats: { reused: infoBefore.passages } });
+    expect(bot.status.stats!.embedded).toBe(bot.passageCount - infoBefore.passages);
     expect(bot.article("long")).toBeDefined();
   });
 
@@ -404,41 +460,47 @@ describe("atomic builds", () => {
     const target = path.join(indexDir, currentLink(indexDir));
     fs.rmSync(path.join(indexDir, "current"));
     fs.cpSync(target, path.join(indexDir, "current"), { recursive: true });
+    fs.rmSync(target, { recursive: true });
     expect(fs.lstatSync(path.join(indexDir, "current")).isDirectory()).toBe(true);
     expect((await openBot(corpusDir, dataDir)).status.index).toBe("loaded");
     fs.writeFileSync(path.join(corpusDir, "b.txt"), "Title B\n\nA new sentence about the harbour.\n");
     const rebuilt = await openBot(corpusDir, dataDir);
-    expect(rebuilt.status.index).toBe("built");
+    expect(rebuilt.status).toMatchObject({ index: "built", stats: { reused: 2 } });
     expect(fs.lstatSync(path.join(indexDir, "current")).isSymbolicLink()).toBe(true);
     expect((await openBot(corpusDir, dataDir)).status.index).toBe("loaded");
   });
 
-  it("a build that dies while writing files (never committed) does not disturb the current index", async () => {
+  it("a write that dies while writing files (never switched) does not disturb the current index, and its leftover is pruned", async () => {
     const corpusDir = makeCorpus({ "a.txt": "Title A\n\nOne sentence. Another sentence.\n" });
     const dataDir = mkTmp("citebot-data-");
     const bot = await openBot(corpusDir, dataDir);
     const indexDir = bot.indexDir;
     const link = currentLink(indexDir);
 
-    // A writer that wrote half its files and then "crashed".
-    const crashed = new BuildWriter(indexDir);
-    crashed.write(FILES.passages, '{"articles": [');
+    // A writer that wrote half its files and then "crashed" (no manifest; its pid is this process's, so not a live other writer).
+    const crashed = path.join(indexDir, "snapshots", `zzz-${process.pid}-crashed`);
+    fs.mkdirSync(crashed);
+    fs.writeFileSync(path.join(crashed, "articles.json"), '[{"id": ');
     expect(currentLink(indexDir)).toBe(link);
-    await expect(loadIndex(indexDir)).resolves.toMatchObject({ manifest: { passages: 2 } });
+    expect(await new FileStore(indexDir).current().then((s) => s?.info.passages)).toBe(2);
     expect((await openBot(corpusDir, dataDir)).status.index).toBe("loaded");
 
-    // abort() removes a failed build's folder.
-    const aborted = new BuildWriter(indexDir);
-    aborted.write(FILES.vectors, new Uint8Array(8));
-    aborted.abort();
-    expect(fs.existsSync(aborted.dir)).toBe(false);
+    // A refused write (rows that do not match their vectors) leaves no folder behind and `current` as it was.
+    const store = new FileStore(indexDir);
+    const changes = await planChanges([{ ...bot.article("a")!, text: "Changed text. Two sentences." }], await store.current(), embedder);
+    changes.upsert[0]!.vectors = new Float32Array(3);
+    const listed = snapshots(indexDir);
+    await expect(store.write(changes)).rejects.toThrow();
+    expect(snapshots(indexDir)).toEqual(listed);
+    expect(currentLink(indexDir)).toBe(link);
+    await store.close();
 
     // The crashed leftover is pruned by later builds.
     for (let i = 0; i < 2; i++) {
       fs.writeFileSync(path.join(corpusDir, `n${i}.txt`), `Note ${i}\n\nNote number ${i} is here.\n`);
       await openBot(corpusDir, dataDir);
     }
-    expect(fs.existsSync(crashed.dir)).toBe(false);
-    expect(builds(indexDir).length).toBeLessThanOrEqual(2);
+    expect(fs.existsSync(crashed)).toBe(false);
+    expect(snapshots(indexDir).length).toBeLessThanOrEqual(2);
   });
 });

@@ -27,8 +27,8 @@ import { Citebot } from "../../src/citebot.js";
 import { loadCorpus } from "../../src/corpus/load.js";
 import { splitArticle } from "../../src/corpus/split.js";
 import { TransformersEmbedder } from "../../src/embed/embedder.js";
-import { buildIndex } from "../../src/index/build.js";
 import { indexDirFor } from "../../src/index/store.js";
+import { openStore, planChanges } from "../../src/store/open.js";
 
 const corpusDir = argValue("--corpus")!;
 const dataDir = argValue("--data")!;
@@ -45,14 +45,15 @@ const embedder = await TransformersEmbedder.load({ threads: THREADS });
 let embedMs = 0;
 let embedStart = 0;
 let t = performance.now();
-const built = await buildIndex(indexDirFor(dataDir, corpusDir), corpus.articles, embedder, {
-  onProgress: (done, total, stage) => {
-    if (stage !== "embed") return;
-    if (done === 0) embedStart = performance.now();
-    if (done >= total) embedMs = performance.now() - embedStart;
-  },
-});
-const oursBuild = { seconds: round((performance.now() - t) / 1000, 2), embedSeconds: round(embedMs / 1000, 2), passages: built.stats.passages };
+const onProgress = (done: number, total: number, stage: string) => {
+  if (stage !== "embed") return;
+  if (done === 0) embedStart = performance.now();
+  if (done >= total) embedMs = performance.now() - embedStart;
+};
+const ourStore = openStore(indexDirFor(dataDir, corpusDir), { onProgress });
+const { snapshot: built } = await ourStore.write(await planChanges(corpus.articles, undefined, embedder, { onProgress }));
+const oursBuild = { seconds: round((performance.now() - t) / 1000, 2), embedSeconds: round(embedMs / 1000, 2), passages: built.info.passages };
+await ourStore.close();
 log(`citebot index: ${oursBuild.seconds} s (${passages.length} sentences)`);
 
 // LangChain: HNSWLib.fromDocuments (embedDocuments + HNSW) and save, on the same sentences and model.

@@ -15,7 +15,7 @@ mark("import @huggingface/transformers (+ onnxruntime-node)");
 const { Citebot } = await import("../../src/citebot.js");
 const { renderText } = await import("../../src/answer/render.js");
 const { TransformersEmbedder } = await import("../../src/embed/embedder.js");
-mark("import citebot modules (+ hnswlib-node, minisearch, …)");
+mark("import citebot modules (+ hnswlib-node, …)");
 const embedder = await TransformersEmbedder.load();
 mark("load the model (tokenizer + ONNX session)");
 const bot = await Citebot.open({ corpusDir, dataDir, embedder });

@@ -1,4 +1,4 @@
-// Keyword-only retrieval quality: minisearch (KeywordIndex, today's engine) against the postings
+// Keyword-only retrieval quality: minisearch (scripts/bench/minisearch.ts, the engine before the store) against the postings
 // engine (src/search/postings) in each of its settings, on the project's question sets, side by side.
 //
 //   npx tsx scripts/bench/keyword-quality.ts [--distractors 10k|100k] [--hybrid] [--json out.json]
@@ -10,8 +10,8 @@
 // corpus is searched together with the passages of data/large/corpus-<size> (npm run
 // prepare-large), none of which holds an answer: ranking among 10k–100k unrelated sentences.
 // With --hybrid, also the whole pipeline (`evaluate` of src/eval.ts, hybrid mode, the default
-// model) with today's keyword index and with the postings engine swapped into the same loaded
-// index: what the swap will do to `npm run eval` before it is wired in. Indexes go to
+// model) with the store's postings engine and with minisearch swapped into the same loaded
+// snapshot: what the move from minisearch did to `npm run eval`. Indexes go to
 // data/bench/keyword-quality/.
 import { writeFileSync } from "node:fs";
 import path from "node:path";
@@ -19,13 +19,13 @@ import { Citebot } from "../../src/citebot.js";
 import { loadCorpus } from "../../src/corpus/load.js";
 import { splitArticle } from "../../src/corpus/split.js";
 import { evaluate, normalize, readQuestions } from "../../src/eval.js";
-import { KeywordIndex } from "../../src/search/keyword.js";
 import { type EngineOptions, PostingsIndex } from "../../src/search/postings/engine.js";
 import { Segment } from "../../src/search/postings/segment.js";
 import { Retriever } from "../../src/search/retriever.js";
 import type { Snapshot } from "../../src/store/types.js";
 import type { Article, Passage } from "../../src/types.js";
 import { argValue, BENCH_DIR, largeCorpora, ROOT, snapshotPassages } from "./common.js";
+import { KeywordIndex } from "./minisearch.js";
 
 const SETS: Array<{ corpus: string; files: string[] }> = [
   { corpus: "corpus", files: ["dev-qa.jsonl", "extra-qa.jsonl", "holdout-qa.jsonl", "chat-qa.jsonl"] },
@@ -35,7 +35,7 @@ const SETS: Array<{ corpus: string; files: string[] }> = [
 
 const PLAIN = { coordination: false, bm25: { delta: 0 } } as const;
 const ENGINES: Array<[name: string, options: EngineOptions | "minisearch"]> = [
-  ["minisearch (today)", "minisearch"],
+  ["minisearch (baseline)", "minisearch"],
   ["BM25, fuzzy=missing", { ...PLAIN, fuzzy: "missing" }],
   ["BM25, fuzzy=always", { ...PLAIN, fuzzy: "always" }],
   ["BM25 +coord, fuzzy=missing", { fuzzy: "missing", coordination: true, bm25: { delta: 0 } }],

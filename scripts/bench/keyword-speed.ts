@@ -1,4 +1,4 @@
-// Keyword engine speed: minisearch (KeywordIndex, today's engine) against the postings engine
+// Keyword engine speed: minisearch (scripts/bench/minisearch.ts, the engine before the store) against the postings engine
 // (src/search/postings), side by side in one run, each engine measured in its own child process
 // (clean heap, its own peak RSS).
 //
@@ -15,7 +15,6 @@ import path from "node:path";
 import { loadCorpus } from "../../src/corpus/load.js";
 import { splitArticle } from "../../src/corpus/split.js";
 import { readQuestions as readEvalFile } from "../../src/eval.js";
-import { KeywordIndex } from "../../src/search/keyword.js";
 import { type EngineOptions, PostingsIndex } from "../../src/search/postings/engine.js";
 import {
   argValue,
@@ -33,6 +32,7 @@ import {
   variedQuestions,
   writeResult,
 } from "./common.js";
+import { KeywordIndex } from "./minisearch.js";
 
 /**
  * postings: the engine's defaults (BM25+ δ 0.5, coordination, fuzzy for missing terms);

@@ -29,7 +29,7 @@ import { loadCoreConfig } from "../../src/config.js";
 import { loadCorpus } from "../../src/corpus/load.js";
 import { splitArticle } from "../../src/corpus/split.js";
 import { TransformersEmbedder } from "../../src/embed/embedder.js";
-import { modelKey } from "../../src/index/build.js";
+import { modelKey } from "../../src/index/settings.js";
 import { hashArticle } from "../../src/store/hash.js";
 import { MemorySnapshot } from "../../src/store/memory.js";
 import { keywordPaths } from "../../src/store/pg/keyword.js";

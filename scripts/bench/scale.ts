@@ -11,9 +11,11 @@ import { Citebot } from "../../src/citebot.js";
 import { loadCorpus, parseArticle } from "../../src/corpus/load.js";
 import { splitArticle } from "../../src/corpus/split.js";
 import { type Embedder, TransformersEmbedder } from "../../src/embed/embedder.js";
-import { currentBuildDir, FILES, hashCorpus, indexDirFor, readManifest } from "../../src/index/store.js";
+import { indexDirFor } from "../../src/index/store.js";
 import type { Gathered } from "../../src/search/loaded.js";
 import type { Candidate } from "../../src/search/retriever.js";
+import { ARTICLES, currentSnapshotDir, readStoreManifest } from "../../src/store/fs/format.js";
+import { hashArticle } from "../../src/store/hash.js";
 import type { PassageId, Snapshot } from "../../src/store/types.js";
 import {
   argValue,
@@ -59,9 +61,9 @@ class RecordingEmbedder implements Embedder {
 }
 
 function indexFiles(bot: Citebot): Record<string, number> {
-  const build = currentBuildDir(bot.indexDir)!;
-  const manifest = JSON.parse(readFileSync(path.join(build, FILES.manifest), "utf8")) as { sizes: Record<string, number> };
-  return { ...manifest.sizes, total: dirBytes(build) };
+  const snapDir = currentSnapshotDir(bot.indexDir)!;
+  const { files } = readStoreManifest(snapDir);
+  return { ...Object.fromEntries(Object.entries(files).map(([f, e]) => [f, e.size])), total: dirBytes(snapDir) };
 }
 
 if (step === "build") {
@@ -113,9 +115,13 @@ if (step === "build") {
 } else if (step === "serve") {
   // Fail fast (instead of rebuilding for many minutes) when the built index no longer matches the
   // corpus as the loader reads it now (e.g. src/corpus changed since the build step).
-  const build = currentBuildDir(indexDirFor(dataDir, corpusDir));
-  const manifest = build ? readManifest(build) : undefined;
-  if (!manifest || manifest.corpusHash !== hashCorpus((await loadCorpus(corpusDir)).articles)) {
+  // Only the manifest and the small articles.json are read here: the timed open below stays cold.
+  const snapDir = currentSnapshotDir(indexDirFor(dataDir, corpusDir));
+  const manifest = snapDir ? readStoreManifest(snapDir) : undefined;
+  const stored = snapDir && manifest ? (JSON.parse(readFileSync(path.join(snapDir, ARTICLES), "utf8")) as Array<{ id: string; hash: string }>) : [];
+  const storedHash = new Map(stored.map((r) => [r.id, r.hash]));
+  const { articles } = await loadCorpus(corpusDir);
+  if (!manifest || storedHash.size !== articles.length || articles.some((a) => storedHash.get(a.id) !== hashArticle(a))) {
     throw new Error(
       `no current index in ${dataDir} for ${corpusDir} (${manifest ? "the articles as loaded now differ from the build's" : "none built"}): run the build step again`,
     );

@@ -6,8 +6,8 @@ import { openSnapshot } from "../citebot.js";
 import { loadCorpus } from "../corpus/load.js";
 import { TransformersEmbedder } from "../embed/embedder.js";
 import { openStore } from "../store/open.js";
-import type { Progress } from "./build.js";
 import type { ChildBuildRequest, ChildMessage } from "./isolated.js";
+import type { Progress } from "./settings.js";
 
 const send = (msg: ChildMessage): Promise<void> =>
   new Promise((resolve) => {

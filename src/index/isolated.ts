@@ -17,7 +17,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { readVariable } from "../config.js";
 import type { SkippedFile } from "../corpus/load.js";
-import type { BuildStats } from "./build.js";
+import type { BuildStats } from "./settings.js";
 
 export interface BuildLimits {
   /** Most resident memory the build may use (MB); JS heap and native allocations together. */

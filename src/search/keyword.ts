@@ -1,6 +1,5 @@
-// Keyword ranking: BM25 over sentences (minisearch), with Porter2 stemming, stop words dropped and
-// fuzzy matching for small typos ("timline" → "timeline").
-import MiniSearch, { type SearchResult } from "minisearch";
+// Keyword analysis shared by the postings engine (src/search/postings), the retriever and the
+// question code: words, stop words and Porter2 stems; and the shape of a keyword hit.
 import stem from "wink-porter2-stemmer";
 
 const STOP_WORDS = new Set(
@@ -51,45 +50,4 @@ export interface KeywordHit {
   score: number;
   /** How many distinct query terms the passage matched. */
   matched: number;
-}
-
-export class KeywordIndex {
-  private constructor(private readonly search: MiniSearch<{ id: number; text: string }>) {}
-
-  private static options() {
-    return {
-      fields: ["text"],
-      idField: "id",
-      tokenize: (text: string) => words(text),
-      processTerm: (term: string) => (STOP_WORDS.has(term) || (term.length < 2 && !/\d/.test(term)) ? null : stemOf(term)),
-      searchOptions: { fuzzy: (term: string) => (term.length >= 5 ? 0.2 : false), prefix: false, combineWith: "OR" as const },
-    };
-  }
-
-  static build(texts: string[]): KeywordIndex {
-    const ms = new MiniSearch<{ id: number; text: string }>(KeywordIndex.options());
-    ms.addAll(texts.map((text, id) => ({ id, text })));
-    return new KeywordIndex(ms);
-  }
-
-  static fromJSON(json: string): KeywordIndex {
-    return new KeywordIndex(MiniSearch.loadJSON(json, KeywordIndex.options()));
-  }
-
-  /** As fromJSON, yielding to the event loop while it loads (a running bot swapping in a rebuilt index). */
-  static async fromJSONAsync(json: string): Promise<KeywordIndex> {
-    return new KeywordIndex(await MiniSearch.loadJSONAsync(json, KeywordIndex.options()));
-  }
-
-  toJSON(): string {
-    return JSON.stringify(this.search);
-  }
-
-  query(question: string, limit: number): { hits: KeywordHit[]; queryTerms: number } {
-    const queryTerms = new Set(terms(question)).size;
-    if (queryTerms === 0) return { hits: [], queryTerms };
-    const results: SearchResult[] = this.search.search(question);
-    const hits = results.slice(0, limit).map((r) => ({ index: r.id as number, score: r.score, matched: new Set(r.queryTerms).size }));
-    return { hits, queryTerms };
-  }
 }

@@ -5,8 +5,7 @@
 // Per-file limits (size, sentence count) are the corpus loader's; splitArticle caps sentences too.
 import { splitArticle } from "../corpus/split.js";
 import type { Embedder } from "../embed/embedder.js";
-import { INDEX_SETTINGS, modelKey, type Progress } from "../index/build.js";
-import { hashSettings } from "../index/store.js";
+import { hashSettings, INDEX_SETTINGS, modelKey, type Progress } from "../index/settings.js";
 import type { Article } from "../types.js";
 import { hashArticle } from "./hash.js";
 import type { ArticleRows, Changes, Snapshot } from "./types.js";
@@ -23,7 +22,7 @@ export interface PlanStats {
   reused: number;
 }
 
-/** Texts per embedder call (as src/index/build.ts). */
+/** Texts per embedder call (progress is told after each). */
 const CHUNK = 512;
 
 export async function planChanges(

@@ -3,8 +3,7 @@
 
 import { loadCoreConfig } from "../config.js";
 import type { Embedder } from "../embed/embedder.js";
-import { INDEX_SETTINGS, modelKey, type Progress } from "../index/build.js";
-import { hashSettings } from "../index/store.js";
+import { hashSettings, INDEX_SETTINGS, modelKey, type Progress } from "../index/settings.js";
 import type { Article } from "../types.js";
 import { FileStore, type FileStoreOptions } from "./fs/store.js";
 import { hashArticle } from "./hash.js";

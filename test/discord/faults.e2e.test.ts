@@ -2,13 +2,13 @@
 // and resets connections, an answer is slow, and the index on disk vanishes or is damaged while the
 // bot runs. Each time the bot recovers (resumes, re-identifies, waits, retries) and answers what
 // comes next; nothing is lost and nothing is answered twice.
-import { appendFileSync, existsSync, readdirSync, rmSync, truncateSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { botConfig } from "../../src/bot/config.js";
 import { type BotHandle, runBot } from "../../src/bot/main.js";
 import type { CitebotLike } from "../../src/bot/types.js";
-import { currentBuildDir } from "../../src/index/store.js";
+import { currentSnapshotDir, PASSAGES, readStoreManifest } from "../../src/store/fs/format.js";
 import { DiscordEmulator, type EmuUser } from "./emulator.js";
 import { captureLogs, isCreateMessage, type LogCapture, openCitebot, replyTo, sleep, waitUntil, withAnswer } from "./helpers.js";
 
@@ -260,12 +260,28 @@ describe("the index on disk vanishes or is damaged while the bot runs", () => {
     return (await emu.waitForRequest(replyTo(msg.id))).body;
   };
 
+  it("an index file edited at the same size is noticed (checksums), and its repair too; answers keep coming", async () => {
+    const snapDir = currentSnapshotDir(core.citebot.indexDir)!;
+    const file = path.join(snapDir, readStoreManifest(snapDir).hnsw!.file);
+    const bytes = readFileSync(file);
+    const at = Math.floor(bytes.length / 2);
+    bytes[at] = bytes[at]! ^ 0x01;
+    writeFileSync(file, bytes);
+    await waitUntil(() => bot.context.index?.disk === "damaged", 5000, "the edit to be noticed");
+    expect(logs.lines.find((l) => l.level === 50 && /index on disk is damaged/.test(String(l.msg)))?.msg).toMatch(/checksum does not match/);
+    expect((await answered()).embeds.length).toBeGreaterThan(0);
+    bytes[at] = bytes[at]! ^ 0x01;
+    writeFileSync(file, bytes);
+    await waitUntil(() => bot.context.index?.disk === "ok", 5000, "the repair to be noticed");
+  });
+
   it("a truncated index file is noticed and logged; answers keep coming from memory", async () => {
-    const build = currentBuildDir(core.citebot.indexDir)!;
-    truncateSync(path.join(build, "vectors.f32"), 100);
-    appendFileSync(path.join(build, "keyword.json"), "garbage");
+    const snapDir = currentSnapshotDir(core.citebot.indexDir)!;
+    const before = logs.lines.length;
+    truncateSync(path.join(snapDir, PASSAGES), 100);
     await waitUntil(() => bot.context.index?.disk === "damaged", 5000, "the damage to be noticed");
-    const logged = logs.lines.find((l) => l.level === 50 && /index on disk is damaged/.test(String(l.msg)));
+    const logged = logs.lines.slice(before).find((l) => l.level === 50 && /index on disk is damaged/.test(String(l.msg)));
+    expect(logged?.msg).toMatch(/passages\.bin is truncated/);
     expect(logged?.msg).toMatch(/still answering from the index in memory/);
     expect((await answered()).embeds.length).toBeGreaterThan(0);
     expect(bot.healthReport()).toMatchObject({ ok: true, index: { loaded: true, disk: "damaged" } });
@@ -284,8 +300,8 @@ describe("the index on disk vanishes or is damaged while the bot runs", () => {
     const ia = emu.sendSlashCommand({ name: "reindex", user: emu.addUser("admin"), channelId: emu.channels.general.id });
     const done = await emu.waitForInteractionResponse(ia, 20_000);
     expect(done.body.content).toMatch(/^Rebuilt the index \(there is no index yet\)/);
-    expect(existsSync(currentBuildDir(core.citebot.indexDir)!)).toBe(true);
-    expect(readdirSync(path.join(core.citebot.indexDir, "builds"))).toHaveLength(1);
+    expect(existsSync(currentSnapshotDir(core.citebot.indexDir)!)).toBe(true);
+    expect(readdirSync(path.join(core.citebot.indexDir, "snapshots"))).toHaveLength(1);
     await waitUntil(() => bot.context.index?.disk === "ok", 5000, "disk ok");
     expect((await answered()).embeds.length).toBeGreaterThan(0);
     expect(logs.lines.filter((l) => l.level >= 50 && /handler/.test(String(l.msg)))).toEqual([]);

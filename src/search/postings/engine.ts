@@ -1,5 +1,6 @@
 // The keyword engine: exact BM25(+) over one or more segments with deletion marks, top-k by MaxScore,
-// typo tolerance through the term dictionaries. Same query contract as KeywordIndex.
+// typo tolerance through the term dictionaries. Same query contract as the minisearch engine it
+// replaced (kept as the benches' baseline: scripts/bench/minisearch.ts).
 //
 // Scoring. For each query term t (weight w: how often t occurs in the question, times a fuzzy
 // weight for expansions) and doc d of length |d|:
@@ -120,7 +121,7 @@ export class PostingsIndex {
     });
   }
 
-  /** One segment of `texts`; passage i gets label i (as KeywordIndex.build). */
+  /** One segment of `texts`; passage i gets label i. */
   static build(texts: string[], options: EngineOptions = {}): PostingsIndex {
     return new PostingsIndex([Segment.build(texts)], [], options);
   }

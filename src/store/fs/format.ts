@@ -12,11 +12,11 @@
 // Nothing is parsed before its bytes matched the manifest's checksum; SHA-256 runs at ~1.7 GB/s
 // here (node:crypto), a second per GB, so no faster non-cryptographic hash was needed.
 import { createHash } from "node:crypto";
-import { closeSync, fsyncSync, openSync, readFileSync, readlinkSync, statSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readlinkSync, statSync, writeSync } from "node:fs";
 import { open } from "node:fs/promises";
 import path from "node:path";
-import type { HnswSummary } from "../../index/hnswcheck.js";
 import { IndexError } from "../../index/store.js";
+import type { HnswSummary } from "./hnswfile.js";
 
 export { IndexError };
 
@@ -92,10 +92,12 @@ export function manifestIntegrity(m: Omit<StoreManifest, "integrity"> & { integr
 
 /** The snapshot folder `current` points at, or undefined. */
 export function currentSnapshotDir(indexDir: string): string | undefined {
+  const link = path.join(indexDir, CURRENT);
   try {
-    return path.resolve(indexDir, readlinkSync(path.join(indexDir, CURRENT)));
+    return path.resolve(indexDir, readlinkSync(link));
   } catch {
-    return undefined;
+    // An index copied without symlinks (cp -rL) holds the snapshot itself; its manifest is checked as any.
+    return existsSync(path.join(link, MANIFEST)) ? link : undefined;
   }
 }
 

@@ -1,13 +1,80 @@
-// A structural check of hnswlib's index file before the native loader reads it (hnswlib trusts its
-// file: a wrong entry point, level, neighbour id or element count makes it read outside its buffers
-// and the process segfaults). Same layout and rules as src/index/hnswcheck.ts, widened for the
-// store's base file: labels are stable passage ids (any value below the label table's length, each
-// at most once, not 0..count-1) and elements may carry hnswlib's deleted mark (an incremental fold
-// marks removed passages deleted and reuses their slots). Vectors are checked through a Float32Array
-// view rather than per-value reads: a 100k-element file is checked in a few tens of ms.
-import { HNSW_HEADER_BYTES, HnswFormatError, type HnswSummary, readHnswHeader } from "../../index/hnswcheck.js";
+// A JavaScript reader of hnswlib's index file (hnswalg.h saveIndex/loadIndex, hnswlib 0.8), used to
+// check the store's base HNSW file *before* the native loader sees it. hnswlib trusts its file: a
+// wrong entry point, max level, element count, neighbour id or level makes searches read outside
+// its buffers and the process segfaults (uncatchable). Everything native code later indexes with is
+// checked here, so a damaged or forged file is an IndexError ("rebuild"), never a crash. Labels are
+// stable passage ids (any value below the passage table's length, each at most once) and elements
+// may carry hnswlib's deleted mark (an incremental fold marks removed passages deleted and reuses
+// their slots). Vectors are checked through a Float32Array view rather than per-value reads: a
+// 100k-element file is checked in a few tens of ms.
+//
+// Layout (little-endian, size_t = 8 bytes, tableint = uint32):
+//   header (96 bytes): offsetLevel0, maxElements, count, sizeDataPerElement, labelOffset, offsetData
+//   (size_t each), maxLevel (int32), entryPoint (uint32), maxM, maxM0, M (size_t), mult (double),
+//   efConstruction (size_t)
+//   level 0, count × sizeDataPerElement: [links: uint16 count, uint8 flags, uint8 | maxM0 × uint32]
+//   [vector: dims × float32][label: size_t]
+//   then per element: uint32 linkListSize, then linkListSize bytes = level × [uint32 count | maxM × uint32]
 
-export { HNSW_HEADER_BYTES, HnswFormatError, type HnswSummary, readHnswHeader, summarizeHnsw } from "../../index/hnswcheck.js";
+export const HNSW_HEADER_BYTES = 96;
+
+export interface HnswHeader {
+  offsetLevel0: number;
+  maxElements: number;
+  count: number;
+  sizeDataPerElement: number;
+  labelOffset: number;
+  offsetData: number;
+  maxLevel: number;
+  entryPoint: number;
+  maxM: number;
+  maxM0: number;
+  m: number;
+  mult: number;
+  efConstruction: number;
+}
+
+/** What the manifest records of the HNSW file, to compare with its header. */
+export interface HnswSummary {
+  elements: number;
+  maxElements: number;
+  entryPoint: number;
+  maxLevel: number;
+  m: number;
+  efConstruction: number;
+}
+
+export class HnswFormatError extends Error {}
+
+/** A size_t field as a safe integer; anything above 2^53 is treated as damage. */
+function u64(buf: Buffer, at: number): number {
+  const v = buf.readBigUInt64LE(at);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new HnswFormatError(`a header field at byte ${at} is out of range`);
+  return Number(v);
+}
+
+export function readHnswHeader(buf: Buffer): HnswHeader {
+  if (buf.length < HNSW_HEADER_BYTES) throw new HnswFormatError(`the file is shorter than its header (${buf.length} bytes)`);
+  return {
+    offsetLevel0: u64(buf, 0),
+    maxElements: u64(buf, 8),
+    count: u64(buf, 16),
+    sizeDataPerElement: u64(buf, 24),
+    labelOffset: u64(buf, 32),
+    offsetData: u64(buf, 40),
+    maxLevel: buf.readInt32LE(48),
+    entryPoint: buf.readUInt32LE(52),
+    maxM: u64(buf, 56),
+    maxM0: u64(buf, 64),
+    m: u64(buf, 72),
+    mult: buf.readDoubleLE(80),
+    efConstruction: u64(buf, 88),
+  };
+}
+
+export function summarizeHnsw(h: HnswHeader): HnswSummary {
+  return { elements: h.count, maxElements: h.maxElements, entryPoint: h.entryPoint, maxLevel: h.maxLevel, m: h.m, efConstruction: h.efConstruction };
+}
 
 const DELETED_MARK = 1;
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));

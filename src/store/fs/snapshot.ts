@@ -5,7 +5,7 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import path from "node:path";
 import hnswlib from "hnswlib-node";
-import { INDEX_SETTINGS } from "../../index/build.js";
+import { INDEX_SETTINGS } from "../../index/settings.js";
 import type { Article, Passage } from "../../types.js";
 import type { Filter, KeywordScored, PassageId, Scored, Snapshot, SnapshotInfo } from "../types.js";
 import { IndexError, ROW, readStoreManifest, readVerified, type StoreManifest, WHERE } from "./format.js";

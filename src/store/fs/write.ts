@@ -10,10 +10,10 @@
 // A crash at any point leaves an unreferenced folder (pruned by the next write) and `current` on
 // the old snapshot; the switch is one rename of a symlink.
 import { createHash } from "node:crypto";
-import { closeSync, copyFileSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, symlinkSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import hnswlib from "hnswlib-node";
-import { INDEX_SETTINGS } from "../../index/build.js";
+import { INDEX_SETTINGS } from "../../index/settings.js";
 import { PostingsIndex } from "../../search/postings/engine.js";
 import type { ArticleRows, Changes, WriteStats } from "../types.js";
 import {
@@ -400,13 +400,19 @@ export function switchCurrent(indexDir: string, dir: string): void {
   const current = path.join(indexDir, CURRENT);
   const tmp = path.join(indexDir, `${CURRENT}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
   symlinkSync(path.relative(indexDir, dir), tmp);
+  // A real folder where the link belongs (an index copied without symlinks) cannot be renamed over.
+  if (existsSync(current) && !lstatSync(current).isSymbolicLink()) rmSync(current, { recursive: true, force: true });
   renameSync(tmp, current);
   fsyncPath(indexDir);
 }
 
+/** Where citebot's earlier on-disk format kept its builds (builds/<id>/, passages.json, hnsw.bin, …). */
+const LEGACY_BUILDS = "builds";
+
 /**
  * Removes snapshot folders other than the new one and the one it replaced (a reader may still be
- * opening it). An unfinished folder (no manifest) of another live process is being written: kept.
+ * opening it), and the earlier format's builds. An unfinished folder (no manifest) of another live
+ * process is being written: kept.
  */
 export function pruneSnapshots(indexDir: string, keep: Array<string | undefined>): void {
   const root = path.join(indexDir, SNAPSHOTS);
@@ -417,6 +423,8 @@ export function pruneSnapshots(indexDir: string, keep: Array<string | undefined>
     if (!existsSync(path.join(dir, MANIFEST)) && owner !== process.pid && isAlive(owner)) continue;
     rmSync(dir, { recursive: true, force: true });
   }
+  // The earlier on-disk format's build folders: `current` no longer points into them.
+  rmSync(path.join(indexDir, LEGACY_BUILDS), { recursive: true, force: true });
   for (const name of readdirSync(indexDir)) {
     if (!name.startsWith(`${CURRENT}.tmp-`)) continue;
     const owner = Number(name.split("-")[1]);
