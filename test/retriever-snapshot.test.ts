@@ -48,7 +48,20 @@ beforeAll(async () => {
   });
   rows.reverse();
   memory = new MemorySnapshot(rows, { model: modelKey(embedder), dimensions: embedder.dimensions, settingsHash: SETTINGS_HASH });
-  onMemory = await Retriever.open(memory, embedder, bot.settings);
+  // For the answers: the same rows with the files engine's stored vectors (hnswlib keeps its own
+  // normalised float32 copy, ~1e-7 off ours), so that only the passage numbering and the engine differ.
+  const exact: ArticleRows[] = [];
+  for (const r of rows) {
+    const stored = await bot.snapshot.vectors(await bot.snapshot.passageIds(r.article.id));
+    const vectors = new Float32Array(stored.length * dim);
+    stored.forEach((v, i) => vectors.set(v, i * dim));
+    exact.push({ ...r, vectors });
+  }
+  onMemory = await Retriever.open(
+    new MemorySnapshot(exact, { model: modelKey(embedder), dimensions: dim, settingsHash: SETTINGS_HASH }),
+    embedder,
+    bot.settings,
+  );
 }, 120_000);
 afterAll(cleanupTmp);
 
@@ -62,8 +75,12 @@ describe("the retriever on a MemorySnapshot of the shipped corpus", () => {
     expect(DEV.length).toBeGreaterThanOrEqual(20);
     for (const q of DEV) {
       const [a, b] = await Promise.all([bot.answer(q, { limit: 5 }), onMemory.answer(q, { limit: 5 })]);
-      expect(b.hits.map(brief), q).toEqual(a.hits.map(brief));
       expect(b.answered, q).toBe(a.answered);
+      // An abstained question's "related" excerpts tie at the top score (1) and ties go to the
+      // lower passage id, which this test deliberately numbers differently: there only the best
+      // excerpt's article is compared.
+      if (a.answered) expect(b.hits.map(brief), q).toEqual(a.hits.map(brief));
+      else expect(b.hits[0]?.article.id, q).toBe(a.hits[0]?.article.id);
       expect(b.evidence.score, q).toBeCloseTo(a.evidence.score, 6);
     }
   });
