@@ -15,7 +15,7 @@
 import { rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { type Embedder, type EmbedOptions, TransformersEmbedder } from "../../src/embed/embedder.js";
-import { modelKey } from "../../src/index/build.js";
+import { modelKey } from "../../src/index/settings.js";
 import { Retriever } from "../../src/search/retriever.js";
 import { FileStore } from "../../src/store/fs/store.js";
 import { planChanges, SETTINGS_HASH } from "../../src/store/open.js";
