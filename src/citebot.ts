@@ -291,33 +291,19 @@ export async function openSnapshot(
 
 /** The embedder, counting the texts it embeds (a build's "embedded" figure, whatever plans it). */
 function countingEmbedder(inner: Embedder): Embedder & { count: number } {
-  const counted = {
-    count: 0,
-    get modelId() {
-      return inner.modelId;
+  let count = 0;
+  return new Proxy(inner, {
+    get(target, prop) {
+      if (prop === "count") return count;
+      if (prop === "embed")
+        return (texts: string[], opts?: Parameters<Embedder["embed"]>[1]) => {
+          count += texts.length;
+          return target.embed(texts, opts);
+        };
+      const value = Reflect.get(target, prop, target);
+      return typeof value === "function" ? value.bind(target) : value;
     },
-    get dimensions() {
-      return inner.dimensions;
-    },
-    get weights() {
-      return inner.weights;
-    },
-    get settings() {
-      return inner.settings;
-    },
-    get modelDir() {
-      return inner.modelDir;
-    },
-    get lexicon() {
-      return inner.lexicon;
-    },
-    embed(texts: string[], opts?: Parameters<Embedder["embed"]>[1]) {
-      counted.count += texts.length;
-      return inner.embed(texts, opts);
-    },
-    embedTokens: (texts: string[]) => inner.embedTokens(texts),
-  };
-  return counted;
+  }) as Embedder & { count: number };
 }
 
 /** What `corpus-stamp.json` in the index folder remembers: the corpus files a version was made from. */

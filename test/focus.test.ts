@@ -6,18 +6,9 @@ import { describe, expect, it } from "vitest";
 import { LOCAL_MODELS_DIR } from "../src/embed/embedder.js";
 import { Lexicon } from "../src/embed/lexicon.js";
 import { focusOf, rarityWeight, windowFocus, wordSimilarities } from "../src/search/focus.js";
-import type { TokenMatrix } from "../src/search/late.js";
+import { tokenMatrix, unit } from "./helpers.js";
 
-const unit = (...xs: number[]) => {
-  const n = Math.hypot(...xs);
-  return xs.map((x) => x / n);
-};
-const matrix = (rows: number[][], extra: Partial<TokenMatrix> = {}): TokenMatrix => ({
-  rows: rows.length,
-  data: Float32Array.from(rows.flat()),
-  pooled: new Float32Array(rows[0]?.length ?? 0),
-  ...extra,
-});
+const matrix = tokenMatrix;
 
 // Question "attendance at quayside": content words attendance (rows 1-2, two pieces) and quayside (row 3); rows 0 and 4 are specials.
 const question = matrix([unit(0, 0, 1), unit(1, 0, 0), unit(1, 0, 0), unit(0, 1, 0), unit(0, 0, 1)], {

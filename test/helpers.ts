@@ -4,6 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { TokenMatrix } from "../src/search/late.js";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const REAL_CORPUS = path.join(ROOT, "corpus");
@@ -83,3 +84,17 @@ export function runChild(command: string, args: string[], opts: { env: NodeJS.Pr
     child.stdin.end(opts.input ?? "");
   });
 }
+
+/** A unit vector of the given components. */
+export const unit = (...xs: number[]) => {
+  const n = Math.hypot(...xs);
+  return xs.map((x) => x / n);
+};
+
+/** A token matrix (late interaction's input) of the given rows. */
+export const tokenMatrix = (rows: number[][], extra: Partial<TokenMatrix> = {}): TokenMatrix => ({
+  rows: rows.length,
+  data: Float32Array.from(rows.flat()),
+  pooled: new Float32Array(rows[0]?.length ?? 0),
+  ...extra,
+});

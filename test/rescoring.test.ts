@@ -6,22 +6,13 @@ import { afterAll, describe, expect, it } from "vitest";
 import { Citebot } from "../src/citebot.js";
 import type { Embedder } from "../src/embed/embedder.js";
 import { CONSERVATIVE_ABSTAIN, loadCalibration, writeCalibration } from "../src/search/calibration.js";
-import { lateScores, TokenCache, type TokenMatrix } from "../src/search/late.js";
+import { lateScores, TokenCache } from "../src/search/late.js";
 import type { Retriever } from "../src/search/retriever.js";
-import { cleanupTmp, makeCorpus, mkTmp } from "./helpers.js";
+import { cleanupTmp, makeCorpus, mkTmp, tokenMatrix, unit } from "./helpers.js";
 
 afterAll(cleanupTmp);
 
-const unit = (...xs: number[]) => {
-  const n = Math.hypot(...xs);
-  return xs.map((x) => x / n);
-};
-const matrix = (rows: number[][], extra: Partial<TokenMatrix> = {}): TokenMatrix => ({
-  rows: rows.length,
-  data: Float32Array.from(rows.flat()),
-  pooled: new Float32Array(rows[0]?.length ?? 0),
-  ...extra,
-});
+const matrix = tokenMatrix;
 
 describe("late interaction", () => {
   // Question: two content words (rows 0 and 1, the second in two pieces: rows 1 and 2) and a stop word (row 3).

@@ -16,6 +16,7 @@ import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readlinkSync,
 import { open } from "node:fs/promises";
 import path from "node:path";
 import { IndexError } from "../../index/store.js";
+import type { Article } from "../../types.js";
 import type { HnswSummary } from "./hnswfile.js";
 
 export { IndexError };
@@ -68,15 +69,8 @@ export interface StoreManifest {
   integrity: string;
 }
 
-/** The metadata of one article as articles.json stores it. */
-export interface ArticleRecord {
-  id: string;
-  title: string;
-  date?: string;
-  source?: string;
-  url?: string;
-  byline?: string;
-  file: string;
+/** The metadata of one article as articles.json stores it: the article without its text, which lives in a texts file. */
+export interface ArticleRecord extends Omit<Article, "text"> {
   hash: string;
   /** Index into manifest.textFiles, byte offset and byte length of the UTF-8 text, and its length in UTF-16 units. */
   t: number;
