@@ -10,7 +10,7 @@ import { buildInChild, type ChildBuildOptions } from "./index/isolated.js";
 import type { BuildStats, Progress } from "./index/settings.js";
 import { IndexError, indexDirFor } from "./index/store.js";
 import { rootLogger } from "./log.js";
-import { PROJECT_ROOT } from "./paths.js";
+import { CITEBOT_VERSION } from "./paths.js";
 import { type Evidence, Retriever, type RetrieverSettings } from "./search/retriever.js";
 import { incompatibility, openStore, planChanges, type StoreOptions, staleReason } from "./store/open.js";
 import { hasProbe, type IndexProbeResult } from "./store/probe.js";
@@ -317,7 +317,6 @@ interface CorpusStamp {
 }
 
 const STAMP_FILE = "corpus-stamp.json";
-const CITEBOT_VERSION = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")) as { version: string }).version;
 
 function writeCorpusStamp(indexDir: string, stamp: Omit<CorpusStamp, "citebot">): void {
   try {

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 // citebot's command line: ask | index | sources | eval | bot | register-commands.
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import cliProgress from "cli-progress";
@@ -12,17 +11,15 @@ import { Citebot, type OpenOptions, type OpenStatus } from "./citebot.js";
 import { ConfigError, describeVariables, loadCoreConfig, readVariable } from "./config.js";
 import { CorpusError } from "./corpus/load.js";
 import { EmbedderError } from "./embed/embedder.js";
-import { PROJECT_ROOT } from "./paths.js";
+import { CITEBOT_VERSION } from "./paths.js";
 import type { RetrievalMode } from "./search/retriever.js";
 
 class UsageError extends Error {}
 
-const VERSION = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")) as { version: string }).version;
-
 const program = new Command()
   .name("citebot")
   .description("Answers questions about a corpus of news articles by quoting them, with citations.")
-  .version(VERSION, "-v, --version", "print the version")
+  .version(CITEBOT_VERSION, "-v, --version", "print the version")
   .showHelpAfterError()
   .addHelpText("after", () => helpFooter());
 

@@ -1,6 +1,6 @@
 // Where the project lives on disk, found from this module's own location so that it is the same
 // whether citebot runs from source (src/), from the bundle (dist/) or through `npx citebot`.
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -13,3 +13,6 @@ function projectRoot(from: string): string {
     if (path.dirname(dir) === dir) return path.resolve(from, "..");
   }
 }
+
+/** citebot's version, from its package.json. */
+export const CITEBOT_VERSION = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")) as { version: string }).version;

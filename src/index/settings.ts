@@ -10,6 +10,9 @@ export function hashSettings(settings: unknown): string {
   return createHash("sha256").update(JSON.stringify(settings)).digest("hex").slice(0, 16);
 }
 
+/** Hash of INDEX_SETTINGS as a snapshot records it: a change means a full rebuild. */
+export const SETTINGS_HASH = hashSettings(INDEX_SETTINGS);
+
 /** The model as a snapshot records it: its id, and for a local model the fingerprint of its weights. */
 export const modelKey = (embedder: Embedder) => (embedder.weights ? `${embedder.modelId}@${embedder.weights}` : embedder.modelId);
 

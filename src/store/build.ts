@@ -5,7 +5,7 @@
 // Per-file limits (size, sentence count) are the corpus loader's; splitArticle caps sentences too.
 import { splitArticle } from "../corpus/split.js";
 import type { Embedder } from "../embed/embedder.js";
-import { hashSettings, INDEX_SETTINGS, modelKey, type Progress } from "../index/settings.js";
+import { modelKey, type Progress, SETTINGS_HASH } from "../index/settings.js";
 import type { Article } from "../types.js";
 import { hashArticle } from "./hash.js";
 import type { ArticleRows, Changes, Snapshot } from "./types.js";
@@ -25,6 +25,14 @@ export interface PlanStats {
 /** Texts per embedder call (progress is told after each). */
 const CHUNK = 512;
 
+/** Why a snapshot made with another model or settings can't serve this embedder (undefined: it can): a reason for a whole new index. */
+export function incompatibility(info: Snapshot["info"], embedder: Embedder): string | undefined {
+  if (info.model !== modelKey(embedder) || info.dimensions !== embedder.dimensions)
+    return `the embedding model changed (${info.model} → ${modelKey(embedder)})`;
+  if (info.settingsHash !== SETTINGS_HASH) return "the index settings changed";
+  return undefined;
+}
+
 export async function planChanges(
   articles: Article[],
   current: Snapshot | undefined,
@@ -33,13 +41,12 @@ export async function planChanges(
 ): Promise<Changes & { stats: PlanStats }> {
   const model = modelKey(embedder);
   const dim = embedder.dimensions;
-  const settingsHash = hashSettings(INDEX_SETTINGS);
   const ids = new Set<string>();
   for (const a of articles) {
     if (ids.has(a.id)) throw new Error(`two articles have the id ${a.id}`);
     ids.add(a.id);
   }
-  const replace = !current || current.info.model !== model || current.info.dimensions !== dim || current.info.settingsHash !== settingsHash;
+  const replace = !current || incompatibility(current.info, embedder) !== undefined;
   const stored = replace ? new Map<string, string>() : await current!.articleHashes();
   const hashes = articles.map(hashArticle);
   const changed = articles.map((a, i) => ({ article: a, hash: hashes[i]! })).filter((x) => stored.get(x.article.id) !== x.hash);
@@ -83,5 +90,13 @@ export async function planChanges(
     opts.onProgress?.(Math.min(c + CHUNK, todo.length), todo.length, "embed");
   }
 
-  return { mode: replace ? "replace" : "update", model, dimensions: dim, settingsHash, upsert: rows, remove, stats: { embedded: todo.length, reused } };
+  return {
+    mode: replace ? "replace" : "update",
+    model,
+    dimensions: dim,
+    settingsHash: SETTINGS_HASH,
+    upsert: rows,
+    remove,
+    stats: { embedded: todo.length, reused },
+  };
 }

@@ -3,16 +3,15 @@
 
 import { loadCoreConfig } from "../config.js";
 import type { Embedder } from "../embed/embedder.js";
-import { hashSettings, INDEX_SETTINGS, modelKey, type Progress } from "../index/settings.js";
+import type { Progress } from "../index/settings.js";
 import type { Article } from "../types.js";
+import { incompatibility } from "./build.js";
 import { FileStore, type FileStoreOptions } from "./fs/store.js";
 import { hashArticle } from "./hash.js";
 import type { IndexStore, Snapshot } from "./types.js";
 
-export { planChanges } from "./build.js";
-
-/** Hash of the settings that shape a stored index: a change means a full rebuild. */
-export const SETTINGS_HASH = hashSettings(INDEX_SETTINGS);
+export { SETTINGS_HASH } from "../index/settings.js";
+export { incompatibility, planChanges } from "./build.js";
 
 export type StoreOptions = FileStoreOptions & {
   /** Told when the vector index is being built (stage "index": 0 of 1 at the start, 1 of 1 when done). */
@@ -44,14 +43,6 @@ export async function openStore(indexDir: string, opts: StoreOptions = {}): Prom
       else if (stage === "hnsw") onProgress?.(1, 1, "index");
     },
   });
-}
-
-/** Why a snapshot made with another model or settings can't serve this embedder (undefined: it can). */
-export function incompatibility(info: Snapshot["info"], embedder: Embedder): string | undefined {
-  if (info.model !== modelKey(embedder) || info.dimensions !== embedder.dimensions)
-    return `the embedding model changed (${info.model} → ${modelKey(embedder)})`;
-  if (info.settingsHash !== SETTINGS_HASH) return "the index settings changed";
-  return undefined;
 }
 
 /** Why `snapshot` does not match `articles` (undefined when it is up to date). */
