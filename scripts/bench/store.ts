@@ -14,13 +14,14 @@
 // One step alone: --step write|serve|update|bigdelta|fold|reindex --n 100k --index <dir> --result <file.json>.
 import { rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { type Embedder, type EmbedOptions, TransformersEmbedder } from "../../src/embed/embedder.js";
+import { type Embedder, TransformersEmbedder } from "../../src/embed/embedder.js";
 import { modelKey } from "../../src/index/settings.js";
 import { Retriever } from "../../src/search/retriever.js";
 import { FileStore } from "../../src/store/fs/store.js";
 import { planChanges, SETTINGS_HASH } from "../../src/store/open.js";
 import type { Changes, PassageId, Snapshot } from "../../src/store/types.js";
 import { argValue, log, machine, median, peakRss, percentile, questionsFromPassages, ROOT, round, runChild, THREADS, writeResult } from "./common.js";
+import { CountingEmbedder } from "./counting-embedder.js";
 import { articles, type Base, base, DIR, MODEL, PER_ARTICLE, sizeOf } from "./rows.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -75,56 +76,6 @@ async function stepWrite(n: number, indexDir: string) {
     embedPerSecond: round(embedPerSecond, 1),
     embedProjectedS: round(n / embedPerSecond, 0),
   });
-}
-
-/**
- * The real model with every result kept by text: questions are embedded before the timed runs
- * (their time reported apart), and the time of every model run not served from the cache is counted.
- */
-class CountingEmbedder implements Embedder {
-  modelMs = 0;
-  private readonly pooled = new Map<string, Float32Array>();
-  private readonly tokens = new Map<string, Float32Array[]>();
-  constructor(private readonly inner: TransformersEmbedder) {}
-  get modelId() {
-    return this.inner.modelId;
-  }
-  get dimensions() {
-    return this.inner.dimensions;
-  }
-  get settings() {
-    return this.inner.settings;
-  }
-  get weights() {
-    return this.inner.weights;
-  }
-  get modelDir() {
-    return this.inner.modelDir;
-  }
-  get lexicon() {
-    return this.inner.lexicon;
-  }
-  private async cached<T>(cache: Map<string, T>, keys: string[], texts: string[], run: (texts: string[]) => Promise<T[]>): Promise<T[]> {
-    const missing = keys.flatMap((k, i) => (cache.has(k) ? [] : [i]));
-    if (missing.length) {
-      const t = performance.now();
-      const made = await run(missing.map((i) => texts[i]!));
-      this.modelMs += performance.now() - t;
-      missing.forEach((i, k) => cache.set(keys[i]!, made[k]!));
-    }
-    return keys.map((k) => cache.get(k)!);
-  }
-  embed(texts: string[], opts?: EmbedOptions): Promise<Float32Array[]> {
-    return this.cached(
-      this.pooled,
-      texts.map((t) => `${opts?.kind ?? ""}\0${t}`),
-      texts,
-      (x) => this.inner.embed(x, opts),
-    );
-  }
-  embedTokens(texts: string[]): Promise<Float32Array[][]> {
-    return this.cached(this.tokens, texts, texts, (x) => this.inner.embedTokens(x));
-  }
 }
 
 /** Every live passage id of a snapshot (after an update, ids are no longer row numbers). */
