@@ -8,7 +8,7 @@
 // Pure functions over the question's token matrix (its rows grouped into content words, see
 // markContentTokens), a window's token matrix and the window's words.
 import { stemOf, words } from "./keyword.js";
-import type { TokenMatrix } from "./late.js";
+import { bestCosines, type TokenMatrix } from "./late.js";
 
 /** How each content word of the question is matched by one window, and the two figures made from it. */
 export interface FocusScores {
@@ -23,22 +23,15 @@ export interface FocusScores {
  * piece's best cosine with any token of the window (ColBERT MaxSim kept per word, not averaged
  * over the question). Empty when the question's rows are not grouped into words.
  */
-export function wordSimilarities(q: TokenMatrix, doc: TokenMatrix, dim: number): number[] {
+export function wordSimilarities(q: TokenMatrix, doc: TokenMatrix, dim: number, best?: Float64Array): number[] {
   if (!q.words || doc.rows === 0) return [];
+  const cosines = best ?? bestCosines(q, doc, dim);
   const sum: number[] = [];
   const count: number[] = [];
   for (let i = 0; i < q.rows; i++) {
     const g = q.words[i]!;
     if (g < 0) continue;
-    let best = -1;
-    const qo = i * dim;
-    for (let j = 0; j < doc.rows; j++) {
-      let s = 0;
-      const o = j * dim;
-      for (let d = 0; d < dim; d++) s += q.data[qo + d]! * doc.data[o + d]!;
-      if (s > best) best = s;
-    }
-    sum[g] = (sum[g] ?? 0) + best;
+    sum[g] = (sum[g] ?? 0) + cosines[i]!;
     count[g] = (count[g] ?? 0) + 1;
   }
   return sum.map((s, g) => s / count[g]!);
@@ -71,11 +64,18 @@ export function focusOf(similarities: number[], present: boolean[], weights: num
  * Focus of a window for a question whose token matrix has its content words marked
  * (markContentTokens): `weightOf` gives a word's rarity (the retriever's IDF). No words marked: 0, 0.
  */
-export function windowFocus(q: TokenMatrix, doc: TokenMatrix, windowText: string, dim: number, weightOf: (word: string) => number): FocusScores {
+export function windowFocus(
+  q: TokenMatrix,
+  doc: TokenMatrix,
+  windowText: string,
+  dim: number,
+  weightOf: (word: string) => number,
+  best?: Float64Array,
+): FocusScores {
   const texts = q.wordTexts;
   if (!texts?.length) return { focus: 0, gap: 0 };
   const stems = new Set(words(windowText).map(stemOf));
-  const similarities = wordSimilarities(q, doc, dim);
+  const similarities = wordSimilarities(q, doc, dim, best);
   return focusOf(
     similarities,
     texts.map((w) => stems.has(stemOf(w))),

@@ -17,9 +17,21 @@ const STOP_WORDS = new Set(
 export const MAX_STEMMED_WORD = 64;
 
 export const isStopWord = (w: string) => STOP_WORDS.has(w) || (w.length < 2 && !/\d/.test(w));
+/** Stems by word: a word is stemmed once per process (stemming dominates a build, and a question's re-scoring stems the same passages' words again). */
+const STEM_CACHE_LIMIT = 500_000;
+let stems = new Map<string, string>();
+
 export const stemOf = (w: string) => {
-  const bare = w.replace(/'/g, "");
-  return bare.length > MAX_STEMMED_WORD ? bare : stem(bare);
+  let s = stems.get(w);
+  if (s === undefined) {
+    const bare = w.replace(/'/g, "");
+    // Kept as it is, and not cached (a pasted blob would hold its bytes in the cache).
+    if (bare.length > MAX_STEMMED_WORD) return bare;
+    s = stem(bare);
+    if (stems.size >= STEM_CACHE_LIMIT) stems = new Map();
+    stems.set(w, s);
+  }
+  return s;
 };
 
 /** Lower-cased words of a text, with curly apostrophes and possessives folded. */

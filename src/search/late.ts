@@ -48,30 +48,82 @@ export function maxSim(q: TokenMatrix, doc: TokenMatrix, dim: number): number {
 }
 
 /**
+ * Each question row's best cosine with any of the text's rows (ColBERT's MaxSim per row), for the
+ * rows late interaction or focus use (weighted, or in a content word); NaN for the others, -1 for
+ * all when the text has no rows. One pass shared by lateScores and wordSimilarities. Four question
+ * rows at once: each cosine is still summed in the same order, only four run side by side.
+ */
+export function bestCosines(q: TokenMatrix, doc: TokenMatrix, dim: number): Float64Array {
+  const best = new Float64Array(q.rows).fill(Number.NaN);
+  const rows: number[] = [];
+  for (let i = 0; i < q.rows; i++) if ((q.weights ? q.weights[i] !== 0 : true) || (q.words !== undefined && q.words[i]! >= 0)) rows.push(i);
+  const qd = q.data;
+  const dd = doc.data;
+  const n = doc.rows;
+  let k = 0;
+  for (; k + 4 <= rows.length; k += 4) {
+    const a0 = rows[k]! * dim;
+    const a1 = rows[k + 1]! * dim;
+    const a2 = rows[k + 2]! * dim;
+    const a3 = rows[k + 3]! * dim;
+    let b0 = -1;
+    let b1 = -1;
+    let b2 = -1;
+    let b3 = -1;
+    for (let j = 0; j < n; j++) {
+      const o = j * dim;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let d = 0; d < dim; d++) {
+        const x = dd[o + d]!;
+        s0 += qd[a0 + d]! * x;
+        s1 += qd[a1 + d]! * x;
+        s2 += qd[a2 + d]! * x;
+        s3 += qd[a3 + d]! * x;
+      }
+      if (s0 > b0) b0 = s0;
+      if (s1 > b1) b1 = s1;
+      if (s2 > b2) b2 = s2;
+      if (s3 > b3) b3 = s3;
+    }
+    best[rows[k]!] = b0;
+    best[rows[k + 1]!] = b1;
+    best[rows[k + 2]!] = b2;
+    best[rows[k + 3]!] = b3;
+  }
+  for (; k < rows.length; k++) {
+    const a = rows[k]! * dim;
+    let b = -1;
+    for (let j = 0; j < n; j++) {
+      const o = j * dim;
+      let s = 0;
+      for (let d = 0; d < dim; d++) s += qd[a + d]! * dd[o + d]!;
+      if (s > b) b = s;
+    }
+    best[rows[k]!] = b;
+  }
+  return best;
+}
+
+/**
  * Late interaction of a question with a text: `mean`, the (weighted) mean over the question's
  * tokens of each one's best cosine with the text's tokens; `weakest`, the least-matched content
  * word of the question (the mean over its pieces), which is what is missing when a text is about
  * the question's topic but not the detail it asks for. Both 0 when either side is empty.
  */
-export function lateScores(q: TokenMatrix, doc: TokenMatrix, dim: number): { mean: number; weakest: number } {
+export function lateScores(q: TokenMatrix, doc: TokenMatrix, dim: number, best: Float64Array = bestCosines(q, doc, dim)): { mean: number; weakest: number } {
   if (q.rows === 0 || doc.rows === 0) return { mean: 0, weakest: 0 };
   let sum = 0;
   let total = 0;
-  const best = new Float32Array(q.rows);
+  const kept = new Float32Array(q.rows);
   for (let i = 0; i < q.rows; i++) {
     const w = q.weights ? q.weights[i]! : 1;
     if (w === 0) continue;
     total += w;
-    let b = -1;
-    const qo = i * dim;
-    for (let j = 0; j < doc.rows; j++) {
-      let s = 0;
-      const o = j * dim;
-      for (let d = 0; d < dim; d++) s += q.data[qo + d]! * doc.data[o + d]!;
-      if (s > b) b = s;
-    }
-    best[i] = b;
-    sum += w * b;
+    kept[i] = best[i]!;
+    sum += w * best[i]!;
   }
   const mean = total > 0 ? sum / total : 0;
   if (!q.words) return { mean, weakest: mean };
@@ -80,7 +132,7 @@ export function lateScores(q: TokenMatrix, doc: TokenMatrix, dim: number): { mea
     const g = q.words[i]!;
     if (g < 0) continue;
     const e = per.get(g) ?? { s: 0, n: 0 };
-    e.s += best[i]!;
+    e.s += kept[i]!;
     e.n++;
     per.set(g, e);
   }

@@ -10,7 +10,7 @@ import { answerType, countedInText, countedWords, hasAnswerOfType } from "./answ
 import { type AbstainModel, CONSERVATIVE_ABSTAIN, EVIDENCE, type EvidenceName, loadCalibration, SIGNALS, type Signal } from "./calibration.js";
 import { rarityWeight, windowFocus } from "./focus.js";
 import { isStopWord, stemOf, words } from "./keyword.js";
-import { lateScores, markContentTokens, TokenCache, type TokenMatrix } from "./late.js";
+import { bestCosines, lateScores, markContentTokens, TokenCache, type TokenMatrix } from "./late.js";
 import { type Gathered, LoadedSnapshot } from "./loaded.js";
 
 interface WordInfo {
@@ -399,8 +399,10 @@ export class Retriever {
     const df = await this.focusFrequencies(question);
     for (const [i, c] of best.entries()) {
       const m = mats[i]!;
-      const late = lateScores(qLate, m, this.dim);
-      const focus = windowFocus(qLate, m, windows[i]!, this.dim, (w) => this.focusWeight(w, df));
+      // Each question token's best match in the window, once for both late interaction and focus.
+      const best = bestCosines(qLate, m, this.dim);
+      const late = lateScores(qLate, m, this.dim, best);
+      const focus = windowFocus(qLate, m, windows[i]!, this.dim, (w) => this.focusWeight(w, df), best);
       const counts = counted.length > 0 && (await this.counts(counted, windows[i]!));
       Object.assign(c.signals!, {
         window: dot(qTokens.pooled, m.pooled),
