@@ -38,6 +38,16 @@ export class Gathered {
     return this.own(articleId).ids[n]!;
   }
 
+  /** Whether the vector of passage `id` was gathered. */
+  hasVector(id: PassageId): boolean {
+    return this.vectorOf.has(id);
+  }
+
+  /** Adds vectors read later (neighbours asked for once the candidates are ranked). */
+  addVectors(ids: readonly PassageId[], vectors: readonly Float32Array[]): void {
+    ids.forEach((id, i) => this.vectorOf.set(id, vectors[i]!));
+  }
+
   vector(id: PassageId): Float32Array {
     const v = this.vectorOf.get(id);
     if (!v) throw new Error(`the vector of passage ${id} was not gathered`);
@@ -124,8 +134,8 @@ export class LoadedSnapshot {
 
   /**
    * The passages `ids` with every passage of their articles, and the vectors of `ids` and of their
-   * neighbours (`neighbours` sentences on each side): at most one `passages`, one `vectors` call
-   * and one `passageIds` per article not cached.
+   * neighbours (`neighbours` sentences on each side; 0: the candidates' own, see gatherNeighbours):
+   * at most one `passages`, one `vectors` call and one `passageIds` per article not cached.
    */
   async gather(ids: readonly PassageId[], neighbours = 1): Promise<Gathered> {
     const unknown = ids.filter((id) => !this.articleOfId.has(id));
@@ -142,16 +152,29 @@ export class LoadedSnapshot {
       byArticle.set(articleIds[i]!, own);
       own.ids.forEach((id, n) => where.set(id, own.passages[n]!));
     });
+    const gathered = new Gathered(where, byArticle, new Map());
+    await this.gatherNeighbours(gathered, ids, neighbours);
+    return gathered;
+  }
+
+  /**
+   * Adds to `g` the vectors of `ids` and of their neighbours (`neighbours` sentences on each side)
+   * it does not hold yet, in one `vectors` call: a question reads its candidates' vectors first and
+   * its best candidates' neighbours only once they are known.
+   */
+  async gatherNeighbours(g: Gathered, ids: readonly PassageId[], neighbours = 1): Promise<void> {
     const wanted = new Set<PassageId>();
     for (const id of ids) {
-      const p = where.get(id);
-      if (!p) throw new Error(`passage ${id} is not among its article's passages`);
-      const own = byArticle.get(p.articleId)!;
-      for (let n = Math.max(0, p.n - neighbours); n <= Math.min(own.ids.length - 1, p.n + neighbours); n++) wanted.add(own.ids[n]!);
+      if (!g.has(id)) throw new Error(`passage ${id} is not among its article's passages`);
+      const p = g.passage(id);
+      const own = g.own(p.articleId);
+      for (let n = Math.max(0, p.n - neighbours); n <= Math.min(own.ids.length - 1, p.n + neighbours); n++) {
+        const at = own.ids[n]!;
+        if (!g.hasVector(at)) wanted.add(at);
+      }
     }
     const list = [...wanted];
-    const vectors = list.length ? await this.snapshot.vectors(list) : [];
-    return new Gathered(where, byArticle, new Map(list.map((id, i) => [id, vectors[i]!])));
+    if (list.length) g.addVectors(list, await this.snapshot.vectors(list));
   }
 
   /** Runs a question against this snapshot: a retired snapshot is closed only once no question uses it. */

@@ -22,6 +22,13 @@ interface WordInfo {
   norm: number;
 }
 
+/** A passage's distinct words, and their words and stems as sets (what a question word is matched against). */
+interface PassageWords {
+  infos: WordInfo[];
+  words: Set<string>;
+  stems: Set<string>;
+}
+
 interface QuestionWord extends WordInfo {
   weight: number;
   /** Written as a name (capitalised mid-question, or an acronym): matches exactly only. */
@@ -39,15 +46,26 @@ const MAX_SPAN = 3;
 /** Excerpts prepared per question, whatever page is asked for. */
 const PAGE_POOL = 15;
 
+/** Two rows of isTypo's edit-distance table, reused (grown for a longer word). */
+let typoRows = [new Int32Array(32), new Int32Array(32)];
+
 /** One edit apart (two for long words): "timline" ~ "timeline". */
 function isTypo(a: string, b: string): boolean {
   if (a.length < 5 || Math.abs(a.length - b.length) > 2) return false;
   const max = a.length >= 8 ? 2 : 1;
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  if (typoRows[0]!.length < b.length + 1) typoRows = [new Int32Array(b.length + 1), new Int32Array(b.length + 1)];
+  let [prev, cur] = typoRows as [Int32Array, Int32Array];
+  for (let j = 0; j <= b.length; j++) prev[j] = j;
   for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = cur;
+    cur[0] = i;
+    let least = i;
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (cur[j]! < least) least = cur[j]!;
+    }
+    // A row's least entry never falls in later rows: already too far apart.
+    if (least > max) return false;
+    [prev, cur] = [cur, prev];
   }
   return prev[b.length]! <= max;
 }
@@ -218,7 +236,7 @@ export class Retriever {
   /** Word → its stem, unit vector and weight (vector length), computed once. */
   private readonly wordCache = new Map<string, WordInfo>();
   /** Passage index → its distinct words. */
-  private readonly passageWordCache = new Map<number, WordInfo[]>();
+  private readonly passageWordCache = new Map<number, PassageWords>();
   private readonly tokens: TokenCache;
 
   /** A retriever over `snapshot`, reading what it keeps in memory of it (articles) first. */
@@ -294,7 +312,8 @@ export class Retriever {
     for (const h of keyword) get(h.id).keyword = best > 0 ? h.score / best : 0;
     // One fetch for everything the question needs next: the candidates' passages (and their
     // articles'), and the vectors of the candidates and their neighbours.
-    const gathered = await this.loaded.gather([...scores.keys()]);
+    // Only the candidates' own vectors: the neighbours of the few re-scored are read by rerank.
+    const gathered = await this.loaded.gather([...scores.keys()], 0);
     // The dense score from the stored vector, whichever ranking found the candidate.
     for (const c of scores.values()) c.dense = dot(q, gathered.vector(c.index));
     if (mode === "hybrid" && this.settings.fusion === "rrf") {
@@ -329,6 +348,10 @@ export class Retriever {
       return { ranked, evidence: evidenceOf([], qe, this.settings.abstain), question: qe };
     }
     const g = gathered ?? (await this.loaded.gather(top.map((c) => c.index)));
+    await this.loaded.gatherNeighbours(
+      g,
+      top.map((c) => c.index),
+    );
     const qWords = await this.questionWords(question);
     const total = qWords.reduce((s, w) => s + w.weight, 0);
     const names = qWords.filter((w) => w.name);
@@ -340,12 +363,13 @@ export class Retriever {
       const own = g.own(p.articleId);
       const own1 = await this.passageWords(c.index, p);
       // The neighbours count too: an answer often spans two sentences.
-      const around = [p.n - 1, p.n + 1].filter((n) => n >= 0 && n < own.ids.length).map((n) => [own.ids[n]!, own.passages[n]!] as const);
-      const window = [...new Map([own1, ...(await Promise.all(around.map(([i, x]) => this.passageWords(i, x))))].flat().map((w) => [w.word, w])).values()];
+      const window = [own1];
+      for (const n of [p.n - 1, p.n + 1]) if (n >= 0 && n < own.ids.length) window.push(await this.passageWords(own.ids[n]!, own.passages[n]!));
+      const own1Only = [own1];
       let coveredOwn = 0;
       let coveredWindow = 0;
       for (const q of qWords) {
-        coveredOwn += q.weight * this.wordMatch(q, own1);
+        coveredOwn += q.weight * this.wordMatch(q, own1Only);
         coveredWindow += q.weight * this.wordMatch(q, window);
       }
       coverageOf.set(c.index, total > 0 ? (coveredOwn + coveredWindow) / (2 * total) : 0);
@@ -440,21 +464,27 @@ export class Retriever {
     return this.spanText(p.articleId, own, Math.max(0, p.n - 1), Math.min(own.length - 1, p.n + 1));
   }
 
-  /** How well one question word is matched by a passage's words: exactly (same stem), or by a near-synonym. */
-  private wordMatch(q: QuestionWord, passage: WordInfo[]): number {
-    let best = 0;
+  /** How well one question word is matched by the words of passages (one, or a sentence and its neighbours): exactly (same stem), or by a near-synonym. */
+  private wordMatch(q: QuestionWord, parts: PassageWords[]): number {
     if (q.name) {
       // A name's synonyms and parts: "america" in "the United States", "switzerland" in "Geneva".
       const aliases = this.lexicon()?.aliasesOf(q.word) ?? [];
-      if (aliases.length && aliases.some((a) => a.every((x) => passage.some((w) => w.word === x)))) return 1;
+      if (aliases.length && aliases.some((a) => a.every((x) => parts.some((p) => p.words.has(x))))) return 1;
     }
-    for (const w of passage) {
-      if (w.word === q.word || w.stem === q.stem || (q.typos && isTypo(q.word, w.word))) return 1;
-      // A name and its adjective or plural: "russia" ~ "russian", "american" ~ "americans".
-      if (q.name && isDerivedName(q.word, w.word)) return 1;
-      // Names must match exactly: "lavrov" is near "antonov" in vector space, but not the same person.
-      if (!this.settings.softWords || q.unit === undefined || q.name || w.unit === undefined || this.loaded.names.has(w.word)) continue;
-      best = Math.max(best, softMatch(dot(q.unit, w.unit)));
+    for (const p of parts) if (p.words.has(q.word) || p.stems.has(q.stem)) return 1;
+    const soft = this.settings.softWords && q.unit !== undefined && !q.name;
+    // Only a typo, a name's derived form or a near-synonym is left to find, word by word.
+    if (!q.typos && !q.name && !soft) return 0;
+    let best = 0;
+    for (const p of parts) {
+      for (const w of p.infos) {
+        if (q.typos && isTypo(q.word, w.word)) return 1;
+        // A name and its adjective or plural: "russia" ~ "russian", "american" ~ "americans".
+        if (q.name && isDerivedName(q.word, w.word)) return 1;
+        // Names must match exactly: "lavrov" is near "antonov" in vector space, but not the same person.
+        if (!soft || w.unit === undefined || this.loaded.names.has(w.word)) continue;
+        best = Math.max(best, softMatch(dot(q.unit!, w.unit)));
+      }
     }
     return best;
   }
@@ -574,15 +604,17 @@ export class Retriever {
     return list.map((w) => this.wordCache.get(w)!);
   }
 
-  private async passageWords(index: PassageId, passage: Passage): Promise<WordInfo[]> {
-    let infos = this.passageWordCache.get(index);
-    if (!infos) {
+  /** A passage's distinct words, with their stems, as sets too (cached per passage). */
+  private async passageWords(index: PassageId, passage: Passage): Promise<PassageWords> {
+    let cached = this.passageWordCache.get(index);
+    if (!cached) {
       const list = [...new Set(words(passage.text))];
-      infos = this.needsWordVectors() ? await this.wordInfos(list) : list.map(plainWord);
+      const infos = this.needsWordVectors() ? await this.wordInfos(list) : list.map(plainWord);
+      cached = { infos, words: new Set(list), stems: new Set(infos.map((w) => w.stem)) };
       if (this.passageWordCache.size > 50_000) this.passageWordCache.clear();
-      this.passageWordCache.set(index, infos);
+      this.passageWordCache.set(index, cached);
     }
-    return infos;
+    return cached;
   }
 
   /** The cited answer to a question. */
