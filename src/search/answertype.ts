@@ -28,13 +28,20 @@ const TIME_WORDS =
 /** A sum of money: a currency sign or word next to a number ("$48", "£3.1 million", "1,899 euros", "84 cents"). */
 const MONEY = /[$£€¥]\s?\d|\d[\d,.]*\s?(million|billion|m|bn|k)?\s?(euros?|dollars?|pounds?|cents?|pence|yen|francs?|roubles?|rubles?)\b/i;
 
+/** The question's stems, for the last question asked (its candidates are checked one after another). */
+let lastAsked: { question: string; stems: Set<string> } | undefined;
+function askedStems(question: string): Set<string> {
+  if (lastAsked?.question !== question) lastAsked = { question, stems: new Set(words(question).map(stemOf)) };
+  return lastAsked.stems;
+}
+
 /** Whether a sentence holds an answer of the type, beyond what the question itself says. */
 export function hasAnswerOfType(sentence: string, type: AnswerType, question: string): boolean {
-  const asked = new Set(words(question).map(stemOf));
   if (type === "money") return MONEY.test(sentence);
   if (type === "number") return /\d/.test(sentence.replace(/\b(1[89]|20)\d\d\b/g, "")) || NUMBER_WORDS.test(sentence);
   if (type === "time") return TIME_WORDS.test(sentence);
   // A name: a capitalised word inside the sentence that the question does not mention.
+  const asked = askedStems(question);
   for (const m of sentence.matchAll(/(?<=[\p{L}\p{N},;:)”"’]\s+)(\p{Lu}[\p{L}’'-]*)/gu)) {
     const w = words(m[1]!)[0];
     if (w && !asked.has(stemOf(w))) return true;

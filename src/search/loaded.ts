@@ -10,20 +10,34 @@ import { words } from "./keyword.js";
 export interface ArticlePassages {
   ids: PassageId[];
   passages: Passage[];
+  /** Passage id → its position in `ids` (and `passages`). */
+  at: Map<PassageId, number>;
 }
 
 /** A question's share of the snapshot: its candidates, their articles' passages and the vectors asked for. */
 export class Gathered {
   constructor(
-    private readonly where: Map<PassageId, Passage>,
+    /** The article of each passage asked for (any other passage of those articles is found by a search). */
+    private readonly articleOf: Map<PassageId, string>,
     private readonly byArticle: Map<string, ArticlePassages>,
     private readonly vectorOf: Map<PassageId, Float32Array>,
   ) {}
 
+  /** The gathered article holding passage `id`. */
+  private ownOf(id: PassageId): ArticlePassages | undefined {
+    const a = this.articleOf.get(id);
+    if (a !== undefined) {
+      const own = this.byArticle.get(a);
+      return own?.at.has(id) ? own : undefined;
+    }
+    for (const own of this.byArticle.values()) if (own.at.has(id)) return own;
+    return undefined;
+  }
+
   passage(id: PassageId): Passage {
-    const p = this.where.get(id);
-    if (!p) throw new Error(`passage ${id} was not gathered`);
-    return p;
+    const own = this.ownOf(id);
+    if (!own) throw new Error(`passage ${id} was not gathered`);
+    return own.passages[own.at.get(id)!]!;
   }
 
   /** The passages of the article of passage `id` (gathered). */
@@ -55,7 +69,7 @@ export class Gathered {
   }
 
   has(id: PassageId): boolean {
-    return this.where.has(id);
+    return this.ownOf(id) !== undefined;
   }
 }
 
@@ -124,7 +138,7 @@ export class LoadedSnapshot {
       own = (async () => {
         const ids = await this.snapshot.passageIds(articleId);
         const passages = await this.snapshot.passages(ids);
-        return { ids, passages };
+        return { ids, passages, at: new Map(ids.map((id, n) => [id, n])) };
       })();
       own.catch(() => this.articleCache.delete(articleId));
       this.articleCache.set(articleId, own);
@@ -144,15 +158,11 @@ export class LoadedSnapshot {
       const found = await this.snapshot.passages(unknown);
       unknown.forEach((id, i) => this.articleOfId.set(id, found[i]!.articleId));
     }
-    const articleIds = [...new Set(ids.map((id) => this.articleOfId.get(id)!))];
+    const articleOf = new Map(ids.map((id) => [id, this.articleOfId.get(id)!]));
+    const articleIds = [...new Set(articleOf.values())];
     const owns = await Promise.all(articleIds.map((a) => this.articlePassages(a)));
-    const byArticle = new Map<string, ArticlePassages>();
-    const where = new Map<PassageId, Passage>();
-    owns.forEach((own, i) => {
-      byArticle.set(articleIds[i]!, own);
-      own.ids.forEach((id, n) => where.set(id, own.passages[n]!));
-    });
-    const gathered = new Gathered(where, byArticle, new Map());
+    const byArticle = new Map(articleIds.map((a, i) => [a, owns[i]!]));
+    const gathered = new Gathered(articleOf, byArticle, new Map());
     await this.gatherNeighbours(gathered, ids, neighbours);
     return gathered;
   }

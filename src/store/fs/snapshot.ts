@@ -299,18 +299,24 @@ export class FileSnapshot implements Snapshot {
   }
 
   /** One stored vector (the base's from its file, as hnswlib normalised it at insertion). */
-  private vectorOf(id: PassageId): Float32Array {
+  private vectorOf(id: PassageId, out?: Float32Array): Float32Array {
     const o = this.row(id);
     const dim = this.state.manifest.dimensions;
     if (this.state.table[o + 4] === WHERE.delta) {
       const r = this.state.deltaRow.get(id)!;
-      return this.state.delta.vectors.slice(r * dim, (r + 1) * dim);
+      const v = this.state.delta.vectors.subarray(r * dim, (r + 1) * dim);
+      if (!out) return v.slice();
+      out.set(v);
+      return out;
     }
-    return this.baseVectors!.read(id);
+    return this.baseVectors!.read(id, out);
   }
 
   async vectors(ids: readonly PassageId[]): Promise<Float32Array[]> {
-    return ids.map((id) => this.vectorOf(id));
+    // One allocation for all of them (a question reads a hundred or more).
+    const dim = this.state.manifest.dimensions;
+    const all = new Float32Array(ids.length * dim);
+    return ids.map((id, i) => this.vectorOf(id, all.subarray(i * dim, (i + 1) * dim)));
   }
 
   async dense(query: Float32Array, k: number, filter?: Filter): Promise<Scored[]> {
