@@ -51,7 +51,8 @@ export function maxSim(q: TokenMatrix, doc: TokenMatrix, dim: number): number {
  * Each question row's best cosine with any of the text's rows (ColBERT's MaxSim per row), for the
  * rows late interaction or focus use (weighted, or in a content word); NaN for the others, -1 for
  * all when the text has no rows. One pass shared by lateScores and wordSimilarities. Four question
- * rows at once: each cosine is still summed in the same order, only four run side by side.
+ * rows against two text rows at once: each cosine is still summed in the same order, only eight run
+ * side by side.
  */
 export function bestCosines(q: TokenMatrix, doc: TokenMatrix, dim: number): Float64Array {
   const best = new Float64Array(q.rows).fill(Number.NaN);
@@ -60,17 +61,55 @@ export function bestCosines(q: TokenMatrix, doc: TokenMatrix, dim: number): Floa
   const qd = q.data;
   const dd = doc.data;
   const n = doc.rows;
-  let k = 0;
-  for (; k + 4 <= rows.length; k += 4) {
-    const a0 = rows[k]! * dim;
-    const a1 = rows[k + 1]! * dim;
-    const a2 = rows[k + 2]! * dim;
-    const a3 = rows[k + 3]! * dim;
+  // Question rows four at a time (the last group repeats its last row), text rows two at a time.
+  for (let k = 0; k < rows.length; k += 4) {
+    const r0 = rows[k]!;
+    const r1 = rows[Math.min(k + 1, rows.length - 1)]!;
+    const r2 = rows[Math.min(k + 2, rows.length - 1)]!;
+    const r3 = rows[Math.min(k + 3, rows.length - 1)]!;
+    const [a0, a1, a2, a3] = [r0 * dim, r1 * dim, r2 * dim, r3 * dim];
     let b0 = -1;
     let b1 = -1;
     let b2 = -1;
     let b3 = -1;
-    for (let j = 0; j < n; j++) {
+    let j = 0;
+    for (; j + 2 <= n; j += 2) {
+      const o = j * dim;
+      const p = o + dim;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      let t0 = 0;
+      let t1 = 0;
+      let t2 = 0;
+      let t3 = 0;
+      for (let d = 0; d < dim; d++) {
+        const x = dd[o + d]!;
+        const y = dd[p + d]!;
+        const u0 = qd[a0 + d]!;
+        const u1 = qd[a1 + d]!;
+        const u2 = qd[a2 + d]!;
+        const u3 = qd[a3 + d]!;
+        s0 += u0 * x;
+        s1 += u1 * x;
+        s2 += u2 * x;
+        s3 += u3 * x;
+        t0 += u0 * y;
+        t1 += u1 * y;
+        t2 += u2 * y;
+        t3 += u3 * y;
+      }
+      if (s0 > b0) b0 = s0;
+      if (t0 > b0) b0 = t0;
+      if (s1 > b1) b1 = s1;
+      if (t1 > b1) b1 = t1;
+      if (s2 > b2) b2 = s2;
+      if (t2 > b2) b2 = t2;
+      if (s3 > b3) b3 = s3;
+      if (t3 > b3) b3 = t3;
+    }
+    if (j < n) {
       const o = j * dim;
       let s0 = 0;
       let s1 = 0;
@@ -88,21 +127,10 @@ export function bestCosines(q: TokenMatrix, doc: TokenMatrix, dim: number): Floa
       if (s2 > b2) b2 = s2;
       if (s3 > b3) b3 = s3;
     }
-    best[rows[k]!] = b0;
-    best[rows[k + 1]!] = b1;
-    best[rows[k + 2]!] = b2;
-    best[rows[k + 3]!] = b3;
-  }
-  for (; k < rows.length; k++) {
-    const a = rows[k]! * dim;
-    let b = -1;
-    for (let j = 0; j < n; j++) {
-      const o = j * dim;
-      let s = 0;
-      for (let d = 0; d < dim; d++) s += qd[a + d]! * dd[o + d]!;
-      if (s > b) b = s;
-    }
-    best[rows[k]!] = b;
+    best[r0] = b0;
+    best[r1] = b1;
+    best[r2] = b2;
+    best[r3] = b3;
   }
   return best;
 }
