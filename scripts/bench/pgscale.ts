@@ -61,6 +61,8 @@ function serverPssMb(dataDir: string | undefined): number | null {
 /** While `during` runs: when the HNSW build started and ended (pg_stat_progress_create_index), and the most parallel workers seen. */
 async function watchIndexBuild<T>(url: string, during: () => Promise<T>): Promise<{ result: T; indexStartS?: number; indexEndS?: number; workers: number }> {
   const c = new pg.Client({ connectionString: url });
+  // The server stopping (a kill of the bench) must not crash the step before it removes its folder.
+  c.on("error", () => {});
   await c.connect();
   const t0 = performance.now();
   let indexStartS: number | undefined;

@@ -85,7 +85,39 @@ function vectorText(rows: Float32Array, i: number, dim: number): string {
   return `[${parts.join(",")}]`;
 }
 
-const parseVector = (text: string) => Float32Array.from(text.slice(1, -1).split(","), Number);
+/** A vector from pgvector's binary form (vector_send): int16 dim, int16 unused, dim big-endian float4. */
+function vectorFromSend(buf: Buffer): Float32Array {
+  const dim = buf.readInt16BE(0);
+  const out = new Float32Array(dim);
+  for (let d = 0; d < dim; d++) out[d] = buf.readFloatBE(4 + 4 * d);
+  return out;
+}
+
+/**
+ * Requests made in one turn of the event loop, answered together: each caller's keys are fetched
+ * in one query for all of them (a failure fails every caller of that turn).
+ */
+class TickBatch<K, V> {
+  private queue: Array<{ keys: readonly K[]; done: (m: Map<K, V>) => void; fail: (err: unknown) => void }> = [];
+  constructor(private readonly fetch: (keys: K[]) => Promise<Map<K, V>>) {}
+
+  get(keys: readonly K[]): Promise<Map<K, V>> {
+    return new Promise((done, fail) => {
+      if (this.queue.push({ keys, done, fail }) === 1) setImmediate(() => void this.flush());
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.queue;
+    this.queue = [];
+    try {
+      const found = await this.fetch([...new Set(batch.flatMap((b) => b.keys))]);
+      for (const b of batch) b.done(found);
+    } catch (err) {
+      for (const b of batch) b.fail(err);
+    }
+  }
+}
 
 const newVersion = () => `pg-${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
 
@@ -429,6 +461,37 @@ interface PassageRow {
 }
 
 export class PgSnapshot implements Snapshot {
+  // The retriever asks for many articles' passages and vectors at once (one call per article):
+  // the calls of one turn of the event loop share one query each.
+  private readonly passageBatch = new TickBatch<PassageId, PassageRow>(async (labels) => {
+    const { rows } = await this.store.pool.query<PassageRow>(
+      "SELECT label, article_id, n, start_offset, end_offset, body FROM passages WHERE label = ANY($1::bigint[])",
+      [labels],
+    );
+    return new Map(rows.map((r) => [Number(r.label), r]));
+  });
+  private readonly idsBatch = new TickBatch<string, PassageId[]>(async (articleIds) => {
+    const { rows } = await this.store.pool.query<{ article_id: string; label: string }>(
+      "SELECT article_id, label FROM passages WHERE article_id = ANY($1::text[]) ORDER BY article_id, n",
+      [articleIds],
+    );
+    const out = new Map<string, PassageId[]>();
+    for (const r of rows) {
+      let list = out.get(r.article_id);
+      if (!list) out.set(r.article_id, (list = []));
+      list.push(Number(r.label));
+    }
+    return out;
+  });
+  // vector_send: the float32s as bytes (bytea), not 384 decimal numbers to parse.
+  private readonly vectorBatch = new TickBatch<PassageId, Float32Array>(async (labels) => {
+    const { rows } = await this.store.pool.query<{ label: string; v: Buffer }>(
+      "SELECT label, vector_send(embedding) AS v FROM passages WHERE label = ANY($1::bigint[])",
+      [labels],
+    );
+    return new Map(rows.map((r) => [Number(r.label), vectorFromSend(r.v)]));
+  });
+
   constructor(
     private readonly store: PgStore,
     readonly info: SnapshotInfo,
@@ -455,12 +518,8 @@ export class PgSnapshot implements Snapshot {
 
   async passages(ids: readonly PassageId[]): Promise<Passage[]> {
     if (ids.length === 0) return [];
-    const { rows } = await this.store.pool.query<PassageRow>(
-      "SELECT label, article_id, n, start_offset, end_offset, body FROM passages WHERE label = ANY($1::bigint[])",
-      [ids],
-    );
-    const byLabel = new Map(rows.map((r) => [Number(r.label), r]));
-    if (byLabel.size < new Set(ids).size) this.missing(ids, new Set(byLabel.keys()));
+    const byLabel = await this.passageBatch.get(ids);
+    if (!ids.every((id) => byLabel.has(id))) this.missing(ids, new Set(byLabel.keys()));
     return ids.map((id) => {
       const r = byLabel.get(id)!;
       return { id: `${r.article_id}#${r.n}`, articleId: r.article_id, n: r.n, text: r.body, start: r.start_offset, end: r.end_offset };
@@ -468,8 +527,7 @@ export class PgSnapshot implements Snapshot {
   }
 
   async passageIds(articleId: string): Promise<PassageId[]> {
-    const { rows } = await this.store.pool.query<{ label: string }>("SELECT label FROM passages WHERE article_id = $1 ORDER BY n", [articleId]);
-    return rows.map((r) => Number(r.label));
+    return (await this.idsBatch.get([articleId])).get(articleId) ?? [];
   }
 
   async dense(query: Float32Array, k: number, filter?: Filter): Promise<Scored[]> {
@@ -506,13 +564,9 @@ export class PgSnapshot implements Snapshot {
 
   async vectors(ids: readonly PassageId[]): Promise<Float32Array[]> {
     if (ids.length === 0) return [];
-    const { rows } = await this.store.pool.query<{ label: string; embedding: string }>(
-      "SELECT label, embedding::text AS embedding FROM passages WHERE label = ANY($1::bigint[])",
-      [ids],
-    );
-    const byLabel = new Map(rows.map((r) => [Number(r.label), r.embedding]));
-    if (byLabel.size < new Set(ids).size) this.missing(ids, new Set(byLabel.keys()));
-    return ids.map((id) => parseVector(byLabel.get(id)!));
+    const byLabel = await this.vectorBatch.get(ids);
+    if (!ids.every((id) => byLabel.has(id))) this.missing(ids, new Set(byLabel.keys()));
+    return ids.map((id) => byLabel.get(id)!);
   }
 
   async documentFrequency(stems: readonly string[]): Promise<number[]> {
