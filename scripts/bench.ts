@@ -260,7 +260,7 @@ if (want("cold")) {
 // Targets are the for 1M (2 cores, the 384-d model), applied at every size.
 const GB = 1024;
 if (want("scale")) {
-  section("4. Scale: the embedded store (FileStore) at N derived 384-d rows: build, open, answer latency, recall@10, re-index, RSS");
+  section("4. Scale: the embedded store (FileStore) at N derived 384-d rows: build, open, answer latency, recall@10, re-index, RSS; PostgreSQL side by side");
   out(
     "   rows: real sentence vectors (all-MiniLM-L6-v2) mixed with noise, texts mixed from real sentences — they stand in for cached embeddings (embedding 1M real sentences takes ~48 min+ here)",
   );
