@@ -12,10 +12,10 @@
 // lock makes readers wait (not fail) until it commits.
 //
 // Relied on: PostgreSQL ≥ 11 (covering indexes with INCLUDE, jsonb, multi-array unnest, pg_notify,
-// advisory locks, `-c` settings in the startup packet) and pgvector ≥ 0.5 (HNSW, vector_cosine_ops,
-// hnsw.ef_search); tested on PostgreSQL 18.3 with pgvector 0.8.2. Session settings (search_path,
-// hnsw.ef_search) travel as startup options, which a PgBouncer in front must pass through
-// (`ignore_startup_parameters` does not: it drops them).
+// advisory locks, `-c` settings in the startup packet, binary COPY) and pgvector ≥ 0.5 (HNSW,
+// vector_cosine_ops, hnsw.ef_search, its binary input and vector_send); tested on PostgreSQL 18.3
+// with pgvector 0.8.2. Session settings (search_path, hnsw.ef_search) travel as startup options,
+// which a PgBouncer in front must pass through (`ignore_startup_parameters` does not: it drops them).
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { analyze } from "../../search/postings/analyze.js";
