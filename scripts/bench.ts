@@ -9,7 +9,8 @@
 // 3. cold     process start → first answer (tsx, node --import tsx, esbuild bundle)
 // 4. scale    10k / 100k / 1m rows on the embedded store (FileStore), derived from real 384-d
 //             sentence vectors (scripts/bench/rows.ts): build, open, answer latency, recall@10,
-//             one changed article re-indexed, RSS (scripts/bench/store.ts steps)
+//             one changed article re-indexed, RSS (scripts/bench/store.ts steps); PostgreSQL
+//             (PgStore) side by side on the same rows and questions (scripts/bench/pgscale.ts)
 // 5. peer     LangChain.js (HNSWLib + HuggingFaceTransformersEmbeddings) side by side; its own
 //             package in bench/peer/, installed (npm ci) on first use
 // Heavy steps run in child processes; everything it writes goes under data/bench/.
@@ -41,8 +42,8 @@ const program = new Command()
   .option("--skip-peer", "skip the LangChain comparison")
   .option(
     "--scale-steps <list>",
-    "scale steps to run: build,serve,peer,reindex (serve and reindex use the last build; reindex changes it)",
-    "build,serve,peer,reindex",
+    "scale steps to run: build,serve,peer,reindex,pg (serve and reindex use the last build; reindex changes it; pg: PostgreSQL on the same rows, its own server)",
+    "build,serve,peer,reindex,pg",
   )
   .option("--only <list>", "run only these sections: embed,latency,cold,scale,peer")
   .option("--rounds <n>", "rounds of the embedding comparison", "5")
@@ -259,7 +260,7 @@ if (want("cold")) {
 // Targets are the issue's for 1M (2 cores, the 384-d model), applied at every size.
 const GB = 1024;
 if (want("scale")) {
-  section("4. Scale: the embedded store (FileStore) at N derived 384-d rows: build, open, answer latency, recall@10, re-index, RSS");
+  section("4. Scale: the embedded store (FileStore) at N derived 384-d rows: build, open, answer latency, recall@10, re-index, RSS; PostgreSQL side by side");
   out(
     "   rows: real sentence vectors (all-MiniLM-L6-v2) mixed with noise, texts mixed from real sentences — they stand in for cached embeddings (embedding 1M real sentences takes ~48 min+ here)",
   );
@@ -406,6 +407,95 @@ if (want("scale")) {
         add(figure(`scale.${size}.reload`, "serving process reloads the new snapshot", r.reloadS, "s", { note: `store ${r.reloadOpenS} s + articles` }));
       } catch (err) {
         failed(`scale.${size}.reindex`, "re-index one article", err);
+      }
+    // PostgreSQL (PgStore + pgvector) on the same rows and questions, its own server started and stopped by the step.
+    if (scaleSteps.has("pg"))
+      try {
+        const p = (result.pg = await runChild<Record<string, any>>(script, [...args("pg")], {
+          label: `scale-pg-${size}`,
+          nodeArgs: ["--expose-gc"],
+          timeoutMs: 3 * HOUR,
+        }));
+        const id = (x: string) => `scale.${size}.pg.${x}`;
+        const emb = (v: unknown, unit: string) => (v === undefined ? "" : `; embedded ${v} ${unit}`);
+        const load = `load ${os
+          .loadavg()
+          .map((x) => x.toFixed(2))
+          .join(" ")}`;
+        out(`   PostgreSQL: ${p.server}; server settings ${JSON.stringify(p.serverSettings)}; ${load}`);
+        if (p.build) {
+          const b = p.build;
+          add(
+            figure(id("build"), `PostgreSQL full build (${b.passages} rows): PgStore.write + VACUUM ANALYZE`, b.seconds, "s", {
+              note: `COPY ${b.loadS} s, HNSW ${b.hnswS} s (${b.parallelWorkersSeen} parallel workers seen), vacuum+analyze ${b.vacuumAnalyzeS} s; client peak RSS ${b.clientPeakRssMB} MB${emb(result.build?.writeS, "s")}`,
+            }),
+          );
+        }
+        if (p.serve) {
+          const s = p.serve;
+          const open = p.answer ? round(s.openS + p.answer.retrieverOpenS, 3) : s.openS;
+          add(
+            figure(id("open"), "open: PgStore + current() + Retriever (model load apart)", open, "s", {
+              note: `store ${s.openS} s, retriever ${p.answer?.retrieverOpenS} s${emb(result.serve ? round(result.serve.openS + result.serve.answer.retrieverOpenS, 3) : undefined, "s")}`,
+            }),
+          );
+          add(
+            figure(id("dense_p50"), "snapshot.dense(q, 50) alone, p50", s.dense.p50, "ms", { note: `ef_search ${s.ef}${emb(result.serve?.denseP50, "ms")}` }),
+          );
+          add(figure(id("dense_p95"), "snapshot.dense(q, 50) alone, p95", s.dense.p95, "ms", { note: emb(result.serve?.denseP95, "ms").slice(2) }));
+          add(
+            figure(id("keyword_p50"), "snapshot.keyword(q, 50) alone, p50", s.keyword.p50, "ms", {
+              note: `${s.keywordHitsAvg} hits/question${emb(result.serve?.keywordP50, "ms")}`,
+            }),
+          );
+          add(figure(id("keyword_p95"), "snapshot.keyword(q, 50) alone, p95", s.keyword.p95, "ms", { note: emb(result.serve?.keywordP95, "ms").slice(2) }));
+        }
+        if (p.answer) {
+          const a = p.answer;
+          const what = "answer path (Retriever.answer over PgStore), no model run";
+          add(
+            figure(id("p50"), `${what}, p50`, a.endToEnd.p50, "ms", {
+              note: `${a.questions} questions, ${a.answered} answered; rank ${a.stages.rank.p50} ms, rerank ${a.stages.rerank.p50} ms, excerpts ${a.stages.excerpts.p50} ms${emb(result.serve?.answer.endToEnd.p50, "ms")}`,
+            }),
+          );
+          add(figure(id("p95"), `${what}, p95`, a.endToEnd.p95, "ms", { note: emb(result.serve?.answer.endToEnd.p95, "ms").slice(2) }));
+        }
+        if (p.serve)
+          add(
+            figure(id("recall@10"), `pgvector HNSW recall@10 vs exact, ef_search ${p.serve.ef} (${p.serve.recallQueries} questions)`, p.serve.recallAt10, "", {
+              note: emb(result.serve?.recallAt10, "").slice(2).trim(),
+            }),
+          );
+        if (p.clients4) {
+          const c = p.clients4;
+          const what = "4 concurrent clients (own connections), dense + keyword per question";
+          add(figure(id("clients4_p50"), `${what}, p50`, c.p50, "ms", { note: `one client alone ${c.single.p50} ms` }));
+          add(figure(id("clients4_p95"), `${what}, p95`, c.p95, "ms", { note: `one client alone ${c.single.p95} ms` }));
+          add(figure(id("clients4_qps"), `${what}, throughput`, c.qps, "q/s", { note: `${c.questions} questions` }));
+        }
+        if (p.reindex) {
+          const r = p.reindex;
+          add(
+            figure(id("reindex"), "one changed article: planChanges + PgStore.write", r.seconds, "s", {
+              note: `read articles ${r.readArticlesS} s, plan ${r.planS} s (embed ${r.embedded} sentences), write ${r.writeS} s; ${r.markerFound ? "new sentence found" : "CHANGE NOT SEEN"}${emb(result.reindex?.seconds, "s")}`,
+            }),
+          );
+        }
+        if (p.serverMB !== undefined) {
+          add(
+            figure(id("server_mb"), "PostgreSQL server memory (PSS of its processes, after the run)", p.serverMB, "MB", {
+              note: `shared_buffers ${p.serverSettings.shared_buffers}; the bench client's peak RSS ${p.clientPeakRssMB} MB (holds the rows)${emb(result.serve?.processRssMB, "MB serving RSS")}`,
+            }),
+          );
+          add(
+            figure(id("disk_mb"), "the schema's tables and indexes on disk", p.diskMB, "MB", {
+              note: `HNSW index ${p.disk.hnswIndex} MB; tables ${JSON.stringify(p.disk.tables)}`,
+            }),
+          );
+        }
+        if (p.error) failed(id("error"), "PostgreSQL step", new Error(p.error));
+      } catch (err) {
+        failed(`scale.${size}.pg`, "PostgreSQL side by side", err);
       }
   }
 }

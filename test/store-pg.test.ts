@@ -238,6 +238,39 @@ describe("writes", () => {
     expect(s.info.passages).toBe(2);
     expect((await s.articles()).map((a) => a.id)).toEqual(["a"]);
   });
+
+  it("a bad row met in the middle of the bulk COPY aborts the write cleanly: nothing lost, the store still writes", async () => {
+    const store = await openStore();
+    await store.write(change({ mode: "replace", upsert: [A] }));
+    const stray = { ...C, passages: C.passages.map((p, n) => (n === 1 ? { ...p, articleId: "elsewhere" } : p)) };
+    for (const mode of ["update", "replace"] as const) {
+      await expect(store.write(change({ mode, upsert: [B, stray] }))).rejects.toThrow(/passage c#1 is not of article c/);
+      const s = (await store.current())!;
+      expect(s.info).toMatchObject({ articles: 1, passages: 2 });
+      expect(await named(s, await s.passageIds("a"))).toEqual(["a#0", "a#1"]);
+    }
+    const next = await store.write(change({ upsert: [B, C] }));
+    expect(next.snapshot.info).toMatchObject({ articles: 3, passages: 6 });
+    expect((await next.snapshot.keyword("geneva", 10)).hits).toHaveLength(3);
+  });
+});
+
+describe("reads", () => {
+  it("calls made together share a query and each gets its own answer; a stale id fails only its own call", async () => {
+    const store = await openStore();
+    const { snapshot: s } = await store.write(change({ mode: "replace", upsert: [A, B, C] }));
+    const [a, b, none, c] = await Promise.all(["a", "b", "nothing", "c"].map((id) => s.passageIds(id)));
+    expect([a, b, none, c]).toEqual([[0, 1], [2, 3], [], [4, 5]]);
+    const [pa, pc, stale, vb] = await Promise.allSettled([s.passages([1, 0]), s.passages([5]), s.passages([2, 99]), s.vectors([3, 2])]);
+    expect(pa.status === "fulfilled" && pa.value.map((p) => p.id)).toEqual(["a#1", "a#0"]);
+    expect(pc.status === "fulfilled" && pc.value[0]!.text).toBe(C.passages[1]!.text);
+    expect(stale.status === "rejected" && String(stale.reason)).toMatch(/no passage 99/);
+    // Vectors come back as the exact float32s written (binary, not text).
+    expect(vb.status === "fulfilled" && vb.value.map((v) => Array.from(v))).toEqual([
+      Array.from(B.vectors.subarray(DIMS, 2 * DIMS)),
+      Array.from(B.vectors.subarray(0, DIMS)),
+    ]);
+  });
 });
 
 /**

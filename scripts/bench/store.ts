@@ -22,6 +22,7 @@ import { planChanges, SETTINGS_HASH } from "../../src/store/open.js";
 import type { Changes, PassageId, Snapshot } from "../../src/store/types.js";
 import { argValue, log, machine, median, peakRss, percentile, questionsFromPassages, ROOT, round, runChild, THREADS, writeResult } from "./common.js";
 import { CountingEmbedder } from "./counting-embedder.js";
+import { stepPg } from "./pgscale.js";
 import { articles, type Base, base, DIR, MODEL, PER_ARTICLE, sizeOf } from "./rows.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -389,6 +390,8 @@ if (step) {
   else if (step === "bigdelta") await stepUpdate(n, indexDir, false, 2000);
   else if (step === "reindex") await stepReindex(n, indexDir);
   else if (step === "reindex-writer") await stepReindexWriter(n, indexDir);
+  // PostgreSQL on the same rows and questions (scripts/bench/pgscale.ts; --index unused).
+  else if (step === "pg") await stepPg(n, questionCount(), answerPath);
   else throw new Error(`unknown --step ${step}`);
 } else {
   const q = argValue("--questions") ?? "200";

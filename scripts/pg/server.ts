@@ -115,18 +115,48 @@ const STOP = [
   "pg_ctl(['-w', '-m', 'fast', 'stop'], pgdata=pathlib.Path(sys.argv[1]), user='pgserver' if os.geteuid() == 0 else None, timeout=60)",
 ].join("\n");
 
+const RESTART = [
+  "import os, sys, pathlib",
+  "from pgserver._commands import pg_ctl",
+  "pg_ctl(['-w', '-m', 'fast', 'restart'], pgdata=pathlib.Path(sys.argv[1]), user='pgserver' if os.geteuid() == 0 else None, timeout=120)",
+].join("\n");
+
+export interface StartOptions {
+  /** The folder the server's temp folder goes in (default the OS temp folder). */
+  parentDir?: string;
+  /** Server settings (ALTER SYSTEM, then a restart) for a server started here; ignored for DATABASE_URL's. */
+  settings?: Record<string, string>;
+}
+
 /** DATABASE_URL's server, or a fresh local one (installed on first use). */
-export async function startPgServer(env: NodeJS.ProcessEnv = process.env): Promise<PgServer> {
+export async function startPgServer(env: NodeJS.ProcessEnv = process.env, opts: StartOptions = {}): Promise<PgServer> {
   const external = env.DATABASE_URL?.trim();
   if (external) return { url: external, external: true, stop: async () => {} };
   await ensurePgserverInstalled();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "citebot-pg-"));
+  if (opts.parentDir) fs.mkdirSync(opts.parentDir, { recursive: true });
+  const dir = fs.mkdtempSync(path.join(opts.parentDir ?? os.tmpdir(), "citebot-pg-"));
   const dataDir = path.join(dir, "data");
   const started = await tryRun(PYTHON, ["-c", START, dataDir], 120_000);
-  if (!started.ok) {
+  const fail = async (what: string, out: string) => {
     const log = fs.existsSync(path.join(dataDir, "log")) ? fs.readFileSync(path.join(dataDir, "log"), "utf8") : "";
     await stopServer(dataDir, dir);
-    throw new PgServerError(`the test PostgreSQL did not start:\n${started.out.trim()}\n${log}`);
+    throw new PgServerError(`the test PostgreSQL ${what}:\n${out.trim()}\n${log}`);
+  };
+  if (!started.ok) await fail("did not start", started.out);
+  const settings = Object.entries(opts.settings ?? {});
+  if (settings.length > 0) {
+    const { default: pg } = await import("pg");
+    const client = new pg.Client({ connectionString: `postgresql://postgres@/postgres?host=${encodeURIComponent(dataDir)}` });
+    try {
+      await client.connect();
+      for (const [name, value] of settings) await client.query(`ALTER SYSTEM SET ${pg.escapeIdentifier(name)} = ${pg.escapeLiteral(value)}`);
+    } catch (err) {
+      await client.end().catch(() => {});
+      await fail("did not take the settings", (err as Error).message);
+    }
+    await client.end();
+    const restarted = await tryRun(PYTHON, ["-c", RESTART, dataDir], 180_000);
+    if (!restarted.ok) await fail("did not restart with the settings", restarted.out);
   }
   let stopped = false;
   return {

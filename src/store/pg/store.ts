@@ -6,21 +6,24 @@
 // write removed is reported as such instead of naming another passage.
 //
 // Writes: an update deletes and inserts rows under MVCC, so readers keep answering from the old
-// rows until it commits. A replace (new model or settings: rare) truncates the tables and builds
-// the HNSW index after loading the rows, far faster than row by row; TRUNCATE's lock makes readers
-// wait (not fail) until it commits.
+// rows until it commits. Rows are loaded with binary COPY (./copy.ts). A replace (new model or
+// settings: rare) truncates the tables and builds the HNSW index after loading the rows, far faster
+// than row by row, with parallel workers and the memory to hold the graph (PG_BUILD); TRUNCATE's
+// lock makes readers wait (not fail) until it commits.
 //
 // Relied on: PostgreSQL ≥ 11 (covering indexes with INCLUDE, jsonb, multi-array unnest, pg_notify,
-// advisory locks, `-c` settings in the startup packet) and pgvector ≥ 0.5 (HNSW, vector_cosine_ops,
-// hnsw.ef_search); tested on PostgreSQL 18.3 with pgvector 0.8.2. Session settings (search_path,
-// hnsw.ef_search) travel as startup options, which a PgBouncer in front must pass through
-// (`ignore_startup_parameters` does not: it drops them).
+// advisory locks, `-c` settings in the startup packet, binary COPY) and pgvector ≥ 0.5 (HNSW,
+// vector_cosine_ops, hnsw.ef_search, its binary input and vector_send); tested on PostgreSQL 18.3
+// with pgvector 0.8.2. Session settings (search_path, hnsw.ef_search) travel as startup options,
+// which a PgBouncer in front must pass through (`ignore_startup_parameters` does not: it drops them).
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { analyze } from "../../search/postings/analyze.js";
 import type { Article, Passage } from "../../types.js";
+import { SEARCH_EF } from "../fs/snapshot.js";
 import type { Changes, Filter, IndexStore, KeywordScored, PassageId, Scored, Snapshot, SnapshotInfo, WriteStats } from "../types.js";
 import { connectionError, describeTarget, ident, PgStoreError, poolConfig, scrub } from "./connection.js";
+import { copyRows } from "./copy.js";
 import { keywordSearch } from "./keyword.js";
 import { migrate } from "./migrate.js";
 
@@ -30,8 +33,15 @@ export const NOTIFY_CHANNEL = "citebot_index";
 
 /** The HNSW graph pgvector builds: m as the embedded engine's; ef_construction 128, not pgvector's 64: recall@10 0.969 → 0.999 at 30k rows for a 1.4× longer write (scripts/bench/pg.ts). */
 export const PG_HNSW = { m: 16, efConstruction: 128 };
-/** hnsw.ef_search for a dense query: the retriever's ef (256), or k when larger (pgvector's cap: 1000). */
-export const PG_EF_SEARCH = 256;
+/** hnsw.ef_search for a dense query: the embedded engine's shipped ef (the retriever's), or k when larger (pgvector's cap: 1000). */
+export const PG_EF_SEARCH = SEARCH_EF;
+/**
+ * How a replace builds the HNSW index: with up to `workers` parallel maintenance workers (besides
+ * the leader; PostgreSQL may use fewer for a small table), and maintenance_work_mem raised to hold
+ * the whole graph (pgvector builds far slower once the graph outgrows it), up to maxMemoryMb. A
+ * server whose own setting is higher keeps it.
+ */
+export const PG_BUILD = { workers: 2, maxMemoryMb: 4096 };
 const MAX_EF_SEARCH = 1000;
 
 export interface PgStoreOptions {
@@ -75,9 +85,54 @@ function vectorText(rows: Float32Array, i: number, dim: number): string {
   return `[${parts.join(",")}]`;
 }
 
-const parseVector = (text: string) => Float32Array.from(text.slice(1, -1).split(","), Number);
+/** A vector from pgvector's binary form (vector_send): int16 dim, int16 unused, dim big-endian float4. */
+function vectorFromSend(buf: Buffer): Float32Array {
+  const dim = buf.readInt16BE(0);
+  const out = new Float32Array(dim);
+  for (let d = 0; d < dim; d++) out[d] = buf.readFloatBE(4 + 4 * d);
+  return out;
+}
+
+/**
+ * Requests made in one turn of the event loop, answered together: each caller's keys are fetched
+ * in one query for all of them (a failure fails every caller of that turn).
+ */
+class TickBatch<K, V> {
+  private queue: Array<{ keys: readonly K[]; done: (m: Map<K, V>) => void; fail: (err: unknown) => void }> = [];
+  constructor(private readonly fetch: (keys: K[]) => Promise<Map<K, V>>) {}
+
+  get(keys: readonly K[]): Promise<Map<K, V>> {
+    return new Promise((done, fail) => {
+      if (this.queue.push({ keys, done, fail }) === 1) setImmediate(() => void this.flush());
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.queue;
+    this.queue = [];
+    try {
+      const found = await this.fetch([...new Set(batch.flatMap((b) => b.keys))]);
+      for (const b of batch) b.done(found);
+    } catch (err) {
+      for (const b of batch) b.fail(err);
+    }
+  }
+}
 
 const newVersion = () => `pg-${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
+
+/**
+ * maintenance_work_mem (MB) for building the graph of `rows` vectors of `dim`: pgvector holds each
+ * element (its vector, level-0 neighbours 2m and the rest) in memory, ~2.3 kB per 384-d row at m 16,
+ * with a quarter more to spare; never below the server's setting, at most PG_BUILD.maxMemoryMb.
+ */
+async function buildMemoryMb(client: pg.ClientBase, rows: number, dim: number): Promise<number> {
+  const perRow = 8 + 4 * dim + 2 * PG_HNSW.m * 16 + 256;
+  const wanted = Math.ceil((rows * perRow * 1.25) / 2 ** 20);
+  const { rows: r } = await client.query<{ kb: string }>("SELECT setting AS kb FROM pg_settings WHERE name = 'maintenance_work_mem'");
+  const current = Math.floor(Number(r[0]?.kb ?? 65536) / 1024);
+  return Math.max(current, Math.min(Math.max(wanted, 64), PG_BUILD.maxMemoryMb));
+}
 
 /** Batches of at most `size` items. */
 function* batches<T>(xs: T[], size: number): Generator<T[]> {
@@ -202,81 +257,68 @@ export class PgStore implements IndexStore {
         }
       }
 
-      // Articles, passages (with vectors), postings and document frequencies.
+      // Articles, passages (with vectors), postings and document frequencies, each table in one
+      // binary COPY (./copy.ts). Labels are handed out in order, so the postings (copied first:
+      // they need each passage's analysed terms) and the passages agree without holding the terms.
       const df = new Map<string, number>();
       const articleRows = changes.upsert.map((r) => ({ r, ord: keepOrd.get(r.article.id) ?? nextArticle++ }));
-      for (const chunk of batches(articleRows, 200)) {
-        await client.query(
-          "INSERT INTO articles (id, ord, hash, metadata, body) SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::jsonb[], $5::text[])",
-          [
-            chunk.map(({ r }) => r.article.id),
-            chunk.map(({ ord }) => ord),
-            chunk.map(({ r }) => r.hash),
-            chunk.map(({ r }) => JSON.stringify(metadataOf(r.article))),
-            chunk.map(({ r }) => r.article.text),
-          ],
-        );
-      }
-      const postings: { term: string[]; label: number[]; tf: number[]; length: number[] } = { term: [], label: [], tf: [], length: [] };
-      const flushPostings = async () => {
-        if (postings.term.length === 0) return;
-        await client.query("INSERT INTO postings (term, label, tf, length) SELECT * FROM unnest($1::text[], $2::bigint[], $3::int[], $4::int[])", [
-          postings.term,
-          postings.label,
-          postings.tf,
-          postings.length,
-        ]);
-        postings.term = [];
-        postings.label = [];
-        postings.tf = [];
-        postings.length = [];
-      };
-      const PASSAGE_BATCH = Math.max(50, Math.floor(2_000_000 / (dim * 12)));
-      const pending: Array<{ label: number; p: Passage; length: number; vector: string }> = [];
-      const flushPassages = async () => {
-        if (pending.length === 0) return;
-        await client.query(
-          `INSERT INTO passages (label, article_id, n, start_offset, end_offset, body, length, embedding)
-           SELECT l, a, n, s, e, b, len, v::vector FROM unnest($1::bigint[], $2::text[], $3::int[], $4::int[], $5::int[], $6::text[], $7::int[], $8::text[]) AS x(l, a, n, s, e, b, len, v)`,
-          [
-            pending.map((x) => x.label),
-            pending.map((x) => x.p.articleId),
-            pending.map((x) => x.p.n),
-            pending.map((x) => x.p.start),
-            pending.map((x) => x.p.end),
-            pending.map((x) => x.p.text),
-            pending.map((x) => x.length),
-            pending.map((x) => x.vector),
-          ],
-        );
-        pending.length = 0;
-      };
-      for (const r of changes.upsert) {
-        stats.articlesWritten++;
-        for (let i = 0; i < r.passages.length; i++) {
-          const p = r.passages[i]!;
-          if (p.articleId !== r.article.id) throw new PgStoreError(`passage ${p.id} is not of article ${r.article.id}`);
-          const label = nextLabel++;
-          const terms = analyze(p.text);
-          const tf = new Map<string, number>();
-          for (const t of terms) tf.set(t, (tf.get(t) ?? 0) + 1);
-          for (const [t, n] of tf) {
-            postings.term.push(t);
-            postings.label.push(label);
-            postings.tf.push(n);
-            postings.length.push(terms.length);
-            df.set(t, (df.get(t) ?? 0) + 1);
+      await copyRows(client, "articles", ["id", "ord", "hash", "metadata", "body"], articleRows, (e, { r, ord }) =>
+        e
+          .row(5)
+          .text(r.article.id)
+          .int8(ord)
+          .text(r.hash)
+          .jsonb(JSON.stringify(metadataOf(r.article)))
+          .text(r.article.text),
+      );
+      const firstLabel = nextLabel;
+      const count = changes.upsert.reduce((n, r) => n + r.passages.length, 0);
+      const lengths = new Int32Array(count);
+      function* analysed(): Generator<{ label: number; terms: string[] }> {
+        let label = firstLabel;
+        for (const r of changes.upsert) {
+          for (const p of r.passages) {
+            if (p.articleId !== r.article.id) throw new PgStoreError(`passage ${p.id} is not of article ${r.article.id}`);
+            const terms = analyze(p.text);
+            lengths[label - firstLabel] = terms.length;
+            yield { label: label++, terms };
           }
-          pending.push({ label, p, length: terms.length, vector: vectorText(r.vectors, i, dim) });
-          passages++;
-          totalLength += terms.length;
-          stats.passagesWritten++;
-          if (pending.length >= PASSAGE_BATCH) await flushPassages();
-          if (postings.term.length >= 50_000) await flushPostings();
         }
       }
-      await flushPassages();
-      await flushPostings();
+      await copyRows(client, "postings", ["term", "label", "tf", "length"], analysed(), (e, { label, terms }) => {
+        const tf = new Map<string, number>();
+        for (const t of terms) tf.set(t, (tf.get(t) ?? 0) + 1);
+        for (const [t, n] of tf) {
+          e.row(4).text(t).int8(label).int4(n).int4(terms.length);
+          df.set(t, (df.get(t) ?? 0) + 1);
+        }
+      });
+      function* rowsOfPassages(): Generator<{ label: number; p: Passage; vectors: Float32Array; i: number }> {
+        let label = firstLabel;
+        for (const r of changes.upsert) for (let i = 0; i < r.passages.length; i++) yield { label: label++, p: r.passages[i]!, vectors: r.vectors, i };
+      }
+      await copyRows(
+        client,
+        "passages",
+        ["label", "article_id", "n", "start_offset", "end_offset", "body", "length", "embedding"],
+        rowsOfPassages(),
+        (e, { label, p, vectors, i }) =>
+          e
+            .row(8)
+            .int8(label)
+            .text(p.articleId)
+            .int4(p.n)
+            .int4(p.start)
+            .int4(p.end)
+            .text(p.text)
+            .int4(lengths[label - firstLabel]!)
+            .vector(vectors, i * dim, dim),
+      );
+      nextLabel += count;
+      passages += count;
+      for (let i = 0; i < count; i++) totalLength += lengths[i]!;
+      stats.articlesWritten = changes.upsert.length;
+      stats.passagesWritten = count;
       for (const chunk of batches([...df], 50_000)) {
         await client.query(
           "INSERT INTO terms (term, df) SELECT * FROM unnest($1::text[], $2::int[]) ON CONFLICT (term) DO UPDATE SET df = terms.df + EXCLUDED.df",
@@ -285,7 +327,8 @@ export class PgStore implements IndexStore {
       }
       if (changes.mode === "replace") {
         // Built after the rows are in: far faster than growing the graph row by row.
-        await client.query("SET LOCAL maintenance_work_mem = '1GB'");
+        await client.query(`SET LOCAL maintenance_work_mem = '${await buildMemoryMb(client, count, dim)}MB'`);
+        await client.query(`SET LOCAL max_parallel_maintenance_workers = ${PG_BUILD.workers}`);
         await client.query(
           `CREATE INDEX passages_embedding ON passages USING hnsw (embedding vector_cosine_ops) WITH (m = ${PG_HNSW.m}, ef_construction = ${PG_HNSW.efConstruction})`,
         );
@@ -418,6 +461,37 @@ interface PassageRow {
 }
 
 export class PgSnapshot implements Snapshot {
+  // The retriever asks for many articles' passages and vectors at once (one call per article):
+  // the calls of one turn of the event loop share one query each.
+  private readonly passageBatch = new TickBatch<PassageId, PassageRow>(async (labels) => {
+    const { rows } = await this.store.pool.query<PassageRow>(
+      "SELECT label, article_id, n, start_offset, end_offset, body FROM passages WHERE label = ANY($1::bigint[])",
+      [labels],
+    );
+    return new Map(rows.map((r) => [Number(r.label), r]));
+  });
+  private readonly idsBatch = new TickBatch<string, PassageId[]>(async (articleIds) => {
+    const { rows } = await this.store.pool.query<{ article_id: string; label: string }>(
+      "SELECT article_id, label FROM passages WHERE article_id = ANY($1::text[]) ORDER BY article_id, n",
+      [articleIds],
+    );
+    const out = new Map<string, PassageId[]>();
+    for (const r of rows) {
+      let list = out.get(r.article_id);
+      if (!list) out.set(r.article_id, (list = []));
+      list.push(Number(r.label));
+    }
+    return out;
+  });
+  // vector_send: the float32s as bytes (bytea), not 384 decimal numbers to parse.
+  private readonly vectorBatch = new TickBatch<PassageId, Float32Array>(async (labels) => {
+    const { rows } = await this.store.pool.query<{ label: string; v: Buffer }>(
+      "SELECT label, vector_send(embedding) AS v FROM passages WHERE label = ANY($1::bigint[])",
+      [labels],
+    );
+    return new Map(rows.map((r) => [Number(r.label), vectorFromSend(r.v)]));
+  });
+
   constructor(
     private readonly store: PgStore,
     readonly info: SnapshotInfo,
@@ -444,12 +518,8 @@ export class PgSnapshot implements Snapshot {
 
   async passages(ids: readonly PassageId[]): Promise<Passage[]> {
     if (ids.length === 0) return [];
-    const { rows } = await this.store.pool.query<PassageRow>(
-      "SELECT label, article_id, n, start_offset, end_offset, body FROM passages WHERE label = ANY($1::bigint[])",
-      [ids],
-    );
-    const byLabel = new Map(rows.map((r) => [Number(r.label), r]));
-    if (byLabel.size < new Set(ids).size) this.missing(ids, new Set(byLabel.keys()));
+    const byLabel = await this.passageBatch.get(ids);
+    if (!ids.every((id) => byLabel.has(id))) this.missing(ids, new Set(byLabel.keys()));
     return ids.map((id) => {
       const r = byLabel.get(id)!;
       return { id: `${r.article_id}#${r.n}`, articleId: r.article_id, n: r.n, text: r.body, start: r.start_offset, end: r.end_offset };
@@ -457,8 +527,7 @@ export class PgSnapshot implements Snapshot {
   }
 
   async passageIds(articleId: string): Promise<PassageId[]> {
-    const { rows } = await this.store.pool.query<{ label: string }>("SELECT label FROM passages WHERE article_id = $1 ORDER BY n", [articleId]);
-    return rows.map((r) => Number(r.label));
+    return (await this.idsBatch.get([articleId])).get(articleId) ?? [];
   }
 
   async dense(query: Float32Array, k: number, filter?: Filter): Promise<Scored[]> {
@@ -495,13 +564,9 @@ export class PgSnapshot implements Snapshot {
 
   async vectors(ids: readonly PassageId[]): Promise<Float32Array[]> {
     if (ids.length === 0) return [];
-    const { rows } = await this.store.pool.query<{ label: string; embedding: string }>(
-      "SELECT label, embedding::text AS embedding FROM passages WHERE label = ANY($1::bigint[])",
-      [ids],
-    );
-    const byLabel = new Map(rows.map((r) => [Number(r.label), r.embedding]));
-    if (byLabel.size < new Set(ids).size) this.missing(ids, new Set(byLabel.keys()));
-    return ids.map((id) => parseVector(byLabel.get(id)!));
+    const byLabel = await this.vectorBatch.get(ids);
+    if (!ids.every((id) => byLabel.has(id))) this.missing(ids, new Set(byLabel.keys()));
+    return ids.map((id) => byLabel.get(id)!);
   }
 
   async documentFrequency(stems: readonly string[]): Promise<number[]> {
