@@ -2,14 +2,15 @@
 // passages removed since it was written are markDelete'd in memory, the file is never changed) plus
 // an exact scan of the small delta, merged. Vectors are held once: the base's inside hnswlib
 // (getPoint), the delta's in its array. Texts stay UTF-8 bytes until a passage is asked for.
-import { closeSync, openSync, readSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { closeSync, read as fsRead, fstatSync, openSync, readSync } from "node:fs";
 import path from "node:path";
 import hnswlib from "hnswlib-node";
 import { INDEX_SETTINGS } from "../../index/settings.js";
 import type { Article, Passage } from "../../types.js";
 import type { Filter, KeywordScored, PassageId, Scored, Snapshot, SnapshotInfo } from "../types.js";
 import { IndexError, ROW, readStoreManifest, readVerified, type StoreManifest, WHERE } from "./format.js";
-import { checkStoreHnsw, HnswFormatError } from "./hnswfile.js";
+import { checkHnswHeader, checkStoreHnswStream, HNSW_HEADER_BYTES, type HnswContents, HnswFormatError, type HnswReader } from "./hnswfile.js";
 import { loadState, type StoreState } from "./state.js";
 
 const { HierarchicalNSW, BruteforceSearch } = hnswlib;
@@ -95,29 +96,33 @@ async function loadBase(
 ): Promise<{ hnsw: Hnsw; deletedInFile: number; vectors?: BaseVectors }> {
   const { dir, table } = state;
   const m = state.manifest as StoreManifest & Required<Pick<StoreManifest, "hnsw">>;
-  let buf: Buffer | undefined = await readVerified(dir, m, file, fd);
-  let contents: Awaited<ReturnType<typeof checkStoreHnsw>>;
-  try {
-    contents = await checkStoreHnsw(buf, { dimensions: m.dimensions, summary: m.hnsw.summary, labelLimit: m.labels });
-  } catch (err) {
-    if (err instanceof HnswFormatError) throw new IndexError(`the index is damaged (${file}: ${err.message})`);
+  // hnswlib loads the file (on a libuv thread) while this thread hashes and checks it: nothing
+  // searches the graph, and it is handed out, before both passed. Loading only reads and allocates
+  // what the header says, and the header matched the manifest before loading starts.
+  const hnsw = new HierarchicalNSW(INDEX_SETTINGS.hnsw.space, m.dimensions);
+  let loading: Promise<unknown> | undefined;
+  const contents = await verifyHnswFile(dir, m, file, fd, () => {
+    loading = hnsw.readIndex(path.join(dir, file), opts.allowReplaceDeleted ?? false);
+    loading.catch(() => undefined); // awaited below; a check that fails first must not leave it unhandled
+  }).catch(async (err: unknown) => {
+    await loading?.catch(() => undefined);
     throw err;
-  }
-  buf = undefined; // let the bytes go before hnswlib allocates its own copy
+  });
   // The table's base rows (live or removed since) are exactly the file's live elements.
   let placed = 0;
   for (let label = 0; label < m.labels; label++) if (table[label * ROW + 4] === WHERE.base) placed++;
-  if (placed !== contents.live.length)
-    throw new IndexError(`the index is damaged (${file}: ${contents.live.length} vectors, the passage table places ${placed})`);
-  for (const label of contents.live) {
-    if (table[label * ROW + 4] !== WHERE.base) throw new IndexError(`the index is damaged (${file}: vector ${label} is not placed in the base)`);
+  let mismatch: string | undefined;
+  if (placed !== contents.live.length) mismatch = `${contents.live.length} vectors, the passage table places ${placed}`;
+  else {
+    const stray = contents.live.find((label) => table[label * ROW + 4] !== WHERE.base);
+    if (stray !== undefined) mismatch = `vector ${stray} is not placed in the base`;
   }
-  const hnsw = new HierarchicalNSW(INDEX_SETTINGS.hnsw.space, m.dimensions);
   try {
-    await hnsw.readIndex(path.join(dir, file), opts.allowReplaceDeleted ?? false);
+    await loading;
   } catch (err) {
     throw new IndexError(`the index is damaged (${file}: ${(err as Error).message})`);
   }
+  if (mismatch) throw new IndexError(`the index is damaged (${file}: ${mismatch})`);
   let deletedInFile = contents.deleted;
   for (const label of contents.live) {
     if (table[label * ROW] === -1) {
@@ -127,6 +132,59 @@ async function loadBase(
   }
   const vectors = opts.keepFile ? new BaseVectors(fd, contents.elementOf, contents.vectorAt, contents.stride, m.dimensions) : undefined;
   return { hnsw, deletedInFile, vectors };
+}
+
+/** Bytes read (and hashed) per step outside level 0's element-aligned chunks. */
+const READ_CHUNK = 16 << 20;
+
+const readAt = (fd: number, buf: Buffer, at: number) =>
+  new Promise<number>((resolve, reject) => fsRead(fd, buf, 0, buf.length, at, (err, n) => (err ? reject(err) : resolve(n))));
+
+/**
+ * The base HNSW file hashed and checked in one streamed pass (never held whole in memory: at 1M
+ * rows it is ~1.7 GB, as large as hnswlib's own copy). `onHeader` runs once the header matched the
+ * manifest. A file that fails a structural check is hashed to its end first: an edit is reported as
+ * a checksum mismatch, as for every other file; a forged file with a re-signed manifest by what is wrong in it.
+ */
+async function verifyHnswFile(dir: string, m: StoreManifest & Required<Pick<StoreManifest, "hnsw">>, file: string, fd: number, onHeader: () => void) {
+  const entry = m.files[file];
+  if (!entry) throw new IndexError(`the index file ${file} is not in the manifest`);
+  const size = fstatSync(fd).size;
+  if (size !== entry.size) throw new IndexError(`the index file ${file} is truncated or damaged (${size} bytes, expected ${entry.size})`);
+  const hash = createHash("sha256");
+  let done = 0;
+  let pool = Buffer.allocUnsafeSlow(0);
+  const read: HnswReader = async (at, length) => {
+    if (at !== done) throw new Error(`the HNSW file was read out of order (${at}, after ${done})`);
+    if (pool.length < length) pool = Buffer.allocUnsafeSlow(length);
+    const buf = pool.subarray(0, length);
+    for (let got = 0; got < length; ) {
+      const n = await readAt(fd, buf.subarray(got), at + got);
+      if (n === 0) throw new IndexError(`the index file ${file} is truncated or damaged (it ended at ${at + got} bytes)`);
+      got += n;
+    }
+    hash.update(buf);
+    done += length;
+    return buf;
+  };
+  const checksumMatches = async () => {
+    while (done < size) await read(done, Math.min(READ_CHUNK, size - done));
+    return hash.digest("hex") === entry.sha256;
+  };
+  const changed = () => new IndexError(`the index file ${file} was changed or damaged (its checksum does not match the manifest)`);
+  const expected = { dimensions: m.dimensions, summary: m.hnsw.summary, labelLimit: m.labels };
+  let contents: HnswContents;
+  try {
+    const header = checkHnswHeader(await read(0, HNSW_HEADER_BYTES), size, expected);
+    onHeader();
+    contents = await checkStoreHnswStream(read, size, expected, header);
+  } catch (err) {
+    if (!(err instanceof HnswFormatError)) throw err;
+    if (!(await checksumMatches())) throw changed();
+    throw new IndexError(`the index is damaged (${file}: ${err.message})`);
+  }
+  if (!(await checksumMatches())) throw changed();
+  return contents;
 }
 
 function infoOf(m: StoreManifest): SnapshotInfo {
