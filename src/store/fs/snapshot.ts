@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { closeSync, read as fsRead, fstatSync, openSync, readSync } from "node:fs";
 import path from "node:path";
+import { Worker } from "node:worker_threads";
 import hnswlib from "hnswlib-node";
 import { INDEX_SETTINGS } from "../../index/settings.js";
 import type { Article, Passage } from "../../types.js";
@@ -63,11 +64,27 @@ export class BaseVectors {
   }
 }
 
+/**
+ * When the graph is loaded into hnswlib: at open (a server: the first question must not wait), or
+ * on the first dense search ("on-demand": a writer, which needs the article hashes, passages and
+ * stored vectors but never searches; the file is verified at open either way).
+ */
+export type GraphLoading = "eager" | "on-demand";
+
+interface OpenedBase {
+  /** The loaded graph (eager), or undefined until `load()` (on-demand). */
+  hnsw?: Hnsw;
+  /** Loads the verified file into hnswlib (removed passages markDelete'd). */
+  load: () => Promise<Hnsw>;
+  deletedInFile: number;
+  vectors?: BaseVectors;
+}
+
 /** Reads, verifies and checks the base HNSW file, then loads it (markDelete for passages removed since). */
 export async function openBaseHnsw(
   state: Pick<StoreState, "dir" | "manifest" | "table">,
-  opts: { allowReplaceDeleted?: boolean; keepFile?: boolean } = {},
-): Promise<{ hnsw: Hnsw; deletedInFile: number; vectors?: BaseVectors } | undefined> {
+  opts: { allowReplaceDeleted?: boolean; keepFile?: boolean; graph?: GraphLoading } = {},
+): Promise<OpenedBase | undefined> {
   const { dir, manifest: m } = state;
   if (!m.hnsw) return undefined;
   const file = m.hnsw.file;
@@ -92,18 +109,22 @@ async function loadBase(
   state: Pick<StoreState, "dir" | "manifest" | "table">,
   file: string,
   fd: number,
-  opts: { allowReplaceDeleted?: boolean; keepFile?: boolean },
-): Promise<{ hnsw: Hnsw; deletedInFile: number; vectors?: BaseVectors }> {
+  opts: { allowReplaceDeleted?: boolean; keepFile?: boolean; graph?: GraphLoading },
+): Promise<OpenedBase> {
   const { dir, table } = state;
   const m = state.manifest as StoreManifest & Required<Pick<StoreManifest, "hnsw">>;
-  // hnswlib loads the file (on a libuv thread) while this thread hashes and checks it: nothing
-  // searches the graph, and it is handed out, before both passed. Loading only reads and allocates
+  const startLoading = () => {
+    const hnsw = new HierarchicalNSW(INDEX_SETTINGS.hnsw.space, m.dimensions);
+    const loading = hnsw.readIndex(path.join(dir, file), opts.allowReplaceDeleted ?? false).then(() => hnsw);
+    loading.catch(() => undefined); // awaited later; a check that fails first must not leave it unhandled
+    return loading;
+  };
+  // Eager: hnswlib loads the file (on a libuv thread) while this thread hashes and checks it; the
+  // graph is searched, and handed out, only after both passed. Loading only reads and allocates
   // what the header says, and the header matched the manifest before loading starts.
-  const hnsw = new HierarchicalNSW(INDEX_SETTINGS.hnsw.space, m.dimensions);
-  let loading: Promise<unknown> | undefined;
-  const contents = await verifyHnswFile(dir, m, file, fd, () => {
-    loading = hnsw.readIndex(path.join(dir, file), opts.allowReplaceDeleted ?? false);
-    loading.catch(() => undefined); // awaited below; a check that fails first must not leave it unhandled
+  let loading: Promise<Hnsw> | undefined;
+  const contents = await verifyHnswFile(m, file, fd, () => {
+    if (opts.graph !== "on-demand") loading = startLoading();
   }).catch(async (err: unknown) => {
     await loading?.catch(() => undefined);
     throw err;
@@ -117,21 +138,24 @@ async function loadBase(
     const stray = contents.live.find((label) => table[label * ROW + 4] !== WHERE.base);
     if (stray !== undefined) mismatch = `vector ${stray} is not placed in the base`;
   }
-  try {
-    await loading;
-  } catch (err) {
-    throw new IndexError(`the index is damaged (${file}: ${(err as Error).message})`);
+  if (mismatch) {
+    await loading?.catch(() => undefined);
+    throw new IndexError(`the index is damaged (${file}: ${mismatch})`);
   }
-  if (mismatch) throw new IndexError(`the index is damaged (${file}: ${mismatch})`);
-  let deletedInFile = contents.deleted;
-  for (const label of contents.live) {
-    if (table[label * ROW] === -1) {
-      hnsw.markDelete(label);
-      deletedInFile++;
+  const removed = contents.live.filter((label) => table[label * ROW] === -1);
+  const finish = async (pending: Promise<Hnsw>) => {
+    let hnsw: Hnsw;
+    try {
+      hnsw = await pending;
+    } catch (err) {
+      throw new IndexError(`the index is damaged (${file}: ${(err as Error).message})`);
     }
-  }
+    for (const label of removed) hnsw.markDelete(label);
+    return hnsw;
+  };
+  const hnsw = loading ? await finish(loading) : undefined;
   const vectors = opts.keepFile ? new BaseVectors(fd, contents.elementOf, contents.vectorAt, contents.stride, m.dimensions) : undefined;
-  return { hnsw, deletedInFile, vectors };
+  return { hnsw, load: () => finish(startLoading()), deletedInFile: contents.deleted + removed.length, vectors };
 }
 
 /** Bytes read (and hashed) per step outside level 0's element-aligned chunks. */
@@ -141,17 +165,65 @@ const readAt = (fd: number, buf: Buffer, at: number) =>
   new Promise<number>((resolve, reject) => fsRead(fd, buf, 0, buf.length, at, (err, n) => (err ? reject(err) : resolve(n))));
 
 /**
- * The base HNSW file hashed and checked in one streamed pass (never held whole in memory: at 1M
- * rows it is ~1.7 GB, as large as hnswlib's own copy). `onHeader` runs once the header matched the
- * manifest. A file that fails a structural check is hashed to its end first: an edit is reported as
- * a checksum mismatch, as for every other file; a forged file with a re-signed manifest by what is wrong in it.
+ * SHA-256 of the first `size` bytes of an open file, computed on a worker thread (the other core)
+ * while this one checks the file's structure; in this thread when no worker can be started.
  */
-async function verifyHnswFile(dir: string, m: StoreManifest & Required<Pick<StoreManifest, "hnsw">>, file: string, fd: number, onHeader: () => void) {
+export function hashOnWorker(fd: number, size: number): Promise<string> {
+  const source = `
+    const { parentPort, workerData } = require("node:worker_threads");
+    const { createHash } = require("node:crypto");
+    const { readSync } = require("node:fs");
+    const { fd, size, chunk } = workerData;
+    const h = createHash("sha256");
+    const buf = Buffer.allocUnsafe(chunk);
+    let at = 0;
+    while (at < size) {
+      const n = readSync(fd, buf, 0, Math.min(chunk, size - at), at);
+      if (n === 0) break;
+      h.update(buf.subarray(0, n));
+      at += n;
+    }
+    parentPort.postMessage({ sha256: h.digest("hex"), size: at });`;
+  let worker: Worker;
+  try {
+    // No loader (tsx, vitest) in the worker: it runs plain CommonJS, and starts in a few tens of ms.
+    worker = new Worker(source, { eval: true, execArgv: [], workerData: { fd, size, chunk: READ_CHUNK } });
+  } catch {
+    return hashRange(fd, size);
+  }
+  return new Promise<string>((resolve, reject) => {
+    worker.once("message", (m: { sha256: string; size: number }) => (m.size === size ? resolve(m.sha256) : resolve(`short:${m.size}`)));
+    worker.once("error", reject);
+    worker.once("exit", (code) => (code === 0 ? undefined : reject(new Error(`the hashing thread exited with code ${code}`))));
+  });
+}
+
+async function hashRange(fd: number, size: number): Promise<string> {
+  const h = createHash("sha256");
+  const buf = Buffer.allocUnsafe(READ_CHUNK);
+  for (let at = 0; at < size; ) {
+    const n = await readAt(fd, buf.subarray(0, Math.min(READ_CHUNK, size - at)), at);
+    if (n === 0) break;
+    h.update(buf.subarray(0, n));
+    at += n;
+  }
+  return h.digest("hex");
+}
+
+/**
+ * The base HNSW file hashed (on a worker thread) and checked (here) at once, streamed: never held
+ * whole in memory (at 1M rows it is ~1.7 GB, as large as hnswlib's own copy). `onHeader` runs once
+ * the header matched the manifest. A file that fails a structural check is reported as a checksum
+ * mismatch when its bytes differ from the manifest's (an edit, as for every other file), and by
+ * what is wrong in it when they match (a forged file with a re-signed manifest).
+ */
+async function verifyHnswFile(m: StoreManifest & Required<Pick<StoreManifest, "hnsw">>, file: string, fd: number, onHeader: () => void) {
   const entry = m.files[file];
   if (!entry) throw new IndexError(`the index file ${file} is not in the manifest`);
   const size = fstatSync(fd).size;
   if (size !== entry.size) throw new IndexError(`the index file ${file} is truncated or damaged (${size} bytes, expected ${entry.size})`);
-  const hash = createHash("sha256");
+  const hashing = hashOnWorker(fd, size);
+  hashing.catch(() => undefined); // awaited below in every path
   let done = 0;
   let pool = Buffer.allocUnsafeSlow(0);
   const read: HnswReader = async (at, length) => {
@@ -163,14 +235,10 @@ async function verifyHnswFile(dir: string, m: StoreManifest & Required<Pick<Stor
       if (n === 0) throw new IndexError(`the index file ${file} is truncated or damaged (it ended at ${at + got} bytes)`);
       got += n;
     }
-    hash.update(buf);
     done += length;
     return buf;
   };
-  const checksumMatches = async () => {
-    while (done < size) await read(done, Math.min(READ_CHUNK, size - done));
-    return hash.digest("hex") === entry.sha256;
-  };
+  const checksumMatches = async () => (await hashing) === entry.sha256;
   const changed = () => new IndexError(`the index file ${file} was changed or damaged (its checksum does not match the manifest)`);
   const expected = { dimensions: m.dimensions, summary: m.hnsw.summary, labelLimit: m.labels };
   let contents: HnswContents;
@@ -179,8 +247,8 @@ async function verifyHnswFile(dir: string, m: StoreManifest & Required<Pick<Stor
     onHeader();
     contents = await checkStoreHnswStream(read, size, expected, header);
   } catch (err) {
-    if (!(err instanceof HnswFormatError)) throw err;
     if (!(await checksumMatches())) throw changed();
+    if (!(err instanceof HnswFormatError)) throw err;
     throw new IndexError(`the index is damaged (${file}: ${err.message})`);
   }
   if (!(await checksumMatches())) throw changed();
@@ -259,8 +327,10 @@ export class FileSnapshot implements Snapshot {
   private constructor(
     readonly state: StoreState,
     texts: Buffer[],
-    private readonly hnsw: Hnsw | undefined,
+    private hnsw: Hnsw | undefined,
     private readonly baseVectors: BaseVectors | undefined,
+    /** Loads the graph on the first dense search (opened with graph "on-demand"). */
+    private readonly loadGraph?: () => Promise<Hnsw>,
   ) {
     const m = state.manifest;
     this.texts = texts;
@@ -271,17 +341,37 @@ export class FileSnapshot implements Snapshot {
   }
 
   /** Opens the snapshot in `dir`. IndexError when anything in it is missing, damaged or edited. */
-  static async open(dir: string): Promise<FileSnapshot> {
+  static async open(dir: string, opts: { graph?: GraphLoading } = {}): Promise<FileSnapshot> {
     const m = readStoreManifest(dir);
-    return FileSnapshot.openWith(dir, m);
+    return FileSnapshot.openWith(dir, m, opts);
   }
 
-  static async openWith(dir: string, m: StoreManifest): Promise<FileSnapshot> {
+  static async openWith(dir: string, m: StoreManifest, opts: { graph?: GraphLoading } = {}): Promise<FileSnapshot> {
     const state = await loadState(dir, m);
     const texts: Buffer[] = [];
     for (const f of m.textFiles) texts.push(await readVerified(dir, m, f));
-    const base = await openBaseHnsw(state, { keepFile: true });
-    return new FileSnapshot(state, texts, base?.hnsw, base?.vectors);
+    const base = await openBaseHnsw(state, { keepFile: true, graph: opts.graph });
+    return new FileSnapshot(state, texts, base?.hnsw, base?.vectors, base && !base.hnsw ? base.load : undefined);
+  }
+
+  private graphLoading: Promise<Hnsw> | undefined;
+
+  /** The base graph: loaded at open, or now on the first search (on-demand). */
+  private async graph(): Promise<Hnsw | undefined> {
+    if (this.hnsw || !this.loadGraph) return this.hnsw;
+    this.graphLoading ??= this.loadGraph().then(
+      (hnsw) => {
+        if (this.closed) return hnsw;
+        hnsw.setEf(SEARCH_EF);
+        this.hnsw = hnsw;
+        return hnsw;
+      },
+      (err: unknown) => {
+        this.graphLoading = undefined;
+        throw err;
+      },
+    );
+    return this.graphLoading;
   }
 
   get dir(): string {
@@ -393,11 +483,12 @@ export class FileSnapshot implements Snapshot {
         .slice(0, limit);
     }
     const out: Scored[] = [];
-    if (this.hnsw) {
-      const n = Math.min(limit, this.hnsw.getCurrentCount());
+    const hnsw = this.hnsw ?? (await this.graph());
+    if (hnsw) {
+      const n = Math.min(limit, hnsw.getCurrentCount());
       if (n > 0) {
-        if (this.hnsw.getEf() !== Math.max(SEARCH_EF, n)) this.hnsw.setEf(Math.max(SEARCH_EF, n));
-        const { neighbors, distances } = this.hnsw.searchKnn(Array.from(q), n);
+        if (hnsw.getEf() !== Math.max(SEARCH_EF, n)) hnsw.setEf(Math.max(SEARCH_EF, n));
+        const { neighbors, distances } = hnsw.searchKnn(Array.from(q), n);
         for (let i = 0; i < neighbors.length; i++) out.push({ id: neighbors[i]!, score: 1 - distances[i]! });
       }
     }

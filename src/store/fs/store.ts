@@ -5,7 +5,7 @@ import path from "node:path";
 import type { IndexProbe, IndexProbeResult } from "../probe.js";
 import type { Changes, Filter, IndexStore, PassageId, Snapshot, WriteStats } from "../types.js";
 import { CURRENT, currentSnapshotDir, hashFile, IndexError, readStoreManifest } from "./format.js";
-import { DeferredSnapshot, FileSnapshot } from "./snapshot.js";
+import { DeferredSnapshot, FileSnapshot, type GraphLoading } from "./snapshot.js";
 import { loadState } from "./state.js";
 import { isAlive, type WriteOptions, writeSnapshot } from "./write.js";
 
@@ -16,6 +16,12 @@ export interface FileStoreOptions extends WriteOptions {
   pollMs?: number;
   /** How long write() waits for another process's write to finish. Default 10 minutes. */
   lockTimeoutMs?: number;
+  /**
+   * When current() loads the base graph into hnswlib (its file is verified at open either way):
+   * "eager" (default: a server) or "on-demand" on the first dense search (a writer, which plans
+   * from hashes, passages and stored vectors and never searches: it saves the graph's memory).
+   */
+  graph?: GraphLoading;
 }
 
 const LOCK = "write.lock";
@@ -99,7 +105,7 @@ export class FileStore implements IndexStore, IndexProbe {
     }
     if (this.opened && this.opened.dir === dir) return new Lease(this.opened.shared);
     if (!existsSync(dir)) throw new IndexError("the index snapshot `current` points at is missing");
-    return this.hold(await FileSnapshot.open(dir));
+    return this.hold(await FileSnapshot.open(dir, { graph: this.opts.graph }));
   }
 
   /** Makes `snap` the store's opened snapshot (releasing the previous one) and returns a lease on it. */

@@ -1,0 +1,41 @@
+// Opens an index's current snapshot once (FileStore.current, then Retriever.open without a model
+// run) and prints the time and RSS of each: run under --cpu-prof to see where an open goes.
+//   node --expose-gc --import tsx scripts/bench/open-profile.ts <index dir> [--graph on-demand] [--retriever]
+import { TransformersEmbedder } from "../../src/embed/embedder.js";
+import { Retriever } from "../../src/search/retriever.js";
+import { FileStore } from "../../src/store/fs/store.js";
+import { argValue, peakRss } from "./common.js";
+import { MODEL } from "./rows.js";
+
+const indexDir = process.argv[2]!;
+const MB = (x: number) => Math.round(x / 2 ** 20);
+const graph = argValue("--graph") === "on-demand" ? "on-demand" : "eager";
+const t0 = performance.now();
+const store = new FileStore(indexDir, { graph });
+const snap = (await store.current())!;
+const storeS = (performance.now() - t0) / 1000;
+(globalThis as { gc?: () => void }).gc?.();
+const afterStore = process.memoryUsage();
+let retrieverS: number | undefined;
+if (process.argv.includes("--retriever")) {
+  const embedder = await TransformersEmbedder.load({ model: MODEL });
+  const t1 = performance.now();
+  await Retriever.open(snap, embedder);
+  retrieverS = (performance.now() - t1) / 1000;
+}
+(globalThis as { gc?: () => void }).gc?.();
+const end = process.memoryUsage();
+console.log(
+  JSON.stringify({
+    graph,
+    storeS: Math.round(storeS * 1000) / 1000,
+    retrieverS: retrieverS && Math.round(retrieverS * 1000) / 1000,
+    rssAfterStoreMB: MB(afterStore.rss),
+    heapAfterStoreMB: MB(afterStore.heapUsed),
+    externalAfterStoreMB: MB(afterStore.external),
+    rssEndMB: MB(end.rss),
+    heapEndMB: MB(end.heapUsed),
+    peakRssMB: MB(peakRss()),
+  }),
+);
+await store.close();
