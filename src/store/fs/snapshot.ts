@@ -406,9 +406,19 @@ export class FileSnapshot implements Snapshot {
     return s;
   }
 
+  /**
+   * The article, its text decoded from the UTF-8 bytes whenever it is read (a bounded cache keeps
+   * the recent ones): 40k articles' texts as JS strings would hold ~100-200 MB more at 1M rows.
+   */
   private article(a: number): Article {
     const r = this.state.records[a]!;
-    const out: Article = { id: r.id, title: r.title, file: r.file, text: this.text(a) };
+    const out: Article = { id: r.id, title: r.title, file: r.file, text: "" };
+    Object.defineProperty(out, "text", {
+      get: () => this.text(a),
+      set: (value: string) => Object.defineProperty(out, "text", { value, writable: true, enumerable: true, configurable: true }),
+      enumerable: true,
+      configurable: true,
+    });
     if (r.date !== undefined) out.date = r.date;
     if (r.source !== undefined) out.source = r.source;
     if (r.url !== undefined) out.url = r.url;
