@@ -226,10 +226,21 @@ function checkLevel0(
     if (n0 > h.maxM0) fail(`element ${i} has ${n0} neighbours, more than ${h.maxM0}`);
     for (let j = 0; j < n0; j++) if (u32[w + 1 + j]! >= h.count) fail(`element ${i} links to ${u32[w + 1 + j]}, beyond its ${h.count} elements`);
     // A NaN or an infinity anywhere makes the sum one (and an absurdly large vector overflows it: damage too).
+    // Four sums: one would wait on each add (half the speed, 1M × 384 floats per open).
     const v = w + dataWord;
-    let sum = 0;
-    for (let d = 0; d < dim; d++) sum += f32[v + d]!;
-    if (!Number.isFinite(sum)) fail(`element ${i} holds a vector that is not a number`);
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    let d = 0;
+    for (; d + 4 <= dim; d += 4) {
+      s0 += f32[v + d]!;
+      s1 += f32[v + d + 1]!;
+      s2 += f32[v + d + 2]!;
+      s3 += f32[v + d + 3]!;
+    }
+    for (; d < dim; d++) s0 += f32[v + d]!;
+    if (!Number.isFinite(s0 + s1 + s2 + s3)) fail(`element ${i} holds a vector that is not a number`);
     const labelLow = u32[w + labelWord]!;
     const labelHigh = u32[w + labelWord + 1]!;
     if (labelHigh !== 0 || labelLow >= expected.labelLimit || elementOf[labelLow] !== -1) fail(`element ${i} has a damaged label`);

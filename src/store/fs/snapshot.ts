@@ -356,6 +356,11 @@ export class FileSnapshot implements Snapshot {
 
   private graphLoading: Promise<Hnsw> | undefined;
 
+  /** Whether the base graph is in memory (a snapshot opened with graph "on-demand" loads it on its first dense search). */
+  get graphLoaded(): boolean {
+    return this.hnsw !== undefined || this.state.manifest.hnsw === undefined;
+  }
+
   /** The base graph: loaded at open, or now on the first search (on-demand). */
   private async graph(): Promise<Hnsw | undefined> {
     if (this.hnsw || !this.loadGraph) return this.hnsw;
