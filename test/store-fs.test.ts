@@ -250,6 +250,32 @@ describe("FileStore", () => {
     await expect(new FileStore(dir, { graph: "on-demand" }).current()).rejects.toThrow(new RegExp(`${hnsw} was changed or damaged \\(its checksum`));
   });
 
+  it("a write after current() reuses the opened state: the reader's snapshot is unchanged, the new one equals a rebuild", async () => {
+    const dir = mkTmp("citebot-fs-");
+    const first = new FileStore(dir);
+    await first.write(changes("replace", corpus(16)));
+    await first.close();
+    // maxTextFiles 1: the update compacts the texts, moving every record's text offset.
+    const store = new FileStore(dir, { maxTextFiles: 1 });
+    const reader = (await store.current())!;
+    const before = await answers(reader, probes);
+    const textsBefore = (await reader.articles()).map((a) => a.text);
+    const edited = [makeArticle("a002", 6, 501), makeArticle("n001", 4, 502)];
+    const { snapshot: after } = await store.write(changes("update", edited, ["a007"]));
+    expectSameAnswers(await answers(reader, probes), before);
+    expect((await reader.articles()).map((a) => a.text)).toEqual(textsBefore);
+    const final = corpus(16)
+      .filter((a) => !["a002", "a007"].includes(a.id))
+      .concat(edited);
+    expectSameAnswers(await answers(after, probes), await answers(memoryOf(final), probes));
+    const reopened = (await new FileStore(dir).current())!;
+    expectSameAnswers(await answers(reopened, probes), await answers(memoryOf(final), probes));
+    expect(fs.readdirSync(fs.realpathSync(path.join(dir, "current"))).filter((f) => f.startsWith("texts-"))).toHaveLength(1);
+    await reader.close();
+    await reopened.close();
+    await store.close();
+  });
+
   it("articles' texts are decoded when read: equal to what was written, kept by spread and JSON, and replaceable", async () => {
     const dir = mkTmp("citebot-fs-");
     const articles = corpus(12);

@@ -6,7 +6,7 @@ import type { IndexProbe, IndexProbeResult } from "../probe.js";
 import type { Changes, Filter, IndexStore, PassageId, Snapshot, WriteStats } from "../types.js";
 import { CURRENT, currentSnapshotDir, hashFile, IndexError, readStoreManifest } from "./format.js";
 import { DeferredSnapshot, FileSnapshot, type GraphLoading } from "./snapshot.js";
-import { loadState } from "./state.js";
+import { loadState, type StoreState } from "./state.js";
 import { isAlive, type WriteOptions, writeSnapshot } from "./write.js";
 
 export { DeferredSnapshot, FileSnapshot } from "./snapshot.js";
@@ -165,7 +165,7 @@ export class FileStore implements IndexStore, IndexProbe {
       // big files it carries over by hard link, and never a reader's objects.
       const dir = currentSnapshotDir(this.indexDir);
       let prev: Parameters<typeof writeSnapshot>[2];
-      if (dir && changes.mode === "update") prev = await loadState(dir, readStoreManifest(dir));
+      if (dir && changes.mode === "update") prev = this.openedState(dir) ?? (await loadState(dir, readStoreManifest(dir)));
       else if (dir) {
         // A replace uses only the previous snapshot's generation counter (and keeps its folder for readers).
         try {
@@ -183,6 +183,16 @@ export class FileStore implements IndexStore, IndexProbe {
       this.writing = Math.max(0, this.writing - 1);
       release();
     }
+  }
+
+  /**
+   * The small part of the snapshot this store has open, when it is the one `current` points at
+   * (a writer that planned from it): checked when it was opened, never changed by a write (which
+   * copies what it changes), so it need not be read and checked again.
+   */
+  private openedState(dir: string): StoreState | undefined {
+    const snap = this.opened?.shared.snap;
+    return snap instanceof FileSnapshot && snap.dir === dir ? snap.state : undefined;
   }
 
   /** One writer at a time per index folder, across processes: a lock file naming its owner's pid. */
