@@ -1,12 +1,15 @@
 // A JavaScript reader of hnswlib's index file (hnswalg.h saveIndex/loadIndex, hnswlib 0.8), used to
-// check the store's base HNSW file *before* the native loader sees it. hnswlib trusts its file: a
+// check the store's base HNSW file *before* the native code searches it. hnswlib trusts its file: a
 // wrong entry point, max level, element count, neighbour id or level makes searches read outside
 // its buffers and the process segfaults (uncatchable). Everything native code later indexes with is
-// checked here, so a damaged or forged file is an IndexError ("rebuild"), never a crash. Labels are
+// checked here, so a damaged or forged file is an IndexError ("rebuild"), never a crash. Loading
+// alone (loadIndex) follows no link: it reads and allocates what the header says, so the snapshot
+// lets hnswlib load the file once the header matched the manifest, while the rest is checked (and
+// hashed on another thread); the graph is used only after both passed. Labels are
 // stable passage ids (any value below the passage table's length, each at most once) and elements
 // may carry hnswlib's deleted mark (an incremental fold marks removed passages deleted and reuses
-// their slots). Vectors are checked through a Float32Array view rather than per-value reads: a
-// 100k-element file is checked in a few tens of ms.
+// their slots). The file is read in order, level 0 in chunks of elements, so it is never held whole
+// in memory (~1.7 GB at 1M rows).
 //
 // Layout (little-endian, size_t = 8 bytes, tableint = uint32):
 //   header (96 bytes): offsetLevel0, maxElements, count, sizeDataPerElement, labelOffset, offsetData
