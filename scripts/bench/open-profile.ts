@@ -10,6 +10,8 @@ import { MODEL } from "./rows.js";
 const indexDir = process.argv[2]!;
 const MB = (x: number) => Math.round(x / 2 ** 20);
 const graph = argValue("--graph") === "on-demand" ? "on-demand" : "eager";
+(globalThis as { gc?: () => void }).gc?.();
+const startRssMB = MB(process.memoryUsage().rss);
 const c0 = process.cpuUsage();
 const t0 = performance.now();
 const store = new FileStore(indexDir, { graph });
@@ -34,6 +36,7 @@ const end = process.memoryUsage();
 console.log(
   JSON.stringify({
     graph,
+    startRssMB,
     storeS: Math.round(storeS * 1000) / 1000,
     storeCpuS,
     retrieverS: retrieverS && Math.round(retrieverS * 1000) / 1000,
@@ -41,6 +44,7 @@ console.log(
     rssAfterStoreMB: MB(afterStore.rss),
     heapAfterStoreMB: MB(afterStore.heapUsed),
     externalAfterStoreMB: MB(afterStore.external),
+    arrayBuffersAfterStoreMB: MB(afterStore.arrayBuffers),
     rssEndMB: MB(end.rss),
     heapEndMB: MB(end.heapUsed),
     peakRssMB: MB(peakRss()),
