@@ -278,12 +278,13 @@ export class DeferredSnapshot implements Snapshot {
   constructor(
     readonly dir: string,
     private readonly manifest: StoreManifest,
+    private readonly opts: { graph?: GraphLoading } = {},
   ) {
     this.info = infoOf(manifest);
   }
 
   private snap(): Promise<FileSnapshot> {
-    return (this.opening ??= FileSnapshot.openWith(this.dir, this.manifest));
+    return (this.opening ??= FileSnapshot.openWith(this.dir, this.manifest, this.opts));
   }
 
   articles() {

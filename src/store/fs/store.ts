@@ -176,7 +176,7 @@ export class FileStore implements IndexStore, IndexProbe {
       }
       this.writing++;
       const { dir: written, stats } = await writeSnapshot(this.indexDir, changes, prev, this.opts);
-      const snapshot = await this.hold(new DeferredSnapshot(written, readStoreManifest(written)));
+      const snapshot = await this.hold(new DeferredSnapshot(written, readStoreManifest(written), { graph: this.opts.graph }));
       for (const w of this.seenByWatchers) w.last = snapshot.info.version;
       return { snapshot, stats };
     } finally {
