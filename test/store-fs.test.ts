@@ -7,7 +7,7 @@ import type { Embedder } from "../src/embed/embedder.js";
 import { IndexError } from "../src/index/store.js";
 import { planChanges } from "../src/store/build.js";
 import { manifestIntegrity } from "../src/store/fs/format.js";
-import { FileStore } from "../src/store/fs/store.js";
+import { type FileSnapshot, FileStore } from "../src/store/fs/store.js";
 import { MemorySnapshot } from "../src/store/memory.js";
 import type { Snapshot } from "../src/store/types.js";
 import { cleanupTmp, mkTmp, ROOT } from "./helpers.js";
@@ -216,6 +216,86 @@ describe("FileStore", () => {
     // A truncated file and a missing file too.
     fs.truncateSync(path.join(snapDir, "passages.bin"), 8);
     await expect(new FileStore(dir).current()).rejects.toThrow(/truncated/);
+  });
+
+  it("graph on-demand (a writer): the graph is verified at open but loaded only by a dense search; answers equal an eager open's", async () => {
+    const dir = mkTmp("citebot-fs-");
+    const writer = new FileStore(dir);
+    await writer.write(changes("replace", corpus(20)));
+    await writer.write(changes("update", [makeArticle("a003", 5, 77)], ["a004"]));
+    await writer.close();
+    const opened = (snap: Snapshot) => (snap as unknown as { shared: { snap: FileSnapshot } }).shared.snap;
+    const eagerStore = new FileStore(dir);
+    const eager = (await eagerStore.current())!;
+    expect(opened(eager).graphLoaded).toBe(true);
+    const lazyStore = new FileStore(dir, { graph: "on-demand" });
+    const lazy = (await lazyStore.current())!;
+    expect(opened(lazy).graphLoaded).toBe(false);
+    // What a planner reads works without the graph: hashes, passages, stored vectors of the base.
+    const ids = await lazy.passageIds("a010");
+    expect(await lazy.vectors(ids)).toEqual(await eager.vectors(ids));
+    expect(await lazy.articleHashes()).toEqual(await eager.articleHashes());
+    expect(opened(lazy).graphLoaded).toBe(false);
+    expectSameAnswers(await answers(lazy, probes), await answers(eager, probes));
+    expect(opened(lazy).graphLoaded).toBe(true);
+    await eagerStore.close();
+    await lazyStore.close();
+
+    // Verified at open all the same: a byte changed in the graph's file is refused before any search.
+    const snapDir = fs.realpathSync(path.join(dir, "current"));
+    const hnsw = fs.readdirSync(snapDir).find((f) => f.startsWith("hnsw-"))!;
+    const bytes = fs.readFileSync(path.join(snapDir, hnsw));
+    bytes[bytes.length - 3] = bytes[bytes.length - 3]! ^ 0x01;
+    fs.writeFileSync(path.join(snapDir, hnsw), bytes);
+    await expect(new FileStore(dir, { graph: "on-demand" }).current()).rejects.toThrow(new RegExp(`${hnsw} was changed or damaged \\(its checksum`));
+  });
+
+  it("a write after current() reuses the opened state: the reader's snapshot is unchanged, the new one equals a rebuild", async () => {
+    const dir = mkTmp("citebot-fs-");
+    const first = new FileStore(dir);
+    await first.write(changes("replace", corpus(16)));
+    await first.close();
+    // maxTextFiles 1: the update compacts the texts, moving every record's text offset.
+    const store = new FileStore(dir, { maxTextFiles: 1 });
+    const reader = (await store.current())!;
+    const before = await answers(reader, probes);
+    const textsBefore = (await reader.articles()).map((a) => a.text);
+    const edited = [makeArticle("a002", 6, 501), makeArticle("n001", 4, 502)];
+    const { snapshot: after } = await store.write(changes("update", edited, ["a007"]));
+    expectSameAnswers(await answers(reader, probes), before);
+    expect((await reader.articles()).map((a) => a.text)).toEqual(textsBefore);
+    const final = corpus(16)
+      .filter((a) => !["a002", "a007"].includes(a.id))
+      .concat(edited);
+    expectSameAnswers(await answers(after, probes), await answers(memoryOf(final), probes));
+    const reopened = (await new FileStore(dir).current())!;
+    expectSameAnswers(await answers(reopened, probes), await answers(memoryOf(final), probes));
+    expect(fs.readdirSync(fs.realpathSync(path.join(dir, "current"))).filter((f) => f.startsWith("texts-"))).toHaveLength(1);
+    await reader.close();
+    await reopened.close();
+    await store.close();
+  });
+
+  it("articles' texts are decoded when read: equal to what was written, kept by spread and JSON, and replaceable", async () => {
+    const dir = mkTmp("citebot-fs-");
+    const articles = corpus(12);
+    const store = new FileStore(dir);
+    await store.write(changes("replace", articles));
+    const snap = (await new FileStore(dir).current())!;
+    const read = await snap.articles();
+    const byId = new Map(read.map((a) => [a.id, a]));
+    for (const a of articles) expect(byId.get(a.id)!.text).toBe(a.text);
+    const one = read[3]!;
+    expect(Object.keys(one).slice(0, 4)).toEqual(["id", "title", "file", "text"]);
+    expect({ ...one }.text).toBe(one.text);
+    expect(JSON.parse(JSON.stringify(one)).text).toBe(one.text);
+    const changed = { ...one, text: `${one.text} And one more sentence.` };
+    expect(changed.text.endsWith("one more sentence.")).toBe(true);
+    one.text = "replaced";
+    expect(one.text).toBe("replaced");
+    expect((await snap.articles())[3]!.text).toBe(articles.find((a) => a.id === one.id)!.text);
+    await snap.close();
+    await store.close();
   });
 
   it("names the earlier on-disk format instead of calling it foreign", async () => {

@@ -71,7 +71,20 @@ export const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 1
 export const mb = (bytes: number) => bytes / (1024 * 1024);
 
 /** Peak resident set size of this process so far, in bytes. */
-export const peakRss = () => process.resourceUsage().maxRSS * 1024;
+/**
+ * This process's peak RSS. Linux: VmHWM of /proc/self/status, since getrusage's maxRSS of a spawned
+ * child keeps the forked copy of its parent's pages from before exec (a writer spawned by a 2-4 GB
+ * serving process reported the server's RSS as its own peak).
+ */
+export const peakRss = () => {
+  try {
+    const hwm = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync("/proc/self/status", "utf8"));
+    if (hwm) return Number(hwm[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS * 1024;
+};
 
 /** A seeded PRNG (mulberry32), so samples are the same from run to run. */
 export function rng(seed: number): () => number {

@@ -293,7 +293,8 @@ async function stepReindexWriter(n: number, indexDir: string) {
   gc();
   const rss0 = rss();
   const t0 = performance.now();
-  const store = new FileStore(indexDir);
+  // As the isolated build child (src/index/buildchild.ts) opens it: the graph verified, not loaded.
+  const store = new FileStore(indexDir, { graph: "on-demand" });
   const snap = (await store.current())!;
   const list = await snap.articles();
   const readS = (performance.now() - t0) / 1000;

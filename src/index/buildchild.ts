@@ -35,7 +35,8 @@ async function run(req: ChildBuildRequest): Promise<void> {
     lastStage = stage;
     void send({ type: "progress", done, total, stage });
   };
-  const store = await openStore(req.indexDir, { onProgress });
+  // A writer: the graph is verified but never loaded into memory (it plans from hashes and stored vectors).
+  const store = await openStore(req.indexDir, { onProgress, graph: "on-demand" });
   const { snapshot, status } = await openSnapshot(store, corpus.articles, embedder, onProgress, (article) =>
     send({ type: "stage", stage: `splitting ${article.file} into sentences` }),
   );

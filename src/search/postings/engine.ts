@@ -146,6 +146,19 @@ export class PostingsIndex {
     return { segments: this.segments.map((s) => s.toBuffer()), deletions: this.deletions.map((d) => (d && d.count > 0 ? d.toBuffer() : undefined)) };
   }
 
+  /**
+   * A copy to change (add, delete, merge) without touching this one: segments are immutable and
+   * shared, deletion marks copied. No re-check: this index was checked when it was opened.
+   */
+  fork(): PostingsIndex {
+    const copy = new PostingsIndex([], [], this.options);
+    copy.segments.push(...this.segments);
+    copy.deletions.push(...this.deletions.map((d) => d?.clone()));
+    copy.liveDocs = this.liveDocs;
+    copy.liveLength = this.liveLength;
+    return copy;
+  }
+
   /** Adds docs as a new segment (their labels must ascend and not be live already). */
   add(texts: string[], labels: ArrayLike<number>): void {
     for (let i = 0; i < texts.length; i++) if (this.locate(labels[i]!)) throw new SegmentError(`doc label ${labels[i]} is already in the index`);

@@ -9,8 +9,9 @@
 //   delta.bin       passages added since the base was written: int32 count, int32 labels, float32 vectors
 //   kw-<g>.seg      keyword segments (src/search/postings; immutable, hard-linked)
 //   kw-<g>.del      a segment's deletion marks (rewritten when they change)
-// Nothing is parsed before its bytes matched the manifest's checksum; SHA-256 runs at ~1.7 GB/s
-// here (node:crypto), a second per GB, so no faster non-cryptographic hash was needed.
+// Nothing is parsed before its bytes matched the manifest's checksum (the base HNSW: nothing is
+// searched before; it is hashed on a worker thread while it is checked and loaded, see snapshot.ts);
+// SHA-256 runs at ~1.7 GB/s here (node:crypto), a second per GB, so no faster non-cryptographic hash was needed.
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readlinkSync, statSync, writeSync } from "node:fs";
 import { open } from "node:fs/promises";

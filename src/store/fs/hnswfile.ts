@@ -1,12 +1,15 @@
 // A JavaScript reader of hnswlib's index file (hnswalg.h saveIndex/loadIndex, hnswlib 0.8), used to
-// check the store's base HNSW file *before* the native loader sees it. hnswlib trusts its file: a
+// check the store's base HNSW file *before* the native code searches it. hnswlib trusts its file: a
 // wrong entry point, max level, element count, neighbour id or level makes searches read outside
 // its buffers and the process segfaults (uncatchable). Everything native code later indexes with is
-// checked here, so a damaged or forged file is an IndexError ("rebuild"), never a crash. Labels are
+// checked here, so a damaged or forged file is an IndexError ("rebuild"), never a crash. Loading
+// alone (loadIndex) follows no link: it reads and allocates what the header says, so the snapshot
+// lets hnswlib load the file once the header matched the manifest, while the rest is checked (and
+// hashed on another thread); the graph is used only after both passed. Labels are
 // stable passage ids (any value below the passage table's length, each at most once) and elements
 // may carry hnswlib's deleted mark (an incremental fold marks removed passages deleted and reuses
-// their slots). Vectors are checked through a Float32Array view rather than per-value reads: a
-// 100k-element file is checked in a few tens of ms.
+// their slots). The file is read in order, level 0 in chunks of elements, so it is never held whole
+// in memory (~1.7 GB at 1M rows).
 //
 // Layout (little-endian, size_t = 8 bytes, tableint = uint32):
 //   header (96 bytes): offsetLevel0, maxElements, count, sizeDataPerElement, labelOffset, offsetData
@@ -90,12 +93,31 @@ export interface HnswContents {
   stride: number;
 }
 
+/** What a check is given: the manifest's view of the file. */
+export interface HnswExpected {
+  dimensions: number;
+  summary: HnswSummary;
+  /** Every label must be below it (the passage table's length). */
+  labelLimit: number;
+}
+
 /**
- * Checks the whole file against the manifest's summary and against itself; returns the labels it
- * holds. `labelLimit`: every label must be below it (the passage table's length). Throws HnswFormatError.
+ * The file's bytes in order, one range at a time: `read(at, length)` returns those bytes (a
+ * 4-byte-aligned Buffer, valid until the next call). Every byte of the file is read exactly once,
+ * in order, so a caller can hash what it is handed.
  */
-export async function checkStoreHnsw(buf: Buffer, expected: { dimensions: number; summary: HnswSummary; labelLimit: number }): Promise<HnswContents> {
-  const h = readHnswHeader(buf);
+export type HnswReader = (at: number, length: number) => Promise<Buffer>;
+
+/** Level-0 elements checked per read (~16 MB at 384 dimensions). */
+const ELEMENTS_PER_READ = 8192;
+
+/**
+ * Checks the header against the manifest's summary and the file's size: after it passes, the file's
+ * allocations (elements, capacity, layout) are the manifest's, so hnswlib may start loading it
+ * while the rest is checked. Throws HnswFormatError.
+ */
+export function checkHnswHeader(head: Buffer, fileSize: number, expected: HnswExpected): HnswHeader {
+  const h = readHnswHeader(head);
   const want = expected.summary;
   const dim = expected.dimensions;
   const fail = (msg: string): never => {
@@ -116,61 +138,133 @@ export async function checkStoreHnsw(buf: Buffer, expected: { dimensions: number
   if (h.offsetLevel0 !== 0 || h.offsetData !== linksLevel0 || h.labelOffset !== linksLevel0 + dim * 4 || h.sizeDataPerElement !== linksLevel0 + dim * 4 + 8) {
     fail(`its element layout does not fit ${dim}-dimensional vectors`);
   }
-  const level0End = HNSW_HEADER_BYTES + h.count * h.sizeDataPerElement;
-  if (buf.length < level0End) fail("it is shorter than its elements");
+  if (fileSize < HNSW_HEADER_BYTES + h.count * h.sizeDataPerElement) fail("it is shorter than its elements");
+  return h;
+}
 
+/**
+ * Checks the whole file against the manifest's summary and against itself, reading it in order
+ * (level 0 in chunks, then the upper levels whole: they are small), so it is never held whole in
+ * memory. Returns the labels it holds. Throws HnswFormatError.
+ */
+export async function checkStoreHnswStream(read: HnswReader, fileSize: number, expected: HnswExpected, header?: HnswHeader): Promise<HnswContents> {
+  // A caller that passes the checked header has read its bytes already.
+  const h = header ?? checkHnswHeader(await read(0, HNSW_HEADER_BYTES), fileSize, expected);
+  const fail = (msg: string): never => {
+    throw new HnswFormatError(msg);
+  };
+  const level0End = HNSW_HEADER_BYTES + h.count * h.sizeDataPerElement;
+  const elementOf = new Int32Array(expected.labelLimit).fill(-1);
+  const live = new Int32Array(h.count);
+  const level0 = { elementOf, live, liveCount: 0, deleted: 0 };
+  for (let first = 0; first < h.count; first += ELEMENTS_PER_READ) {
+    const n = Math.min(ELEMENTS_PER_READ, h.count - first);
+    checkLevel0(await read(HNSW_HEADER_BYTES + first * h.sizeDataPerElement, n * h.sizeDataPerElement), first, n, h, expected, level0);
+  }
+  const { liveCount, deleted } = level0;
+
+  // The upper levels: per element a uint32 size, then its links; read whole (a few MB at 1M elements).
+  const upper = await read(level0End, fileSize - level0End);
   const sizeLinks = h.maxM * 4 + 4;
   const levels = new Int32Array(h.count);
   const upperAt = new Float64Array(h.count);
-  let at = level0End;
+  let at = 0;
   for (let i = 0; i < h.count; i++) {
-    if (at + 4 > buf.length) fail("it ends inside its upper levels");
-    const size = buf.readUInt32LE(at);
+    if (at + 4 > upper.length) fail("it ends inside its upper levels");
+    const size = upper.readUInt32LE(at);
     at += 4;
     if (size % sizeLinks !== 0) fail(`element ${i} has a damaged link list size`);
     const level = size / sizeLinks;
     if (level > h.maxLevel) fail(`element ${i} sits above the top level`);
-    if (at + size > buf.length) fail("it ends inside its upper levels");
+    if (at + size > upper.length) fail("it ends inside its upper levels");
     levels[i] = level;
     upperAt[i] = at;
     at += size;
   }
-  if (at !== buf.length) fail(`it has ${buf.length - at} bytes more than its elements need`);
+  if (at !== upper.length) fail(`it has ${upper.length - at} bytes more than its elements need`);
   if (levels[h.entryPoint] !== h.maxLevel) fail(`its entry point is on level ${levels[h.entryPoint]}, not on the top level ${h.maxLevel}`);
-
-  // Word-aligned views (header 96 bytes and element size are multiples of 4); copy when the Buffer isn't.
-  const bytes = buf.byteOffset % 4 === 0 ? buf : Buffer.from(buf);
-  const u32 = new Uint32Array(bytes.buffer, bytes.byteOffset, Math.floor(bytes.length / 4));
-  const f32 = new Float32Array(bytes.buffer, bytes.byteOffset, Math.floor(bytes.length / 4));
-  const elementOf = new Int32Array(expected.labelLimit).fill(-1);
-  const live: number[] = [];
-  let deleted = 0;
   for (let i = 0; i < h.count; i++) {
-    if (i % 8192 === 8191) await yieldToLoop();
-    const base = HNSW_HEADER_BYTES + i * h.sizeDataPerElement;
-    const w = base >>> 2;
-    const n0 = bytes.readUInt16LE(base);
-    const flags = bytes[base + 2]!;
-    if ((flags & ~DELETED_MARK) !== 0 || bytes[base + 3] !== 0) fail(`element ${i} has damaged flags`);
-    if (n0 > h.maxM0) fail(`element ${i} has ${n0} neighbours, more than ${h.maxM0}`);
-    for (let k = 0; k < n0; k++) if (u32[w + 1 + k]! >= h.count) fail(`element ${i} links to ${u32[w + 1 + k]}, beyond its ${h.count} elements`);
-    const v = w + (h.offsetData >>> 2);
-    for (let d = 0; d < dim; d++) if (!Number.isFinite(f32[v + d]!)) fail(`element ${i} holds a vector that is not a number`);
-    const labelLow = u32[w + (h.labelOffset >>> 2)]!;
-    const labelHigh = u32[w + (h.labelOffset >>> 2) + 1]!;
-    if (labelHigh !== 0 || labelLow >= expected.labelLimit || elementOf[labelLow] !== -1) fail(`element ${i} has a damaged label`);
-    elementOf[labelLow] = i;
-    if (flags & DELETED_MARK) deleted++;
-    else live.push(labelLow);
     for (let l = 1; l <= levels[i]!; l++) {
       const block = upperAt[i]! + (l - 1) * sizeLinks;
-      const n = bytes.readUInt16LE(block);
+      const n = upper.readUInt16LE(block);
       if (n > h.maxM) fail(`element ${i} has ${n} neighbours on level ${l}, more than ${h.maxM}`);
       for (let k = 0; k < n; k++) {
-        const id = bytes.readUInt32LE(block + 4 + k * 4);
+        const id = upper.readUInt32LE(block + 4 + k * 4);
         if (id >= h.count || levels[id]! < l) fail(`element ${i} links on level ${l} to ${id}, which is not on that level`);
       }
     }
   }
-  return { live: Int32Array.from(live).sort(), deleted, elementOf, vectorAt: HNSW_HEADER_BYTES + h.offsetData, stride: h.sizeDataPerElement };
+  return { live: live.slice(0, liveCount).sort(), deleted, elementOf, vectorAt: HNSW_HEADER_BYTES + h.offsetData, stride: h.sizeDataPerElement };
+}
+
+/**
+ * Level-0 elements first … first + n - 1 (their bytes: `bytes`): flags, links, vector, label. A
+ * plain loop apart from the async reader, so it is optimised as one (1M × 384 floats per open).
+ */
+function checkLevel0(
+  bytes: Buffer,
+  first: number,
+  n: number,
+  h: HnswHeader,
+  expected: HnswExpected,
+  out: { elementOf: Int32Array; live: Int32Array; liveCount: number; deleted: number },
+): void {
+  const fail = (msg: string): never => {
+    throw new HnswFormatError(msg);
+  };
+  const dim = expected.dimensions;
+  const { elementOf, live } = out;
+  const u32 = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2);
+  const f32 = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2);
+  const stride = h.sizeDataPerElement >>> 2;
+  const labelWord = h.labelOffset >>> 2;
+  const dataWord = h.offsetData >>> 2;
+  for (let k = 0; k < n; k++) {
+    const i = first + k;
+    const w = k * stride;
+    const head = u32[w]!; // uint16 link count, uint8 flags, uint8 (zero)
+    const n0 = head & 0xffff;
+    const flags = (head >>> 16) & 0xff;
+    if ((flags & ~DELETED_MARK) !== 0 || head >>> 24 !== 0) fail(`element ${i} has damaged flags`);
+    if (n0 > h.maxM0) fail(`element ${i} has ${n0} neighbours, more than ${h.maxM0}`);
+    for (let j = 0; j < n0; j++) if (u32[w + 1 + j]! >= h.count) fail(`element ${i} links to ${u32[w + 1 + j]}, beyond its ${h.count} elements`);
+    // A NaN or an infinity anywhere makes the sum one (and an absurdly large vector overflows it: damage too).
+    // Four sums: one would wait on each add (half the speed, 1M × 384 floats per open).
+    const v = w + dataWord;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    let d = 0;
+    for (; d + 4 <= dim; d += 4) {
+      s0 += f32[v + d]!;
+      s1 += f32[v + d + 1]!;
+      s2 += f32[v + d + 2]!;
+      s3 += f32[v + d + 3]!;
+    }
+    for (; d < dim; d++) s0 += f32[v + d]!;
+    if (!Number.isFinite(s0 + s1 + s2 + s3)) fail(`element ${i} holds a vector that is not a number`);
+    const labelLow = u32[w + labelWord]!;
+    const labelHigh = u32[w + labelWord + 1]!;
+    if (labelHigh !== 0 || labelLow >= expected.labelLimit || elementOf[labelLow] !== -1) fail(`element ${i} has a damaged label`);
+    elementOf[labelLow] = i;
+    if (flags & DELETED_MARK) out.deleted++;
+    else live[out.liveCount++] = labelLow;
+  }
+}
+
+/** Checks a file held in memory (see checkStoreHnswStream). Throws HnswFormatError. */
+export async function checkStoreHnsw(buf: Buffer, expected: HnswExpected): Promise<HnswContents> {
+  // Word-aligned views need an aligned Buffer (the header and element size are multiples of 4).
+  const bytes = buf.byteOffset % 4 === 0 ? buf : Buffer.from(buf);
+  if (bytes.length < HNSW_HEADER_BYTES) readHnswHeader(bytes);
+  return checkStoreHnswStream(
+    async (at, length) => {
+      // Every range a checked header promises lies inside the file; the upper levels are what is left.
+      await yieldToLoop();
+      return bytes.subarray(at, at + length);
+    },
+    bytes.length,
+    expected,
+  );
 }

@@ -2,14 +2,16 @@
 // passages removed since it was written are markDelete'd in memory, the file is never changed) plus
 // an exact scan of the small delta, merged. Vectors are held once: the base's inside hnswlib
 // (getPoint), the delta's in its array. Texts stay UTF-8 bytes until a passage is asked for.
-import { closeSync, openSync, readSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { closeSync, read as fsRead, fstatSync, openSync, readSync } from "node:fs";
 import path from "node:path";
+import { Worker } from "node:worker_threads";
 import hnswlib from "hnswlib-node";
 import { INDEX_SETTINGS } from "../../index/settings.js";
 import type { Article, Passage } from "../../types.js";
 import type { Filter, KeywordScored, PassageId, Scored, Snapshot, SnapshotInfo } from "../types.js";
 import { IndexError, ROW, readStoreManifest, readVerified, type StoreManifest, WHERE } from "./format.js";
-import { checkStoreHnsw, HnswFormatError } from "./hnswfile.js";
+import { checkHnswHeader, checkStoreHnswStream, HNSW_HEADER_BYTES, type HnswContents, HnswFormatError, type HnswReader } from "./hnswfile.js";
 import { loadState, type StoreState } from "./state.js";
 
 const { HierarchicalNSW, BruteforceSearch } = hnswlib;
@@ -62,11 +64,27 @@ export class BaseVectors {
   }
 }
 
+/**
+ * When the graph is loaded into hnswlib: at open (a server: the first question must not wait), or
+ * on the first dense search ("on-demand": a writer, which needs the article hashes, passages and
+ * stored vectors but never searches; the file is verified at open either way).
+ */
+export type GraphLoading = "eager" | "on-demand";
+
+interface OpenedBase {
+  /** The loaded graph (eager), or undefined until `load()` (on-demand). */
+  hnsw?: Hnsw;
+  /** Loads the verified file into hnswlib (removed passages markDelete'd). */
+  load: () => Promise<Hnsw>;
+  deletedInFile: number;
+  vectors?: BaseVectors;
+}
+
 /** Reads, verifies and checks the base HNSW file, then loads it (markDelete for passages removed since). */
 export async function openBaseHnsw(
   state: Pick<StoreState, "dir" | "manifest" | "table">,
-  opts: { allowReplaceDeleted?: boolean; keepFile?: boolean } = {},
-): Promise<{ hnsw: Hnsw; deletedInFile: number; vectors?: BaseVectors } | undefined> {
+  opts: { allowReplaceDeleted?: boolean; keepFile?: boolean; graph?: GraphLoading } = {},
+): Promise<OpenedBase | undefined> {
   const { dir, manifest: m } = state;
   if (!m.hnsw) return undefined;
   const file = m.hnsw.file;
@@ -91,42 +109,150 @@ async function loadBase(
   state: Pick<StoreState, "dir" | "manifest" | "table">,
   file: string,
   fd: number,
-  opts: { allowReplaceDeleted?: boolean; keepFile?: boolean },
-): Promise<{ hnsw: Hnsw; deletedInFile: number; vectors?: BaseVectors }> {
+  opts: { allowReplaceDeleted?: boolean; keepFile?: boolean; graph?: GraphLoading },
+): Promise<OpenedBase> {
   const { dir, table } = state;
   const m = state.manifest as StoreManifest & Required<Pick<StoreManifest, "hnsw">>;
-  let buf: Buffer | undefined = await readVerified(dir, m, file, fd);
-  let contents: Awaited<ReturnType<typeof checkStoreHnsw>>;
-  try {
-    contents = await checkStoreHnsw(buf, { dimensions: m.dimensions, summary: m.hnsw.summary, labelLimit: m.labels });
-  } catch (err) {
-    if (err instanceof HnswFormatError) throw new IndexError(`the index is damaged (${file}: ${err.message})`);
+  const startLoading = () => {
+    const hnsw = new HierarchicalNSW(INDEX_SETTINGS.hnsw.space, m.dimensions);
+    const loading = hnsw.readIndex(path.join(dir, file), opts.allowReplaceDeleted ?? false).then(() => hnsw);
+    loading.catch(() => undefined); // awaited later; a check that fails first must not leave it unhandled
+    return loading;
+  };
+  // Eager: hnswlib loads the file (on a libuv thread) while this thread hashes and checks it; the
+  // graph is searched, and handed out, only after both passed. Loading only reads and allocates
+  // what the header says, and the header matched the manifest before loading starts.
+  let loading: Promise<Hnsw> | undefined;
+  const contents = await verifyHnswFile(m, file, fd, () => {
+    if (opts.graph !== "on-demand") loading = startLoading();
+  }).catch(async (err: unknown) => {
+    await loading?.catch(() => undefined);
     throw err;
-  }
-  buf = undefined; // let the bytes go before hnswlib allocates its own copy
+  });
   // The table's base rows (live or removed since) are exactly the file's live elements.
   let placed = 0;
   for (let label = 0; label < m.labels; label++) if (table[label * ROW + 4] === WHERE.base) placed++;
-  if (placed !== contents.live.length)
-    throw new IndexError(`the index is damaged (${file}: ${contents.live.length} vectors, the passage table places ${placed})`);
-  for (const label of contents.live) {
-    if (table[label * ROW + 4] !== WHERE.base) throw new IndexError(`the index is damaged (${file}: vector ${label} is not placed in the base)`);
+  let mismatch: string | undefined;
+  if (placed !== contents.live.length) mismatch = `${contents.live.length} vectors, the passage table places ${placed}`;
+  else {
+    const stray = contents.live.find((label) => table[label * ROW + 4] !== WHERE.base);
+    if (stray !== undefined) mismatch = `vector ${stray} is not placed in the base`;
   }
-  const hnsw = new HierarchicalNSW(INDEX_SETTINGS.hnsw.space, m.dimensions);
-  try {
-    await hnsw.readIndex(path.join(dir, file), opts.allowReplaceDeleted ?? false);
-  } catch (err) {
-    throw new IndexError(`the index is damaged (${file}: ${(err as Error).message})`);
+  if (mismatch) {
+    await loading?.catch(() => undefined);
+    throw new IndexError(`the index is damaged (${file}: ${mismatch})`);
   }
-  let deletedInFile = contents.deleted;
-  for (const label of contents.live) {
-    if (table[label * ROW] === -1) {
-      hnsw.markDelete(label);
-      deletedInFile++;
+  const removed = contents.live.filter((label) => table[label * ROW] === -1);
+  const finish = async (pending: Promise<Hnsw>) => {
+    let hnsw: Hnsw;
+    try {
+      hnsw = await pending;
+    } catch (err) {
+      throw new IndexError(`the index is damaged (${file}: ${(err as Error).message})`);
     }
-  }
+    for (const label of removed) hnsw.markDelete(label);
+    return hnsw;
+  };
+  const hnsw = loading ? await finish(loading) : undefined;
   const vectors = opts.keepFile ? new BaseVectors(fd, contents.elementOf, contents.vectorAt, contents.stride, m.dimensions) : undefined;
-  return { hnsw, deletedInFile, vectors };
+  return { hnsw, load: () => finish(startLoading()), deletedInFile: contents.deleted + removed.length, vectors };
+}
+
+/** Bytes read (and hashed) per step outside level 0's element-aligned chunks. */
+const READ_CHUNK = 16 << 20;
+
+const readAt = (fd: number, buf: Buffer, at: number) =>
+  new Promise<number>((resolve, reject) => fsRead(fd, buf, 0, buf.length, at, (err, n) => (err ? reject(err) : resolve(n))));
+
+/**
+ * SHA-256 of the first `size` bytes of an open file, computed on a worker thread (the other core)
+ * while this one checks the file's structure; in this thread when no worker can be started.
+ */
+export function hashOnWorker(fd: number, size: number): Promise<string> {
+  const source = `
+    const { parentPort, workerData } = require("node:worker_threads");
+    const { createHash } = require("node:crypto");
+    const { readSync } = require("node:fs");
+    const { fd, size, chunk } = workerData;
+    const h = createHash("sha256");
+    const buf = Buffer.allocUnsafe(chunk);
+    let at = 0;
+    while (at < size) {
+      const n = readSync(fd, buf, 0, Math.min(chunk, size - at), at);
+      if (n === 0) break;
+      h.update(buf.subarray(0, n));
+      at += n;
+    }
+    parentPort.postMessage({ sha256: h.digest("hex"), size: at });`;
+  let worker: Worker;
+  try {
+    // No loader (tsx, vitest) in the worker: it runs plain CommonJS, and starts in a few tens of ms.
+    worker = new Worker(source, { eval: true, execArgv: [], workerData: { fd, size, chunk: READ_CHUNK } });
+  } catch {
+    return hashRange(fd, size);
+  }
+  return new Promise<string>((resolve, reject) => {
+    worker.once("message", (m: { sha256: string; size: number }) => (m.size === size ? resolve(m.sha256) : resolve(`short:${m.size}`)));
+    worker.once("error", reject);
+    worker.once("exit", (code) => (code === 0 ? undefined : reject(new Error(`the hashing thread exited with code ${code}`))));
+  });
+}
+
+async function hashRange(fd: number, size: number): Promise<string> {
+  const h = createHash("sha256");
+  const buf = Buffer.allocUnsafe(READ_CHUNK);
+  for (let at = 0; at < size; ) {
+    const n = await readAt(fd, buf.subarray(0, Math.min(READ_CHUNK, size - at)), at);
+    if (n === 0) break;
+    h.update(buf.subarray(0, n));
+    at += n;
+  }
+  return h.digest("hex");
+}
+
+/**
+ * The base HNSW file hashed (on a worker thread) and checked (here) at once, streamed: never held
+ * whole in memory (at 1M rows it is ~1.7 GB, as large as hnswlib's own copy). `onHeader` runs once
+ * the header matched the manifest. A file that fails a structural check is reported as a checksum
+ * mismatch when its bytes differ from the manifest's (an edit, as for every other file), and by
+ * what is wrong in it when they match (a forged file with a re-signed manifest).
+ */
+async function verifyHnswFile(m: StoreManifest & Required<Pick<StoreManifest, "hnsw">>, file: string, fd: number, onHeader: () => void) {
+  const entry = m.files[file];
+  if (!entry) throw new IndexError(`the index file ${file} is not in the manifest`);
+  const size = fstatSync(fd).size;
+  if (size !== entry.size) throw new IndexError(`the index file ${file} is truncated or damaged (${size} bytes, expected ${entry.size})`);
+  const hashing = hashOnWorker(fd, size);
+  hashing.catch(() => undefined); // awaited below in every path
+  let done = 0;
+  let pool = Buffer.allocUnsafeSlow(0);
+  const read: HnswReader = async (at, length) => {
+    if (at !== done) throw new Error(`the HNSW file was read out of order (${at}, after ${done})`);
+    if (pool.length < length) pool = Buffer.allocUnsafeSlow(length);
+    const buf = pool.subarray(0, length);
+    for (let got = 0; got < length; ) {
+      const n = await readAt(fd, buf.subarray(got), at + got);
+      if (n === 0) throw new IndexError(`the index file ${file} is truncated or damaged (it ended at ${at + got} bytes)`);
+      got += n;
+    }
+    done += length;
+    return buf;
+  };
+  const checksumMatches = async () => (await hashing) === entry.sha256;
+  const changed = () => new IndexError(`the index file ${file} was changed or damaged (its checksum does not match the manifest)`);
+  const expected = { dimensions: m.dimensions, summary: m.hnsw.summary, labelLimit: m.labels };
+  let contents: HnswContents;
+  try {
+    const header = checkHnswHeader(await read(0, HNSW_HEADER_BYTES), size, expected);
+    onHeader();
+    contents = await checkStoreHnswStream(read, size, expected, header);
+  } catch (err) {
+    if (!(await checksumMatches())) throw changed();
+    if (!(err instanceof HnswFormatError)) throw err;
+    throw new IndexError(`the index is damaged (${file}: ${err.message})`);
+  }
+  if (!(await checksumMatches())) throw changed();
+  return contents;
 }
 
 function infoOf(m: StoreManifest): SnapshotInfo {
@@ -152,12 +278,13 @@ export class DeferredSnapshot implements Snapshot {
   constructor(
     readonly dir: string,
     private readonly manifest: StoreManifest,
+    private readonly opts: { graph?: GraphLoading } = {},
   ) {
     this.info = infoOf(manifest);
   }
 
   private snap(): Promise<FileSnapshot> {
-    return (this.opening ??= FileSnapshot.openWith(this.dir, this.manifest));
+    return (this.opening ??= FileSnapshot.openWith(this.dir, this.manifest, this.opts));
   }
 
   articles() {
@@ -201,8 +328,10 @@ export class FileSnapshot implements Snapshot {
   private constructor(
     readonly state: StoreState,
     texts: Buffer[],
-    private readonly hnsw: Hnsw | undefined,
+    private hnsw: Hnsw | undefined,
     private readonly baseVectors: BaseVectors | undefined,
+    /** Loads the graph on the first dense search (opened with graph "on-demand"). */
+    private readonly loadGraph?: () => Promise<Hnsw>,
   ) {
     const m = state.manifest;
     this.texts = texts;
@@ -213,17 +342,42 @@ export class FileSnapshot implements Snapshot {
   }
 
   /** Opens the snapshot in `dir`. IndexError when anything in it is missing, damaged or edited. */
-  static async open(dir: string): Promise<FileSnapshot> {
+  static async open(dir: string, opts: { graph?: GraphLoading } = {}): Promise<FileSnapshot> {
     const m = readStoreManifest(dir);
-    return FileSnapshot.openWith(dir, m);
+    return FileSnapshot.openWith(dir, m, opts);
   }
 
-  static async openWith(dir: string, m: StoreManifest): Promise<FileSnapshot> {
+  static async openWith(dir: string, m: StoreManifest, opts: { graph?: GraphLoading } = {}): Promise<FileSnapshot> {
     const state = await loadState(dir, m);
     const texts: Buffer[] = [];
     for (const f of m.textFiles) texts.push(await readVerified(dir, m, f));
-    const base = await openBaseHnsw(state, { keepFile: true });
-    return new FileSnapshot(state, texts, base?.hnsw, base?.vectors);
+    const base = await openBaseHnsw(state, { keepFile: true, graph: opts.graph });
+    return new FileSnapshot(state, texts, base?.hnsw, base?.vectors, base && !base.hnsw ? base.load : undefined);
+  }
+
+  private graphLoading: Promise<Hnsw> | undefined;
+
+  /** Whether the base graph is in memory (a snapshot opened with graph "on-demand" loads it on its first dense search). */
+  get graphLoaded(): boolean {
+    return this.hnsw !== undefined || this.state.manifest.hnsw === undefined;
+  }
+
+  /** The base graph: loaded at open, or now on the first search (on-demand). */
+  private async graph(): Promise<Hnsw | undefined> {
+    if (this.hnsw || !this.loadGraph) return this.hnsw;
+    this.graphLoading ??= this.loadGraph().then(
+      (hnsw) => {
+        if (this.closed) return hnsw;
+        hnsw.setEf(SEARCH_EF);
+        this.hnsw = hnsw;
+        return hnsw;
+      },
+      (err: unknown) => {
+        this.graphLoading = undefined;
+        throw err;
+      },
+    );
+    return this.graphLoading;
   }
 
   get dir(): string {
@@ -258,9 +412,19 @@ export class FileSnapshot implements Snapshot {
     return s;
   }
 
+  /**
+   * The article, its text decoded from the UTF-8 bytes whenever it is read (a bounded cache keeps
+   * the recent ones): 40k articles' texts as JS strings would hold ~100-200 MB more at 1M rows.
+   */
   private article(a: number): Article {
     const r = this.state.records[a]!;
-    const out: Article = { id: r.id, title: r.title, file: r.file, text: this.text(a) };
+    const out: Article = { id: r.id, title: r.title, file: r.file, text: "" };
+    Object.defineProperty(out, "text", {
+      get: () => this.text(a),
+      set: (value: string) => Object.defineProperty(out, "text", { value, writable: true, enumerable: true, configurable: true }),
+      enumerable: true,
+      configurable: true,
+    });
     if (r.date !== undefined) out.date = r.date;
     if (r.source !== undefined) out.source = r.source;
     if (r.url !== undefined) out.url = r.url;
@@ -341,11 +505,12 @@ export class FileSnapshot implements Snapshot {
         .slice(0, limit);
     }
     const out: Scored[] = [];
-    if (this.hnsw) {
-      const n = Math.min(limit, this.hnsw.getCurrentCount());
+    const hnsw = this.hnsw ?? (await this.graph());
+    if (hnsw) {
+      const n = Math.min(limit, hnsw.getCurrentCount());
       if (n > 0) {
-        if (this.hnsw.getEf() !== Math.max(SEARCH_EF, n)) this.hnsw.setEf(Math.max(SEARCH_EF, n));
-        const { neighbors, distances } = this.hnsw.searchKnn(Array.from(q), n);
+        if (hnsw.getEf() !== Math.max(SEARCH_EF, n)) hnsw.setEf(Math.max(SEARCH_EF, n));
+        const { neighbors, distances } = hnsw.searchKnn(Array.from(q), n);
         for (let i = 0; i < neighbors.length; i++) out.push({ id: neighbors[i]!, score: 1 - distances[i]! });
       }
     }

@@ -5,8 +5,8 @@ import path from "node:path";
 import type { IndexProbe, IndexProbeResult } from "../probe.js";
 import type { Changes, Filter, IndexStore, PassageId, Snapshot, WriteStats } from "../types.js";
 import { CURRENT, currentSnapshotDir, hashFile, IndexError, readStoreManifest } from "./format.js";
-import { DeferredSnapshot, FileSnapshot } from "./snapshot.js";
-import { loadState } from "./state.js";
+import { DeferredSnapshot, FileSnapshot, type GraphLoading } from "./snapshot.js";
+import { loadState, type StoreState } from "./state.js";
 import { isAlive, type WriteOptions, writeSnapshot } from "./write.js";
 
 export { DeferredSnapshot, FileSnapshot } from "./snapshot.js";
@@ -16,6 +16,12 @@ export interface FileStoreOptions extends WriteOptions {
   pollMs?: number;
   /** How long write() waits for another process's write to finish. Default 10 minutes. */
   lockTimeoutMs?: number;
+  /**
+   * When current() loads the base graph into hnswlib (its file is verified at open either way):
+   * "eager" (default: a server) or "on-demand" on the first dense search (a writer, which plans
+   * from hashes, passages and stored vectors and never searches: it saves the graph's memory).
+   */
+  graph?: GraphLoading;
 }
 
 const LOCK = "write.lock";
@@ -99,7 +105,7 @@ export class FileStore implements IndexStore, IndexProbe {
     }
     if (this.opened && this.opened.dir === dir) return new Lease(this.opened.shared);
     if (!existsSync(dir)) throw new IndexError("the index snapshot `current` points at is missing");
-    return this.hold(await FileSnapshot.open(dir));
+    return this.hold(await FileSnapshot.open(dir, { graph: this.opts.graph }));
   }
 
   /** Makes `snap` the store's opened snapshot (releasing the previous one) and returns a lease on it. */
@@ -159,7 +165,7 @@ export class FileStore implements IndexStore, IndexProbe {
       // big files it carries over by hard link, and never a reader's objects.
       const dir = currentSnapshotDir(this.indexDir);
       let prev: Parameters<typeof writeSnapshot>[2];
-      if (dir && changes.mode === "update") prev = await loadState(dir, readStoreManifest(dir));
+      if (dir && changes.mode === "update") prev = this.openedState(dir) ?? (await loadState(dir, readStoreManifest(dir)));
       else if (dir) {
         // A replace uses only the previous snapshot's generation counter (and keeps its folder for readers).
         try {
@@ -170,13 +176,23 @@ export class FileStore implements IndexStore, IndexProbe {
       }
       this.writing++;
       const { dir: written, stats } = await writeSnapshot(this.indexDir, changes, prev, this.opts);
-      const snapshot = await this.hold(new DeferredSnapshot(written, readStoreManifest(written)));
+      const snapshot = await this.hold(new DeferredSnapshot(written, readStoreManifest(written), { graph: this.opts.graph }));
       for (const w of this.seenByWatchers) w.last = snapshot.info.version;
       return { snapshot, stats };
     } finally {
       this.writing = Math.max(0, this.writing - 1);
       release();
     }
+  }
+
+  /**
+   * The small part of the snapshot this store has open, when it is the one `current` points at
+   * (a writer that planned from it): checked when it was opened, never changed by a write (which
+   * copies what it changes), so it need not be read and checked again.
+   */
+  private openedState(dir: string): StoreState | undefined {
+    const snap = this.opened?.shared.snap;
+    return snap instanceof FileSnapshot && snap.dir === dir ? snap.state : undefined;
   }
 
   /** One writer at a time per index folder, across processes: a lock file naming its owner's pid. */

@@ -195,10 +195,10 @@ export async function writeSnapshot(
         return;
       }
       newIndex[i] = records.length;
-      records.push(r);
+      records.push({ ...r }); // a copy: compaction below moves texts, and `prev` may be a reader's
     });
-    // `prev` was loaded for this write alone (FileStore.write), so its keyword index is ours to change.
-    keywords = base.keywords;
+    // Changed on a fork: `prev` may be the state a reader opened (FileStore.write reuses it).
+    keywords = base.keywords.fork();
     for (let label = 0; label < labelCount; label++) {
       const o = label * ROW;
       const a = table[o]!;
