@@ -74,7 +74,10 @@ async function open(opts: { corpus?: string; mode?: string; quiet?: boolean; alw
         if (stage) bar.stop();
         stage = s;
         bar.start(total, done, { stage: s === "embed" ? "embedding" : "indexing" });
-      } else bar.update(done);
+      } else {
+        bar.setTotal(total); // the index stage's total goes from 1 to the points of a new HNSW base
+        bar.update(done);
+      }
     },
     onStatus: (status) => {
       if (stage) bar.stop();
