@@ -18,7 +18,7 @@ import hnswlib from "hnswlib-node";
 import { argValue, log, machine, median, round } from "./common.js";
 import { base, DIR, row, sizeOf } from "./rows.js";
 
-const { HierarchicalNSW } = hnswlib;
+const { BruteforceSearch, HierarchicalNSW } = hnswlib;
 const SEED = 100;
 const list = (name: string, def: string) => (argValue(name) ?? def).split(",").map((s) => s.trim());
 
@@ -42,27 +42,12 @@ function vectorsOf(b: Awaited<ReturnType<typeof base>>): Float32Array {
   return out;
 }
 
-/** Exact top 10 by cosine (rows are unit vectors; the query's norm does not change the order). */
+/** Exact top 10 by cosine: hnswlib's brute force (native, ~20× a JS loop; 1M × 384 per query). */
 function exactTop10(vectors: Float32Array, dim: number, queries: Float32Array[]): Int32Array[] {
-  return queries.map((q) => {
-    const ids = new Int32Array(10).fill(-1);
-    const scores = new Float64Array(10).fill(-Infinity);
-    for (let i = 0; i < n; i++) {
-      let s = 0;
-      const at = i * dim;
-      for (let d = 0; d < dim; d++) s += q[d]! * vectors[at + d]!;
-      if (s <= scores[9]!) continue;
-      let k = 9;
-      while (k > 0 && scores[k - 1]! < s) {
-        scores[k] = scores[k - 1]!;
-        ids[k] = ids[k - 1]!;
-        k--;
-      }
-      scores[k] = s;
-      ids[k] = i;
-    }
-    return ids;
-  });
+  const exact = new BruteforceSearch("cosine", dim);
+  exact.initIndex(n);
+  for (let i = 0; i < n; i++) exact.addPoint(Array.from(vectors.subarray(i * dim, (i + 1) * dim)), i);
+  return queries.map((q) => Int32Array.from(exact.searchKnn(Array.from(q), 10).neighbors));
 }
 
 async function build(kind: string, vectors: Float32Array, labels: Int32Array, dim: number, m: number, efc: number, file: string): Promise<number> {
