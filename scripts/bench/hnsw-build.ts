@@ -30,7 +30,8 @@ const builders = list("--builders", "addpoint,native1,native2");
 const [compareM, compareEfc] = (argValue("--compare-at") ?? "16/200").split("/").map(Number);
 const questions = Number(argValue("--questions") ?? 200);
 const sseAddon = argValue("--sse-addon");
-const dir = path.join(DIR, "hnsw-build");
+// One folder per run: two runs at once must not remove each other's files.
+const dir = path.join(DIR, `hnsw-build-${process.pid}`);
 
 type Native = typeof hnswbuild;
 const sse: Native | undefined = sseAddon ? (createRequire(import.meta.url)(path.resolve(sseAddon)) as Native) : undefined;
