@@ -17,8 +17,8 @@ export type Hnsw = InstanceType<typeof HierarchicalNSW>;
 
 /**
  * The retriever's ef; a larger k raises it. 512, not 256: recall@10 at M 16 / efConstruction 200 on the
- * scale rows is 0.985 → 0.994 at 200k (scripts/bench/hnsw-build.ts) and was 0.925 at 1M at ef 256,
- * for about twice the dense search time (~0.6 → ~1.2 ms at 200k).
+ * scale rows (scripts/bench/hnsw-build.ts) is 0.919 → 0.981 at 1M (0.985 → 0.994 at 200k), for a
+ * dense search p50 of 0.48 → 0.82 ms at 1M.
  */
 export const SEARCH_EF = 512;
 /** Decoded article texts kept (a passage needs its article's text). */
