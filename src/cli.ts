@@ -78,7 +78,10 @@ async function open(
         if (stage) bar.stop();
         stage = s;
         bar.start(total, done, { stage: s === "embed" ? "embedding" : "indexing" });
-      } else bar.update(done);
+      } else {
+        bar.setTotal(total); // the index stage's total goes from 1 to the points of a new HNSW base
+        bar.update(done);
+      }
     },
     onStatus: (status) => {
       if (stage) bar.stop();

@@ -15,6 +15,7 @@ import { indexDirFor } from "../../src/index/store.js";
 import type { Gathered } from "../../src/search/loaded.js";
 import type { Candidate } from "../../src/search/retriever.js";
 import { ARTICLES, currentSnapshotDir, readStoreManifest } from "../../src/store/fs/format.js";
+import { SEARCH_EF } from "../../src/store/fs/snapshot.js";
 import { hashArticle } from "../../src/store/hash.js";
 import type { PassageId, Snapshot } from "../../src/store/types.js";
 import {
@@ -256,7 +257,7 @@ if (step === "build") {
 /**
  * The store's dense search against exact search over its own stored vectors: recall@10 for query
  * vectors from the questions and from random passages. The store sets its own search breadth
- * (the files engine: ef max(256, k)), which is what the retriever gets.
+ * (the files engine: ef max(SEARCH_EF, k)), which is what the retriever gets.
  */
 async function measureRecall(snapshot: Snapshot, ids: PassageId[], embedder: Embedder, questions: string[]) {
   const n = ids.length;
@@ -310,7 +311,7 @@ async function measureRecall(snapshot: Snapshot, ids: PassageId[], embedder: Emb
     }
   }
   const atRetrieverEf = {
-    ef: Math.max(256, k),
+    ef: Math.max(SEARCH_EF, k),
     recallAt10: round(tieAware / (queries.length * k), 4),
     recallAt10Strict: round(strict / (queries.length * k), 4),
     searchMsP50: round(median(ms), 4),

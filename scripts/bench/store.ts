@@ -5,7 +5,7 @@
 //
 // Queries: the evaluation questions (test/eval dev + extra, in phrasing variants), embedded as queries.
 // Steps run in their own processes (clean heap, own peak RSS): write (full replace), serve (open,
-// RSS, dense and keyword latency, recall@10 against exact search at the shipped ef 256; with
+// RSS, dense and keyword latency, recall@10 against exact search at the shipped ef (SEARCH_EF); with
 // --answer also the answer path: Retriever over the opened snapshot), update (one article changed,
 // a separate writer process), a delta near its largest (2,000 rows) and serving from it, and fold
 // (the delta folded into the HNSW base). The scale section of `npm run bench` runs write, serve
@@ -17,6 +17,7 @@ import path from "node:path";
 import { type Embedder, TransformersEmbedder } from "../../src/embed/embedder.js";
 import { modelKey } from "../../src/index/settings.js";
 import { Retriever } from "../../src/search/retriever.js";
+import { SEARCH_EF } from "../../src/store/fs/snapshot.js";
 import { FileStore } from "../../src/store/fs/store.js";
 import { planChanges, SETTINGS_HASH } from "../../src/store/open.js";
 import type { Changes, PassageId, Snapshot } from "../../src/store/types.js";
@@ -240,7 +241,7 @@ async function stepServe(n: number, indexDir: string) {
     vectors50Ms: round(vectorsMs, 3),
     recallAt10: round(found / (10 * recallQueries), 4),
     recallQueries,
-    ef: 256,
+    ef: SEARCH_EF,
     answer,
   });
 }

@@ -84,7 +84,7 @@ export interface RetrieverSettings {
   candidates: number;
   /** Weight of the dense cosine against the normalised BM25 score in the first-stage mix. */
   denseWeight: number;
-  /** HNSW search breadth (recall/latency trade-off). Unused: each store sets its own (the files engine max(256, k)). */
+  /** HNSW search breadth (recall/latency trade-off). Unused: each store sets its own (the files engine max(SEARCH_EF 512, k)). */
   ef: number;
   /** Excerpts whose vectors are this similar to a chosen one are dropped as repeats (MMR-style). */
   duplicateCosine: number;
@@ -127,7 +127,7 @@ export const DEFAULT_SETTINGS: RetrieverSettings = {
   mode: "hybrid",
   candidates: 50,
   denseWeight: 0.5,
-  ef: 256,
+  ef: 512,
   duplicateCosine: 0.92,
   maxContext: 600,
   rerank: 20,

@@ -14,7 +14,7 @@ export { SETTINGS_HASH } from "../index/settings.js";
 export { incompatibility, planChanges } from "./build.js";
 
 export type StoreOptions = FileStoreOptions & {
-  /** Told when the vector index is being built (stage "index": 0 of 1 at the start, 1 of 1 when done). */
+  /** Told when the vector index is being built (stage "index": 0 of 1 at the start, points added of all while a new base is built, 1 of 1 when done). */
   onProgress?: Progress;
   /** Which engine (default: STORE from the environment): the index folder, or PostgreSQL at `databaseUrl` (default DATABASE_URL). */
   kind?: "files" | "postgres";
@@ -42,6 +42,7 @@ export async function openStore(indexDir: string, opts: StoreOptions = {}): Prom
       if (stage === "keywords") onProgress?.(0, 1, "index");
       else if (stage === "hnsw") onProgress?.(1, 1, "index");
     },
+    onHnswProgress: (done, total) => onProgress?.(done, total, "index"),
   });
 }
 

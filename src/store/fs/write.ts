@@ -1,5 +1,6 @@
 // Writing a snapshot of the embedded store: a new folder, then the atomic `current` switch.
 // - replace: everything new (texts, table, one HNSW base over every passage, one keyword segment).
+//   The base is built on every core by our native addon (hnswbuild.ts), straight into its file.
 // - update (Lucene-like): only the changed articles' passages are touched. Their old labels are
 //   marked removed in the table (hnswlib markDelete at open) and in the keyword segments' deletion
 //   marks; their new passages get new labels, a new keyword segment and a place in the delta (an
@@ -13,7 +14,6 @@ import { createHash } from "node:crypto";
 import { closeSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import hnswlib from "hnswlib-node";
-import { INDEX_SETTINGS } from "../../index/settings.js";
 import { PostingsIndex } from "../../search/postings/engine.js";
 import type { ArticleRows, Changes, WriteStats } from "../types.js";
 import {
@@ -39,6 +39,7 @@ import {
   WHERE,
   writeDurable,
 } from "./format.js";
+import { buildHnswFile } from "./hnswbuild.js";
 import { HNSW_HEADER_BYTES, readHnswHeader, summarizeHnsw } from "./hnswfile.js";
 import { openBaseHnsw } from "./snapshot.js";
 import type { StoreState } from "./state.js";
@@ -54,6 +55,8 @@ export interface WriteOptions {
   maxSegments?: number;
   /** Called between stages (for a kill -9 test to aim at, and for progress). */
   onStage?: (stage: string) => void;
+  /** Called while a whole new HNSW base is built: points added so far, of `total`. */
+  onHnswProgress?: (done: number, total: number) => void;
 }
 
 /** 2,048 × 384-d: the delta's exact scan stays near 1 ms; a fold then costs ~2,048 HNSW inserts (~10-20 s here, under load). */
@@ -80,8 +83,8 @@ interface Output {
   data: Map<string, Uint8Array>;
   /** Files of the previous snapshot to hard-link, with their manifest entries. */
   carry: Map<string, FileEntry>;
-  /** A base HNSW to write (hnswlib writes it), under this name. */
-  hnsw?: { index: InstanceType<typeof HierarchicalNSW>; file: string };
+  /** A base HNSW to write under this name: a folded index (hnswlib-node writes it), or points to build on every core. */
+  hnsw?: { file: string } & ({ index: InstanceType<typeof HierarchicalNSW> } | { labels: Int32Array; vectors: Float32Array });
   /** The previous base, carried. */
   hnswCarried?: StoreManifest["hnsw"];
 }
@@ -101,17 +104,6 @@ function textFile(articles: ArticleRows["article"][], fileIndex: number, records
     at += bytes.length;
   });
   return Buffer.concat(parts);
-}
-
-function buildHnsw(vectors: Float32Array, labels: ArrayLike<number>, dim: number, onProgress?: (done: number) => void) {
-  const { space, m, efConstruction, seed } = INDEX_SETTINGS.hnsw;
-  const index = new HierarchicalNSW(space, dim);
-  index.initIndex(Math.max(1, labels.length), m, efConstruction, seed);
-  for (let i = 0; i < labels.length; i++) {
-    index.addPoint(Array.from(vectors.subarray(i * dim, (i + 1) * dim)), labels[i]!);
-    if (i % 8192 === 8191) onProgress?.(i + 1);
-  }
-  return index;
 }
 
 function deltaFile(labels: Int32Array, vectors: Float32Array): Uint8Array {
@@ -285,25 +277,25 @@ export async function writeSnapshot(
   let delta = { labels: Int32Array.from(deltaLabels), vectors: concat(deltaVectors, dim) };
   const hnswFile = `hnsw-${generation}.bin`;
   if (!base) {
-    if (delta.labels.length > 0) out.hnsw = { index: buildHnsw(delta.vectors, delta.labels, dim), file: hnswFile };
+    if (delta.labels.length > 0) out.hnsw = { labels: delta.labels, vectors: delta.vectors, file: hnswFile };
     for (const label of delta.labels) table[label * ROW + 4] = WHERE.base;
     delta = { labels: new Int32Array(0), vectors: new Float32Array(0) };
   } else if (delta.labels.length > (opts.foldAt ?? FOLD_AT)) {
     stage("fold");
     const loaded = await openBaseHnsw({ dir: base.dir, manifest: base.manifest, table }, { allowReplaceDeleted: true });
-    let index = loaded?.hnsw;
+    const index = loaded?.hnsw;
     if (!index) {
-      index = buildHnsw(delta.vectors, delta.labels, dim);
+      out.hnsw = { labels: delta.labels, vectors: delta.vectors, file: hnswFile };
     } else {
       const free = loaded!.deletedInFile;
       const need = index.getCurrentCount() + Math.max(0, delta.labels.length - free);
       if (need > index.getMaxElements()) index.resizeIndex(need);
       for (let i = 0; i < delta.labels.length; i++) index.addPoint(Array.from(delta.vectors.subarray(i * dim, (i + 1) * dim)), delta.labels[i]!, true);
+      out.hnsw = { index, file: hnswFile };
     }
     // Removed passages are now marked deleted inside the file: no longer "placed" in the table.
     for (let label = 0; label < labelCount; label++) if (table[label * ROW] === -1) table[label * ROW + 4] = WHERE.none;
     for (const label of delta.labels) table[label * ROW + 4] = WHERE.base;
-    out.hnsw = { index, file: hnswFile };
     delta = { labels: new Int32Array(0), vectors: new Float32Array(0) };
   } else if (base.manifest.hnsw) {
     out.hnswCarried = base.manifest.hnsw;
@@ -338,7 +330,11 @@ export async function writeSnapshot(
     let hnsw = out.hnswCarried;
     if (out.hnsw) {
       const file = path.join(dir, out.hnsw.file);
-      out.hnsw.index.writeIndexSync(file);
+      if ("index" in out.hnsw) out.hnsw.index.writeIndexSync(file);
+      else {
+        const total = out.hnsw.labels.length;
+        await buildHnswFile(file, out.hnsw.vectors, out.hnsw.labels, dim, opts.onHnswProgress && ((done) => opts.onHnswProgress!(done, total)));
+      }
       fsyncPath(file);
       files[out.hnsw.file] = await hashFile(file);
       const head = Buffer.alloc(HNSW_HEADER_BYTES);
