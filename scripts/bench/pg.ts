@@ -38,6 +38,7 @@ import type { ArticleRows, Snapshot } from "../../src/store/types.js";
 import type { Article, Passage } from "../../src/types.js";
 import { startPgServer } from "../pg/server.js";
 import { argValue, median, percentile, questionsFromPassages, ROOT, readQuestions, rng, round, SHIPPED_CORPUS, variedQuestions } from "./common.js";
+import { runClients } from "./pg-clients.js";
 
 const ROWS = Number(argValue("--rows") ?? 100_000);
 const QUERIES = Number(argValue("--queries") ?? 200);
@@ -251,29 +252,16 @@ async function main(): Promise<void> {
     }
 
     say("4 concurrent clients (each its own connection): dense + keyword per question…");
-    const clients = await Promise.all([0, 1, 2, 3].map(() => PgStore.open({ url: server.url, schema: SCHEMA, maxConnections: 1 })));
-    stores.push(...clients);
-    const snaps = await Promise.all(clients.map(async (c) => (await c.current())!));
     const perClient = Math.max(25, Math.floor(QUERIES / 2));
     const question = async (s: Snapshot, i: number) => {
       await s.dense(denseQueries[i % denseQueries.length]!, K);
       await s.keyword(questions[i % questions.length]!, K);
     };
-    for (const s of snaps) for (let i = 0; i < 5; i++) await question(s, i);
-    const latencies: number[] = [];
-    t0 = performance.now();
-    await Promise.all(
-      snaps.map(async (s, c) => {
-        for (let i = 0; i < perClient; i++) {
-          const q0 = performance.now();
-          await question(s, i * 4 + c);
-          latencies.push(ms(q0));
-        }
-      }),
-    );
-    const concurrentWall = ms(t0) / 1000;
-    const indexes = Array.from({ length: perClient }, (_, i) => i);
-    const single = stats(await timed(indexes, (i) => question(snaps[0]!, i)));
+    const run = await runClients(server.url, SCHEMA, 4, perClient, question);
+    stores.push(...run.stores);
+    const { latencies } = run;
+    const concurrentWall = run.wallS;
+    const single = stats(run.single);
 
     say("one-article update…");
     const changed = rows[Math.floor(rows.length / 2)]!;

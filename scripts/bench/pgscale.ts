@@ -27,6 +27,7 @@ import { PG_BUILD, PG_EF_SEARCH, PG_HNSW, PgStore } from "../../src/store/pg/sto
 import type { PassageId, Snapshot } from "../../src/store/types.js";
 import { startPgServer } from "../pg/server.js";
 import { BENCH_DIR, log, median, peakRss, percentile, round, THREADS, writeResult } from "./common.js";
+import { runClients } from "./pg-clients.js";
 import { articles, type Base, base, MODEL, PER_ARTICLE } from "./rows.js";
 
 /** Bench server settings: what a PostgreSQL host for a 1M-row index would set (shared buffers for the hot pages; no checkpoint in the middle of the bulk load). */
@@ -197,33 +198,13 @@ export async function stepPg(n: number, questions: number, answerPath: AnswerPat
 
     // --- 4 concurrent clients
     log(`pg ${n}: 4 concurrent clients (each its own connection): dense + keyword per question`);
-    const clients = await Promise.all([0, 1, 2, 3].map(() => PgStore.open({ url: server.url, schema: SCHEMA, maxConnections: 1 })));
-    stores.push(...clients);
-    const snaps = await Promise.all(clients.map(async (c) => (await c.current())!));
     const perClient = Math.max(25, Math.floor(questions / 2));
     const question = async (s: Snapshot, i: number) => {
       await s.dense(queries[i % queries.length]!, K);
       await s.keyword(texts[i % texts.length]!, K);
     };
-    for (const s of snaps) for (let i = 0; i < 5; i++) await question(s, i);
-    const latencies: number[] = [];
-    t0 = performance.now();
-    await Promise.all(
-      snaps.map(async (s, c) => {
-        for (let i = 0; i < perClient; i++) {
-          const q0 = performance.now();
-          await question(s, i * 4 + c);
-          latencies.push(ms(q0));
-        }
-      }),
-    );
-    const wall = ms(t0) / 1000;
-    const single: number[] = [];
-    for (let i = 0; i < perClient; i++) {
-      const q0 = performance.now();
-      await question(snaps[0]!, i);
-      single.push(ms(q0));
-    }
+    const { latencies, wallS: wall, single, stores: clients } = await runClients(server.url, SCHEMA, 4, perClient, question);
+    stores.push(...clients);
     result.clients4 = { ...stats(latencies), qps: round(latencies.length / wall, 1), questions: latencies.length, single: stats(single) };
     log(`pg ${n}: clients4 ${JSON.stringify(result.clients4)}`);
     save();
