@@ -38,7 +38,7 @@ import type { ArticleRows, Snapshot } from "../../src/store/types.js";
 import type { Article, Passage } from "../../src/types.js";
 import { startPgServer } from "../pg/server.js";
 import { argValue, median, percentile, questionsFromPassages, ROOT, readQuestions, rng, round, SHIPPED_CORPUS, variedQuestions } from "./common.js";
-import { runClients } from "./pg-clients.js";
+import { runClients, serverPssMb } from "./pg-common.js";
 
 const ROWS = Number(argValue("--rows") ?? 100_000);
 const QUERIES = Number(argValue("--queries") ?? 200);
@@ -140,24 +140,6 @@ async function timed<T>(items: T[], fn: (x: T) => Promise<unknown>): Promise<num
 }
 
 const stats = (xs: number[]) => ({ p50: round(median(xs), 2), p95: round(percentile(xs, 95), 2) });
-
-/** Proportional set size of the server's processes (shared buffers counted once), in MB. */
-function serverPssMb(dataDir: string | undefined): number | null {
-  if (!dataDir) return null;
-  const pidFile = `${dataDir}/postmaster.pid`;
-  if (!fs.existsSync(pidFile)) return null;
-  const postmaster = Number(fs.readFileSync(pidFile, "utf8").split("\n")[0]);
-  let kb = 0;
-  for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-    try {
-      const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
-      const ppid = Number(/PPid:\s+(\d+)/.exec(status)?.[1]);
-      if (Number(pid) !== postmaster && ppid !== postmaster) continue;
-      kb += Number(/Pss:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"))?.[1] ?? 0);
-    } catch {}
-  }
-  return round(kb / 1024, 1);
-}
 
 async function main(): Promise<void> {
   const server = await startPgServer();

@@ -16,7 +16,6 @@
 // - 4 concurrent clients (each its own PgStore, one connection): dense + keyword per question;
 // - reindex: one changed article through planChanges + PgStore.write (as `npm run index` does);
 // - the server's memory (PSS of its processes) and the schema's size on disk.
-import fs from "node:fs";
 import path from "node:path";
 import pg from "pg";
 import { TransformersEmbedder } from "../../src/embed/embedder.js";
@@ -27,7 +26,7 @@ import { PG_BUILD, PG_EF_SEARCH, PG_HNSW, PgStore } from "../../src/store/pg/sto
 import type { PassageId, Snapshot } from "../../src/store/types.js";
 import { startPgServer } from "../pg/server.js";
 import { BENCH_DIR, log, median, peakRss, percentile, round, THREADS, writeResult } from "./common.js";
-import { runClients } from "./pg-clients.js";
+import { runClients, serverPssMb } from "./pg-common.js";
 import { articles, type Base, base, MODEL, PER_ARTICLE } from "./rows.js";
 
 /** Bench server settings: what a PostgreSQL host for a 1M-row index would set (shared buffers for the hot pages; no checkpoint in the middle of the bulk load). */
@@ -40,24 +39,6 @@ const ms = (t0: number) => performance.now() - t0;
 const stats = (xs: number[]) => ({ p50: round(median(xs), 3), p95: round(percentile(xs, 95), 3) });
 
 export type AnswerPath = (snap: Snapshot, b: Base, texts: string[]) => Promise<Record<string, any>>;
-
-/** Proportional set size of the server's processes (shared buffers counted once), in MB. */
-function serverPssMb(dataDir: string | undefined): number | null {
-  if (!dataDir) return null;
-  const pidFile = path.join(dataDir, "postmaster.pid");
-  if (!fs.existsSync(pidFile)) return null;
-  const postmaster = Number(fs.readFileSync(pidFile, "utf8").split("\n")[0]);
-  let kb = 0;
-  for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-    try {
-      const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
-      const ppid = Number(/PPid:\s+(\d+)/.exec(status)?.[1]);
-      if (Number(pid) !== postmaster && ppid !== postmaster) continue;
-      kb += Number(/Pss:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"))?.[1] ?? 0);
-    } catch {}
-  }
-  return round(kb / 1024, 1);
-}
 
 /** While `during` runs: when the HNSW build started and ended (pg_stat_progress_create_index), and the most parallel workers seen. */
 async function watchIndexBuild<T>(url: string, during: () => Promise<T>): Promise<{ result: T; indexStartS?: number; indexEndS?: number; workers: number }> {

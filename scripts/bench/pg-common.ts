@@ -1,7 +1,10 @@
-// N concurrent PostgreSQL clients (each its own connection, one snapshot each) asking questions at
-// once: shared by scripts/bench/pg.ts and the scale section's pg step (scripts/bench/pgscale.ts).
+// What scripts/bench/pg.ts and the scale section's pg step (scripts/bench/pgscale.ts) both measure:
+// N concurrent PostgreSQL clients asking at once, and the server's memory.
+import fs from "node:fs";
+import path from "node:path";
 import { PgStore } from "../../src/store/pg/store.js";
 import type { Snapshot } from "../../src/store/types.js";
+import { round } from "./common.js";
 
 export interface ClientsRun {
   /** One latency (ms) per question, all clients together. */
@@ -44,4 +47,22 @@ export async function runClients(
     single.push(performance.now() - q0);
   }
   return { latencies, wallS, single, stores };
+}
+
+/** Proportional set size of the server's processes (shared buffers counted once), in MB. */
+export function serverPssMb(dataDir: string | undefined): number | null {
+  if (!dataDir) return null;
+  const pidFile = path.join(dataDir, "postmaster.pid");
+  if (!fs.existsSync(pidFile)) return null;
+  const postmaster = Number(fs.readFileSync(pidFile, "utf8").split("\n")[0]);
+  let kb = 0;
+  for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+      const ppid = Number(/PPid:\s+(\d+)/.exec(status)?.[1]);
+      if (Number(pid) !== postmaster && ppid !== postmaster) continue;
+      kb += Number(/Pss:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"))?.[1] ?? 0);
+    } catch {}
+  }
+  return round(kb / 1024, 1);
 }
