@@ -1,7 +1,8 @@
 // What scripts/bench/pg.ts and the scale section's pg step (scripts/bench/pgscale.ts) both measure:
-// N concurrent PostgreSQL clients asking at once, and the server's memory.
+// N concurrent PostgreSQL clients asking at once, the server's memory and the schema's size on disk.
 import fs from "node:fs";
 import path from "node:path";
+import type pg from "pg";
 import { PgStore } from "../../src/store/pg/store.js";
 import type { Snapshot } from "../../src/store/types.js";
 import { round } from "./common.js";
@@ -65,4 +66,17 @@ export function serverPssMb(dataDir: string | undefined): number | null {
     } catch {}
   }
   return round(kb / 1024, 1);
+}
+
+/** The schema's tables (MB each, largest first) and the HNSW index's size on disk. */
+export async function schemaSizes(pool: pg.Pool, schema: string): Promise<{ tables: { name: string; mb: number }[]; hnswMb: number }> {
+  const tables = (
+    await pool.query<{ name: string; mb: number }>(
+      `SELECT c.relname AS name, round(pg_total_relation_size(c.oid) / 1048576.0, 1)::float8 AS mb
+       FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace WHERE s.nspname = $1 AND c.relkind = 'r' ORDER BY 2 DESC`,
+      [schema],
+    )
+  ).rows;
+  const hnswMb = (await pool.query<{ mb: number }>("SELECT round(pg_relation_size('passages_embedding') / 1048576.0, 1)::float8 AS mb")).rows[0]!.mb;
+  return { tables, hnswMb };
 }

@@ -38,7 +38,7 @@ import type { ArticleRows, Snapshot } from "../../src/store/types.js";
 import type { Article, Passage } from "../../src/types.js";
 import { startPgServer } from "../pg/server.js";
 import { argValue, median, percentile, questionsFromPassages, ROOT, readQuestions, rng, round, SHIPPED_CORPUS, variedQuestions } from "./common.js";
-import { runClients, serverPssMb } from "./pg-common.js";
+import { runClients, schemaSizes, serverPssMb } from "./pg-common.js";
 
 const ROWS = Number(argValue("--rows") ?? 100_000);
 const QUERIES = Number(argValue("--queries") ?? 200);
@@ -258,14 +258,7 @@ async function main(): Promise<void> {
     await store.write({ mode: "update", ...meta, upsert: [edited], remove: [] });
     const update = ms(t0) / 1000;
 
-    const sizes = (
-      await store.pool.query<{ name: string; mb: number }>(
-        `SELECT c.relname AS name, round(pg_total_relation_size(c.oid) / 1048576.0, 1)::float8 AS mb
-         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r' ORDER BY 2 DESC`,
-        [SCHEMA],
-      )
-    ).rows;
-    const hnswMb = (await store.pool.query<{ mb: number }>("SELECT round(pg_relation_size('passages_embedding') / 1048576.0, 1)::float8 AS mb")).rows[0]!.mb;
+    const { tables: sizes, hnswMb } = await schemaSizes(store.pool, SCHEMA);
     const version = (
       await store.pool.query<{ v: string; e: string }>("SELECT version() AS v, (SELECT extversion FROM pg_extension WHERE extname = 'vector') AS e")
     ).rows[0]!;

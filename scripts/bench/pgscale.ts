@@ -26,7 +26,7 @@ import { PG_BUILD, PG_EF_SEARCH, PG_HNSW, PgStore } from "../../src/store/pg/sto
 import type { PassageId, Snapshot } from "../../src/store/types.js";
 import { startPgServer } from "../pg/server.js";
 import { BENCH_DIR, log, median, peakRss, percentile, round, THREADS, writeResult } from "./common.js";
-import { runClients, serverPssMb } from "./pg-common.js";
+import { runClients, schemaSizes, serverPssMb } from "./pg-common.js";
 import { articles, type Base, base, MODEL, PER_ARTICLE } from "./rows.js";
 
 /** Bench server settings: what a PostgreSQL host for a 1M-row index would set (shared buffers for the hot pages; no checkpoint in the middle of the bulk load). */
@@ -222,14 +222,7 @@ export async function stepPg(n: number, questions: number, answerPath: AnswerPat
     log(`pg ${n}: reindex ${JSON.stringify(result.reindex)}`);
 
     // --- memory and disk
-    const sizes = (
-      await store.pool.query<{ name: string; mb: number }>(
-        `SELECT c.relname AS name, round(pg_total_relation_size(c.oid) / 1048576.0, 1)::float8 AS mb
-         FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace WHERE s.nspname = $1 AND c.relkind = 'r' ORDER BY 2 DESC`,
-        [SCHEMA],
-      )
-    ).rows;
-    const hnswMb = (await store.pool.query<{ mb: number }>("SELECT round(pg_relation_size('passages_embedding') / 1048576.0, 1)::float8 AS mb")).rows[0]!.mb;
+    const { tables: sizes, hnswMb } = await schemaSizes(store.pool, SCHEMA);
     result.serverMB = serverPssMb(server.dataDir);
     result.diskMB = round(
       sizes.reduce((a, s) => a + s.mb, 0),

@@ -109,6 +109,16 @@ describe("the emulator routes each guild to its shard, DMs to shard 0", () => {
 });
 
 /** The processes whose parent is `pid` (Linux /proc). */
+/** Whether a process still runs (signal 0 only checks). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function childrenOf(pid: number): number[] {
   return readdirSync("/proc")
     .filter((d) => /^\d+$/.test(d))
@@ -283,14 +293,6 @@ describe.each(E2E_STORES)("citebot bot --shards auto: two shard processes on the
         .sort(),
     ).toEqual([0, 1]);
     expect(logs().find((l) => l.msg === "all shards stopped")).toBeDefined();
-    const alive = (pid: number) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
     await waitUntil(() => shardPids.every((pid) => !alive(pid)), 10_000, "the shard processes to exit");
   }, 60_000);
 });
@@ -363,14 +365,6 @@ describe("sharded start-up failures end with a clear message, and nothing left r
       const pids = childrenOf(child.pid!); // the two shard processes (the index build's child is done by now)
       expect(pids.length).toBe(2);
       child.kill("SIGKILL"); // no chance to stop anything itself
-      const alive = (pid: number) => {
-        try {
-          process.kill(pid, 0);
-          return true;
-        } catch {
-          return false;
-        }
-      };
       await waitUntil(() => starting.connectedShards.length === 0, 30_000, "shard 0 to disconnect");
       await waitUntil(() => pids.every((pid) => !alive(pid)), 30_000, "both shard processes to exit");
       // Shard 0 closed its session cleanly (1000); shard 1, if it had opened a socket, dropped it on exit.
