@@ -125,7 +125,16 @@ const deltaCount = () => fs.readFileSync(path.join(currentSnapshotDir(indexDirFo
 describe("every file of a snapshot edited at the same size is detected (checksums), and rebuilt", () => {
   it("the pristine snapshot holds every kind of file", () => {
     const names = Object.keys(pristine.files);
-    for (const kind of [/^articles\.json$/, /^passages\.bin$/, /^delta\.bin$/, /^texts-\d+\.bin$/, /^hnsw-\d+\.bin$/, /^kw-[\d-]+\.seg$/, /^kw-[\w-]+\.del$/])
+    for (const kind of [
+      /^articles\.json$/,
+      /^words\.txt$/,
+      /^passages\.bin$/,
+      /^delta\.bin$/,
+      /^texts-\d+\.bin$/,
+      /^hnsw-\d+\.bin$/,
+      /^kw-[\d-]+\.seg$/,
+      /^kw-[\w-]+\.del$/,
+    ])
       expect(
         names.some((n) => kind.test(n)),
         String(kind),

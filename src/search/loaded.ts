@@ -4,7 +4,7 @@
 // `Gathered` that answers synchronously and stays valid whatever the cache evicts meanwhile.
 import type { PassageId, Snapshot } from "../store/types.js";
 import type { Article, Passage } from "../types.js";
-import { words } from "./keyword.js";
+import { CorpusWords } from "./corpus-words.js";
 
 /** One article's passages in sentence order, with their ids. */
 export interface ArticlePassages {
@@ -79,9 +79,9 @@ const ARTICLE_CACHE = 20_000;
 export class LoadedSnapshot {
   readonly articleById: Map<string, Article>;
   /** Words the articles write capitalised mid-sentence: names, which only match exactly. */
-  readonly names = new Set<string>();
-  /** The corpus's words, and those of four letters or more by first letter (for typos), built on first use. */
-  private vocab?: { words: Set<string>; byLetter: Map<string, string[]> };
+  readonly names: Set<string>;
+  /** The corpus's words, and those of four letters or more by first letter (for typos). */
+  private readonly corpusWords: CorpusWords;
   private articleCache = new Map<string, Promise<ArticlePassages>>();
   /** Passage id → its article, learnt from every passage fetched. */
   private articleOfId = new Map<PassageId, string>();
@@ -92,18 +92,17 @@ export class LoadedSnapshot {
   private constructor(
     readonly snapshot: Snapshot,
     readonly articles: Article[],
+    corpusWords: CorpusWords,
   ) {
     this.articleById = new Map(articles.map((a) => [a.id, a]));
-    for (const a of articles) {
-      // Line by line: a heading without a full stop does not make the next line's first word a name.
-      for (const line of a.text.split("\n")) {
-        for (const m of line.matchAll(/(?<=[\p{L},;:]\s+)(\p{Lu}[\p{L}]*)/gu)) this.names.add(m[1]!.toLowerCase());
-      }
-    }
+    this.corpusWords = corpusWords;
+    this.names = corpusWords.names();
   }
 
+  /** Reads the articles, and the corpus's words as the store kept them (or from every article's text). */
   static async load(snapshot: Snapshot): Promise<LoadedSnapshot> {
-    return new LoadedSnapshot(snapshot, await snapshot.articles());
+    const [articles, kept] = await Promise.all([snapshot.articles(), snapshot.corpusWords?.()]);
+    return new LoadedSnapshot(snapshot, articles, kept ?? CorpusWords.fromTexts(articles.map((a) => a.text)));
   }
 
   get dimensions(): number {
@@ -114,20 +113,14 @@ export class LoadedSnapshot {
     return this.snapshot.info.passages;
   }
 
-  vocabulary(): NonNullable<LoadedSnapshot["vocab"]> {
-    if (!this.vocab) {
-      const all = new Set<string>();
-      for (const a of this.articles) for (const w of words(a.text)) all.add(w);
-      const byLetter = new Map<string, string[]>();
-      for (const w of all) {
-        if (w.length < 4) continue;
-        let list = byLetter.get(w[0]!);
-        if (!list) byLetter.set(w[0]!, (list = []));
-        list.push(w);
-      }
-      this.vocab = { words: all, byLetter };
-    }
-    return this.vocab;
+  /** Whether any article uses the word. */
+  usesWord(word: string): boolean {
+    return this.corpusWords.has(word);
+  }
+
+  /** The corpus's words of four letters or more that start with `letter` (typo candidates). */
+  wordsStartingWith(letter: string): readonly string[] {
+    return this.corpusWords.byLetter().get(letter) ?? [];
   }
 
   /** An article's passages (cached; [] for an unknown article). */

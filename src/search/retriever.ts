@@ -505,11 +505,10 @@ export class Retriever {
     const known = infos.filter((w) => w.unit !== undefined).map((w) => w.norm);
     // A word the model does not know (a rare name, a typo) weighs like the heaviest known word.
     const unknownWeight = known.length ? Math.max(...known) : 1;
-    const vocab = this.loaded.vocabulary();
     const stems = [...new Set(infos.map((w) => w.stem))];
     const counts = await this.snapshot.documentFrequency(stems);
     const df = new Map(stems.map((st, i) => [st, counts[i]!]));
-    const inCorpus = (w: WordInfo) => vocab.words.has(w.word) || (df.get(w.stem) ?? 0) > 0;
+    const inCorpus = (w: WordInfo) => this.loaded.usesWord(w.word) || (df.get(w.stem) ?? 0) > 0;
     // A word model knows words by their vectors; otherwise the English lexicon's word list says.
     const knows = (w: WordInfo) => (this.embedder.lexicon ? w.unit !== undefined : lexicon ? lexicon.knows(w.word) : inCorpus(w));
     // A word nobody knows may be a typo (of a corpus word).
@@ -584,7 +583,7 @@ export class Retriever {
   /** Whether a word the corpus never uses is one edit (two for long words) from one it does. */
   private isCorpusTypo(word: string): boolean {
     if (word.length < 5) return false;
-    const candidates = this.loaded.vocabulary().byLetter.get(word[0]!) ?? [];
+    const candidates = this.loaded.wordsStartingWith(word[0]!);
     return candidates.some((c) => c !== word && isTypo(word, c));
   }
 

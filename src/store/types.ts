@@ -1,6 +1,7 @@
 // The store contract: every engine (the embedded files engine, PostgreSQL + pgvector) answers
 // these, and the retriever, /source, the bot's live reload and the CLI use nothing else. Filters
 // are data (an engine turns them into SQL or a label set), never callbacks.
+import type { CorpusWords } from "../search/corpus-words.js";
 import type { Article, Passage } from "../types.js";
 
 /** A passage's number in one snapshot: stable across incremental updates of other articles. */
@@ -55,6 +56,11 @@ export interface Snapshot {
   vectors(ids: readonly PassageId[]): Promise<Float32Array[]>;
   /** How many live passages hold each stem (BM25's document frequency). */
   documentFrequency(stems: readonly string[]): Promise<number[]>;
+  /**
+   * The words the articles use and write as names, kept at index time. Optional (undefined: not
+   * kept): without it the retriever scans every article's text when it opens the snapshot.
+   */
+  corpusWords?(): Promise<CorpusWords | undefined>;
   /** Releases what the snapshot holds (files, a pooled connection). Idempotent. */
   close(): Promise<void>;
 }

@@ -9,6 +9,7 @@
 //   delta.bin       passages added since the base was written: int32 count, int32 labels, float32 vectors
 //   kw-<g>.seg      keyword segments (src/search/postings; immutable, hard-linked)
 //   kw-<g>.del      a segment's deletion marks (rewritten when they change)
+//   words.txt       the articles' words and names with article counts (rewritten by every write)
 // Nothing is parsed before its bytes matched the manifest's checksum (the base HNSW: nothing is
 // searched before; it is hashed on a worker thread while it is checked and loaded, see snapshot.ts);
 // SHA-256 runs at ~1.7 GB/s here (node:crypto), a second per GB, so no faster non-cryptographic hash was needed.
@@ -27,6 +28,8 @@ export const STORE_VERSION = 1;
 export const MANIFEST = "manifest.json";
 export const ARTICLES = "articles.json";
 export const PASSAGES = "passages.bin";
+/** The corpus's words and names with article counts (src/search/corpus-words.ts); absent in snapshots written before it existed. */
+export const CORPUS_WORDS = "words.txt";
 export const DELTA = "delta.bin";
 export const SNAPSHOTS = "snapshots";
 export const CURRENT = "current";

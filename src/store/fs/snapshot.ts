@@ -8,6 +8,7 @@ import path from "node:path";
 import { Worker } from "node:worker_threads";
 import hnswlib from "hnswlib-node";
 import { INDEX_SETTINGS } from "../../index/settings.js";
+import type { CorpusWords } from "../../search/corpus-words.js";
 import type { Article, Passage } from "../../types.js";
 import type { Filter, KeywordScored, PassageId, Scored, Snapshot, SnapshotInfo } from "../types.js";
 import { IndexError, ROW, readStoreManifest, readVerified, type StoreManifest, WHERE } from "./format.js";
@@ -297,6 +298,9 @@ export class DeferredSnapshot implements Snapshot {
   articleHashes() {
     return this.snap().then((s) => s.articleHashes());
   }
+  corpusWords() {
+    return this.snap().then((s) => s.corpusWords());
+  }
   passages(ids: readonly PassageId[]) {
     return this.snap().then((s) => s.passages(ids));
   }
@@ -442,6 +446,10 @@ export class FileSnapshot implements Snapshot {
 
   async articleHashes(): Promise<Map<string, string>> {
     return new Map(this.state.records.map((r) => [r.id, r.hash]));
+  }
+
+  async corpusWords(): Promise<CorpusWords | undefined> {
+    return this.state.corpusWords;
   }
 
   private row(id: PassageId): number {

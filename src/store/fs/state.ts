@@ -1,10 +1,24 @@
 // The small part of a snapshot, read and cross-checked: article metadata, the passage table, the
 // delta vectors and the keyword segments. The snapshot adds the texts and the base HNSW; a write
 // needs only this (an update never reads the big files it carries over).
+import { CorpusWords } from "../../search/corpus-words.js";
 import { Deletions } from "../../search/postings/deletions.js";
 import { PostingsIndex } from "../../search/postings/engine.js";
 import { Segment, type SegmentError } from "../../search/postings/segment.js";
-import { ARTICLES, type ArticleRecord, DELTA, float32View, IndexError, int32View, PASSAGES, ROW, readVerified, type StoreManifest, WHERE } from "./format.js";
+import {
+  ARTICLES,
+  type ArticleRecord,
+  CORPUS_WORDS,
+  DELTA,
+  float32View,
+  IndexError,
+  int32View,
+  PASSAGES,
+  ROW,
+  readVerified,
+  type StoreManifest,
+  WHERE,
+} from "./format.js";
 
 export interface StoreState {
   dir: string;
@@ -18,6 +32,8 @@ export interface StoreState {
   keywords: PostingsIndex;
   /** Article index → its live labels in sentence order. */
   byArticle: Int32Array[];
+  /** The articles' words and names (undefined in a snapshot written before they were kept). */
+  corpusWords?: CorpusWords;
 }
 
 const isStr = (s: unknown): s is string => typeof s === "string";
@@ -127,5 +143,15 @@ export async function loadState(dir: string, m: StoreManifest): Promise<StoreSta
   });
   if (keywords.docCount !== live) throw damaged("keyword segments", `${keywords.docCount} docs for ${live} passages`);
 
-  return { dir, manifest: m, records, table, delta: { labels, vectors }, deltaRow, keywords, byArticle };
+  let corpusWords: CorpusWords | undefined;
+  if (Object.hasOwn(m.files, CORPUS_WORDS)) {
+    try {
+      corpusWords = CorpusWords.fromBytes(await readVerified(dir, m, CORPUS_WORDS));
+    } catch (err) {
+      if (err instanceof IndexError) throw err;
+      throw damaged(CORPUS_WORDS, (err as Error).message);
+    }
+  }
+
+  return { dir, manifest: m, records, table, delta: { labels, vectors }, deltaRow, keywords, byArticle, corpusWords };
 }

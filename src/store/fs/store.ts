@@ -55,6 +55,9 @@ class Lease implements Snapshot {
   articleHashes() {
     return this.shared.snap.articleHashes();
   }
+  corpusWords() {
+    return this.shared.snap.corpusWords();
+  }
   passages(ids: readonly PassageId[]) {
     return this.shared.snap.passages(ids);
   }

@@ -14,17 +14,21 @@ import { createHash } from "node:crypto";
 import { closeSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import hnswlib from "hnswlib-node";
+import { CorpusWords } from "../../search/corpus-words.js";
 import { PostingsIndex } from "../../search/postings/engine.js";
+import { hashArticle } from "../hash.js";
 import type { ArticleRows, Changes, WriteStats } from "../types.js";
 import {
   ARTICLES,
   type ArticleRecord,
   bytesOf,
+  CORPUS_WORDS,
   CURRENT,
   DELTA,
   type FileEntry,
   fsyncPath,
   hashFile,
+  IndexError,
   MANIFEST,
   manifestIntegrity,
   PASSAGES,
@@ -146,6 +150,42 @@ function sameBytes(prev: StoreState, file: string, bytes: Uint8Array): boolean {
 
 const sha256Sync = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
+/**
+ * The previous snapshot's corpus words less those of the dropped articles (their texts read back
+ * from its text files and checked against their content hashes); for a snapshot written before
+ * words were kept, counted once from the kept articles' texts.
+ */
+async function wordsAfterDrop(base: StoreState, dropped: ArticleRecord[], kept: ArticleRecord[]): Promise<CorpusWords> {
+  if (!base.corpusWords) {
+    const files = await Promise.all(base.manifest.textFiles.map((f) => readVerified(base.dir, base.manifest, f)));
+    return CorpusWords.fromTexts(kept.map((r) => files[r.t]!.toString("utf8", r.o, r.o + r.b)));
+  }
+  const words = base.corpusWords.fork();
+  for (const r of dropped) words.remove(storedText(base, r));
+  return words;
+}
+
+/** One article's text as the snapshot stores it, read at its place; IndexError when it is not what its hash says. */
+function storedText(base: StoreState, r: ArticleRecord): string {
+  const file = base.manifest.textFiles[r.t]!;
+  const buf = Buffer.alloc(r.b);
+  const fd = openSync(path.join(base.dir, file), "r");
+  try {
+    for (let got = 0; got < r.b; ) {
+      const n = readSync(fd, buf, got, r.b - got, r.o + got);
+      if (n === 0) break;
+      got += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  const text = buf.toString("utf8");
+  const { hash: _h, t: _t, o: _o, b: _b, l: _l, ...meta } = r;
+  if (text.length !== r.l || hashArticle({ ...meta, text }) !== r.hash)
+    throw new IndexError(`the index is damaged (${file}: the text of ${r.id} does not match its hash)`);
+  return text;
+}
+
 export async function writeSnapshot(
   indexDir: string,
   changes: Changes,
@@ -175,15 +215,18 @@ export async function writeSnapshot(
   const newPassages = changes.upsert.reduce((n, r) => n + r.passages.length, 0);
   const table = new Int32Array((labelCount + newPassages) * ROW);
   let keywords: PostingsIndex;
+  let corpusWords = CorpusWords.empty();
   const deltaLabels: number[] = [];
   const deltaVectors: Float32Array[] = [];
   if (base) {
     table.set(base.table);
     const dropped = new Set([...changes.remove, ...changes.upsert.map((r) => r.article.id)]);
     const newIndex = new Int32Array(base.records.length).fill(-1);
+    const droppedRecords: ArticleRecord[] = [];
     base.records.forEach((r, i) => {
       if (dropped.has(r.id)) {
         if (!changes.upsert.some((u) => u.article.id === r.id)) stats.articlesRemoved++;
+        droppedRecords.push(r);
         return;
       }
       newIndex[i] = records.length;
@@ -213,7 +256,9 @@ export async function writeSnapshot(
     }
     textFiles.push(...base.manifest.textFiles);
     for (const f of textFiles) out.carry.set(f, base.manifest.files[f]!);
+    corpusWords = await wordsAfterDrop(base, droppedRecords, records);
   } else keywords = new PostingsIndex([], []);
+  for (const r of changes.upsert) corpusWords.add(r.article.text);
   stage("table");
 
   // 2. New articles: their texts in a new file, new labels, delta vectors, a keyword segment.
@@ -304,6 +349,7 @@ export async function writeSnapshot(
   stage("dense");
 
   out.data.set(ARTICLES, Buffer.from(JSON.stringify(records)));
+  out.data.set(CORPUS_WORDS, corpusWords.toBytes());
   out.data.set(PASSAGES, bytesOf(table));
   out.data.set(DELTA, deltaFile(delta.labels, delta.vectors));
   const segments = keywordFiles(keywords, generation, base, out);

@@ -1,0 +1,96 @@
+// HNSW recall@10 against exact search and snapshot.dense latency at several ef values, on one built
+// index (the scale bench's rows and questions): what a change of SEARCH_EF would cost and buy.
+//
+//   npx tsx scripts/bench/recall-ef.ts --index data/bench/store/scale-1m [--ef 256,512,768,1024] [--questions 100]
+//
+// The exact top 10 of each question is computed once (a JS scan of every stored vector) and cached
+// beside the index (exact-top10-<questions>.json), keyed by the snapshot's version.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { FileStore } from "../../src/store/fs/store.js";
+import type { PassageId, Snapshot } from "../../src/store/types.js";
+import { argValue, log, median, percentile, round } from "./common.js";
+import { base } from "./rows.js";
+
+const indexDir = argValue("--index");
+if (!indexDir) throw new Error("--index <dir> is required");
+const efs = (argValue("--ef") ?? "256,512,768,1024").split(",").map(Number);
+const count = Number(argValue("--questions") ?? 100);
+const b = await base(Math.max(count, 200));
+const queries = Array.from({ length: count }, (_, i) => b.queryVectors.slice(i * b.dim, (i + 1) * b.dim));
+const store = new FileStore(indexDir);
+const snap = await store.current();
+if (!snap) throw new Error(`no index in ${indexDir}`);
+
+async function exactTop10(s: Snapshot): Promise<PassageId[][]> {
+  const ids: PassageId[] = [];
+  for (const a of await s.articles()) ids.push(...(await s.passageIds(a.id)));
+  const unit = queries.map((q) => {
+    const n = Math.hypot(...q) || 1;
+    return q.map((x) => x / n);
+  });
+  const top = queries.map(() => ({ ids: [] as PassageId[], scores: [] as number[] }));
+  for (let c = 0; c < ids.length; c += 20_000) {
+    const chunk = ids.slice(c, c + 20_000);
+    const vecs = await s.vectors(chunk);
+    unit.forEach((q, qi) => {
+      const t = top[qi]!;
+      vecs.forEach((v, i) => {
+        let sc = 0;
+        for (let d = 0; d < b.dim; d++) sc += q[d]! * v[d]!;
+        if (t.scores.length === 10 && sc <= t.scores[9]!) return;
+        let at = t.scores.length;
+        while (at > 0 && t.scores[at - 1]! < sc) at--;
+        t.scores.splice(at, 0, sc);
+        t.ids.splice(at, 0, chunk[i]!);
+        if (t.scores.length > 10) t.scores.pop(), t.ids.pop();
+      });
+    });
+  }
+  return top.map((t) => t.ids);
+}
+
+const cache = path.join(indexDir, `exact-top10-${count}.json`);
+let exact: PassageId[][];
+const cached = existsSync(cache) ? (JSON.parse(readFileSync(cache, "utf8")) as { version: string; exact: PassageId[][] }) : undefined;
+if (cached?.version === snap.info.version) exact = cached.exact;
+else {
+  const t = performance.now();
+  exact = await exactTop10(snap);
+  writeFileSync(cache, JSON.stringify({ version: snap.info.version, exact }));
+  log(`exact top 10 of ${count} questions in ${round((performance.now() - t) / 1000, 1)} s (cached in ${cache})`);
+}
+
+// snapshot.dense sets ef from SEARCH_EF: search its hnswlib graph directly, as dense does, at each ef.
+const graph = (snap as unknown as { hnsw?: { setEf(ef: number): void; searchKnn(q: number[], k: number): { neighbors: number[] } } }).hnsw;
+if (!graph) throw new Error("the snapshot's graph is not loaded");
+/** snapshot.dense's graph search (the query normalised, top 50) at a given ef. */
+const denseAt = (q: Float32Array, ef: number): PassageId[] => {
+  graph.setEf(ef);
+  const n = Math.hypot(...q) || 1;
+  return graph.searchKnn(
+    Array.from(q, (x) => x / n),
+    50,
+  ).neighbors;
+};
+for (const q of queries.slice(0, 20)) denseAt(q, efs[0]!);
+for (const ef of efs) {
+  const ms: number[] = [];
+  let found = 0;
+  for (let r = 0; r < 3; r++) {
+    for (const [qi, q] of queries.entries()) {
+      const t = performance.now();
+      const hits = denseAt(q, ef);
+      ms.push(performance.now() - t);
+      if (r === 0) {
+        const got = new Set(hits.slice(0, 10));
+        found += exact[qi]!.filter((id) => got.has(id)).length;
+      }
+    }
+  }
+  log(
+    `ef ${ef}: recall@10 ${round(found / (10 * count), 4)}, top 50 p50 ${round(median(ms), 3)} ms, p95 ${round(percentile(ms, 95), 3)} ms (${count} questions × 3)`,
+  );
+}
+
+await store.close();
