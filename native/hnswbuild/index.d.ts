@@ -13,6 +13,19 @@ declare namespace hnswbuild {
     /** Written with hnswlib's saveIndex; read it with `new HierarchicalNSW("cosine", dim).readIndex(file)`. */
     file: string;
   }
+
+  /** An hnswlib index file mapped into memory and searched in place, off the event loop. */
+  interface MappedHnsw {
+    /** The k nearest elements' labels and distances (1 − cosine), best first; the query is normalised inside. */
+    search(query: Float32Array, k: number): Promise<{ neighbors: Int32Array; distances: Float32Array }>;
+    /** Marks element `element` (its position in the file, not its label) deleted, in this process only. */
+    markDeleteElement(element: number): void;
+    setEf(ef: number): void;
+    getEf(): number;
+    getCurrentCount(): number;
+    /** Unmaps the file once no search in flight holds it; later calls throw. */
+    close(): void;
+  }
 }
 
 declare const hnswbuild: {
@@ -23,6 +36,11 @@ declare const hnswbuild: {
    * `onProgress(done)` runs on the JavaScript thread every 8,192 points.
    */
   buildHnswFile(opts: hnswbuild.BuildHnswFileOptions, onProgress?: (done: number) => void): Promise<void>;
+  /**
+   * Maps the hnswlib file open on `fd` (checked by the caller first: its structure is trusted) and
+   * indexes its link lists on a libuv thread. `deletedInFile`: elements the file marks deleted.
+   */
+  openMappedHnsw(fd: number, dim: number, deletedInFile: number): Promise<hnswbuild.MappedHnsw>;
 };
 
 export = hnswbuild;

@@ -245,8 +245,15 @@ Napi::Value BuildHnswFile(const Napi::CallbackInfo& info) {
   return promise;
 }
 
+}  // namespace
+
+void InitMapped(Napi::Env env, Napi::Object exports);
+
+namespace {
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("buildHnswFile", Napi::Function::New(env, BuildHnswFile));
+  InitMapped(env, exports);
   return exports;
 }
 

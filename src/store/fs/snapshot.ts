@@ -1,11 +1,14 @@
-// One opened snapshot of the embedded store. Dense search: the base HNSW (hnswlib, ef = max(SEARCH_EF, k);
-// passages removed since it was written are markDelete'd in memory, the file is never changed) plus
-// an exact scan of the small delta, merged. Vectors are held once: the base's inside hnswlib
-// (getPoint), the delta's in its array. Texts stay UTF-8 bytes until a passage is asked for.
+// One opened snapshot of the embedded store. Dense search: the base HNSW (hnswlib's graph, the file
+// mapped and searched in place off the event loop by our addon, ef = max(SEARCH_EF, k); passages
+// removed since it was written are marked deleted in this process's copy-on-write pages, the file
+// is never changed) plus an exact scan of the small delta, merged. Vectors are held once: the
+// base's in its file (read from the page cache), the delta's in its array. Texts stay UTF-8 bytes
+// until a passage is asked for.
 import { createHash } from "node:crypto";
 import { closeSync, read as fsRead, fstatSync, openSync, readSync } from "node:fs";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
+import hnswbuild from "@citebot/hnswbuild";
 import hnswlib from "hnswlib-node";
 import { INDEX_SETTINGS } from "../../index/settings.js";
 import type { CorpusWords } from "../../search/corpus-words.js";
@@ -17,6 +20,8 @@ import { loadState, type StoreState } from "./state.js";
 
 const { HierarchicalNSW, BruteforceSearch } = hnswlib;
 export type Hnsw = InstanceType<typeof HierarchicalNSW>;
+/** The base graph as a snapshot searches it: the file mapped and searched in place by our addon (native/hnswbuild). */
+export type Graph = hnswbuild.MappedHnsw;
 
 /**
  * The retriever's ef; a larger k raises it. 512, not 256: recall@10 at M 16 / efConstruction 200 on the
@@ -76,20 +81,66 @@ export class BaseVectors {
  */
 export type GraphLoading = "eager" | "on-demand";
 
-interface OpenedBase {
+interface OpenedBase<G> {
   /** The loaded graph (eager), or undefined until `load()` (on-demand). */
-  hnsw?: Hnsw;
-  /** Loads the verified file into hnswlib (removed passages markDelete'd). */
-  load: () => Promise<Hnsw>;
+  hnsw?: G;
+  /** Loads the verified file (removed passages marked deleted). */
+  load: () => Promise<G>;
   deletedInFile: number;
   vectors?: BaseVectors;
 }
 
-/** Reads, verifies and checks the base HNSW file, then loads it (markDelete for passages removed since). */
-export async function openBaseHnsw(
-  state: Pick<StoreState, "dir" | "manifest" | "table">,
-  opts: { allowReplaceDeleted?: boolean; keepFile?: boolean; graph?: GraphLoading } = {},
-): Promise<OpenedBase | undefined> {
+interface BaseOptions {
+  allowReplaceDeleted?: boolean;
+  keepFile?: boolean;
+  graph?: GraphLoading;
+}
+
+/** Reads, verifies and checks the base HNSW file, then loads it into hnswlib-node (markDelete for passages removed since): the fold adds points to it. */
+export function openBaseHnsw(state: Pick<StoreState, "dir" | "manifest" | "table">, opts: BaseOptions = {}): Promise<OpenedBase<Hnsw> | undefined> {
+  return openBase(state, opts);
+}
+
+/**
+ * Reads, verifies and checks the base HNSW file, and maps it for searching (our addon: no copy of
+ * the file in memory, searches off the event loop) once every check passed; removed passages are
+ * marked deleted in this process. The file's descriptor is kept (the vectors are read from it).
+ * The check starts at once, beside the reading of the passage table (`table`), which it needs last.
+ */
+export async function openBaseGraph(
+  dir: string,
+  m: StoreManifest,
+  table: Promise<Int32Array>,
+  opts: { graph?: GraphLoading } = {},
+): Promise<OpenedBase<Graph> | undefined> {
+  if (!m.hnsw) return undefined;
+  const file = m.hnsw.file;
+  let fd: number;
+  try {
+    fd = openSync(path.join(dir, file), "r");
+  } catch {
+    throw new IndexError(`the index file ${file} is missing`);
+  }
+  let kept = false;
+  try {
+    const verifying = verifyHnswFile(m as StoreManifest & Required<Pick<StoreManifest, "hnsw">>, file, fd, () => {});
+    verifying.catch(() => undefined); // awaited below in every path
+    let t: Int32Array;
+    try {
+      t = await table;
+    } catch (err) {
+      await verifying.catch(() => undefined);
+      throw err;
+    }
+    const base = await mapBase({ manifest: m, table: t }, file, fd, await verifying, opts);
+    kept = true;
+    return base;
+  } finally {
+    if (!kept) closeSync(fd);
+  }
+}
+
+async function openBase(state: Pick<StoreState, "dir" | "manifest" | "table">, opts: BaseOptions): Promise<OpenedBase<Hnsw> | undefined> {
   const { dir, manifest: m } = state;
   if (!m.hnsw) return undefined;
   const file = m.hnsw.file;
@@ -110,13 +161,48 @@ export async function openBaseHnsw(
   }
 }
 
-async function loadBase(
-  state: Pick<StoreState, "dir" | "manifest" | "table">,
+/** The table's base rows (live or removed since) are exactly the file's live elements: the removed ones, or IndexError. */
+function removedSinceBase(state: Pick<StoreState, "table" | "manifest">, file: string, contents: HnswContents): Int32Array {
+  const { table, manifest: m } = state;
+  let placed = 0;
+  for (let label = 0; label < m.labels; label++) if (table[label * ROW + 4] === WHERE.base) placed++;
+  let mismatch: string | undefined;
+  if (placed !== contents.live.length) mismatch = `${contents.live.length} vectors, the passage table places ${placed}`;
+  else {
+    const stray = contents.live.find((label) => table[label * ROW + 4] !== WHERE.base);
+    if (stray !== undefined) mismatch = `vector ${stray} is not placed in the base`;
+  }
+  if (mismatch) throw new IndexError(`the index is damaged (${file}: ${mismatch})`);
+  return contents.live.filter((label) => table[label * ROW] === -1);
+}
+
+/** Maps the checked file (mapping and indexing the link lists takes ~0.1 s at 1M). */
+async function mapBase(
+  state: Pick<StoreState, "manifest" | "table">,
   file: string,
   fd: number,
-  opts: { allowReplaceDeleted?: boolean; keepFile?: boolean; graph?: GraphLoading },
-): Promise<OpenedBase> {
-  const { dir, table } = state;
+  contents: HnswContents,
+  opts: { graph?: GraphLoading },
+): Promise<OpenedBase<Graph>> {
+  const m = state.manifest;
+  const removed = removedSinceBase(state, file, contents);
+  const load = async () => {
+    let graph: Graph;
+    try {
+      graph = await hnswbuild.openMappedHnsw(fd, m.dimensions, contents.deleted);
+    } catch (err) {
+      throw new IndexError(`the index is damaged (${file}: ${(err as Error).message})`);
+    }
+    for (const label of removed) graph.markDeleteElement(contents.elementOf[label]!);
+    return graph;
+  };
+  const hnsw = opts.graph !== "on-demand" ? await load() : undefined;
+  const vectors = new BaseVectors(fd, contents.elementOf, contents.vectorAt, contents.stride, m.dimensions);
+  return { hnsw, load, deletedInFile: contents.deleted + removed.length, vectors };
+}
+
+async function loadBase(state: Pick<StoreState, "dir" | "manifest" | "table">, file: string, fd: number, opts: BaseOptions): Promise<OpenedBase<Hnsw>> {
+  const { dir } = state;
   const m = state.manifest as StoreManifest & Required<Pick<StoreManifest, "hnsw">>;
   const startLoading = () => {
     const hnsw = new HierarchicalNSW(INDEX_SETTINGS.hnsw.space, m.dimensions);
@@ -134,20 +220,13 @@ async function loadBase(
     await loading?.catch(() => undefined);
     throw err;
   });
-  // The table's base rows (live or removed since) are exactly the file's live elements.
-  let placed = 0;
-  for (let label = 0; label < m.labels; label++) if (table[label * ROW + 4] === WHERE.base) placed++;
-  let mismatch: string | undefined;
-  if (placed !== contents.live.length) mismatch = `${contents.live.length} vectors, the passage table places ${placed}`;
-  else {
-    const stray = contents.live.find((label) => table[label * ROW + 4] !== WHERE.base);
-    if (stray !== undefined) mismatch = `vector ${stray} is not placed in the base`;
-  }
-  if (mismatch) {
+  let removed: Int32Array;
+  try {
+    removed = removedSinceBase(state, file, contents);
+  } catch (err) {
     await loading?.catch(() => undefined);
-    throw new IndexError(`the index is damaged (${file}: ${mismatch})`);
+    throw err;
   }
-  const removed = contents.live.filter((label) => table[label * ROW] === -1);
   const finish = async (pending: Promise<Hnsw>) => {
     let hnsw: Hnsw;
     try {
@@ -336,10 +415,10 @@ export class FileSnapshot implements Snapshot {
   private constructor(
     readonly state: StoreState,
     texts: Buffer[],
-    private hnsw: Hnsw | undefined,
+    private hnsw: Graph | undefined,
     private readonly baseVectors: BaseVectors | undefined,
     /** Loads the graph on the first dense search (opened with graph "on-demand"). */
-    private readonly loadGraph?: () => Promise<Hnsw>,
+    private readonly loadGraph?: () => Promise<Graph>,
   ) {
     const m = state.manifest;
     this.texts = texts;
@@ -356,14 +435,35 @@ export class FileSnapshot implements Snapshot {
   }
 
   static async openWith(dir: string, m: StoreManifest, opts: { graph?: GraphLoading } = {}): Promise<FileSnapshot> {
-    const state = await loadState(dir, m);
+    // The graph's check (its hash on a worker thread) runs beside the small files' reading.
+    const stateP = loadState(dir, m);
+    const baseP = openBaseGraph(
+      dir,
+      m,
+      stateP.then((s) => s.table),
+      { graph: opts.graph },
+    );
+    baseP.catch(() => undefined); // awaited below in every path
+    let state: StoreState;
     const texts: Buffer[] = [];
-    for (const f of m.textFiles) texts.push(await readVerified(dir, m, f));
-    const base = await openBaseHnsw(state, { keepFile: true, graph: opts.graph });
+    try {
+      state = await stateP;
+      for (const f of m.textFiles) texts.push(await readVerified(dir, m, f));
+    } catch (err) {
+      await baseP.then(
+        (b) => {
+          b?.hnsw?.close();
+          b?.vectors?.close();
+        },
+        () => undefined,
+      );
+      throw err;
+    }
+    const base = await baseP;
     return new FileSnapshot(state, texts, base?.hnsw, base?.vectors, base && !base.hnsw ? base.load : undefined);
   }
 
-  private graphLoading: Promise<Hnsw> | undefined;
+  private graphLoading: Promise<Graph> | undefined;
 
   /** Whether the base graph is in memory (a snapshot opened with graph "on-demand" loads it on its first dense search). */
   get graphLoaded(): boolean {
@@ -371,11 +471,14 @@ export class FileSnapshot implements Snapshot {
   }
 
   /** The base graph: loaded at open, or now on the first search (on-demand). */
-  private async graph(): Promise<Hnsw | undefined> {
+  private async graph(): Promise<Graph | undefined> {
     if (this.hnsw || !this.loadGraph) return this.hnsw;
     this.graphLoading ??= this.loadGraph().then(
       (hnsw) => {
-        if (this.closed) return hnsw;
+        if (this.closed) {
+          hnsw.close();
+          throw new Error("this snapshot was closed");
+        }
         hnsw.setEf(SEARCH_EF);
         this.hnsw = hnsw;
         return hnsw;
@@ -496,6 +599,7 @@ export class FileSnapshot implements Snapshot {
   }
 
   async dense(query: Float32Array, k: number, filter?: Filter): Promise<Scored[]> {
+    if (this.closed) throw new Error("this snapshot was closed");
     const limit = Math.max(0, Math.floor(k));
     if (limit === 0 || this.state.manifest.passages === 0) return [];
     const dim = this.state.manifest.dimensions;
@@ -522,7 +626,7 @@ export class FileSnapshot implements Snapshot {
       const n = Math.min(limit, hnsw.getCurrentCount());
       if (n > 0) {
         if (hnsw.getEf() !== Math.max(SEARCH_EF, n)) hnsw.setEf(Math.max(SEARCH_EF, n));
-        const { neighbors, distances } = hnsw.searchKnn(Array.from(q), n);
+        const { neighbors, distances } = await hnsw.search(q, n);
         for (let i = 0; i < neighbors.length; i++) out.push({ id: neighbors[i]!, score: 1 - distances[i]! });
       }
     }
@@ -551,5 +655,8 @@ export class FileSnapshot implements Snapshot {
     this.closed = true;
     this.textCache.clear();
     this.baseVectors?.close();
+    // The mapping goes once the searches in flight are done (each holds it).
+    this.hnsw?.close();
+    this.hnsw = undefined;
   }
 }

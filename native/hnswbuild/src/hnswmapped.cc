@@ -1,0 +1,365 @@
+// MappedHnsw: searches an hnswlib index file in place, mapped into memory, off the event loop.
+//
+// hnswlib-node's readIndex copies the whole file into fresh memory (1.7 GB at 1M 384-d passages:
+// ~1.6 s of page faults and copying at every open, all of it resident for the process's life) and
+// searches on the JavaScript thread. Here the file is mapped (MAP_PRIVATE: pages come from the
+// page cache on first touch, shared with every other process serving the same file; a deletion mark
+// written here stays in this process), hnswlib's HierarchicalNSW is pointed at the mapping instead
+// of its own copy, and each search runs on a libuv thread, so the keyword search runs beside it on
+// the JavaScript thread. The graph is hnswlib's own code (compiled with this machine's SIMD flags),
+// so results are hnswlib's.
+//
+// The caller (src/store/fs/snapshot.ts) checks the file's structure and checksum before searching:
+// this code trusts the link counts and ids it is given, as hnswlib's loadIndex does. Index files
+// are never rewritten in place (a new snapshot gets new files), so the mapping stays the file that
+// was checked.
+#include <fcntl.h>
+#include <napi.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "hnswlib/hnswlib.h"
+
+namespace {
+
+constexpr size_t kHeaderBytes = 96;
+
+struct Graph {
+  hnswlib::InnerProductSpace space;
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> index;
+  void* base = MAP_FAILED;
+  size_t length = 0;
+  size_t dim;
+
+  explicit Graph(size_t d) : space(d), dim(d) {}
+
+  ~Graph() {
+    if (index) {
+      // The level-0 block and the link lists live in the mapping: hnswlib must not free them.
+      index->data_level0_memory_ = nullptr;
+      index->cur_element_count = 0;
+      index.reset();
+    }
+    if (base != MAP_FAILED) munmap(base, length);
+  }
+
+  template <typename T>
+  T at(size_t offset) const {
+    T v;
+    std::memcpy(&v, static_cast<const char*>(base) + offset, sizeof(T));
+    return v;
+  }
+
+  // fd: the caller's descriptor of the checked file (the caller keeps it; a mapping needs no open descriptor).
+  void Open(int fd, size_t deleted) {
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size < static_cast<off_t>(kHeaderBytes)) throw std::runtime_error("the index file is too short");
+    length = static_cast<size_t>(st.st_size);
+    base = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    if (base == MAP_FAILED) throw std::runtime_error("cannot map the index file");
+    madvise(base, length, MADV_RANDOM);
+
+    auto* h = new hnswlib::HierarchicalNSW<float>(&space);
+    index.reset(h);
+    size_t p = 0;
+    const auto sz = [&]() {
+      const size_t v = at<size_t>(p);
+      p += sizeof(size_t);
+      return v;
+    };
+    h->offsetLevel0_ = sz();
+    const size_t maxElements = sz();
+    const size_t count = sz();
+    h->size_data_per_element_ = sz();
+    h->label_offset_ = sz();
+    h->offsetData_ = sz();
+    h->maxlevel_ = at<int>(p);
+    p += sizeof(int);
+    h->enterpoint_node_ = at<hnswlib::tableint>(p);
+    p += sizeof(hnswlib::tableint);
+    h->maxM_ = sz();
+    h->maxM0_ = sz();
+    h->M_ = sz();
+    h->mult_ = at<double>(p);
+    p += sizeof(double);
+    h->ef_construction_ = sz();
+    (void)maxElements;
+    if (p != kHeaderBytes) throw std::runtime_error("unexpected HNSW header size");
+    const size_t level0 = count * h->size_data_per_element_;
+    if (h->size_data_per_element_ == 0 || level0 / h->size_data_per_element_ != count || kHeaderBytes + level0 > length)
+      throw std::runtime_error("the index file is shorter than its elements");
+    if (h->offsetData_ + dim * sizeof(float) > h->size_data_per_element_) throw std::runtime_error("the index file's vectors are not " + std::to_string(dim) + "-d");
+
+    h->data_size_ = space.get_data_size();
+    h->fstdistfunc_ = space.get_dist_func();
+    h->dist_func_param_ = space.get_dist_func_param();
+    h->max_elements_ = count;
+    h->cur_element_count = count;
+    h->data_level0_memory_ = static_cast<char*>(base) + kHeaderBytes;
+    h->size_links_per_element_ = h->maxM_ * sizeof(hnswlib::tableint) + sizeof(hnswlib::linklistsizeint);
+    h->size_links_level0_ = h->maxM0_ * sizeof(hnswlib::tableint) + sizeof(hnswlib::linklistsizeint);
+    h->visited_list_pool_.reset(new hnswlib::VisitedListPool(1, count > 0 ? count : 1));
+    h->linkLists_ = static_cast<char**>(malloc(sizeof(void*) * (count > 0 ? count : 1)));
+    if (!h->linkLists_) throw std::runtime_error("not enough memory for the link lists");
+    h->element_levels_ = std::vector<int>(count);
+    h->revSize_ = 1.0 / h->mult_;
+    h->ef_ = 10;
+    // Upper levels: each element's link-list size, then its lists, pointed at in place.
+    p = kHeaderBytes + level0;
+    for (size_t i = 0; i < count; i++) {
+      if (p + sizeof(unsigned int) > length) throw std::runtime_error("the index file ends inside its link lists");
+      const unsigned int size = at<unsigned int>(p);
+      p += sizeof(unsigned int);
+      if (size == 0) {
+        h->element_levels_[i] = 0;
+        h->linkLists_[i] = nullptr;
+      } else {
+        if (p + size > length) throw std::runtime_error("the index file ends inside its link lists");
+        h->element_levels_[i] = static_cast<int>(size / h->size_links_per_element_);
+        h->linkLists_[i] = static_cast<char*>(base) + p;
+        p += size;
+      }
+    }
+    if (p != length) throw std::runtime_error("the index file has bytes after its link lists");
+    // No label map (hnswlib's label_lookup_ would touch every element's page): the caller knows each
+    // label's element from its own check of the file and marks deletions by element.
+    h->num_deleted_ = deleted;
+  }
+};
+
+void NormalizeInto(const float* in, size_t dim, std::vector<float>& out) {
+  out.assign(in, in + dim);
+  const float norm = std::sqrt(std::fabs(std::inner_product(out.begin(), out.end(), out.begin(), 0.0f)));
+  if (norm > 0.0f) {
+    for (size_t i = 0; i < dim; i++) out[i] /= norm;
+  }
+}
+
+class OpenWorker : public Napi::AsyncWorker {
+ public:
+  OpenWorker(Napi::Env env, int fd, size_t dim, size_t deleted)
+      : Napi::AsyncWorker(env, "hnswmapped-open"), fd_(fd), deleted_(deleted), graph_(std::make_shared<Graph>(dim)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      graph_->Open(fd_, deleted_);
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override;
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  int fd_;
+  size_t deleted_;
+  std::shared_ptr<Graph> graph_;
+  Napi::Promise::Deferred deferred_;
+};
+
+class MappedHnsw : public Napi::ObjectWrap<MappedHnsw> {
+ public:
+  static Napi::FunctionReference* constructor;
+  static std::shared_ptr<Graph>* pending;
+
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "MappedHnsw",
+                       {InstanceMethod("search", &MappedHnsw::Search), InstanceMethod("markDeleteElement", &MappedHnsw::MarkDelete),
+                        InstanceMethod("setEf", &MappedHnsw::SetEf), InstanceMethod("getEf", &MappedHnsw::GetEf),
+                        InstanceMethod("getCurrentCount", &MappedHnsw::Count), InstanceMethod("close", &MappedHnsw::Close)});
+  }
+
+  explicit MappedHnsw(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MappedHnsw>(info) {
+    if (!pending || !*pending) {
+      Napi::TypeError::New(info.Env(), "MappedHnsw is made by openMappedHnsw").ThrowAsJavaScriptException();
+      return;
+    }
+    graph_ = std::move(*pending);
+  }
+
+ private:
+  std::shared_ptr<Graph> Live(Napi::Env env) {
+    if (!graph_) Napi::Error::New(env, "the graph was closed").ThrowAsJavaScriptException();
+    return graph_;
+  }
+
+  Napi::Value Search(const Napi::CallbackInfo& info);
+
+  Napi::Value MarkDelete(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto g = Live(env);
+    if (!g) return env.Undefined();
+    const double d = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
+    if (!(d >= 0 && std::floor(d) == d && d < static_cast<double>(g->index->cur_element_count))) {
+      Napi::Error::New(env, "no element " + std::to_string(static_cast<long long>(d))).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    const auto internal = static_cast<hnswlib::tableint>(d);
+    if (g->index->isMarkedDeleted(internal)) {
+      Napi::Error::New(env, "the element is already deleted").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    g->index->markDeletedInternal(internal);
+    return env.Undefined();
+  }
+
+  Napi::Value SetEf(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto g = Live(env);
+    if (!g) return env.Undefined();
+    const double ef = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
+    if (!(ef >= 1 && ef <= 1e6)) {
+      Napi::TypeError::New(env, "ef must be from 1 to 1e6").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    g->index->setEf(static_cast<size_t>(ef));
+    return env.Undefined();
+  }
+
+  Napi::Value GetEf(const Napi::CallbackInfo& info) {
+    auto g = Live(info.Env());
+    return g ? Napi::Number::New(info.Env(), static_cast<double>(g->index->ef_)) : info.Env().Undefined();
+  }
+
+  Napi::Value Count(const Napi::CallbackInfo& info) {
+    auto g = Live(info.Env());
+    return g ? Napi::Number::New(info.Env(), static_cast<double>(g->index->cur_element_count)) : info.Env().Undefined();
+  }
+
+  // Releases the mapping once no search in flight holds it (each holds its own reference).
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    graph_.reset();
+    return info.Env().Undefined();
+  }
+
+  std::shared_ptr<Graph> graph_;
+};
+
+Napi::FunctionReference* MappedHnsw::constructor = nullptr;
+std::shared_ptr<Graph>* MappedHnsw::pending = nullptr;
+
+void OpenWorker::OnOK() {
+  Napi::Env env = Env();
+  Napi::HandleScope scope(env);
+  std::shared_ptr<Graph> g = graph_;
+  MappedHnsw::pending = &g;
+  Napi::Object obj = MappedHnsw::constructor->New({});
+  MappedHnsw::pending = nullptr;
+  deferred_.Resolve(obj);
+}
+
+class SearchWorker : public Napi::AsyncWorker {
+ public:
+  SearchWorker(Napi::Env env, std::shared_ptr<Graph> g, std::vector<float> query, size_t k)
+      : Napi::AsyncWorker(env, "hnswmapped-search"), graph_(std::move(g)), query_(std::move(query)), k_(k), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      auto result = graph_->index->searchKnn(query_.data(), k_);
+      const size_t n = result.size();
+      labels_.resize(n);
+      distances_.resize(n);
+      // hnswlib gives the farthest first: fill from the back for best first.
+      for (size_t i = n; i-- > 0;) {
+        distances_[i] = result.top().first;
+        labels_[i] = static_cast<int32_t>(result.top().second);
+        result.pop();
+      }
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+    graph_.reset();  // the mapping may go now (a close during the search waited for this)
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::Object out = Napi::Object::New(env);
+    Napi::Int32Array labels = Napi::Int32Array::New(env, labels_.size());
+    Napi::Float32Array distances = Napi::Float32Array::New(env, distances_.size());
+    std::memcpy(labels.Data(), labels_.data(), labels_.size() * sizeof(int32_t));
+    std::memcpy(distances.Data(), distances_.data(), distances_.size() * sizeof(float));
+    out.Set("neighbors", labels);
+    out.Set("distances", distances);
+    deferred_.Resolve(out);
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  std::shared_ptr<Graph> graph_;
+  std::vector<float> query_;
+  size_t k_;
+  std::vector<int32_t> labels_;
+  std::vector<float> distances_;
+  Napi::Promise::Deferred deferred_;
+};
+
+Napi::Value MappedHnsw::Search(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto g = Live(env);
+  if (!g) return env.Undefined();
+  if (info.Length() < 2 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array || !info[1].IsNumber()) {
+    Napi::TypeError::New(env, "search(query: Float32Array, k: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Float32Array q = info[0].As<Napi::Float32Array>();
+  if (q.ElementLength() != g->dim) {
+    Napi::TypeError::New(env, "the query has " + std::to_string(q.ElementLength()) + " dimensions, the graph " + std::to_string(g->dim)).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const double k = info[1].As<Napi::Number>().DoubleValue();
+  if (!(k >= 1 && k <= 1e6 && std::floor(k) == k)) {
+    Napi::TypeError::New(env, "k must be a whole number from 1").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::vector<float> query;
+  NormalizeInto(q.Data(), g->dim, query);
+  auto* worker = new SearchWorker(env, g, std::move(query), static_cast<size_t>(k));
+  Napi::Promise p = worker->Promise();
+  worker->Queue();
+  return p;
+}
+
+// openMappedHnsw(fd, dim, deletedInFile) → Promise<MappedHnsw>
+Napi::Value OpenMappedHnsw(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
+    Napi::TypeError::New(env, "openMappedHnsw(fd: number, dim: number, deletedInFile: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const double fd = info[0].As<Napi::Number>().DoubleValue();
+  if (!(fd >= 0 && fd < 1e9 && std::floor(fd) == fd)) {
+    Napi::TypeError::New(env, "fd must be an open file descriptor").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const double dim = info[1].As<Napi::Number>().DoubleValue();
+  const double deleted = info[2].As<Napi::Number>().DoubleValue();
+  if (!(dim >= 1 && dim <= 65536 && std::floor(dim) == dim) || !(deleted >= 0 && std::floor(deleted) == deleted)) {
+    Napi::TypeError::New(env, "dim must be from 1 to 65536 and deletedInFile a count").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto* worker = new OpenWorker(env, static_cast<int>(fd), static_cast<size_t>(dim), static_cast<size_t>(deleted));
+  Napi::Promise p = worker->Promise();
+  worker->Queue();
+  return p;
+}
+
+}  // namespace
+
+void InitMapped(Napi::Env env, Napi::Object exports) {
+  Napi::Function ctor = MappedHnsw::Define(env);
+  MappedHnsw::constructor = new Napi::FunctionReference(Napi::Persistent(ctor));
+  exports.Set("openMappedHnsw", Napi::Function::New(env, OpenMappedHnsw));
+}
