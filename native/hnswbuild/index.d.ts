@@ -21,6 +21,8 @@ declare namespace hnswbuild {
     /** Marks element `element` (its position in the file, not its label) deleted, in this process only. */
     markDeleteElement(element: number): void;
     setEf(ef: number): void;
+    /** Level 0 starts from the best `seeds` of a beam search on level 1 (1, the default: hnswlib's own search). */
+    setSeeds(seeds: number): void;
     getEf(): number;
     getCurrentCount(): number;
     /** Unmaps the file once no search in flight holds it; later calls throw. */

@@ -17,7 +17,7 @@ import path from "node:path";
 import { type Embedder, TransformersEmbedder } from "../../src/embed/embedder.js";
 import { modelKey } from "../../src/index/settings.js";
 import { Retriever } from "../../src/search/retriever.js";
-import { SEARCH_EF } from "../../src/store/fs/snapshot.js";
+import { SEARCH_EF, SEARCH_SEEDS } from "../../src/store/fs/snapshot.js";
 import { FileStore } from "../../src/store/fs/store.js";
 import { planChanges, SETTINGS_HASH } from "../../src/store/open.js";
 import type { Changes, PassageId, Snapshot } from "../../src/store/types.js";
@@ -242,6 +242,7 @@ async function stepServe(n: number, indexDir: string) {
     recallAt10: round(found / (10 * recallQueries), 4),
     recallQueries,
     ef: SEARCH_EF,
+    seeds: SEARCH_SEEDS,
     answer,
   });
 }

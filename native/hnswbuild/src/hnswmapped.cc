@@ -21,6 +21,9 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
+#include <limits>
+#include <queue>
 #include <cstring>
 #include <memory>
 #include <numeric>
@@ -41,7 +44,99 @@ struct Graph {
   size_t length = 0;
   size_t dim;
 
+  /** Entry points of the level-0 search: the best `seeds` of a beam search on level 1 (1: hnswlib's own search, one entry point). */
+  size_t seeds = 1;
+
   explicit Graph(size_t d) : space(d), dim(d) {}
+
+  using Scored = std::pair<float, hnswlib::tableint>;
+
+  float Distance(const float* q, hnswlib::tableint id) const { return index->fstdistfunc_(q, index->getDataByInternalId(id), index->dist_func_param_); }
+
+  // Beam search on one level from several entry points: the `ef` nearest elements found (worst on
+  // top). On level 0 elements marked deleted are walked through but not returned, as in hnswlib.
+  std::priority_queue<Scored> Beam(const float* q, const std::vector<hnswlib::tableint>& from, size_t ef, int level) const {
+    auto* h = index.get();
+    const bool skipDeleted = level == 0 && h->num_deleted_ > 0;
+    hnswlib::VisitedList* vl = h->visited_list_pool_->getFreeVisitedList();
+    hnswlib::vl_type* visited = vl->mass;
+    const hnswlib::vl_type tag = vl->curV;
+    std::priority_queue<Scored> top;
+    std::priority_queue<Scored, std::vector<Scored>, std::greater<Scored>> frontier;
+    float worst = std::numeric_limits<float>::infinity();
+    auto consider = [&](hnswlib::tableint id, float d) {
+      frontier.emplace(d, id);
+      if (!skipDeleted || !h->isMarkedDeleted(id)) {
+        top.emplace(d, id);
+        if (top.size() > ef) top.pop();
+      }
+      if (top.size() >= ef) worst = top.top().first;
+    };
+    for (const auto id : from) {
+      if (visited[id] == tag) continue;
+      visited[id] = tag;
+      consider(id, Distance(q, id));
+    }
+    while (!frontier.empty()) {
+      const Scored best = frontier.top();
+      if (best.first > worst) break;
+      frontier.pop();
+      auto* ll = level == 0 ? h->get_linklist0(best.second) : h->get_linklist(best.second, level);
+      const size_t n = h->getListCount(ll);
+      const auto* next = reinterpret_cast<const hnswlib::tableint*>(ll + 1);
+      for (size_t j = 0; j < n; j++) __builtin_prefetch(h->getDataByInternalId(next[j]));
+      for (size_t j = 0; j < n; j++) {
+        const hnswlib::tableint e = next[j];
+        if (visited[e] == tag) continue;
+        visited[e] = tag;
+        const float d = Distance(q, e);
+        if (top.size() < ef || d < worst) consider(e, d);
+      }
+    }
+    h->visited_list_pool_->releaseVisitedList(vl);
+    return top;
+  }
+
+  // hnswlib's searchKnn, except that level 0 starts from the `seeds` best of a beam search on level 1
+  // instead of one element: a query far from every element (a question the corpus does not answer
+  // well) otherwise follows one greedy path and misses neighbours in other regions of the graph.
+  std::priority_queue<std::pair<float, hnswlib::labeltype>> Search(const float* q, size_t k) const {
+    auto* h = index.get();
+    if (seeds <= 1 || h->maxlevel_ < 1) return h->searchKnn(q, k);
+    std::priority_queue<std::pair<float, hnswlib::labeltype>> result;
+    if (h->cur_element_count == 0) return result;
+    hnswlib::tableint cur = h->enterpoint_node_;
+    float curDist = Distance(q, cur);
+    for (int level = h->maxlevel_; level > 1; level--) {
+      for (bool changed = true; changed;) {
+        changed = false;
+        auto* ll = h->get_linklist(cur, level);
+        const size_t n = h->getListCount(ll);
+        const auto* next = reinterpret_cast<const hnswlib::tableint*>(ll + 1);
+        for (size_t j = 0; j < n; j++) {
+          const float d = Distance(q, next[j]);
+          if (d < curDist) {
+            curDist = d;
+            cur = next[j];
+            changed = true;
+          }
+        }
+      }
+    }
+    auto upper = Beam(q, {cur}, seeds, 1);
+    std::vector<hnswlib::tableint> from;
+    while (!upper.empty()) {
+      from.push_back(upper.top().second);
+      upper.pop();
+    }
+    auto top = Beam(q, from, std::max(h->ef_, k), 0);
+    while (top.size() > k) top.pop();
+    while (!top.empty()) {
+      result.emplace(top.top().first, h->getExternalLabel(top.top().second));
+      top.pop();
+    }
+    return result;
+  }
 
   ~Graph() {
     if (index) {
@@ -177,7 +272,7 @@ class MappedHnsw : public Napi::ObjectWrap<MappedHnsw> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "MappedHnsw",
                        {InstanceMethod("search", &MappedHnsw::Search), InstanceMethod("markDeleteElement", &MappedHnsw::MarkDelete),
-                        InstanceMethod("setEf", &MappedHnsw::SetEf), InstanceMethod("getEf", &MappedHnsw::GetEf),
+                        InstanceMethod("setEf", &MappedHnsw::SetEf), InstanceMethod("setSeeds", &MappedHnsw::SetSeeds), InstanceMethod("getEf", &MappedHnsw::GetEf),
                         InstanceMethod("getCurrentCount", &MappedHnsw::Count), InstanceMethod("close", &MappedHnsw::Close)});
   }
 
@@ -228,6 +323,19 @@ class MappedHnsw : public Napi::ObjectWrap<MappedHnsw> {
     return env.Undefined();
   }
 
+  Napi::Value SetSeeds(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto g = Live(env);
+    if (!g) return env.Undefined();
+    const double n = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
+    if (!(n >= 1 && n <= 4096 && std::floor(n) == n)) {
+      Napi::TypeError::New(env, "seeds must be a whole number from 1 to 4096").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    g->seeds = static_cast<size_t>(n);
+    return env.Undefined();
+  }
+
   Napi::Value GetEf(const Napi::CallbackInfo& info) {
     auto g = Live(info.Env());
     return g ? Napi::Number::New(info.Env(), static_cast<double>(g->index->ef_)) : info.Env().Undefined();
@@ -269,7 +377,7 @@ class SearchWorker : public Napi::AsyncWorker {
  protected:
   void Execute() override {
     try {
-      auto result = graph_->index->searchKnn(query_.data(), k_);
+      auto result = graph_->Search(query_.data(), k_);
       const size_t n = result.size();
       labels_.resize(n);
       distances_.resize(n);
