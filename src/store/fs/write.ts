@@ -258,7 +258,11 @@ export async function writeSnapshot(
     for (const f of textFiles) out.carry.set(f, base.manifest.files[f]!);
     corpusWords = await wordsAfterDrop(base, droppedRecords, records);
   } else keywords = new PostingsIndex([], []);
-  for (const r of changes.upsert) corpusWords.add(r.article.text);
+  // The new articles' words are counted later, beside the HNSW build (5.7 s of text scanning at 1M rows).
+  const wordsFile = () => {
+    for (const r of changes.upsert) corpusWords.add(r.article.text);
+    return corpusWords.toBytes();
+  };
   stage("table");
 
   // 2. New articles: their texts in a new file, new labels, delta vectors, a keyword segment.
@@ -349,7 +353,6 @@ export async function writeSnapshot(
   stage("dense");
 
   out.data.set(ARTICLES, Buffer.from(JSON.stringify(records)));
-  out.data.set(CORPUS_WORDS, corpusWords.toBytes());
   out.data.set(PASSAGES, bytesOf(table));
   out.data.set(DELTA, deltaFile(delta.labels, delta.vectors));
   const segments = keywordFiles(keywords, generation, base, out);
@@ -372,15 +375,28 @@ export async function writeSnapshot(
       writeDurable(path.join(dir, name), bytes);
       files[name] = { size: bytes.length, sha256: await sha256Of(bytes) };
     }
+    // A whole new base is built by the addon on its own threads; the words are counted meanwhile.
+    let building: Promise<void> | undefined;
+    if (out.hnsw && !("index" in out.hnsw)) {
+      const total = out.hnsw.labels.length;
+      building = buildHnswFile(
+        path.join(dir, out.hnsw.file),
+        out.hnsw.vectors,
+        out.hnsw.labels,
+        dim,
+        opts.onHnswProgress && ((done) => opts.onHnswProgress!(done, total)),
+      );
+      building.catch(() => undefined); // awaited below
+    }
+    const words = wordsFile();
+    writeDurable(path.join(dir, CORPUS_WORDS), words);
+    files[CORPUS_WORDS] = { size: words.length, sha256: await sha256Of(words) };
     stage("written");
     let hnsw = out.hnswCarried;
     if (out.hnsw) {
       const file = path.join(dir, out.hnsw.file);
       if ("index" in out.hnsw) out.hnsw.index.writeIndexSync(file);
-      else {
-        const total = out.hnsw.labels.length;
-        await buildHnswFile(file, out.hnsw.vectors, out.hnsw.labels, dim, opts.onHnswProgress && ((done) => opts.onHnswProgress!(done, total)));
-      }
+      else await building;
       fsyncPath(file);
       files[out.hnsw.file] = await hashFile(file);
       const head = Buffer.alloc(HNSW_HEADER_BYTES);
