@@ -112,6 +112,21 @@ describe("MappedHnsw", () => {
     mapped.close();
   });
 
+  it("reads the stored vectors of elements, in place", async () => {
+    const mapped = await hnswbuild.openMappedHnsw(fd, DIM, 0);
+    const out = new Float32Array(3 * DIM).fill(7);
+    mapped.readVectors(Int32Array.of(5, -1, N - 1), out);
+    // One-thread build: element i is row i (the rows are unit already, so stored as given up to rounding).
+    for (let d = 0; d < DIM; d++) {
+      expect(out[d]).toBeCloseTo(vectors[5 * DIM + d]!, 6);
+      expect(out[DIM + d]).toBe(7);
+      expect(out[2 * DIM + d]).toBeCloseTo(vectors[(N - 1) * DIM + d]!, 6);
+    }
+    expect(() => mapped.readVectors(Int32Array.of(N), new Float32Array(DIM))).toThrow(/no element/);
+    expect(() => mapped.readVectors(Int32Array.of(1, 2), new Float32Array(DIM))).toThrow(/shorter/);
+    mapped.close();
+  });
+
   it("close waits for a search in flight, then every call is refused", async () => {
     const mapped = await hnswbuild.openMappedHnsw(fd, DIM, 0);
     const pending = mapped.search(q(2), 10);

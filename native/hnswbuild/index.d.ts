@@ -20,6 +20,8 @@ declare namespace hnswbuild {
     search(query: Float32Array, k: number): Promise<{ neighbors: Int32Array; distances: Float32Array }>;
     /** Marks element `element` (its position in the file, not its label) deleted, in this process only. */
     markDeleteElement(element: number): void;
+    /** Row i of `out` ← the stored (normalised) vector of element `elements[i]`; rows of -1 are left as they are. */
+    readVectors(elements: Int32Array, out: Float32Array): void;
     setEf(ef: number): void;
     /** Level 0 starts from the best `seeds` of a beam search on level 1 (1, the default: hnswlib's own search). */
     setSeeds(seeds: number): void;

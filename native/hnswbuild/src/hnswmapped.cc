@@ -272,7 +272,7 @@ class MappedHnsw : public Napi::ObjectWrap<MappedHnsw> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "MappedHnsw",
                        {InstanceMethod("search", &MappedHnsw::Search), InstanceMethod("markDeleteElement", &MappedHnsw::MarkDelete),
-                        InstanceMethod("setEf", &MappedHnsw::SetEf), InstanceMethod("setSeeds", &MappedHnsw::SetSeeds), InstanceMethod("getEf", &MappedHnsw::GetEf),
+                        InstanceMethod("setEf", &MappedHnsw::SetEf), InstanceMethod("setSeeds", &MappedHnsw::SetSeeds), InstanceMethod("readVectors", &MappedHnsw::ReadVectors), InstanceMethod("getEf", &MappedHnsw::GetEf),
                         InstanceMethod("getCurrentCount", &MappedHnsw::Count), InstanceMethod("close", &MappedHnsw::Close)});
   }
 
@@ -320,6 +320,36 @@ class MappedHnsw : public Napi::ObjectWrap<MappedHnsw> {
       return env.Undefined();
     }
     g->index->setEf(static_cast<size_t>(ef));
+    return env.Undefined();
+  }
+
+  // readVectors(elements: Int32Array, out: Float32Array): row i of out ← element i's stored vector (-1: left as it is).
+  Napi::Value ReadVectors(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto g = Live(env);
+    if (!g) return env.Undefined();
+    if (info.Length() < 2 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array || !info[1].IsTypedArray() ||
+        info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+      Napi::TypeError::New(env, "readVectors(elements: Int32Array, out: Float32Array)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Napi::Int32Array elements = info[0].As<Napi::Int32Array>();
+    Napi::Float32Array out = info[1].As<Napi::Float32Array>();
+    const size_t n = elements.ElementLength();
+    if (out.ElementLength() < n * g->dim) {
+      Napi::TypeError::New(env, "out is shorter than elements × dimensions").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    const size_t count = g->index->cur_element_count;
+    for (size_t i = 0; i < n; i++) {
+      const int32_t e = elements[i];
+      if (e == -1) continue;
+      if (e < 0 || static_cast<size_t>(e) >= count) {
+        Napi::Error::New(env, "no element " + std::to_string(e)).ThrowAsJavaScriptException();
+        return env.Undefined();
+      }
+      std::memcpy(out.Data() + i * g->dim, g->index->getDataByInternalId(static_cast<hnswlib::tableint>(e)), g->dim * sizeof(float));
+    }
     return env.Undefined();
   }
 

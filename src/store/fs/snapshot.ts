@@ -66,6 +66,11 @@ export class BaseVectors {
     BaseVectors.unclosed.register(this, fd, this);
   }
 
+  /** The file's element holding passage `label` (-1: none). */
+  elementAt(label: number): number {
+    return this.elementOf[label] ?? -1;
+  }
+
   read(label: number, out: Float32Array = new Float32Array(this.dim)): Float32Array {
     if (!this.open) throw new Error("this snapshot was closed");
     const e = this.elementOf[label]!;
@@ -606,7 +611,24 @@ export class FileSnapshot implements Snapshot {
     // One allocation for all of them (a question reads a hundred or more).
     const dim = this.state.manifest.dimensions;
     const all = new Float32Array(ids.length * dim);
-    return ids.map((id, i) => this.vectorOf(id, all.subarray(i * dim, (i + 1) * dim)));
+    const graph = this.hnsw;
+    if (!graph || !this.baseVectors) return ids.map((id, i) => this.vectorOf(id, all.subarray(i * dim, (i + 1) * dim)));
+    // The base's rows straight from the mapped graph in one call; the delta's from its array.
+    const elements = new Int32Array(ids.length).fill(-1);
+    const { table, deltaRow, delta } = this.state;
+    ids.forEach((id, i) => {
+      const o = this.row(id);
+      if (table[o + 4] === WHERE.delta) {
+        const r = deltaRow.get(id)!;
+        all.set(delta.vectors.subarray(r * dim, (r + 1) * dim), i * dim);
+      } else {
+        const e = this.baseVectors!.elementAt(id);
+        if (e < 0) throw new IndexError(`the index is damaged (the vector of passage ${id} cannot be read)`);
+        elements[i] = e;
+      }
+    });
+    graph.readVectors(elements, all);
+    return ids.map((_, i) => all.subarray(i * dim, (i + 1) * dim));
   }
 
   async dense(query: Float32Array, k: number, filter?: Filter): Promise<Scored[]> {
