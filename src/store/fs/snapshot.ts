@@ -95,24 +95,34 @@ export class BaseVectors {
  */
 export type GraphLoading = "eager" | "on-demand";
 
-interface OpenedBase<G> {
-  /** The loaded graph (eager), or undefined until `load()` (on-demand). */
-  hnsw?: G;
-  /** Loads the verified file (removed passages marked deleted). */
-  load: () => Promise<G>;
+interface OpenedGraph {
+  /** The mapped graph (eager), or undefined until `load()` (on-demand). */
+  hnsw?: Graph;
+  /** Maps the verified file (removed passages marked deleted). */
+  load: () => Promise<Graph>;
   deletedInFile: number;
   vectors?: BaseVectors;
 }
 
-interface BaseOptions {
-  allowReplaceDeleted?: boolean;
-  keepFile?: boolean;
-  graph?: GraphLoading;
-}
-
-/** Reads, verifies and checks the base HNSW file, then loads it into hnswlib-node (markDelete for passages removed since): the fold adds points to it. */
-export function openBaseHnsw(state: Pick<StoreState, "dir" | "manifest" | "table">, opts: BaseOptions = {}): Promise<OpenedBase<Hnsw> | undefined> {
-  return openBase(state, opts);
+/**
+ * Reads, verifies and checks the base HNSW file and loads it into hnswlib-node with deleted slots
+ * reusable (removed passages markDelete'd): the fold adds the delta's points to it.
+ */
+export async function openBaseHnsw(state: Pick<StoreState, "dir" | "manifest" | "table">): Promise<{ hnsw: Hnsw; deletedInFile: number } | undefined> {
+  const { dir, manifest: m } = state;
+  if (!m.hnsw) return undefined;
+  const file = m.hnsw.file;
+  let fd: number;
+  try {
+    fd = openSync(path.join(dir, file), "r");
+  } catch {
+    throw new IndexError(`the index file ${file} is missing`);
+  }
+  try {
+    return await loadBase(state, file, fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -126,7 +136,7 @@ export async function openBaseGraph(
   m: StoreManifest,
   table: Promise<Int32Array>,
   opts: { graph?: GraphLoading } = {},
-): Promise<OpenedBase<Graph> | undefined> {
+): Promise<OpenedGraph | undefined> {
   if (!m.hnsw) return undefined;
   const file = m.hnsw.file;
   let fd: number;
@@ -148,27 +158,6 @@ export async function openBaseGraph(
     }
     const base = await mapBase({ manifest: m, table: t }, file, fd, await verifying, opts);
     kept = true;
-    return base;
-  } finally {
-    if (!kept) closeSync(fd);
-  }
-}
-
-async function openBase(state: Pick<StoreState, "dir" | "manifest" | "table">, opts: BaseOptions): Promise<OpenedBase<Hnsw> | undefined> {
-  const { dir, manifest: m } = state;
-  if (!m.hnsw) return undefined;
-  const file = m.hnsw.file;
-  // One descriptor for the checksum, the check and the later vector reads: all see the same file.
-  let fd: number;
-  try {
-    fd = openSync(path.join(dir, file), "r");
-  } catch {
-    throw new IndexError(`the index file ${file} is missing`);
-  }
-  let kept = false;
-  try {
-    const base = await loadBase(state, file, fd, opts);
-    kept = opts.keepFile === true;
     return base;
   } finally {
     if (!kept) closeSync(fd);
@@ -197,7 +186,7 @@ async function mapBase(
   fd: number,
   contents: HnswContents,
   opts: { graph?: GraphLoading },
-): Promise<OpenedBase<Graph>> {
+): Promise<OpenedGraph> {
   const m = state.manifest;
   const removed = removedSinceBase(state, file, contents);
   const load = async () => {
@@ -215,45 +204,36 @@ async function mapBase(
   return { hnsw, load, deletedInFile: contents.deleted + removed.length, vectors };
 }
 
-async function loadBase(state: Pick<StoreState, "dir" | "manifest" | "table">, file: string, fd: number, opts: BaseOptions): Promise<OpenedBase<Hnsw>> {
-  const { dir } = state;
+async function loadBase(state: Pick<StoreState, "dir" | "manifest" | "table">, file: string, fd: number): Promise<{ hnsw: Hnsw; deletedInFile: number }> {
   const m = state.manifest as StoreManifest & Required<Pick<StoreManifest, "hnsw">>;
-  const startLoading = () => {
-    const hnsw = new HierarchicalNSW(INDEX_SETTINGS.hnsw.space, m.dimensions);
-    const loading = hnsw.readIndex(path.join(dir, file), opts.allowReplaceDeleted ?? false).then(() => hnsw);
-    loading.catch(() => undefined); // awaited later; a check that fails first must not leave it unhandled
-    return loading;
-  };
-  // Eager: hnswlib loads the file (on a libuv thread) while this thread hashes and checks it; the
-  // graph is searched, and handed out, only after both passed. Loading only reads and allocates
-  // what the header says, and the header matched the manifest before loading starts.
+  // hnswlib loads the file (on a libuv thread) while this thread hashes and checks it; the graph is
+  // handed out only after both passed. Loading only reads and allocates what the header says, and
+  // the header matched the manifest before loading starts.
   let loading: Promise<Hnsw> | undefined;
+  const settle = () => loading?.catch(() => undefined);
   const contents = await verifyHnswFile(m, file, fd, () => {
-    if (opts.graph !== "on-demand") loading = startLoading();
+    const hnsw = new HierarchicalNSW(INDEX_SETTINGS.hnsw.space, m.dimensions);
+    loading = hnsw.readIndex(path.join(state.dir, file), true).then(() => hnsw);
+    loading.catch(() => undefined); // awaited below; a check that fails first must not leave it unhandled
   }).catch(async (err: unknown) => {
-    await loading?.catch(() => undefined);
+    await settle();
     throw err;
   });
   let removed: Int32Array;
   try {
     removed = removedSinceBase(state, file, contents);
   } catch (err) {
-    await loading?.catch(() => undefined);
+    await settle();
     throw err;
   }
-  const finish = async (pending: Promise<Hnsw>) => {
-    let hnsw: Hnsw;
-    try {
-      hnsw = await pending;
-    } catch (err) {
-      throw new IndexError(`the index is damaged (${file}: ${(err as Error).message})`);
-    }
-    for (const label of removed) hnsw.markDelete(label);
-    return hnsw;
-  };
-  const hnsw = loading ? await finish(loading) : undefined;
-  const vectors = opts.keepFile ? new BaseVectors(fd, contents.elementOf, contents.vectorAt, contents.stride, m.dimensions) : undefined;
-  return { hnsw, load: () => finish(startLoading()), deletedInFile: contents.deleted + removed.length, vectors };
+  let hnsw: Hnsw;
+  try {
+    hnsw = await loading!;
+  } catch (err) {
+    throw new IndexError(`the index is damaged (${file}: ${(err as Error).message})`);
+  }
+  for (const label of removed) hnsw.markDelete(label);
+  return { hnsw, deletedInFile: contents.deleted + removed.length };
 }
 
 /** Bytes read (and hashed) per step outside level 0's element-aligned chunks. */

@@ -331,7 +331,7 @@ export async function writeSnapshot(
     delta = { labels: new Int32Array(0), vectors: new Float32Array(0) };
   } else if (delta.labels.length > (opts.foldAt ?? FOLD_AT)) {
     stage("fold");
-    const loaded = await openBaseHnsw({ dir: base.dir, manifest: base.manifest, table }, { allowReplaceDeleted: true });
+    const loaded = await openBaseHnsw({ dir: base.dir, manifest: base.manifest, table });
     const index = loaded?.hnsw;
     if (!index) {
       out.hnsw = { labels: delta.labels, vectors: delta.vectors, file: hnswFile };
