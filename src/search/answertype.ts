@@ -52,7 +52,7 @@ export function answerType(question: string): AnswerType | undefined {
 const NUMBER_WORDS =
   /\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|dozens?|half|percent)\b/i;
 const TIME_WORDS =
-  /\b(january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|tonight|tomorrow|weeks?|months?|years?|days?|soon|ago|later|earlier|recently|next|last)\b|\b(1[89]|20)\d\d\b/i;
+  /\b(january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|tonight|tomorrow|seconds?|minutes?|hours?|weeks?|months?|years?|days?|soon|ago|later|earlier|recently|next|last)\b|\b(1[89]|20)\d\d\b/i;
 
 /** A sum of money: a currency sign or word next to a number ("$48", "£3.1 million", "1,899 euros", "84 cents"). */
 const MONEY = /[$£€¥]\s?\d|\d[\d,.]*\s?(million|billion|m|bn|k)?\s?(euros?|dollars?|pounds?|cents?|pence|yen|francs?|roubles?|rubles?)\b/i;
