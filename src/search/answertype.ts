@@ -7,11 +7,13 @@ export type AnswerType = "money" | "measure" | "number" | "time" | "name";
 
 const NUM = String.raw`(\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|thirty|forty|fifty|hundreds?|thousands?|half|a)`;
 /** A number with its unit: what "how hot / heavy / deep / old…" asks for (a bare number doesn't answer "how heavy"). */
+/** A number, then perhaps its size word ("400 million kilometres"). */
+const AMOUNT = String.raw`${NUM}(\s(hundred|thousand|million|billion))?`;
 const MEASURES: Array<{ asks: RegExp; holds: RegExp }> = [
   { asks: /\bhow (hot|cold|warm|cool)\b|\bwhat temperature\b/, holds: /\d\s?(°|degrees?\b|[CF]\b)/i },
   {
     asks: /\bhow (heavy|light)\b|\bhow much does .* weigh\b|\bwhat weight\b/,
-    holds: new RegExp(String.raw`${NUM}[\s-]?(kg|kilos?|kilograms?|grams?|g|tonnes?|tons?|lbs?|pounds|ounces?|oz|stone)\b`, "i"),
+    holds: new RegExp(String.raw`${AMOUNT}[\s-]?(kg|kilos?|kilograms?|grams?|g|tonnes?|tons?|lbs?|pounds|ounces?|oz|stone)\b`, "i"),
   },
   { asks: /\bhow loud\b/, holds: /\d\s?(db|decibels?)\b/i },
   { asks: /\bhow fast\b|\bwhat speed\b|\btop speed\b/, holds: /\d\s?(mph|km\/h|kph|kmh|knots?|miles an hour|kilometres an hour)/i },
@@ -19,7 +21,7 @@ const MEASURES: Array<{ asks: RegExp; holds: RegExp }> = [
   {
     asks: /\bhow old\b/,
     holds: new RegExp(
-      String.raw`${NUM}[\s-]?(years?|months?|weeks?)[\s-]old\b|\baged? \d|\b\d+\s?BC\b|\bcentur(y|ies)\b|\bdated to\b|\b(built|founded|born|opened|made) in (1\d|20)\d\d\b`,
+      String.raw`${AMOUNT}[\s-]?(years?|months?|weeks?)[\s-]old\b|\baged? \d|\b\d+\s?BC\b|\bcentur(y|ies)\b|\bdated to\b|\b(built|founded|born|opened|made) in (1\d|20)\d\d\b`,
       "i",
     ),
   },
@@ -27,7 +29,7 @@ const MEASURES: Array<{ asks: RegExp; holds: RegExp }> = [
     // Not "how long": it asks for a time more often than a length ("how long was the meeting").
     asks: /\bhow (deep|tall|high|wide|far|big|large|small)\b/,
     holds: new RegExp(
-      String.raw`${NUM}[\s-]?(mm|cm|m|km|metres?|meters?|millimetres?|centimetres?|kilometres?|miles?|feet|foot|ft|inches?|yards?|hectares?|acres?|litres?|liters?|gallons?|square|storeys?|stories|floors?)\b`,
+      String.raw`${AMOUNT}[\s-]?(mm|cm|m|km|metres?|meters?|millimetres?|centimetres?|kilometres?|miles?|feet|foot|ft|inches?|yards?|hectares?|acres?|litres?|liters?|gallons?|square|storeys?|stories|floors?)\b`,
       "i",
     ),
   },
@@ -54,8 +56,8 @@ const NUMBER_WORDS =
 const TIME_WORDS =
   /\b(january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|tonight|tomorrow|seconds?|minutes?|hours?|weeks?|months?|years?|days?|soon|ago|later|earlier|recently|next|last)\b|\b(1[89]|20)\d\d\b/i;
 
-/** A sum of money: a currency sign or word next to a number ("$48", "£3.1 million", "1,899 euros", "84 cents"). */
-const MONEY = /[$£€¥]\s?\d|\d[\d,.]*\s?(million|billion|m|bn|k)?\s?(euros?|dollars?|pounds?|cents?|pence|yen|francs?|roubles?|rubles?)\b/i;
+/** A sum of money: a currency sign or word next to a number ("$48", "£3.1 million", "1,899 euros", "84 cents", "58p"). */
+const MONEY = /[$£€¥]\s?\d|\b\d+(\.\d+)?p\b|\d[\d,.]*\s?(million|billion|m|bn|k)?\s?(euros?|dollars?|pounds?|cents?|pence|yen|francs?|roubles?|rubles?)\b/i;
 
 /** The question's stems, for the last question asked (its candidates are checked one after another). */
 let lastAsked: { question: string; stems: Set<string> } | undefined;
