@@ -18,9 +18,9 @@
  *   npm run fit-abstain -- --model all-MiniLM-L6-v2 --set rescore=3 [--dry-run]
  *   npm run fit-abstain -- --model glove-sif-100d --set wordWeights=model --set softWords=true --set denseQuery=content --set rescore=3
  *   options: --signals dense,keyword,… --evidence late,weakest,… (ablations), --set key=value (retrieval settings, written too),
- *   --details (list the held-out questions each set's decision got wrong)
+ *   --details (list the held-out questions each set's decision got wrong), --dump <file> (every question's evidence, one JSON a line)
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Citebot } from "../src/citebot.js";
@@ -333,6 +333,19 @@ console.log(`  held-out answerability AUC ${f2(auc)}; at other thresholds: ${at(
 
 const ranking = fitBoth(rows);
 const abstain = fitAbstain(evidenceRows(rows, ranking));
+const dumpFile = arg("--dump");
+if (dumpFile) {
+  // Every question's evidence under the ranking fitted on all sets, for looking at by hand.
+  const evidence = evidenceRows(rows, ranking);
+  const out = rows.map((r, i) => ({
+    set: r.set,
+    id: r.q.id,
+    kind: r.q.kind,
+    question: r.q.question,
+    ...Object.fromEntries(evidenceNames.map((k, j) => [k, evidence[i]!.x[j]])),
+  }));
+  writeFileSync(dumpFile, `${out.map((o) => JSON.stringify(o)).join("\n")}\n`);
+}
 console.log(
   `\nfitted on all sets:\n  firstWeights ${JSON.stringify(ranking.firstWeights)}\n  weights ${JSON.stringify(ranking.weights)}\n  abstain ${JSON.stringify(abstain)}`,
 );

@@ -45,6 +45,8 @@ export const EVAL_SETS: Array<{ name: string; file: string; corpus: string }> = 
   ["fixtures", "test/fixtures/extra-corpus"],
   ["kinds", "test/fixtures/kinds-corpus"],
   ["news", "test/fixtures/news-corpus"],
+  ["world", "test/fixtures/world-corpus"],
+  ["fresh", "test/fixtures/fresh-corpus"],
 ].map(([name, corpus]) => ({ name: name!, file: path.join(PROJECT_ROOT, "test/eval", `${name}-qa.jsonl`), corpus: path.join(PROJECT_ROOT, corpus!) }));
 
 // One normalization for scoring and for checking sets (src/eval-set.ts).

@@ -11,6 +11,8 @@ const SHIPPED = path.resolve(import.meta.dirname, "../corpus");
 const FIXTURES = path.resolve(import.meta.dirname, "fixtures/extra-corpus");
 const KINDS = path.resolve(import.meta.dirname, "fixtures/kinds-corpus");
 const NEWS = path.resolve(import.meta.dirname, "fixtures/news-corpus");
+const WORLD = path.resolve(import.meta.dirname, "fixtures/world-corpus");
+const FRESH = path.resolve(import.meta.dirname, "fixtures/fresh-corpus");
 
 /** The corpus each set is about; a new set must be added here (dev-qa only when it is copied in). */
 const CORPUS_OF: Record<string, string> = {
@@ -23,6 +25,8 @@ const CORPUS_OF: Record<string, string> = {
   "fixtures-qa.jsonl": FIXTURES,
   "kinds-qa.jsonl": KINDS,
   "news-qa.jsonl": NEWS,
+  "world-qa.jsonl": WORLD,
+  "fresh-qa.jsonl": FRESH,
 };
 
 const sets = readdirSync(EVAL_DIR)
@@ -62,6 +66,13 @@ describe("question sets under test/eval", () => {
     // Each near-topic negative names the article it is near, and all four articles have some.
     const near = new Set(kinds.questions.filter((q) => q.kind === "negative").map((q) => q.source));
     expect(near.size).toBe(4);
+    // The same for the sets written after them: a wildlife result, a court case, a heatwave, a product review; a race, a business, a science find.
+    const world = await checkEvalSet(path.join(EVAL_DIR, "world-qa.jsonl"), WORLD);
+    expect(world.byKind.negative).toBeGreaterThanOrEqual(20);
+    expect(new Set(world.questions.filter((q) => q.kind === "negative").map((q) => q.source)).size).toBe(4);
+    const fresh = await checkEvalSet(path.join(EVAL_DIR, "fresh-qa.jsonl"), FRESH);
+    expect(fresh.byKind.negative).toBeGreaterThanOrEqual(15);
+    expect(new Set(fresh.questions.filter((q) => q.kind === "negative").map((q) => q.source)).size).toBe(3);
     const chat = await checkEvalSet(path.join(EVAL_DIR, "chat-qa.jsonl"), SHIPPED);
     expect(chat.byKind.negative).toBeGreaterThanOrEqual(10);
     expect(chat.questions.length - chat.byKind.negative!).toBeGreaterThanOrEqual(30);

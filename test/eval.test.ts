@@ -68,11 +68,18 @@ describe("retrieval floors (default model, its fitted calibration)", () => {
     ["extra", 0.8, 0.9, 0.81, 0.83, 0.1],
     ["holdout", 0.68, 0.88, 0.8, 0.85, 0.08],
     ["chat", 0.81, 0.93, 0.8, 0.2, 0.13],
-    ["fixtures", 0.78, 0.94, 0.85, 0.2, 0.06],
+    // Wrongly abstained 0.06 -> 0.11 (one question, fix-009: "how far…" now wants a distance, and the
+    // sentence that gives it is not among the first three re-scored passages); over all sets the
+    // shipped calibration wrongly abstains on 13/268 where the one before did on 18/268.
+    ["fixtures", 0.78, 0.94, 0.85, 0.2, 0.11],
     // The hard case: near-topic negatives on four articles of other kinds (sport, business, local news, science).
     ["kinds", 0.76, 0.86, 0.83, 0.3, 0.06],
     // Three more (floods, an archaeology find, an e-bike launch), written before the focus and count evidence existed.
-    ["news", 0.87, 0.94, 0.94, 0.25, 0.11],
+    ["news", 0.87, 0.94, 0.94, 0.33, 0.08],
+    // Four more (a wildlife result, a court case, a heatwave, a product review), written before any tuning on them.
+    ["world", 0.92, 0.97, 0.95, 0.33, 0.13],
+    // Three more (a cycling race, bakery closures, an amateur's comet), written after the abstention method was frozen.
+    ["fresh", 0.81, 0.92, 0.84, 0.15, 0.11],
   ];
   it.each(FLOORS)(
     "%s set: floors hold",

@@ -3,9 +3,10 @@
 
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { LOCAL_MODELS_DIR } from "../src/embed/embedder.js";
+import { LOCAL_MODELS_DIR, TransformersEmbedder } from "../src/embed/embedder.js";
 import { Lexicon } from "../src/embed/lexicon.js";
 import { focusOf, rarityWeight, windowFocus, wordSimilarities } from "../src/search/focus.js";
+import { markContentTokens } from "../src/search/late.js";
 import { tokenMatrix, unit } from "./helpers.js";
 
 const matrix = tokenMatrix;
@@ -76,4 +77,14 @@ describe("rarityWeight", () => {
     expect(weight("fans")).toBeLessThan(weight("dividend"));
     expect(weight("qzxwvbrightwell")).toBe(1);
   });
+});
+
+describe("the question's content words (the default model's tokenizer)", () => {
+  it("are its words less stop words and the word after 'how', which says the question's form ('how many')", async () => {
+    const embedder = await TransformersEmbedder.load({ model: "all-MiniLM-L6-v2", workers: 0 });
+    const question = "how many fans were at quayside park";
+    const [m] = await embedder.embedTokens([question]);
+    const marked = await markContentTokens(embedder, question, tokenMatrix(m!.map((v) => [...v])));
+    expect(marked.wordTexts).toEqual(["fans", "quayside", "park"]);
+  }, 60_000);
 });

@@ -3,7 +3,37 @@
 // could answer "how many warheads…" has a number in it.
 import { isStopWord, stemOf, words } from "./keyword.js";
 
-export type AnswerType = "money" | "number" | "time" | "name";
+export type AnswerType = "money" | "measure" | "number" | "time" | "name";
+
+const NUM = String.raw`(\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|thirty|forty|fifty|hundreds?|thousands?|half|a)`;
+/** A number with its unit: what "how hot / heavy / deep / old…" asks for (a bare number doesn't answer "how heavy"). */
+/** A number, then perhaps its size word ("400 million kilometres"). */
+const AMOUNT = String.raw`${NUM}(\s(hundred|thousand|million|billion))?`;
+const MEASURES: Array<{ asks: RegExp; holds: RegExp }> = [
+  { asks: /\bhow (hot|cold|warm|cool)\b|\bwhat temperature\b/, holds: /\d\s?(°|degrees?\b|[CF]\b)/i },
+  {
+    asks: /\bhow (heavy|light)\b|\bhow much does .* weigh\b|\bwhat weight\b/,
+    holds: new RegExp(String.raw`${AMOUNT}[\s-]?(kg|kilos?|kilograms?|grams?|g|tonnes?|tons?|lbs?|pounds|ounces?|oz|stone)\b`, "i"),
+  },
+  { asks: /\bhow loud\b/, holds: /\d\s?(db|decibels?)\b/i },
+  { asks: /\bhow fast\b|\bwhat speed\b|\btop speed\b/, holds: /\d\s?(mph|km\/h|kph|kmh|knots?|miles an hour|kilometres an hour)/i },
+  { asks: /\bhow full\b/, holds: /\d\s?(%|percent|per cent)|\b(full|empty|capacity)\b/i },
+  {
+    asks: /\bhow old\b/,
+    holds: new RegExp(
+      String.raw`${AMOUNT}[\s-]?(years?|months?|weeks?)[\s-]old\b|\baged? \d|\b\d+\s?BC\b|\bcentur(y|ies)\b|\bdated to\b|\b(built|founded|born|opened|made) in (1\d|20)\d\d\b`,
+      "i",
+    ),
+  },
+  {
+    // Not "how long": it asks for a time more often than a length ("how long was the meeting").
+    asks: /\bhow (deep|tall|high|wide|far|big|large|small)\b/,
+    holds: new RegExp(
+      String.raw`${AMOUNT}[\s-]?(mm|cm|m|km|metres?|meters?|millimetres?|centimetres?|kilometres?|miles?|feet|foot|ft|inches?|yards?|hectares?|acres?|litres?|liters?|gallons?|square|storeys?|stories|floors?)\b`,
+      "i",
+    ),
+  },
+];
 
 export function answerType(question: string): AnswerType | undefined {
   const q = question.toLowerCase();
@@ -14,6 +44,7 @@ export function answerType(question: string): AnswerType | undefined {
     )
   )
     return "money";
+  if (MEASURES.some((m) => m.asks.test(q))) return "measure";
   if (/\bhow (many|much|long ago|old)\b|\bwhat (number|percentage|share|amount|price|size)\b/.test(q)) return "number";
   if (/\bwhen\b|\bwhat (date|day|year|month|time)\b|\bhow (soon|long)\b/.test(q)) return "time";
   if (/\bwho(m|se)?\b|\bname of\b|\bwhere\b/.test(q)) return "name";
@@ -23,10 +54,10 @@ export function answerType(question: string): AnswerType | undefined {
 const NUMBER_WORDS =
   /\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|dozens?|half|percent)\b/i;
 const TIME_WORDS =
-  /\b(january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|tonight|tomorrow|weeks?|months?|years?|days?|soon|ago|later|earlier|recently|next|last)\b|\b(1[89]|20)\d\d\b/i;
+  /\b(january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|tonight|tomorrow|seconds?|minutes?|hours?|weeks?|months?|years?|days?|soon|ago|later|earlier|recently|next|last)\b|\b(1[89]|20)\d\d\b/i;
 
-/** A sum of money: a currency sign or word next to a number ("$48", "£3.1 million", "1,899 euros", "84 cents"). */
-const MONEY = /[$£€¥]\s?\d|\d[\d,.]*\s?(million|billion|m|bn|k)?\s?(euros?|dollars?|pounds?|cents?|pence|yen|francs?|roubles?|rubles?)\b/i;
+/** A sum of money: a currency sign or word next to a number ("$48", "£3.1 million", "1,899 euros", "84 cents", "58p"). */
+const MONEY = /[$£€¥]\s?\d|\b\d+(\.\d+)?p\b|\d[\d,.]*\s?(million|billion|m|bn|k)?\s?(euros?|dollars?|pounds?|cents?|pence|yen|francs?|roubles?|rubles?)\b/i;
 
 /** The question's stems, for the last question asked (its candidates are checked one after another). */
 let lastAsked: { question: string; stems: Set<string> } | undefined;
@@ -38,6 +69,10 @@ function askedStems(question: string): Set<string> {
 /** Whether a sentence holds an answer of the type, beyond what the question itself says. */
 export function hasAnswerOfType(sentence: string, type: AnswerType, question: string): boolean {
   if (type === "money") return MONEY.test(sentence);
+  if (type === "measure") {
+    const q = question.toLowerCase();
+    return MEASURES.some((m) => m.asks.test(q) && m.holds.test(sentence));
+  }
   if (type === "number") return /\d/.test(sentence.replace(/\b(1[89]|20)\d\d\b/g, "")) || NUMBER_WORDS.test(sentence);
   if (type === "time") return TIME_WORDS.test(sentence);
   // A name: a capitalised word inside the sentence that the question does not mention.

@@ -201,8 +201,11 @@ export async function markContentTokens(embedder: Embedder, text: string, m: Tok
   let word = "";
   let start = 0;
   let count = 0;
+  let previous = "";
   const close = (end: number) => {
-    const content = /[\p{L}\p{N}]/u.test(word) && !isStopWord(word.toLowerCase()) && word !== "[UNK]";
+    // The word after "how" says the question's form ("how many", "how long"), not what it is about.
+    const content = /[\p{L}\p{N}]/u.test(word) && !isStopWord(word.toLowerCase()) && word !== "[UNK]" && previous !== "how";
+    previous = word.toLowerCase();
     for (let i = start; i < end; i++) (weights[offset + i] = content ? 1 : 0), (words[offset + i] = content ? count : -1);
     if (content) (wordTexts[count] = word.toLowerCase()), count++;
   };

@@ -380,12 +380,14 @@ export class Retriever {
     const namesMissing = namesSeen.size < names.length ? 1 : 0;
     const unknown = qWords.filter((w) => w.unknown).reduce((s, w) => s + w.weight, 0);
     const nothingKnown = qWords.length > 0 && qWords.every((w) => w.unknown && !w.name && !(this.lexicon()?.knows(w.word) ?? false));
+    // "How many X": what is counted, less chat shorthand ("how many ppl…"): a short word the corpus never uses can't be checked.
+    const counted = countedWords(question).filter((w) => w.length >= 4 || !qWords.some((q) => q.word === w && q.unknown));
     const qe: QuestionEvidence = {
       coverage,
       namesMissing,
       unknownWords: total > 0 ? unknown / total : 0,
       asksType: answerType(question) !== undefined,
-      asksCount: countedWords(question).length > 0,
+      asksCount: counted.length > 0,
       nothingKnown,
     };
 
@@ -418,8 +420,6 @@ export class Retriever {
       windows.map((w) => `w\0${w}`),
       windows,
     );
-    // "How many X": whether a number in the window counts X.
-    const counted = countedWords(question);
     const df = await this.focusFrequencies(question);
     for (const [i, c] of best.entries()) {
       const m = mats[i]!;
