@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { IndexError } from "../src/index/store.js";
-import { articleWords, CorpusWords } from "../src/search/corpus-words.js";
+import { articleWords, CorpusWords, namesIn } from "../src/search/corpus-words.js";
 import { LoadedSnapshot } from "../src/search/loaded.js";
 import { CORPUS_WORDS, currentSnapshotDir, manifestIntegrity, readStoreManifest } from "../src/store/fs/format.js";
 import { FileStore } from "../src/store/fs/store.js";
@@ -37,6 +37,22 @@ describe("CorpusWords", () => {
     expect(w.has("absent")).toBe(false);
     expect(w.byLetter().get("g")).toContain("geneva");
     expect(w.byLetter().get("m")).toBeUndefined(); // "met" is shorter than four letters
+  });
+
+  it("finds the names the look-behind pattern finds, line by line", () => {
+    const reference = (text: string) =>
+      text.split("\n").flatMap((line) => [...line.matchAll(/(?<=[\p{L},;:]\s+)(\p{Lu}[\p{L}]*)/gu)].map((m) => m[1]!.toLowerCase()));
+    const texts = [
+      "The envoy met Antonov in Geneva.\nTalks resumed",
+      "Heading\nNext Line starts here; Then More, And Also: Colon",
+      "McDonald and x-Ray, O'Brien met\tTabbed  Double   Spaced",
+      "Ends with letter \r\nCarriage returns Here",
+      "Émile met Zoë in Ústí; 𝐀lpha and 𐐀Deseret after 𐐨 Word",
+      "  Leading Spaces, then Words. Not After Full Stop. 42 Numbers Before",
+      "",
+    ];
+    for (const t of texts) expect([...namesIn(t)]).toEqual(reference(t));
+    for (const a of corpus(6)) expect([...namesIn(a.text)]).toEqual(reference(a.text));
   });
 
   it("removing an article takes away exactly what it alone brought", () => {

@@ -14,8 +14,8 @@ declare namespace hnswbuild {
     file: string;
   }
 
-  /** An hnswlib index file mapped into memory and searched in place, off the event loop. */
-  interface MappedHnsw {
+  /** An hnswlib index file read into this process's memory, searched off the event loop. */
+  interface HnswGraph {
     /** The k nearest elements' labels and distances (1 − cosine), best first; the query is normalised inside. */
     search(query: Float32Array, k: number): Promise<{ neighbors: Int32Array; distances: Float32Array }>;
     /** Marks element `element` (its position in the file, not its label) deleted, in this process only. */
@@ -27,7 +27,7 @@ declare namespace hnswbuild {
     setSeeds(seeds: number): void;
     getEf(): number;
     getCurrentCount(): number;
-    /** Unmaps the file once no search in flight holds it; later calls throw. */
+    /** Frees the graph once no search in flight holds it; later calls throw. */
     close(): void;
   }
 }
@@ -41,10 +41,10 @@ declare const hnswbuild: {
    */
   buildHnswFile(opts: hnswbuild.BuildHnswFileOptions, onProgress?: (done: number) => void): Promise<void>;
   /**
-   * Maps the hnswlib file open on `fd` (checked by the caller first: its structure is trusted) and
-   * indexes its link lists on a libuv thread. `deletedInFile`: elements the file marks deleted.
+   * Reads the hnswlib file open on `fd` into memory and indexes its link lists, on a libuv thread.
+   * Check the file (structure, checksum) before searching it: its neighbour ids are trusted.
    */
-  openMappedHnsw(fd: number, dim: number, deletedInFile: number): Promise<hnswbuild.MappedHnsw>;
+  loadHnswGraph(fd: number, dim: number): Promise<hnswbuild.HnswGraph>;
 };
 
 export = hnswbuild;

@@ -86,6 +86,17 @@ export const peakRss = () => {
   return process.resourceUsage().maxRSS * 1024;
 };
 
+/** Resident memory by kind (Linux): anonymous (the process's own) and file-backed (mapped files' pages, shared with the page cache), MB. */
+export const rssParts = (): { anonMB: number; fileMB: number } | undefined => {
+  try {
+    const status = readFileSync("/proc/self/status", "utf8");
+    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB$`, "m").exec(status)?.[1] ?? Number.NaN);
+    return { anonMB: Math.round(kb("RssAnon") / 102.4) / 10, fileMB: Math.round(kb("RssFile") / 102.4) / 10 };
+  } catch {
+    return undefined;
+  }
+};
+
 /** A seeded PRNG (mulberry32), so samples are the same from run to run. */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;

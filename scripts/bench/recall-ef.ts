@@ -15,7 +15,7 @@ import { base } from "./rows.js";
 const indexDir = argValue("--index");
 if (!indexDir) throw new Error("--index <dir> is required");
 const efs = (argValue("--ef") ?? "256,512,768,1024").split(",").map(Number);
-/** Level-1 entry points of the level-0 search (MappedHnsw.setSeeds; 1 = hnswlib's own search). */
+/** Level-1 entry points of the level-0 search (HnswGraph.setSeeds; 1 = hnswlib's own search). */
 const seedList = (argValue("--seeds") ?? "1").split(",").map(Number);
 const count = Number(argValue("--questions") ?? 100);
 const b = await base(Math.max(count, 200));

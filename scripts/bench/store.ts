@@ -21,7 +21,7 @@ import { SEARCH_EF, SEARCH_SEEDS } from "../../src/store/fs/snapshot.js";
 import { FileStore } from "../../src/store/fs/store.js";
 import { planChanges, SETTINGS_HASH } from "../../src/store/open.js";
 import type { Changes, PassageId, Snapshot } from "../../src/store/types.js";
-import { argValue, log, machine, median, peakRss, percentile, questionsFromPassages, ROOT, round, runChild, THREADS, writeResult } from "./common.js";
+import { argValue, log, machine, median, peakRss, percentile, questionsFromPassages, ROOT, round, rssParts, runChild, THREADS, writeResult } from "./common.js";
 import { CountingEmbedder } from "./counting-embedder.js";
 import { stepPg } from "./pgscale.js";
 import { articles, type Base, base, DIR, MODEL, PER_ARTICLE, sizeOf } from "./rows.js";
@@ -219,6 +219,7 @@ async function stepServe(n: number, indexDir: string) {
   const answer = process.argv.includes("--answer") ? await answerPath(snap, b, texts) : undefined;
   gc();
   const servingRss = rss();
+  const servingParts = rssParts();
   // The exact scan is the slow part at 1M rows (N × questions × 384 in JS): 100 questions there.
   const recallQueries = n >= 500_000 ? Math.min(100, queries.length) : queries.length;
   const exact = await exactTop10(snap, queries.slice(0, recallQueries), b.dim);
@@ -233,6 +234,7 @@ async function stepServe(n: number, indexDir: string) {
     openS: round(openS, 3),
     serveRssMB: MB(serveRss),
     processRssMB: MB(servingRss),
+    processRssParts: servingParts,
     denseP50: round(median(dense), 3),
     denseP95: round(percentile(dense, 95), 3),
     keywordP50: round(median(keyword), 3),

@@ -78,10 +78,8 @@ const ARTICLE_CACHE = 20_000;
 
 export class LoadedSnapshot {
   readonly articleById: Map<string, Article>;
-  /** Words the articles write capitalised mid-sentence: names, which only match exactly. */
-  readonly names: Set<string>;
-  /** The corpus's words, and those of four letters or more by first letter (for typos). */
-  private readonly corpusWords: CorpusWords;
+  /** The store's corpus words, or (a store that keeps none) counted from every text on first use. */
+  private kept?: CorpusWords;
   private articleCache = new Map<string, Promise<ArticlePassages>>();
   /** Passage id → its article, learnt from every passage fetched. */
   private articleOfId = new Map<PassageId, string>();
@@ -92,17 +90,16 @@ export class LoadedSnapshot {
   private constructor(
     readonly snapshot: Snapshot,
     readonly articles: Article[],
-    corpusWords: CorpusWords,
+    kept: CorpusWords | undefined,
   ) {
     this.articleById = new Map(articles.map((a) => [a.id, a]));
-    this.corpusWords = corpusWords;
-    this.names = corpusWords.names();
+    this.kept = kept;
   }
 
-  /** Reads the articles, and the corpus's words as the store kept them (or from every article's text). */
+  /** Reads the articles, and the corpus's words if the store keeps them. */
   static async load(snapshot: Snapshot): Promise<LoadedSnapshot> {
     const [articles, kept] = await Promise.all([snapshot.articles(), snapshot.corpusWords?.()]);
-    return new LoadedSnapshot(snapshot, articles, kept ?? CorpusWords.fromTexts(articles.map((a) => a.text)));
+    return new LoadedSnapshot(snapshot, articles, kept);
   }
 
   get dimensions(): number {
@@ -113,14 +110,26 @@ export class LoadedSnapshot {
     return this.snapshot.info.passages;
   }
 
+  /** Words the articles write capitalised mid-sentence: names, which only match exactly. */
+  get names(): Set<string> {
+    return this.corpusWords().names();
+  }
+
+  // PostgreSQL and the in-memory store keep no word list: the first question counts them (at 1M
+  // rows a few seconds once, instead of at every open).
+  private corpusWords(): CorpusWords {
+    this.kept ??= CorpusWords.fromTexts(this.articles.map((a) => a.text));
+    return this.kept;
+  }
+
   /** Whether any article uses the word. */
   usesWord(word: string): boolean {
-    return this.corpusWords.has(word);
+    return this.corpusWords().has(word);
   }
 
   /** The corpus's words of four letters or more that start with `letter` (typo candidates). */
   wordsStartingWith(letter: string): readonly string[] {
-    return this.corpusWords.byLetter().get(letter) ?? [];
+    return this.corpusWords().byLetter().get(letter) ?? [];
   }
 
   /** An article's passages (cached; [] for an unknown article). */

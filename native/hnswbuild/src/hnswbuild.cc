@@ -247,13 +247,13 @@ Napi::Value BuildHnswFile(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void InitMapped(Napi::Env env, Napi::Object exports);
+void InitGraph(Napi::Env env, Napi::Object exports);
 
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("buildHnswFile", Napi::Function::New(env, BuildHnswFile));
-  InitMapped(env, exports);
+  InitGraph(env, exports);
   return exports;
 }
 

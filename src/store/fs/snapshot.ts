@@ -1,9 +1,8 @@
-// One opened snapshot of the embedded store. Dense search: the base HNSW (hnswlib's graph, the file
-// mapped and searched in place off the event loop by our addon, ef = max(SEARCH_EF, k); passages
-// removed since it was written are marked deleted in this process's copy-on-write pages, the file
-// is never changed) plus an exact scan of the small delta, merged. Vectors are held once: the
-// base's in its file (read from the page cache), the delta's in its array. Texts stay UTF-8 bytes
-// until a passage is asked for.
+// One opened snapshot of the embedded store. Dense search: the base HNSW (hnswlib's graph, read
+// into memory and searched off the event loop by our addon, ef = max(SEARCH_EF, k); passages
+// removed since it was written are marked deleted in memory, the file is never changed) plus an
+// exact scan of the small delta, merged. Vectors are held once: the base's in the graph, the
+// delta's in its array. Texts stay UTF-8 bytes until a passage is asked for.
 import { createHash } from "node:crypto";
 import { closeSync, read as fsRead, fstatSync, openSync, readSync } from "node:fs";
 import path from "node:path";
@@ -20,8 +19,8 @@ import { loadState, type StoreState } from "./state.js";
 
 const { HierarchicalNSW, BruteforceSearch } = hnswlib;
 export type Hnsw = InstanceType<typeof HierarchicalNSW>;
-/** The base graph as a snapshot searches it: the file mapped and searched in place by our addon (native/hnswbuild). */
-export type Graph = hnswbuild.MappedHnsw;
+/** The base graph as a snapshot searches it: read and searched by our addon (native/hnswbuild). */
+export type Graph = hnswbuild.HnswGraph;
 
 /**
  * The retriever's ef; a larger k raises it. 512, not 256: recall@10 at M 16 / efConstruction 200 on the
@@ -31,7 +30,7 @@ export type Graph = hnswbuild.MappedHnsw;
 export const SEARCH_EF = 512;
 /**
  * Level 0 of the graph search starts from the best SEARCH_SEEDS elements of a beam search on level 1
- * (our addon's MappedHnsw) instead of hnswlib's single greedy entry point. On the 1M scale rows
+ * (our addon's HnswGraph) instead of hnswlib's single greedy entry point. On the 1M scale rows
  * (scripts/bench/recall-ef.ts, 100 questions) recall@10 at ef 512 went 0.959 → 0.989 for a dense
  * search p50 of 0.70 → 1.06 ms: questions far from every passage (the corpus has no answer) no
  * longer follow one greedy path into one region of the graph. hnswlib alone needed ef 1536 for
@@ -96,9 +95,9 @@ export class BaseVectors {
 export type GraphLoading = "eager" | "on-demand";
 
 interface OpenedGraph {
-  /** The mapped graph (eager), or undefined until `load()` (on-demand). */
+  /** The loaded graph (eager), or undefined until `load()` (on-demand). */
   hnsw?: Graph;
-  /** Maps the verified file (removed passages marked deleted). */
+  /** Loads the verified file (removed passages marked deleted). */
   load: () => Promise<Graph>;
   deletedInFile: number;
   vectors?: BaseVectors;
@@ -126,10 +125,12 @@ export async function openBaseHnsw(state: Pick<StoreState, "dir" | "manifest" | 
 }
 
 /**
- * Reads, verifies and checks the base HNSW file, and maps it for searching (our addon: no copy of
- * the file in memory, searches off the event loop) once every check passed; removed passages are
- * marked deleted in this process. The file's descriptor is kept (the vectors are read from it).
- * The check starts at once, beside the reading of the passage table (`table`), which it needs last.
+ * Reads, verifies and checks the base HNSW file into our addon's graph (searched off the event
+ * loop); removed passages are marked deleted in memory. The check (its hash on a worker thread)
+ * starts at once, beside the reading of the passage table (`table`), which it needs last; eager,
+ * the graph is read into memory as soon as the header matched the manifest, beside the check, and
+ * handed out only after every check passed. The file's descriptor is kept (for the vectors of a
+ * snapshot whose graph is not loaded).
  */
 export async function openBaseGraph(
   dir: string,
@@ -145,20 +146,44 @@ export async function openBaseGraph(
   } catch {
     throw new IndexError(`the index file ${file} is missing`);
   }
+  const read = () => {
+    const reading = hnswbuild.loadHnswGraph(fd, m.dimensions);
+    reading.catch(() => undefined); // awaited below in every path
+    return reading;
+  };
+  let reading: Promise<Graph> | undefined;
+  const drop = async () => (await reading?.catch(() => undefined))?.close();
   let kept = false;
   try {
-    const verifying = verifyHnswFile(m as StoreManifest & Required<Pick<StoreManifest, "hnsw">>, file, fd, () => {});
-    verifying.catch(() => undefined); // awaited below in every path
-    let t: Int32Array;
+    const verifying = verifyHnswFile(m as StoreManifest & Required<Pick<StoreManifest, "hnsw">>, file, fd, () => {
+      if (opts.graph !== "on-demand") reading = read();
+    });
+    verifying.catch(() => undefined);
+    let contents: HnswContents;
+    let removed: Int32Array;
     try {
-      t = await table;
+      const t = await table;
+      contents = await verifying;
+      removed = removedSinceBase({ manifest: m, table: t }, file, contents);
     } catch (err) {
       await verifying.catch(() => undefined);
+      await drop();
       throw err;
     }
-    const base = await mapBase({ manifest: m, table: t }, file, fd, await verifying, opts);
+    const load = async (pending: Promise<Graph>) => {
+      let graph: Graph;
+      try {
+        graph = await pending;
+      } catch (err) {
+        throw new IndexError(`the index is damaged (${file}: ${(err as Error).message})`);
+      }
+      for (const label of removed) graph.markDeleteElement(contents.elementOf[label]!);
+      return graph;
+    };
+    const hnsw = reading ? await load(reading) : undefined;
+    const vectors = new BaseVectors(fd, contents.elementOf, contents.vectorAt, contents.stride, m.dimensions);
     kept = true;
-    return base;
+    return { hnsw, load: () => load(read()), deletedInFile: contents.deleted + removed.length, vectors };
   } finally {
     if (!kept) closeSync(fd);
   }
@@ -177,31 +202,6 @@ function removedSinceBase(state: Pick<StoreState, "table" | "manifest">, file: s
   }
   if (mismatch) throw new IndexError(`the index is damaged (${file}: ${mismatch})`);
   return contents.live.filter((label) => table[label * ROW] === -1);
-}
-
-/** Maps the checked file (mapping and indexing the link lists takes ~0.1 s at 1M). */
-async function mapBase(
-  state: Pick<StoreState, "manifest" | "table">,
-  file: string,
-  fd: number,
-  contents: HnswContents,
-  opts: { graph?: GraphLoading },
-): Promise<OpenedGraph> {
-  const m = state.manifest;
-  const removed = removedSinceBase(state, file, contents);
-  const load = async () => {
-    let graph: Graph;
-    try {
-      graph = await hnswbuild.openMappedHnsw(fd, m.dimensions, contents.deleted);
-    } catch (err) {
-      throw new IndexError(`the index is damaged (${file}: ${(err as Error).message})`);
-    }
-    for (const label of removed) graph.markDeleteElement(contents.elementOf[label]!);
-    return graph;
-  };
-  const hnsw = opts.graph !== "on-demand" ? await load() : undefined;
-  const vectors = new BaseVectors(fd, contents.elementOf, contents.vectorAt, contents.stride, m.dimensions);
-  return { hnsw, load, deletedInFile: contents.deleted + removed.length, vectors };
 }
 
 async function loadBase(state: Pick<StoreState, "dir" | "manifest" | "table">, file: string, fd: number): Promise<{ hnsw: Hnsw; deletedInFile: number }> {
@@ -593,7 +593,7 @@ export class FileSnapshot implements Snapshot {
     const all = new Float32Array(ids.length * dim);
     const graph = this.hnsw;
     if (!graph || !this.baseVectors) return ids.map((id, i) => this.vectorOf(id, all.subarray(i * dim, (i + 1) * dim)));
-    // The base's rows straight from the mapped graph in one call; the delta's from its array.
+    // The base's rows straight from the graph in one call; the delta's from its array.
     const elements = new Int32Array(ids.length).fill(-1);
     const { table, deltaRow, delta } = this.state;
     ids.forEach((id, i) => {

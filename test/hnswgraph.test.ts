@@ -1,4 +1,4 @@
-// The mapped graph (@citebot/hnswbuild's openMappedHnsw, what FileSnapshot searches): with one
+// The loaded graph (@citebot/hnswbuild's loadHnswGraph, what FileSnapshot searches): with one
 // entry point it returns exactly what hnswlib-node's readIndex + searchKnn return on the same file;
 // with level-1 seeds it finds at least as many of the exact top 10; deletion marks, closing (with a
 // search in flight) and bad input behave.
@@ -36,7 +36,7 @@ let file: string;
 let fd: number;
 
 beforeAll(async () => {
-  file = path.join(mkTmp("citebot-mapped-"), "g.bin");
+  file = path.join(mkTmp("citebot-graph-"), "g.bin");
   await hnswbuild.buildHnswFile({ vectors, labels, dim: DIM, m: 8, efConstruction: 40, seed: 100, threads: 1, file });
   fd = openSync(file, "r");
 });
@@ -57,33 +57,33 @@ function exactTop10(query: Float32Array): number[] {
     .map((x) => x[1]);
 }
 
-describe("MappedHnsw", () => {
+describe("HnswGraph", () => {
   it("with one entry point, answers exactly as hnswlib-node does on the same file", async () => {
-    const mapped = await hnswbuild.openMappedHnsw(fd, DIM, 0);
+    const graph = await hnswbuild.loadHnswGraph(fd, DIM);
     const loaded = new hnswlib.HierarchicalNSW("cosine", DIM);
     await loaded.readIndex(file);
-    expect(mapped.getCurrentCount()).toBe(N);
+    expect(graph.getCurrentCount()).toBe(N);
     for (const ef of [10, 64]) {
-      mapped.setEf(ef);
+      graph.setEf(ef);
       loaded.setEf(ef);
       for (let i = 0; i < 60; i++) {
-        const a = await mapped.search(q(i), 10);
+        const a = await graph.search(q(i), 10);
         const b = loaded.searchKnn(Array.from(q(i)), 10);
         expect(Array.from(a.neighbors)).toEqual(b.neighbors);
         a.distances.forEach((d, j) => expect(d).toBeCloseTo(b.distances[j]!, 5));
       }
     }
-    mapped.close();
+    graph.close();
   });
 
   it("level-1 seeds find at least as many of the exact top 10 at a low ef", async () => {
-    const mapped = await hnswbuild.openMappedHnsw(fd, DIM, 0);
-    mapped.setEf(12);
+    const graph = await hnswbuild.loadHnswGraph(fd, DIM);
+    graph.setEf(12);
     const recall = async (seeds: number) => {
-      mapped.setSeeds(seeds);
+      graph.setSeeds(seeds);
       let found = 0;
       for (let i = 0; i < 60; i++) {
-        const got = new Set((await mapped.search(q(i), 10)).neighbors);
+        const got = new Set((await graph.search(q(i), 10)).neighbors);
         found += exactTop10(q(i)).filter((l) => got.has(l)).length;
       }
       return found / 600;
@@ -93,66 +93,82 @@ describe("MappedHnsw", () => {
     expect(many).toBeGreaterThanOrEqual(one);
     expect(many).toBeGreaterThan(one + 0.1); // 0.54 → 0.74 on these clustered rows
     // Results are best first, distances 1 − cosine.
-    const r = await mapped.search(q(0), 10);
+    const r = await graph.search(q(0), 10);
     for (let j = 1; j < r.distances.length; j++) expect(r.distances[j]!).toBeGreaterThanOrEqual(r.distances[j - 1]!);
-    mapped.close();
+    graph.close();
   });
 
   it("an element marked deleted is never returned; marking it twice or one out of range is an error", async () => {
-    const mapped = await hnswbuild.openMappedHnsw(fd, DIM, 0);
-    mapped.setEf(64);
-    mapped.setSeeds(16);
-    const first = (await mapped.search(q(1), 1)).neighbors[0]!;
+    const graph = await hnswbuild.loadHnswGraph(fd, DIM);
+    graph.setEf(64);
+    graph.setSeeds(16);
+    const first = (await graph.search(q(1), 1)).neighbors[0]!;
     // Elements are in label order in a one-thread build: element i holds labels[i].
     const element = labels.indexOf(first);
-    mapped.markDeleteElement(element);
-    for (let i = 0; i < 60; i++) expect(Array.from((await mapped.search(q(i), 20)).neighbors)).not.toContain(first);
-    expect(() => mapped.markDeleteElement(element)).toThrow(/already deleted/);
-    expect(() => mapped.markDeleteElement(N)).toThrow(/no element/);
-    mapped.close();
+    graph.markDeleteElement(element);
+    for (let i = 0; i < 60; i++) expect(Array.from((await graph.search(q(i), 20)).neighbors)).not.toContain(first);
+    expect(() => graph.markDeleteElement(element)).toThrow(/already deleted/);
+    expect(() => graph.markDeleteElement(N)).toThrow(/no element/);
+    graph.close();
+  });
+
+  it("is a private copy: the file changed or truncated on disk afterwards does not reach a search", async () => {
+    const { copyFileSync, truncateSync } = await import("node:fs");
+    const copy = path.join(path.dirname(file), "copy.bin");
+    copyFileSync(file, copy);
+    const cfd = openSync(copy, "r");
+    const graph = await hnswbuild.loadHnswGraph(cfd, DIM);
+    graph.setEf(32);
+    const before = await graph.search(q(3), 10);
+    writeFileSync(copy, Buffer.alloc(200, 0xff));
+    truncateSync(copy, 10);
+    const after = await graph.search(q(3), 10);
+    expect(Array.from(after.neighbors)).toEqual(Array.from(before.neighbors));
+    graph.close();
+    closeSync(cfd);
   });
 
   it("reads the stored vectors of elements, in place", async () => {
-    const mapped = await hnswbuild.openMappedHnsw(fd, DIM, 0);
+    const graph = await hnswbuild.loadHnswGraph(fd, DIM);
     const out = new Float32Array(3 * DIM).fill(7);
-    mapped.readVectors(Int32Array.of(5, -1, N - 1), out);
+    graph.readVectors(Int32Array.of(5, -1, N - 1), out);
     // One-thread build: element i is row i (the rows are unit already, so stored as given up to rounding).
     for (let d = 0; d < DIM; d++) {
       expect(out[d]).toBeCloseTo(vectors[5 * DIM + d]!, 6);
       expect(out[DIM + d]).toBe(7);
       expect(out[2 * DIM + d]).toBeCloseTo(vectors[(N - 1) * DIM + d]!, 6);
     }
-    expect(() => mapped.readVectors(Int32Array.of(N), new Float32Array(DIM))).toThrow(/no element/);
-    expect(() => mapped.readVectors(Int32Array.of(1, 2), new Float32Array(DIM))).toThrow(/shorter/);
-    mapped.close();
+    expect(() => graph.readVectors(Int32Array.of(N), new Float32Array(DIM))).toThrow(/no element/);
+    expect(() => graph.readVectors(Int32Array.of(1, 2), new Float32Array(DIM))).toThrow(/shorter/);
+    graph.close();
   });
 
   it("close waits for a search in flight, then every call is refused", async () => {
-    const mapped = await hnswbuild.openMappedHnsw(fd, DIM, 0);
-    const pending = mapped.search(q(2), 10);
-    mapped.close();
+    const graph = await hnswbuild.loadHnswGraph(fd, DIM);
+    const pending = graph.search(q(2), 10);
+    graph.close();
     expect((await pending).neighbors.length).toBe(10);
-    expect(() => mapped.search(q(2), 10)).toThrow(/closed/);
-    expect(() => mapped.getCurrentCount()).toThrow(/closed/);
+    expect(() => graph.search(q(2), 10)).toThrow(/closed/);
+    expect(() => graph.getCurrentCount()).toThrow(/closed/);
   });
 
   it("bad input is a clear error", async () => {
-    const mapped = await hnswbuild.openMappedHnsw(fd, DIM, 0);
-    expect(() => mapped.search(new Float32Array(DIM + 1), 10)).toThrow(/dimensions/);
-    expect(() => mapped.search(q(0), 0)).toThrow(/k must be/);
-    expect(() => mapped.setEf(0)).toThrow(/ef must be/);
-    expect(() => mapped.setSeeds(0)).toThrow(/seeds must be/);
-    mapped.close();
+    const graph = await hnswbuild.loadHnswGraph(fd, DIM);
+    expect(() => graph.search(new Float32Array(DIM + 1), 10)).toThrow(/dimensions/);
+    expect(() => graph.search(q(0), 0)).toThrow(/k must be/);
+    expect(() => graph.setEf(0)).toThrow(/ef must be/);
+    expect(() => graph.setSeeds(0)).toThrow(/seeds must be/);
+    graph.close();
     const short = path.join(path.dirname(file), "short.bin");
     writeFileSync(short, Buffer.alloc(40));
     const sfd = openSync(short, "r");
-    await expect(hnswbuild.openMappedHnsw(sfd, DIM, 0)).rejects.toThrow(/too short/);
+    await expect(hnswbuild.loadHnswGraph(sfd, DIM)).rejects.toThrow(/too short/);
     closeSync(sfd);
     const cut = path.join(path.dirname(file), "cut.bin");
     const { readFileSync } = await import("node:fs");
     writeFileSync(cut, readFileSync(file).subarray(0, 5000));
     const cfd = openSync(cut, "r");
-    await expect(hnswbuild.openMappedHnsw(cfd, DIM, 0)).rejects.toThrow(/shorter than its elements/);
+    await expect(hnswbuild.loadHnswGraph(cfd, DIM)).rejects.toThrow(/shorter than its elements/);
     closeSync(cfd);
   });
 });

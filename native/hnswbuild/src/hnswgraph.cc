@@ -1,23 +1,22 @@
-// MappedHnsw: searches an hnswlib index file in place, mapped into memory, off the event loop.
+// HnswGraph: an hnswlib index file read into this process's memory and searched off the event loop.
 //
-// hnswlib-node's readIndex copies the whole file into fresh memory (1.7 GB at 1M 384-d passages:
-// ~1.6 s of page faults and copying at every open, all of it resident for the process's life) and
-// searches on the JavaScript thread. Here the file is mapped (MAP_PRIVATE: pages come from the
-// page cache on first touch, shared with every other process serving the same file; a deletion mark
-// written here stays in this process), hnswlib's HierarchicalNSW is pointed at the mapping instead
-// of its own copy, and each search runs on a libuv thread, so the keyword search runs beside it on
-// the JavaScript thread. The graph is hnswlib's own code (compiled with this machine's SIMD flags),
-// so results are hnswlib's.
+// hnswlib-node's readIndex reads the file element by element (a small read and a malloc for every
+// element's upper links, a hash map of every label: ~1.6 s at 1M 384-d passages) and searches on
+// the JavaScript thread. Here the file is read in large blocks into one private buffer on a libuv
+// thread, hnswlib's HierarchicalNSW is pointed at that buffer (its upper-level link lists in place,
+// no label map: the caller marks deletions by element), and each search runs on a libuv thread,
+// so the keyword search runs beside it on the JavaScript thread. The graph and distance code are
+// hnswlib's own (compiled with this machine's SIMD flags). The copy is private on purpose: a file
+// edited or truncated on disk while the bot serves must not reach a search (a mapping would).
 //
-// The caller (src/store/fs/snapshot.ts) checks the file's structure and checksum before searching:
-// this code trusts the link counts and ids it is given, as hnswlib's loadIndex does. Index files
-// are never rewritten in place (a new snapshot gets new files), so the mapping stays the file that
-// was checked.
-#include <fcntl.h>
+// The caller (src/store/fs/snapshot.ts) checks the file's structure and checksum before searching;
+// reading it here is memory-safe whatever it holds (sizes are bounds-checked), searching is not.
 #include <napi.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cstdlib>
 
 #include <cmath>
 #include <cstdint>
@@ -40,7 +39,7 @@ constexpr size_t kHeaderBytes = 96;
 struct Graph {
   hnswlib::InnerProductSpace space;
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> index;
-  void* base = MAP_FAILED;
+  char* base = nullptr;
   size_t length = 0;
   size_t dim;
 
@@ -140,29 +139,36 @@ struct Graph {
 
   ~Graph() {
     if (index) {
-      // The level-0 block and the link lists live in the mapping: hnswlib must not free them.
+      // The level-0 block and the link lists live in `base`: hnswlib must not free them.
       index->data_level0_memory_ = nullptr;
       index->cur_element_count = 0;
       index.reset();
     }
-    if (base != MAP_FAILED) munmap(base, length);
+    std::free(base);
   }
 
   template <typename T>
   T at(size_t offset) const {
     T v;
-    std::memcpy(&v, static_cast<const char*>(base) + offset, sizeof(T));
+    std::memcpy(&v, base + offset, sizeof(T));
     return v;
   }
 
-  // fd: the caller's descriptor of the checked file (the caller keeps it; a mapping needs no open descriptor).
-  void Open(int fd, size_t deleted) {
+  // fd: the caller's descriptor of the file (the caller keeps it open).
+  void Open(int fd) {
     struct stat st;
     if (fstat(fd, &st) != 0 || st.st_size < static_cast<off_t>(kHeaderBytes)) throw std::runtime_error("the index file is too short");
     length = static_cast<size_t>(st.st_size);
-    base = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-    if (base == MAP_FAILED) throw std::runtime_error("cannot map the index file");
-    madvise(base, length, MADV_RANDOM);
+    // 2 MB aligned, so the kernel may back it with huge pages (fewer page faults while reading).
+    constexpr size_t kHuge = 2 << 20;
+    base = static_cast<char*>(std::aligned_alloc(kHuge, (length + kHuge - 1) / kHuge * kHuge));
+    if (!base) throw std::runtime_error("not enough memory for the index file");
+    madvise(base, (length + kHuge - 1) / kHuge * kHuge, MADV_HUGEPAGE);
+    for (size_t got = 0; got < length;) {
+      const ssize_t n = pread(fd, base + got, std::min<size_t>(length - got, 64 << 20), static_cast<off_t>(got));
+      if (n <= 0) throw std::runtime_error("the index file could not be read to its end");
+      got += static_cast<size_t>(n);
+    }
 
     auto* h = new hnswlib::HierarchicalNSW<float>(&space);
     index.reset(h);
@@ -200,7 +206,7 @@ struct Graph {
     h->dist_func_param_ = space.get_dist_func_param();
     h->max_elements_ = count;
     h->cur_element_count = count;
-    h->data_level0_memory_ = static_cast<char*>(base) + kHeaderBytes;
+    h->data_level0_memory_ = base + kHeaderBytes;
     h->size_links_per_element_ = h->maxM_ * sizeof(hnswlib::tableint) + sizeof(hnswlib::linklistsizeint);
     h->size_links_level0_ = h->maxM0_ * sizeof(hnswlib::tableint) + sizeof(hnswlib::linklistsizeint);
     h->visited_list_pool_.reset(new hnswlib::VisitedListPool(1, count > 0 ? count : 1));
@@ -221,13 +227,15 @@ struct Graph {
       } else {
         if (p + size > length) throw std::runtime_error("the index file ends inside its link lists");
         h->element_levels_[i] = static_cast<int>(size / h->size_links_per_element_);
-        h->linkLists_[i] = static_cast<char*>(base) + p;
+        h->linkLists_[i] = base + p;
         p += size;
       }
     }
     if (p != length) throw std::runtime_error("the index file has bytes after its link lists");
-    // No label map (hnswlib's label_lookup_ would touch every element's page): the caller knows each
-    // label's element from its own check of the file and marks deletions by element.
+    // No label map: the caller knows each label's element from its own check of the file and marks
+    // deletions by element. Elements the file marks deleted count as hnswlib's loadIndex counts them.
+    size_t deleted = 0;
+    for (size_t i = 0; i < count; i++) deleted += h->isMarkedDeleted(static_cast<hnswlib::tableint>(i)) ? 1 : 0;
     h->num_deleted_ = deleted;
   }
 };
@@ -242,14 +250,14 @@ void NormalizeInto(const float* in, size_t dim, std::vector<float>& out) {
 
 class OpenWorker : public Napi::AsyncWorker {
  public:
-  OpenWorker(Napi::Env env, int fd, size_t dim, size_t deleted)
-      : Napi::AsyncWorker(env, "hnswmapped-open"), fd_(fd), deleted_(deleted), graph_(std::make_shared<Graph>(dim)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  OpenWorker(Napi::Env env, int fd, size_t dim)
+      : Napi::AsyncWorker(env, "hnswgraph-load"), fd_(fd), graph_(std::make_shared<Graph>(dim)), deferred_(Napi::Promise::Deferred::New(env)) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
 
  protected:
   void Execute() override {
     try {
-      graph_->Open(fd_, deleted_);
+      graph_->Open(fd_);
     } catch (const std::exception& e) {
       SetError(e.what());
     }
@@ -259,26 +267,25 @@ class OpenWorker : public Napi::AsyncWorker {
 
  private:
   int fd_;
-  size_t deleted_;
   std::shared_ptr<Graph> graph_;
   Napi::Promise::Deferred deferred_;
 };
 
-class MappedHnsw : public Napi::ObjectWrap<MappedHnsw> {
+class HnswGraph : public Napi::ObjectWrap<HnswGraph> {
  public:
   static Napi::FunctionReference* constructor;
   static std::shared_ptr<Graph>* pending;
 
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "MappedHnsw",
-                       {InstanceMethod("search", &MappedHnsw::Search), InstanceMethod("markDeleteElement", &MappedHnsw::MarkDelete),
-                        InstanceMethod("setEf", &MappedHnsw::SetEf), InstanceMethod("setSeeds", &MappedHnsw::SetSeeds), InstanceMethod("readVectors", &MappedHnsw::ReadVectors), InstanceMethod("getEf", &MappedHnsw::GetEf),
-                        InstanceMethod("getCurrentCount", &MappedHnsw::Count), InstanceMethod("close", &MappedHnsw::Close)});
+    return DefineClass(env, "HnswGraph",
+                       {InstanceMethod("search", &HnswGraph::Search), InstanceMethod("markDeleteElement", &HnswGraph::MarkDelete),
+                        InstanceMethod("setEf", &HnswGraph::SetEf), InstanceMethod("setSeeds", &HnswGraph::SetSeeds), InstanceMethod("readVectors", &HnswGraph::ReadVectors), InstanceMethod("getEf", &HnswGraph::GetEf),
+                        InstanceMethod("getCurrentCount", &HnswGraph::Count), InstanceMethod("close", &HnswGraph::Close)});
   }
 
-  explicit MappedHnsw(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MappedHnsw>(info) {
+  explicit HnswGraph(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HnswGraph>(info) {
     if (!pending || !*pending) {
-      Napi::TypeError::New(info.Env(), "MappedHnsw is made by openMappedHnsw").ThrowAsJavaScriptException();
+      Napi::TypeError::New(info.Env(), "HnswGraph is made by loadHnswGraph").ThrowAsJavaScriptException();
       return;
     }
     graph_ = std::move(*pending);
@@ -376,7 +383,7 @@ class MappedHnsw : public Napi::ObjectWrap<MappedHnsw> {
     return g ? Napi::Number::New(info.Env(), static_cast<double>(g->index->cur_element_count)) : info.Env().Undefined();
   }
 
-  // Releases the mapping once no search in flight holds it (each holds its own reference).
+  // Frees the graph once no search in flight holds it (each holds its own reference).
   Napi::Value Close(const Napi::CallbackInfo& info) {
     graph_.reset();
     return info.Env().Undefined();
@@ -385,23 +392,23 @@ class MappedHnsw : public Napi::ObjectWrap<MappedHnsw> {
   std::shared_ptr<Graph> graph_;
 };
 
-Napi::FunctionReference* MappedHnsw::constructor = nullptr;
-std::shared_ptr<Graph>* MappedHnsw::pending = nullptr;
+Napi::FunctionReference* HnswGraph::constructor = nullptr;
+std::shared_ptr<Graph>* HnswGraph::pending = nullptr;
 
 void OpenWorker::OnOK() {
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
   std::shared_ptr<Graph> g = graph_;
-  MappedHnsw::pending = &g;
-  Napi::Object obj = MappedHnsw::constructor->New({});
-  MappedHnsw::pending = nullptr;
+  HnswGraph::pending = &g;
+  Napi::Object obj = HnswGraph::constructor->New({});
+  HnswGraph::pending = nullptr;
   deferred_.Resolve(obj);
 }
 
 class SearchWorker : public Napi::AsyncWorker {
  public:
   SearchWorker(Napi::Env env, std::shared_ptr<Graph> g, std::vector<float> query, size_t k)
-      : Napi::AsyncWorker(env, "hnswmapped-search"), graph_(std::move(g)), query_(std::move(query)), k_(k), deferred_(Napi::Promise::Deferred::New(env)) {}
+      : Napi::AsyncWorker(env, "hnswgraph-search"), graph_(std::move(g)), query_(std::move(query)), k_(k), deferred_(Napi::Promise::Deferred::New(env)) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
 
  protected:
@@ -420,7 +427,7 @@ class SearchWorker : public Napi::AsyncWorker {
     } catch (const std::exception& e) {
       SetError(e.what());
     }
-    graph_.reset();  // the mapping may go now (a close during the search waited for this)
+    graph_.reset();  // the graph may go now (a close during the search waited for this)
   }
   void OnOK() override {
     Napi::Env env = Env();
@@ -444,7 +451,7 @@ class SearchWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
 };
 
-Napi::Value MappedHnsw::Search(const Napi::CallbackInfo& info) {
+Napi::Value HnswGraph::Search(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto g = Live(env);
   if (!g) return env.Undefined();
@@ -470,11 +477,11 @@ Napi::Value MappedHnsw::Search(const Napi::CallbackInfo& info) {
   return p;
 }
 
-// openMappedHnsw(fd, dim, deletedInFile) → Promise<MappedHnsw>
-Napi::Value OpenMappedHnsw(const Napi::CallbackInfo& info) {
+// loadHnswGraph(fd, dim) → Promise<HnswGraph>
+Napi::Value LoadHnswGraph(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
-    Napi::TypeError::New(env, "openMappedHnsw(fd: number, dim: number, deletedInFile: number)").ThrowAsJavaScriptException();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+    Napi::TypeError::New(env, "loadHnswGraph(fd: number, dim: number)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   const double fd = info[0].As<Napi::Number>().DoubleValue();
@@ -483,12 +490,11 @@ Napi::Value OpenMappedHnsw(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   const double dim = info[1].As<Napi::Number>().DoubleValue();
-  const double deleted = info[2].As<Napi::Number>().DoubleValue();
-  if (!(dim >= 1 && dim <= 65536 && std::floor(dim) == dim) || !(deleted >= 0 && std::floor(deleted) == deleted)) {
-    Napi::TypeError::New(env, "dim must be from 1 to 65536 and deletedInFile a count").ThrowAsJavaScriptException();
+  if (!(dim >= 1 && dim <= 65536 && std::floor(dim) == dim)) {
+    Napi::TypeError::New(env, "dim must be from 1 to 65536").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  auto* worker = new OpenWorker(env, static_cast<int>(fd), static_cast<size_t>(dim), static_cast<size_t>(deleted));
+  auto* worker = new OpenWorker(env, static_cast<int>(fd), static_cast<size_t>(dim));
   Napi::Promise p = worker->Promise();
   worker->Queue();
   return p;
@@ -496,8 +502,8 @@ Napi::Value OpenMappedHnsw(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void InitMapped(Napi::Env env, Napi::Object exports) {
-  Napi::Function ctor = MappedHnsw::Define(env);
-  MappedHnsw::constructor = new Napi::FunctionReference(Napi::Persistent(ctor));
-  exports.Set("openMappedHnsw", Napi::Function::New(env, OpenMappedHnsw));
+void InitGraph(Napi::Env env, Napi::Object exports) {
+  Napi::Function ctor = HnswGraph::Define(env);
+  HnswGraph::constructor = new Napi::FunctionReference(Napi::Persistent(ctor));
+  exports.Set("loadHnswGraph", Napi::Function::New(env, LoadHnswGraph));
 }
