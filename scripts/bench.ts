@@ -357,7 +357,7 @@ if (want("scale")) {
           figure(`scale.${size}.rss_serve`, "serving RSS (snapshot + retriever + model, after the questions)", s.processRssMB, "MB", {
             target: `≤ ${2.5 * GB} MB`,
             pass: s.processRssMB <= 2.5 * GB,
-            note: `the opened snapshot alone ${s.serveRssMB} MB${s.processRssParts ? `; anonymous ${s.processRssParts.anonMB} MB, file-backed ${s.processRssParts.fileMB} MB (the mapped graph's pages the searches touched: page cache, shared by every process serving the index)` : ""}`,
+            note: `the opened snapshot alone ${s.serveRssMB} MB${s.processRssParts ? `; anonymous ${s.processRssParts.anonMB} MB, file-backed ${s.processRssParts.fileMB} MB (mapped files: code, libraries)` : ""}`,
           }),
         );
       } catch (err) {

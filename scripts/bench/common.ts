@@ -86,7 +86,7 @@ export const peakRss = () => {
   return process.resourceUsage().maxRSS * 1024;
 };
 
-/** Resident memory by kind (Linux): anonymous (the process's own) and file-backed (mapped files' pages, shared with the page cache), MB. */
+/** Resident memory by kind (Linux): anonymous (the process's own) and file-backed (mapped files: code, libraries; shared with the page cache), MB. */
 export const rssParts = (): { anonMB: number; fileMB: number } | undefined => {
   try {
     const status = readFileSync("/proc/self/status", "utf8");
