@@ -8,8 +8,9 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { FileStore } from "../../src/store/fs/store.js";
-import type { PassageId, Snapshot } from "../../src/store/types.js";
+import type { PassageId } from "../../src/store/types.js";
 import { argValue, log, median, percentile, round } from "./common.js";
+import { exactTop10 } from "./exact.js";
 import { base } from "./rows.js";
 
 const indexDir = argValue("--index");
@@ -24,41 +25,13 @@ const store = new FileStore(indexDir);
 const snap = await store.current();
 if (!snap) throw new Error(`no index in ${indexDir}`);
 
-async function exactTop10(s: Snapshot): Promise<PassageId[][]> {
-  const ids: PassageId[] = [];
-  for (const a of await s.articles()) ids.push(...(await s.passageIds(a.id)));
-  const unit = queries.map((q) => {
-    const n = Math.hypot(...q) || 1;
-    return q.map((x) => x / n);
-  });
-  const top = queries.map(() => ({ ids: [] as PassageId[], scores: [] as number[] }));
-  for (let c = 0; c < ids.length; c += 20_000) {
-    const chunk = ids.slice(c, c + 20_000);
-    const vecs = await s.vectors(chunk);
-    unit.forEach((q, qi) => {
-      const t = top[qi]!;
-      vecs.forEach((v, i) => {
-        let sc = 0;
-        for (let d = 0; d < b.dim; d++) sc += q[d]! * v[d]!;
-        if (t.scores.length === 10 && sc <= t.scores[9]!) return;
-        let at = t.scores.length;
-        while (at > 0 && t.scores[at - 1]! < sc) at--;
-        t.scores.splice(at, 0, sc);
-        t.ids.splice(at, 0, chunk[i]!);
-        if (t.scores.length > 10) t.scores.pop(), t.ids.pop();
-      });
-    });
-  }
-  return top.map((t) => t.ids);
-}
-
 const cache = path.join(indexDir, `exact-top10-${count}.json`);
 let exact: PassageId[][];
 const cached = existsSync(cache) ? (JSON.parse(readFileSync(cache, "utf8")) as { version: string; exact: PassageId[][] }) : undefined;
 if (cached?.version === snap.info.version) exact = cached.exact;
 else {
   const t = performance.now();
-  exact = await exactTop10(snap);
+  exact = await exactTop10(snap, queries, b.dim);
   writeFileSync(cache, JSON.stringify({ version: snap.info.version, exact }));
   log(`exact top 10 of ${count} questions in ${round((performance.now() - t) / 1000, 1)} s (cached in ${cache})`);
 }
@@ -90,7 +63,7 @@ for (const seeds of seedList)
       }
     }
     log(
-      `ef ${ef}: recall@10 ${round(found / (10 * count), 4)}, top 50 p50 ${round(median(ms), 3)} ms, p95 ${round(percentile(ms, 95), 3)} ms (${count} questions × 3)`,
+      `seeds ${seeds}, ef ${ef}: recall@10 ${round(found / (10 * count), 4)}, top 50 p50 ${round(median(ms), 3)} ms, p95 ${round(percentile(ms, 95), 3)} ms (${count} questions × 3)`,
     );
   }
 

@@ -20,9 +20,10 @@ import { Retriever } from "../../src/search/retriever.js";
 import { SEARCH_EF, SEARCH_SEEDS } from "../../src/store/fs/snapshot.js";
 import { FileStore } from "../../src/store/fs/store.js";
 import { planChanges, SETTINGS_HASH } from "../../src/store/open.js";
-import type { Changes, PassageId, Snapshot } from "../../src/store/types.js";
+import type { Changes, Snapshot } from "../../src/store/types.js";
 import { argValue, log, machine, median, peakRss, percentile, questionsFromPassages, ROOT, round, rssParts, runChild, THREADS, writeResult } from "./common.js";
 import { CountingEmbedder } from "./counting-embedder.js";
+import { exactTop10 } from "./exact.js";
 import { stepPg } from "./pgscale.js";
 import { articles, type Base, base, DIR, MODEL, PER_ARTICLE, sizeOf } from "./rows.js";
 
@@ -78,39 +79,6 @@ async function stepWrite(n: number, indexDir: string) {
     embedPerSecond: round(embedPerSecond, 1),
     embedProjectedS: round(n / embedPerSecond, 0),
   });
-}
-
-/** Every live passage id of a snapshot (after an update, ids are no longer row numbers). */
-async function liveIds(snap: Snapshot): Promise<PassageId[]> {
-  const ids: PassageId[] = [];
-  for (const a of await snap.articles()) ids.push(...(await snap.passageIds(a.id)));
-  return ids;
-}
-
-/** Exact top 10 of each query over the snapshot's stored vectors, read in chunks (1M × 384 floats at once would dominate the step's memory). */
-async function exactTop10(snap: Snapshot, queries: Float32Array[], dim: number): Promise<PassageId[][]> {
-  const ids = await liveIds(snap);
-  const norms = queries.map((q) => Math.hypot(...q));
-  const top = queries.map(() => ({ ids: [] as PassageId[], scores: [] as number[] }));
-  for (let c = 0; c < ids.length; c += 20_000) {
-    const chunk = ids.slice(c, c + 20_000);
-    const vecs = await snap.vectors(chunk);
-    queries.forEach((q, qi) => {
-      const t = top[qi]!;
-      vecs.forEach((v, i) => {
-        let s = 0;
-        for (let d = 0; d < dim; d++) s += q[d]! * v[d]!;
-        s /= norms[qi]!;
-        if (t.scores.length === 10 && s <= t.scores[9]!) return;
-        let at = t.scores.length;
-        while (at > 0 && t.scores[at - 1]! < s) at--;
-        t.scores.splice(at, 0, s);
-        t.ids.splice(at, 0, chunk[i]!);
-        if (t.scores.length > 10) t.scores.pop(), t.ids.pop();
-      });
-    });
-  }
-  return top.map((t) => t.ids);
 }
 
 /**

@@ -103,6 +103,15 @@ interface OpenedGraph {
   vectors?: BaseVectors;
 }
 
+/** One descriptor for the checksum, the check and the load: all see the same file. */
+function openHnswFile(dir: string, file: string): number {
+  try {
+    return openSync(path.join(dir, file), "r");
+  } catch {
+    throw new IndexError(`the index file ${file} is missing`);
+  }
+}
+
 /**
  * Reads, verifies and checks the base HNSW file and loads it into hnswlib-node with deleted slots
  * reusable (removed passages markDelete'd): the fold adds the delta's points to it.
@@ -111,12 +120,7 @@ export async function openBaseHnsw(state: Pick<StoreState, "dir" | "manifest" | 
   const { dir, manifest: m } = state;
   if (!m.hnsw) return undefined;
   const file = m.hnsw.file;
-  let fd: number;
-  try {
-    fd = openSync(path.join(dir, file), "r");
-  } catch {
-    throw new IndexError(`the index file ${file} is missing`);
-  }
+  const fd = openHnswFile(dir, file);
   try {
     return await loadBase(state, file, fd);
   } finally {
@@ -140,12 +144,7 @@ export async function openBaseGraph(
 ): Promise<OpenedGraph | undefined> {
   if (!m.hnsw) return undefined;
   const file = m.hnsw.file;
-  let fd: number;
-  try {
-    fd = openSync(path.join(dir, file), "r");
-  } catch {
-    throw new IndexError(`the index file ${file} is missing`);
-  }
+  const fd = openHnswFile(dir, file);
   const read = () => {
     const reading = hnswbuild.loadHnswGraph(fd, m.dimensions);
     reading.catch(() => undefined); // awaited below in every path
