@@ -98,3 +98,17 @@ export const tokenMatrix = (rows: number[][], extra: Partial<TokenMatrix> = {}):
   pooled: new Float32Array(rows[0]?.length ?? 0),
   ...extra,
 });
+
+/** Labels of the k rows of `vectors` (row-major, `dim` wide) with the largest dot product with `query`, best first. */
+export function exactTop(query: Float32Array, vectors: Float32Array, labels: ArrayLike<number>, dim: number, k = 10): number[] {
+  const scored: Array<[number, number]> = [];
+  for (let i = 0; i < labels.length; i++) {
+    let s = 0;
+    for (let d = 0; d < dim; d++) s += query[d]! * vectors[i * dim + d]!;
+    scored.push([s, labels[i]!]);
+  }
+  return scored
+    .sort((a, b) => b[0] - a[0])
+    .slice(0, k)
+    .map((x) => x[1]);
+}

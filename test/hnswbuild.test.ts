@@ -11,7 +11,7 @@ import { type Base, row } from "../scripts/bench/rows.js";
 import { PARALLEL_FROM } from "../src/store/fs/hnswbuild.js";
 import { FileStore } from "../src/store/fs/store.js";
 import type { Changes } from "../src/store/types.js";
-import { cleanupTmp, mkTmp } from "./helpers.js";
+import { cleanupTmp, exactTop, mkTmp } from "./helpers.js";
 import { rng } from "./store/synthetic.js";
 
 afterAll(cleanupTmp);
@@ -47,18 +47,7 @@ const vectors = realish(N, 7);
 const queries = realish(100, 7, 10 * N); // rows of the same mix that are not in the index
 const labels = Int32Array.from({ length: N }, (_, i) => 5 + i * 7); // not row numbers
 
-function exactTop10(q: Float32Array): number[] {
-  const scored: Array<[number, number]> = [];
-  for (let i = 0; i < N; i++) {
-    let s = 0;
-    for (let d = 0; d < DIM; d++) s += q[d]! * vectors[i * DIM + d]!;
-    scored.push([s, labels[i]!]);
-  }
-  return scored
-    .sort((a, b) => b[0] - a[0])
-    .slice(0, 10)
-    .map((x) => x[1]);
-}
+const exactTop10 = (q: Float32Array) => exactTop(q, vectors, labels, DIM);
 const exact = Array.from({ length: 100 }, (_, i) => exactTop10(queries.subarray(i * DIM, (i + 1) * DIM)));
 
 /** recall@10 at a small ef (so that the graph's quality shows), through hnswlib-node as the store searches. */

@@ -7,7 +7,7 @@ import path from "node:path";
 import hnswbuild from "@citebot/hnswbuild";
 import hnswlib from "hnswlib-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cleanupTmp, mkTmp } from "./helpers.js";
+import { cleanupTmp, exactTop, mkTmp } from "./helpers.js";
 import { rng } from "./store/synthetic.js";
 
 afterAll(cleanupTmp);
@@ -44,18 +44,7 @@ afterAll(() => closeSync(fd));
 
 const q = (i: number) => queries.slice(i * DIM, (i + 1) * DIM);
 
-function exactTop10(query: Float32Array): number[] {
-  const scored: Array<[number, number]> = [];
-  for (let i = 0; i < N; i++) {
-    let s = 0;
-    for (let d = 0; d < DIM; d++) s += query[d]! * vectors[i * DIM + d]!;
-    scored.push([s, labels[i]!]);
-  }
-  return scored
-    .sort((a, b) => b[0] - a[0])
-    .slice(0, 10)
-    .map((x) => x[1]);
-}
+const exactTop10 = (q: Float32Array) => exactTop(q, vectors, labels, DIM);
 
 describe("HnswGraph", () => {
   it("with one entry point, answers exactly as hnswlib-node does on the same file", async () => {

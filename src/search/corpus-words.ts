@@ -35,16 +35,19 @@ export function articleWords(text: string): { words: Set<string>; names: Set<str
 
 const MAGIC = "citebot-corpus-words 1\n";
 
+type Counts = [articles: number, asName: number, wordStamp: number, nameStamp: number];
+
 export class CorpusWords {
-  /** Word → [articles using it, articles writing it as a name]. */
-  private readonly counts: Map<string, [number, number]>;
-  /** Word → the last change that counted it as a word / as a name (each article counts a word once). */
-  private readonly seen = new Map<string, [number, number]>();
+  /**
+   * Word → [articles using it, articles writing it as a name, the last change that counted it as a
+   * word, and as a name] (the stamps make each article count a word once).
+   */
+  private readonly counts: Map<string, Counts>;
   private changes = 0;
   private byLetterCache?: Map<string, string[]>;
   private namesCache?: Set<string>;
 
-  private constructor(counts: Map<string, [number, number]>) {
+  private constructor(counts: Map<string, Counts>) {
     this.counts = counts;
   }
 
@@ -60,7 +63,7 @@ export class CorpusWords {
 
   /** A copy to change (a reader may hold this one). */
   fork(): CorpusWords {
-    return new CorpusWords(new Map([...this.counts].map(([w, n]) => [w, [n[0], n[1]]])));
+    return new CorpusWords(new Map([...this.counts].map(([w, n]) => [w, [n[0], n[1], 0, 0]])));
   }
 
   /** Counts one more article. */
@@ -79,12 +82,10 @@ export class CorpusWords {
     const stamp = ++this.changes;
     const touched: string[] = [];
     const bump = (w: string, slot: 0 | 1) => {
-      let s = this.seen.get(w);
-      if (!s) this.seen.set(w, (s = [0, 0]));
-      if (s[slot] === stamp) return;
-      s[slot] = stamp;
       let n = this.counts.get(w);
-      if (!n) this.counts.set(w, (n = [0, 0]));
+      if (!n) this.counts.set(w, (n = [0, 0, 0, 0]));
+      if (n[slot + 2] === stamp) return;
+      n[slot + 2] = stamp;
       n[slot] += by;
       if (by < 0) touched.push(w);
     };
@@ -92,10 +93,7 @@ export class CorpusWords {
     for (const w of namesIn(text)) bump(w, 1);
     for (const w of touched) {
       const n = this.counts.get(w);
-      if (n && n[0] <= 0 && n[1] <= 0) {
-        this.counts.delete(w);
-        this.seen.delete(w);
-      }
+      if (n && n[0] <= 0 && n[1] <= 0) this.counts.delete(w);
     }
     this.byLetterCache = undefined;
     this.namesCache = undefined;
@@ -149,7 +147,7 @@ export class CorpusWords {
   static fromBytes(bytes: Uint8Array): CorpusWords {
     const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
     if (!text.startsWith(MAGIC)) throw new Error("not a corpus word list");
-    const counts = new Map<string, [number, number]>();
+    const counts = new Map<string, Counts>();
     const body = text.slice(MAGIC.length);
     if (body.length === 0) return new CorpusWords(counts);
     let at = 0;
@@ -166,7 +164,7 @@ export class CorpusWords {
       const b = Number(body.slice(t2 + 1, end));
       if (!Number.isInteger(a) || !Number.isInteger(b) || a < 0 || b < 0 || a + b === 0 || counts.has(w))
         throw new Error(`corpus word list line ${line} is malformed`);
-      counts.set(w, [a, b]);
+      counts.set(w, [a, b, 0, 0]);
       at = end + 1;
     }
     return new CorpusWords(counts);

@@ -99,7 +99,6 @@ interface OpenedGraph {
   hnsw?: Graph;
   /** Loads the verified file (removed passages marked deleted). */
   load: () => Promise<Graph>;
-  deletedInFile: number;
   vectors?: BaseVectors;
 }
 
@@ -182,7 +181,7 @@ export async function openBaseGraph(
     const hnsw = reading ? await load(reading) : undefined;
     const vectors = new BaseVectors(fd, contents.elementOf, contents.vectorAt, contents.stride, m.dimensions);
     kept = true;
-    return { hnsw, load: () => load(read()), deletedInFile: contents.deleted + removed.length, vectors };
+    return { hnsw, load: () => load(read()), vectors };
   } finally {
     if (!kept) closeSync(fd);
   }
