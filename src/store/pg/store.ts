@@ -370,13 +370,23 @@ export class PgStore implements IndexStore {
     let delay = 1000;
     let seen: string | undefined;
     let known = false;
+    // The baseline is the version current when watching starts, read at once through the pool: a
+    // first watch connection dropped before its own first check would otherwise take a write it
+    // missed as the baseline, and never report it.
+    const baseline = this.pool
+      .query<{ version: string }>("SELECT version FROM meta")
+      .then((r) => r.rows[0]?.version)
+      .catch(() => undefined);
     const check = async (c: pg.Client) => {
       const version = (await c.query<{ version: string }>("SELECT version FROM meta")).rows[0]?.version;
-      if (known && version !== seen && version !== undefined && !stopped) {
+      if (!known) {
+        seen = (await baseline) ?? version;
+        known = true;
+      }
+      if (version !== seen && version !== undefined && !stopped) {
         seen = version;
         onChange();
-      } else seen = version;
-      known = true;
+      }
     };
     const connect = async () => {
       if (stopped) return;
@@ -403,7 +413,6 @@ export class PgStore implements IndexStore {
         retry();
       }
     };
-    // The version current when watching starts is the baseline (known is set by the first check).
     connect();
     const stop = () => {
       stopped = true;
