@@ -1,9 +1,11 @@
 // Shared helpers for the core tests: temporary folders and small corpora. Never touches data/.
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { xxh3 } from "@node-rs/xxhash";
 import type { TokenMatrix } from "../src/search/late.js";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -111,4 +113,10 @@ export function exactTop(query: Float32Array, vectors: Float32Array, labels: Arr
     .sort((a, b) => b[0] - a[0])
     .slice(0, k)
     .map((x) => x[1]);
+}
+
+/** A manifest file entry for bytes, as a forger who re-signs a manifest would write it (the kind the entry had). */
+export function forgedEntry(bytes: Uint8Array, kind: "xxh3" | "sha256" = "xxh3"): { size: number; xxh3?: string; sha256?: string } {
+  if (kind === "sha256") return { size: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") };
+  return { size: bytes.length, xxh3: xxh3.Xxh3.withSeed(0n).update(bytes).digest().toString(16).padStart(16, "0") };
 }

@@ -132,6 +132,35 @@ describe("HnswGraph", () => {
     graph.close();
   });
 
+  it("hands out the file's bytes as loaded, past close(), and finds the first vector that is not a number while loading", async () => {
+    const { readFileSync } = await import("node:fs");
+    const onDisk = readFileSync(file);
+    const graph = await hnswbuild.loadHnswGraph(fd, DIM);
+    expect(graph.firstNonFiniteElement()).toBe(-1);
+    const bytes = graph.bytes();
+    expect(bytes.equals(onDisk)).toBe(true);
+    graph.close();
+    expect(bytes.equals(onDisk)).toBe(true); // the view keeps the memory alive
+    expect(() => graph.bytes()).toThrow(/closed/);
+    // Element 7's vector, its 5th float: a NaN; element 9's last: an infinity.
+    const sizeData = Number(onDisk.readBigUInt64LE(24));
+    const offsetData = Number(onDisk.readBigUInt64LE(40));
+    for (const [element, d, value] of [
+      [9, DIM - 1, Number.POSITIVE_INFINITY],
+      [7, 4, Number.NaN],
+    ] as const) {
+      const bad = Buffer.from(onDisk);
+      bad.writeFloatLE(value, 96 + element * sizeData + offsetData + d * 4);
+      const badFile = path.join(path.dirname(file), `bad-${element}.bin`);
+      writeFileSync(badFile, bad);
+      const bfd = openSync(badFile, "r");
+      const loaded = await hnswbuild.loadHnswGraph(bfd, DIM);
+      expect(loaded.firstNonFiniteElement()).toBe(element);
+      loaded.close();
+      closeSync(bfd);
+    }
+  });
+
   it("close waits for a search in flight, then every call is refused", async () => {
     const graph = await hnswbuild.loadHnswGraph(fd, DIM);
     const pending = graph.search(q(2), 10);

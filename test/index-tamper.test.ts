@@ -6,7 +6,6 @@
 // retriever touches it. Where a crash could happen, the CLI runs as a child and must exit 0 with
 // an answer. The pristine index is an update of a first build, so it holds every kind of file: a
 // base HNSW, a delta, two keyword segments and deletion marks.
-import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,7 +15,7 @@ import { IndexError, indexDirFor } from "../src/index/store.js";
 import { currentSnapshotDir, DELTA, MANIFEST, manifestIntegrity, PASSAGES, ROW, type StoreManifest, WHERE } from "../src/store/fs/format.js";
 import { HNSW_HEADER_BYTES, readHnswHeader } from "../src/store/fs/hnswfile.js";
 import { FileStore } from "../src/store/fs/store.js";
-import { type ChildRun, cleanupTmp, copyRealCorpus, ENVOY_ID, EXTRA_ARTICLE, mkTmp, ROOT, runChild } from "./helpers.js";
+import { type ChildRun, cleanupTmp, copyRealCorpus, ENVOY_ID, EXTRA_ARTICLE, forgedEntry, mkTmp, ROOT, runChild } from "./helpers.js";
 
 /** What the index folder holds, besides the corpus stamp Citebot.open keeps there (corpus-stamp.json). */
 const indexEntries = (dir: string) =>
@@ -82,7 +81,7 @@ function resign(snapDir: string, edit: (m: StoreManifest) => void = () => undefi
   const m = manifestOf(snapDir);
   for (const f of Object.keys(m.files)) {
     const bytes = fs.readFileSync(path.join(snapDir, f));
-    m.files[f] = { size: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") };
+    m.files[f] = forgedEntry(bytes, m.files[f]!.sha256 ? "sha256" : "xxh3");
   }
   edit(m);
   m.integrity = manifestIntegrity(m);
@@ -197,7 +196,7 @@ describe("every file of a snapshot edited at the same size is detected (checksum
   for (const [field, edit] of [
     ["passage count", (s: string) => s.replace(/"passages": (\d)/, (_, d: string) => `"passages": ${d === "9" ? "8" : Number(d) + 1}`)],
     ["dimensions", (s: string) => s.replace(/"dimensions": (\d)/, (_, d: string) => `"dimensions": ${d === "9" ? "8" : Number(d) + 1}`)],
-    ["a checksum", (s: string) => s.replace(/"sha256": "(.)/, (_, c: string) => `"sha256": "${c === "0" ? "1" : "0"}`)],
+    ["a checksum", (s: string) => s.replace(/"xxh3": "(.)/, (_, c: string) => `"xxh3": "${c === "0" ? "1" : "0"}`)],
     ["the HNSW entry point it records", (s: string) => s.replace(/"entryPoint": (\d)/, (_, d: string) => `"entryPoint": ${d === "9" ? "8" : Number(d) + 1}`)],
     ["its creation time", (s: string) => s.replace(/"createdAt": "(\d)/, (_, d: string) => `"createdAt": "${d === "9" ? "8" : Number(d) + 1}`)],
   ] as const) {

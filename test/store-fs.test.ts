@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -10,7 +9,7 @@ import { manifestIntegrity } from "../src/store/fs/format.js";
 import { type FileSnapshot, FileStore } from "../src/store/fs/store.js";
 import { MemorySnapshot } from "../src/store/memory.js";
 import type { Snapshot } from "../src/store/types.js";
-import { cleanupTmp, mkTmp, ROOT } from "./helpers.js";
+import { cleanupTmp, forgedEntry, mkTmp, ROOT } from "./helpers.js";
 import { changes, corpus, DIM, META, makeArticle, rowsOf, vectorOf } from "./store/synthetic.js";
 
 afterAll(cleanupTmp);
@@ -308,39 +307,76 @@ describe("FileStore", () => {
     await expect(new FileStore(dir).current()).rejects.toThrow(IndexError);
   });
 
-  it("catches a forged file even when the manifest was re-signed to match it (structure checks, never a native crash)", async () => {
+  for (const kind of ["xxh3", "sha256"] as const)
+    it(`catches a forged file even when the manifest was re-signed to match it (${kind}: structure checks, never a native crash)`, async () => {
+      const dir = mkTmp("citebot-fs-");
+      const store = new FileStore(dir);
+      await store.write(changes("replace", corpus(12)));
+      await store.close();
+      const snapDir = fs.realpathSync(path.join(dir, "current"));
+      const forge = (file: string, edit: (b: Buffer) => Buffer | undefined) => {
+        const copy = mkTmp("citebot-fs-forged-");
+        fs.cpSync(snapDir, path.join(copy, "snapshots", "s"), { recursive: true });
+        fs.symlinkSync(path.join("snapshots", "s"), path.join(copy, "current"));
+        const target = path.join(copy, "snapshots", "s");
+        let bytes: Buffer = fs.readFileSync(path.join(target, file));
+        bytes = edit(bytes) ?? bytes;
+        fs.writeFileSync(path.join(target, file), bytes);
+        const m = JSON.parse(fs.readFileSync(path.join(target, "manifest.json"), "utf8"));
+        m.files[file] = forgedEntry(bytes, kind);
+        m.integrity = manifestIntegrity(m);
+        fs.writeFileSync(path.join(target, "manifest.json"), JSON.stringify(m));
+        return new FileStore(copy).current();
+      };
+      // A neighbour id far outside the graph (hnswlib would read out of bounds).
+      await expect(forge("hnsw-1.bin", (b) => void b.writeUInt32LE(0xfffffff0, 96 + 4))).rejects.toThrow(/hnsw-1\.bin: element 0 links to/);
+      // A label beyond the passage table.
+      const labelAt = (b: Buffer) => 96 + Number(b.readBigUInt64LE(32));
+      await expect(forge("hnsw-1.bin", (b) => void b.writeUInt32LE(1_000_000, labelAt(b)))).rejects.toThrow(/damaged label/);
+      // A passage that ends past its article's text.
+      await expect(forge("passages.bin", (b) => void b.writeInt32LE(1e9, 3 * 4))).rejects.toThrow(/passages\.bin: passage 0/);
+      // A keyword doc that names no live passage.
+      await expect(forge("kw-1-0.seg", (b) => void b.writeUInt32LE(5000, 32 + 4 * 95))).rejects.toThrow(IndexError);
+      // An article record pointing past its text file.
+      await expect(forge("articles.json", (b) => Buffer.from(b.toString("utf8").replace('"o":0', '"o":9999999')))).rejects.toThrow(
+        /articles\.json: an article record is malformed/,
+      );
+    });
+
+  it("reads a store-format-1 snapshot (SHA-256 checksums), catches a changed byte in its graph, and carries its files into the next write", async () => {
     const dir = mkTmp("citebot-fs-");
+    const articles = corpus(12);
     const store = new FileStore(dir);
-    await store.write(changes("replace", corpus(12)));
+    await store.write(changes("replace", articles));
     await store.close();
     const snapDir = fs.realpathSync(path.join(dir, "current"));
-    const forge = (file: string, edit: (b: Buffer) => Buffer | undefined) => {
-      const copy = mkTmp("citebot-fs-forged-");
-      fs.cpSync(snapDir, path.join(copy, "snapshots", "s"), { recursive: true });
-      fs.symlinkSync(path.join("snapshots", "s"), path.join(copy, "current"));
-      const target = path.join(copy, "snapshots", "s");
-      let bytes: Buffer = fs.readFileSync(path.join(target, file));
-      bytes = edit(bytes) ?? bytes;
-      fs.writeFileSync(path.join(target, file), bytes);
-      const m = JSON.parse(fs.readFileSync(path.join(target, "manifest.json"), "utf8"));
-      m.files[file] = { size: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") };
-      m.integrity = manifestIntegrity(m);
-      fs.writeFileSync(path.join(target, "manifest.json"), JSON.stringify(m));
-      return new FileStore(copy).current();
-    };
-    // A neighbour id far outside the graph (hnswlib would read out of bounds).
-    await expect(forge("hnsw-1.bin", (b) => void b.writeUInt32LE(0xfffffff0, 96 + 4))).rejects.toThrow(/hnsw-1\.bin: element 0 links to/);
-    // A label beyond the passage table.
-    const labelAt = (b: Buffer) => 96 + Number(b.readBigUInt64LE(32));
-    await expect(forge("hnsw-1.bin", (b) => void b.writeUInt32LE(1_000_000, labelAt(b)))).rejects.toThrow(/damaged label/);
-    // A passage that ends past its article's text.
-    await expect(forge("passages.bin", (b) => void b.writeInt32LE(1e9, 3 * 4))).rejects.toThrow(/passages\.bin: passage 0/);
-    // A keyword doc that names no live passage.
-    await expect(forge("kw-1-0.seg", (b) => void b.writeUInt32LE(5000, 32 + 4 * 95))).rejects.toThrow(IndexError);
-    // An article record pointing past its text file.
-    await expect(forge("articles.json", (b) => Buffer.from(b.toString("utf8").replace('"o":0', '"o":9999999')))).rejects.toThrow(
-      /articles\.json: an article record is malformed/,
-    );
+    const manifestFile = path.join(snapDir, "manifest.json");
+    const m = JSON.parse(fs.readFileSync(manifestFile, "utf8"));
+    for (const f of Object.keys(m.files)) m.files[f] = forgedEntry(fs.readFileSync(path.join(snapDir, f)), "sha256");
+    m.version = 1;
+    m.integrity = manifestIntegrity(m);
+    fs.writeFileSync(manifestFile, JSON.stringify(m));
+    // A byte of a copy's format-1 graph changed at the same size: a checksum mismatch, not a crash.
+    const copy = mkTmp("citebot-fs-v1-");
+    fs.cpSync(snapDir, path.join(copy, "snapshots", "s"), { recursive: true });
+    fs.symlinkSync(path.join("snapshots", "s"), path.join(copy, "current"));
+    const graph = path.join(copy, "snapshots", "s", "hnsw-1.bin");
+    const bytes = fs.readFileSync(graph);
+    bytes[200] = bytes[200]! ^ 0xff;
+    fs.writeFileSync(graph, bytes);
+    await expect(new FileStore(copy).current()).rejects.toThrow(/hnsw-1\.bin was changed or damaged/);
+
+    const old = new FileStore(dir);
+    expectSameAnswers(await answers((await old.current())!, probes), await answers(memoryOf(articles), probes));
+    // An incremental write keeps the carried files' SHA-256 entries; new files get XXH3.
+    const edited = { ...articles[0]!, text: `${articles[0]!.text} One more sentence about trains.` };
+    await old.write(changes("update", [edited]));
+    const next = JSON.parse(fs.readFileSync(path.join(fs.realpathSync(path.join(dir, "current")), "manifest.json"), "utf8"));
+    expect(next.version).toBe(2);
+    expect(next.files["hnsw-1.bin"].sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(next.files["passages.bin"].xxh3).toMatch(/^[0-9a-f]{16}$/);
+    expectSameAnswers(await answers((await old.current())!, probes), await answers(memoryOf([edited, ...articles.slice(1)]), probes));
+    await old.close();
   });
 
   it("a write killed with SIGKILL at any point leaves the old or the new snapshot, whole", async () => {

@@ -22,6 +22,13 @@ declare namespace hnswbuild {
     markDeleteElement(element: number): void;
     /** Row i of `out` ← the stored (normalised) vector of element `elements[i]`; rows of -1 are left as they are. */
     readVectors(elements: Int32Array, out: Float32Array): void;
+    /**
+     * The file's bytes as loaded (no copy), to checksum what is searched; deletion marks change them.
+     * The view keeps the memory alive after close().
+     */
+    bytes(): Buffer;
+    /** The first element whose vector holds a NaN or an infinity (scanned while loading), or -1. */
+    firstNonFiniteElement(): number;
     setEf(ef: number): void;
     /** Level 0 starts from the best `seeds` of a beam search on level 1 (1, the default: hnswlib's own search). */
     setSeeds(seeds: number): void;

@@ -42,6 +42,9 @@ struct Graph {
   size_t length = 0;
   size_t dim;
 
+  /** The first element whose vector holds a NaN or an infinity, or -1 (found while loading, off the event loop). */
+  int64_t firstNonFinite = -1;
+
   /** Entry points of the level-0 search: the best `seeds` of a beam search on level 1 (1: hnswlib's own search, one entry point). */
   size_t seeds = 1;
 
@@ -235,6 +238,18 @@ struct Graph {
     size_t deleted = 0;
     for (size_t i = 0; i < count; i++) deleted += h->isMarkedDeleted(static_cast<hnswlib::tableint>(i)) ? 1 : 0;
     h->num_deleted_ = deleted;
+    // The caller's check of the file trusts this scan for its vectors (a float whose exponent bits
+    // are all ones is a NaN or an infinity): ~0.1 s at 1M × 384 here, instead of ~0.5 s in JavaScript.
+    for (size_t i = 0; i < count && firstNonFinite < 0; i++) {
+      const char* v = base + kHeaderBytes + i * h->size_data_per_element_ + h->offsetData_;
+      uint32_t bad = 0;
+      for (size_t d = 0; d < dim; d++) {
+        uint32_t bits;
+        std::memcpy(&bits, v + d * sizeof(float), sizeof bits);
+        bad |= (bits & 0x7f800000u) == 0x7f800000u;
+      }
+      if (bad) firstNonFinite = static_cast<int64_t>(i);
+    }
   }
 };
 
@@ -277,7 +292,7 @@ class HnswGraph : public Napi::ObjectWrap<HnswGraph> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "HnswGraph",
                        {InstanceMethod("search", &HnswGraph::Search), InstanceMethod("markDeleteElement", &HnswGraph::MarkDelete),
-                        InstanceMethod("setEf", &HnswGraph::SetEf), InstanceMethod("setSeeds", &HnswGraph::SetSeeds), InstanceMethod("readVectors", &HnswGraph::ReadVectors), InstanceMethod("getEf", &HnswGraph::GetEf),
+                        InstanceMethod("setEf", &HnswGraph::SetEf), InstanceMethod("setSeeds", &HnswGraph::SetSeeds), InstanceMethod("readVectors", &HnswGraph::ReadVectors), InstanceMethod("bytes", &HnswGraph::Bytes), InstanceMethod("firstNonFiniteElement", &HnswGraph::FirstNonFinite), InstanceMethod("getEf", &HnswGraph::GetEf),
                         InstanceMethod("getCurrentCount", &HnswGraph::Count), InstanceMethod("close", &HnswGraph::Close)});
   }
 
@@ -356,6 +371,21 @@ class HnswGraph : public Napi::ObjectWrap<HnswGraph> {
       std::memcpy(out.Data() + i * g->dim, g->index->getDataByInternalId(static_cast<hnswlib::tableint>(e)), g->dim * sizeof(float));
     }
     return env.Undefined();
+  }
+
+  // bytes(): the loaded file as a Buffer over the graph's own memory (no copy); the Buffer holds a
+  // reference to the graph, so it stays valid after close().
+  Napi::Value Bytes(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto g = Live(env);
+    if (!g) return env.Undefined();
+    auto* hold = new std::shared_ptr<Graph>(g);
+    return Napi::Buffer<char>::New(env, g->base, g->length, [](Napi::Env, char*, std::shared_ptr<Graph>* h) { delete h; }, hold);
+  }
+
+  Napi::Value FirstNonFinite(const Napi::CallbackInfo& info) {
+    auto g = Live(info.Env());
+    return g ? Napi::Number::New(info.Env(), static_cast<double>(g->firstNonFinite)) : info.Env().Undefined();
   }
 
   Napi::Value SetSeeds(const Napi::CallbackInfo& info) {

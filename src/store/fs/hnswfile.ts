@@ -147,7 +147,14 @@ export function checkHnswHeader(head: Buffer, fileSize: number, expected: HnswEx
  * (level 0 in chunks, then the upper levels whole: they are small), so it is never held whole in
  * memory. Returns the labels it holds. Throws HnswFormatError.
  */
-export async function checkStoreHnswStream(read: HnswReader, fileSize: number, expected: HnswExpected, header?: HnswHeader): Promise<HnswContents> {
+export async function checkStoreHnswStream(
+  read: HnswReader,
+  fileSize: number,
+  expected: HnswExpected,
+  header?: HnswHeader,
+  /** The first element with a non-finite vector (or -1) when the caller scanned the vectors itself (our addon, while loading). */
+  nonFinite?: number,
+): Promise<HnswContents> {
   // A caller that passes the checked header has read its bytes already.
   const h = header ?? checkHnswHeader(await read(0, HNSW_HEADER_BYTES), fileSize, expected);
   const fail = (msg: string): never => {
@@ -159,8 +166,9 @@ export async function checkStoreHnswStream(read: HnswReader, fileSize: number, e
   const level0 = { elementOf, live, liveCount: 0, deleted: 0 };
   for (let first = 0; first < h.count; first += ELEMENTS_PER_READ) {
     const n = Math.min(ELEMENTS_PER_READ, h.count - first);
-    checkLevel0(await read(HNSW_HEADER_BYTES + first * h.sizeDataPerElement, n * h.sizeDataPerElement), first, n, h, expected, level0);
+    checkLevel0(await read(HNSW_HEADER_BYTES + first * h.sizeDataPerElement, n * h.sizeDataPerElement), first, n, h, expected, level0, nonFinite === undefined);
   }
+  if (nonFinite !== undefined && nonFinite >= 0) fail(`element ${nonFinite} holds a vector that is not a number`);
   const { liveCount, deleted } = level0;
 
   // The upper levels: per element a uint32 size, then its links; read whole (a few MB at 1M elements).
@@ -208,6 +216,7 @@ function checkLevel0(
   h: HnswHeader,
   expected: HnswExpected,
   out: { elementOf: Int32Array; live: Int32Array; liveCount: number; deleted: number },
+  checkVectors: boolean,
 ): void {
   const fail = (msg: string): never => {
     throw new HnswFormatError(msg);
@@ -230,20 +239,22 @@ function checkLevel0(
     for (let j = 0; j < n0; j++) if (u32[w + 1 + j]! >= h.count) fail(`element ${i} links to ${u32[w + 1 + j]}, beyond its ${h.count} elements`);
     // A NaN or an infinity anywhere makes the sum one (and an absurdly large vector overflows it: damage too).
     // Four sums: one would wait on each add (half the speed, 1M × 384 floats per open).
-    const v = w + dataWord;
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    let d = 0;
-    for (; d + 4 <= dim; d += 4) {
-      s0 += f32[v + d]!;
-      s1 += f32[v + d + 1]!;
-      s2 += f32[v + d + 2]!;
-      s3 += f32[v + d + 3]!;
+    if (checkVectors) {
+      const v = w + dataWord;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      let d = 0;
+      for (; d + 4 <= dim; d += 4) {
+        s0 += f32[v + d]!;
+        s1 += f32[v + d + 1]!;
+        s2 += f32[v + d + 2]!;
+        s3 += f32[v + d + 3]!;
+      }
+      for (; d < dim; d++) s0 += f32[v + d]!;
+      if (!Number.isFinite(s0 + s1 + s2 + s3)) fail(`element ${i} holds a vector that is not a number`);
     }
-    for (; d < dim; d++) s0 += f32[v + d]!;
-    if (!Number.isFinite(s0 + s1 + s2 + s3)) fail(`element ${i} holds a vector that is not a number`);
     const labelLow = u32[w + labelWord]!;
     const labelHigh = u32[w + labelWord + 1]!;
     if (labelHigh !== 0 || labelLow >= expected.labelLimit || elementOf[labelLow] !== -1) fail(`element ${i} has a damaged label`);

@@ -13,7 +13,7 @@ import { INDEX_SETTINGS } from "../../index/settings.js";
 import type { CorpusWords } from "../../search/corpus-words.js";
 import type { Article, Passage } from "../../types.js";
 import type { Filter, KeywordScored, PassageId, Scored, Snapshot, SnapshotInfo } from "../types.js";
-import { IndexError, ROW, readStoreManifest, readVerified, type StoreManifest, WHERE } from "./format.js";
+import { bytesMatch, checksumFor, type FileEntry, IndexError, ROW, readStoreManifest, readVerified, type StoreManifest, WHERE } from "./format.js";
 import { checkHnswHeader, checkStoreHnswStream, HNSW_HEADER_BYTES, type HnswContents, HnswFormatError, type HnswReader } from "./hnswfile.js";
 import { loadState, type StoreState } from "./state.js";
 
@@ -129,11 +129,13 @@ export async function openBaseHnsw(state: Pick<StoreState, "dir" | "manifest" | 
 
 /**
  * Reads, verifies and checks the base HNSW file into our addon's graph (searched off the event
- * loop); removed passages are marked deleted in memory. The check (its hash on a worker thread)
- * starts at once, beside the reading of the passage table (`table`), which it needs last; eager,
- * the graph is read into memory as soon as the header matched the manifest, beside the check, and
- * handed out only after every check passed. The file's descriptor is kept (for the vectors of a
- * snapshot whose graph is not loaded).
+ * loop); removed passages are marked deleted in memory. Eager with an XXH3 checksum (store format
+ * 2): the addon reads the file into memory (on a libuv thread, beside the reading of the passage
+ * table and texts), then its structure and checksum are checked on those very bytes, so what is
+ * searched is what was checked. Otherwise (on-demand, or a format-1 SHA-256) the file is checked
+ * as it is streamed (the SHA-256 on a worker thread), eager loading beside it, and a graph loaded
+ * later is checksummed again once in memory. Nothing is handed out before every check passed.
+ * The file's descriptor is kept (for the vectors of a snapshot whose graph is not loaded).
  */
 export async function openBaseGraph(
   dir: string,
@@ -142,7 +144,9 @@ export async function openBaseGraph(
   opts: { graph?: GraphLoading } = {},
 ): Promise<OpenedGraph | undefined> {
   if (!m.hnsw) return undefined;
+  const withHnsw = m as StoreManifest & Required<Pick<StoreManifest, "hnsw">>;
   const file = m.hnsw.file;
+  const entry = m.files[file];
   const fd = openHnswFile(dir, file);
   const read = () => {
     const reading = hnswbuild.loadHnswGraph(fd, m.dimensions);
@@ -151,11 +155,26 @@ export async function openBaseGraph(
   };
   let reading: Promise<Graph> | undefined;
   const drop = async () => (await reading?.catch(() => undefined))?.close();
+  const damaged = (err: unknown) => new IndexError(`the index is damaged (${file}: ${(err as Error).message})`);
   let kept = false;
   try {
-    const verifying = verifyHnswFile(m as StoreManifest & Required<Pick<StoreManifest, "hnsw">>, file, fd, () => {
-      if (opts.graph !== "on-demand") reading = read();
-    });
+    let verifying: Promise<HnswContents>;
+    const inMemory = opts.graph !== "on-demand" && entry?.xxh3 !== undefined;
+    if (inMemory) {
+      reading = read();
+      verifying = reading.then(
+        (graph) => verifyHnswFile(withHnsw, file, { loaded: graph.bytes(), nonFinite: graph.firstNonFiniteElement() }),
+        // The load failed: the streamed check says why (an edit is a checksum mismatch), as for any file.
+        async (err) => {
+          await verifyHnswFile(withHnsw, file, { fd });
+          throw damaged(err);
+        },
+      );
+    } else {
+      verifying = verifyHnswFile(withHnsw, file, { fd }, () => {
+        if (opts.graph !== "on-demand") reading = read();
+      });
+    }
     verifying.catch(() => undefined);
     let contents: HnswContents;
     let removed: Int32Array;
@@ -168,20 +187,24 @@ export async function openBaseGraph(
       await drop();
       throw err;
     }
-    const load = async (pending: Promise<Graph>) => {
+    const load = async (pending: Promise<Graph>, checked: boolean) => {
       let graph: Graph;
       try {
         graph = await pending;
       } catch (err) {
-        throw new IndexError(`the index is damaged (${file}: ${(err as Error).message})`);
+        throw damaged(err);
+      }
+      if (!checked && !(await loadedMatches(graph, entry!))) {
+        graph.close();
+        throw new IndexError(`the index file ${file} was changed while it was read (its checksum does not match the manifest)`);
       }
       for (const label of removed) graph.markDeleteElement(contents.elementOf[label]!);
       return graph;
     };
-    const hnsw = reading ? await load(reading) : undefined;
+    const hnsw = reading ? await load(reading, inMemory) : undefined;
     const vectors = new BaseVectors(fd, contents.elementOf, contents.vectorAt, contents.stride, m.dimensions);
     kept = true;
-    return { hnsw, load: () => load(read()), vectors };
+    return { hnsw, load: () => load(read(), false), vectors };
   } finally {
     if (!kept) closeSync(fd);
   }
@@ -209,7 +232,7 @@ async function loadBase(state: Pick<StoreState, "dir" | "manifest" | "table">, f
   // the header matched the manifest before loading starts.
   let loading: Promise<Hnsw> | undefined;
   const settle = () => loading?.catch(() => undefined);
-  const contents = await verifyHnswFile(m, file, fd, () => {
+  const contents = await verifyHnswFile(m, file, { fd }, () => {
     const hnsw = new HierarchicalNSW(INDEX_SETTINGS.hnsw.space, m.dimensions);
     loading = hnsw.readIndex(path.join(state.dir, file), true).then(() => hnsw);
     loading.catch(() => undefined); // awaited below; a check that fails first must not leave it unhandled
@@ -287,41 +310,63 @@ async function hashRange(fd: number, size: number): Promise<string> {
 }
 
 /**
- * The base HNSW file hashed (on a worker thread) and checked (here) at once, streamed: never held
- * whole in memory (at 1M rows it is ~1.7 GB, as large as hnswlib's own copy). `onHeader` runs once
- * the header matched the manifest. A file that fails a structural check is reported as a checksum
- * mismatch when its bytes differ from the manifest's (an edit, as for every other file), and by
- * what is wrong in it when they match (a forged file with a re-signed manifest).
+ * The base HNSW file checked and checksummed as it is streamed: never held whole in memory (at 1M
+ * rows it is ~1.7 GB, as large as the loaded graph). `onHeader` runs once the header matched the
+ * manifest. An XXH3 checksum (store format 2) is computed on the bytes as the check reads them;
+ * a SHA-256 (format 1, ~1 s per GB) on a worker thread beside it. A file that fails a structural
+ * check is reported as a checksum mismatch when its bytes differ from the manifest's (an edit, as
+ * for every other file), and by what is wrong in it when they match (a forged file with a
+ * re-signed manifest).
  */
-async function verifyHnswFile(m: StoreManifest & Required<Pick<StoreManifest, "hnsw">>, file: string, fd: number, onHeader: () => void) {
+async function verifyHnswFile(
+  m: StoreManifest & Required<Pick<StoreManifest, "hnsw">>,
+  file: string,
+  source: { fd: number } | { loaded: Buffer; nonFinite: number },
+  onHeader: () => void = () => undefined,
+) {
   const entry = m.files[file];
   if (!entry) throw new IndexError(`the index file ${file} is not in the manifest`);
-  const size = fstatSync(fd).size;
+  const size = "fd" in source ? fstatSync(source.fd).size : source.loaded.length;
   if (size !== entry.size) throw new IndexError(`the index file ${file} is truncated or damaged (${size} bytes, expected ${entry.size})`);
-  const hashing = hashOnWorker(fd, size);
-  hashing.catch(() => undefined); // awaited below in every path
+  const inline = entry.xxh3 !== undefined || "loaded" in source ? checksumFor(entry) : undefined;
+  const hashing = inline || !("fd" in source) ? undefined : hashOnWorker(source.fd, size);
+  hashing?.catch(() => undefined); // awaited below in every path
   let done = 0;
   let pool = Buffer.allocUnsafeSlow(0);
   const read: HnswReader = async (at, length) => {
     if (at !== done) throw new Error(`the HNSW file was read out of order (${at}, after ${done})`);
-    if (pool.length < length) pool = Buffer.allocUnsafeSlow(length);
-    const buf = pool.subarray(0, length);
-    for (let got = 0; got < length; ) {
-      const n = await readAt(fd, buf.subarray(got), at + got);
-      if (n === 0) throw new IndexError(`the index file ${file} is truncated or damaged (it ended at ${at + got} bytes)`);
-      got += n;
+    let buf: Buffer;
+    if ("loaded" in source) {
+      buf = source.loaded.subarray(at, at + length);
+      if (buf.length < length) throw new IndexError(`the index file ${file} is truncated or damaged (it ended at ${size} bytes)`);
+      // A few MB at a time with the event loop free in between, as every other checksum.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    } else {
+      if (pool.length < length) pool = Buffer.allocUnsafeSlow(length);
+      buf = pool.subarray(0, length);
+      for (let got = 0; got < length; ) {
+        const n = await readAt(source.fd, buf.subarray(got), at + got);
+        if (n === 0) throw new IndexError(`the index file ${file} is truncated or damaged (it ended at ${at + got} bytes)`);
+        got += n;
+      }
     }
     done += length;
+    inline?.update(buf);
     return buf;
   };
-  const checksumMatches = async () => (await hashing) === entry.sha256;
+  const checksumMatches = async () => {
+    if (!inline) return (await hashing) === entry.sha256;
+    // A check that stopped early leaves the rest of the file to checksum.
+    while (done < size) await read(done, Math.min(READ_CHUNK, size - done)).catch(() => (done = size + 1));
+    return done === size && inline.digest() === (entry.xxh3 ?? entry.sha256);
+  };
   const changed = () => new IndexError(`the index file ${file} was changed or damaged (its checksum does not match the manifest)`);
   const expected = { dimensions: m.dimensions, summary: m.hnsw.summary, labelLimit: m.labels };
   let contents: HnswContents;
   try {
     const header = checkHnswHeader(await read(0, HNSW_HEADER_BYTES), size, expected);
     onHeader();
-    contents = await checkStoreHnswStream(read, size, expected, header);
+    contents = await checkStoreHnswStream(read, size, expected, header, "loaded" in source ? source.nonFinite : undefined);
   } catch (err) {
     if (!(await checksumMatches())) throw changed();
     if (!(err instanceof HnswFormatError)) throw err;
@@ -329,6 +374,16 @@ async function verifyHnswFile(m: StoreManifest & Required<Pick<StoreManifest, "h
   }
   if (!(await checksumMatches())) throw changed();
   return contents;
+}
+
+/**
+ * Whether the graph loaded into memory holds the very bytes the manifest records (XXH3 entries: a
+ * few hundredths of a second at 1M rows). The file was checked as it was streamed, beside the
+ * loading; this closes the gap of a file changed on disk between the two reads.
+ */
+async function loadedMatches(graph: Graph, entry: FileEntry): Promise<boolean> {
+  if (entry.xxh3 === undefined) return true; // format 1: checked as streamed only (a SHA-256 of the copy would add a second at 1M)
+  return bytesMatch(entry, graph.bytes());
 }
 
 function infoOf(m: StoreManifest): SnapshotInfo {

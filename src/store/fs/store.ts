@@ -4,7 +4,7 @@ import { existsSync, type FSWatcher, mkdirSync, readFileSync, rmSync, statSync, 
 import path from "node:path";
 import type { IndexProbe, IndexProbeResult } from "../probe.js";
 import type { Changes, Filter, IndexStore, PassageId, Snapshot, WriteStats } from "../types.js";
-import { CURRENT, currentSnapshotDir, hashFile, IndexError, readStoreManifest } from "./format.js";
+import { CURRENT, currentSnapshotDir, fileMatches, IndexError, readStoreManifest } from "./format.js";
 import { DeferredSnapshot, FileSnapshot, type GraphLoading } from "./snapshot.js";
 import { loadState, type StoreState } from "./state.js";
 import { isAlive, type WriteOptions, writeSnapshot } from "./write.js";
@@ -142,7 +142,7 @@ export class FileStore implements IndexStore, IndexProbe {
         .join("|");
       if (this.verified?.dir !== dir || this.verified.stamps !== stamps) {
         for (const [f, entry] of Object.entries(m.files)) {
-          if ((await hashFile(path.join(dir, f))).sha256 !== entry.sha256)
+          if (!(await fileMatches(path.join(dir, f), entry)))
             throw new IndexError(`the index file ${f} was changed or damaged (its checksum does not match the manifest)`);
         }
         this.verified = { dir, stamps };

@@ -10,7 +10,6 @@
 //   slots reused for the delta's vectors (addPoint with replaceDeleted), and the result written.
 // A crash at any point leaves an unreferenced folder (pruned by the next write) and `current` on
 // the old snapshot; the switch is one rename of a symlink.
-import { createHash } from "node:crypto";
 import { closeSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import hnswlib from "hnswlib-node";
@@ -24,8 +23,11 @@ import {
   bytesOf,
   CORPUS_WORDS,
   CURRENT,
+  checksumFor,
+  checksumMatches,
   DELTA,
   type FileEntry,
+  fileEntryOf,
   fsyncPath,
   hashFile,
   IndexError,
@@ -39,7 +41,6 @@ import {
   STORE_FORMAT,
   STORE_VERSION,
   type StoreManifest,
-  sha256Of,
   WHERE,
   writeDurable,
 } from "./format.js";
@@ -145,10 +146,11 @@ function keywordFiles(keywords: PostingsIndex, generation: number, prev: StoreSt
 /** Whether segment bytes equal the stored file (same size, then same hash; segments are small next to the HNSW). */
 function sameBytes(prev: StoreState, file: string, bytes: Uint8Array): boolean {
   const entry = prev.manifest.files[file];
-  return entry !== undefined && entry.size === bytes.length && sha256Sync(bytes) === entry.sha256;
+  if (entry === undefined || entry.size !== bytes.length) return false;
+  const h = checksumFor(entry);
+  h.update(bytes);
+  return checksumMatches(entry, h);
 }
-
-const sha256Sync = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 /**
  * The previous snapshot's corpus words less those of the dropped articles (their texts read back
@@ -373,7 +375,7 @@ export async function writeSnapshot(
     stage("linked");
     for (const [name, bytes] of out.data) {
       writeDurable(path.join(dir, name), bytes);
-      files[name] = { size: bytes.length, sha256: await sha256Of(bytes) };
+      files[name] = await fileEntryOf(bytes);
     }
     // A whole new base is built by the addon on its own threads; the words are counted meanwhile.
     let building: Promise<void> | undefined;
@@ -390,7 +392,7 @@ export async function writeSnapshot(
     }
     const words = wordsFile();
     writeDurable(path.join(dir, CORPUS_WORDS), words);
-    files[CORPUS_WORDS] = { size: words.length, sha256: await sha256Of(words) };
+    files[CORPUS_WORDS] = await fileEntryOf(words);
     stage("written");
     let hnsw = out.hnswCarried;
     if (out.hnsw) {
