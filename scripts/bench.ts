@@ -301,6 +301,8 @@ if (want("scale")) {
           label: `scale-serve-${size}`,
           nodeArgs: ["--expose-gc"],
           timeoutMs: 2 * HOUR,
+          // Run as the bot runs (bundled, no TypeScript loader): its memory is the serving figure.
+          bundled: true,
         }));
         const a = s.answer;
         const open = s.openS + a.retrieverOpenS;

@@ -23,22 +23,27 @@ const external = [
   "onnxruntime-web",
 ];
 
+/** esbuild's options for a bundle of `entryPoints` (name → source file) as dist/ is built (the bench bundles its children so too). */
+export const bundleOptions = (entryPoints, outdir) => ({
+  absWorkingDir: ROOT,
+  entryPoints,
+  outdir,
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  external,
+  alias: { sharp: "./scripts/sharp-stub.mjs" },
+  logLevel: "error",
+});
+
 export async function buildDist() {
   const result = await build({
-    absWorkingDir: ROOT,
     // The isolated index build (src/index/isolated.ts) runs dist/buildchild.js in a child process, and
     // indexing embeds on worker threads running dist/embed-worker.js (src/embed/workers.ts).
-    entryPoints: { cli: "src/cli.ts", buildchild: "src/index/buildchild.ts", "embed-worker": "src/embed/embed-worker.ts" },
-    outdir: DIST,
-    bundle: true,
+    ...bundleOptions({ cli: "src/cli.ts", buildchild: "src/index/buildchild.ts", "embed-worker": "src/embed/embed-worker.ts" }, DIST),
     splitting: true, // the bot and eval are separate chunks, loaded only by their commands
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    external,
-    alias: { sharp: "./scripts/sharp-stub.mjs" },
     write: false,
-    logLevel: "error",
   });
   mkdirSync(DIST, { recursive: true });
   const written = new Set();

@@ -224,12 +224,13 @@ export function freshDir(dir: string): string {
 export async function runChild<T>(
   script: string,
   args: string[],
-  opts: { label: string; nodeArgs?: string[]; timeoutMs?: number; env?: NodeJS.ProcessEnv } = { label: "" },
+  opts: { label: string; nodeArgs?: string[]; timeoutMs?: number; env?: NodeJS.ProcessEnv; bundled?: boolean } = { label: "" },
 ): Promise<T> {
   mkdirSync(path.join(BENCH_DIR, "results"), { recursive: true });
   const resultFile = path.join(BENCH_DIR, "results", `${opts.label.replace(/[^\w.-]+/g, "_")}-${process.pid}.json`);
   rmSync(resultFile, { force: true });
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), "--import", "tsx", script, ...args, "--result", resultFile], {
+  const run = opts.bundled ? [await bundled(script)] : ["--import", "tsx", script];
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...run, ...args, "--result", resultFile], {
     cwd: ROOT,
     stdio: ["ignore", "inherit", "inherit"],
     env: { ...process.env, ...opts.env },
@@ -241,6 +242,23 @@ export async function runChild<T>(
   const result = JSON.parse(readFileSync(resultFile, "utf8")) as T;
   rmSync(resultFile, { force: true });
   return result;
+}
+
+/**
+ * A bench script bundled as dist/ is (scripts/build.mjs: plain JavaScript, transformers.js inside),
+ * for children whose memory is a figure: under tsx, loading transformers.js alone holds ~150 MB more
+ * (measured: 29 → 180 MB anonymous after importing it), which the bot (`node bin/citebot.js bot`,
+ * running dist/) never carries.
+ */
+async function bundled(script: string): Promise<string> {
+  const { build } = await import("esbuild");
+  const { bundleOptions } = (await import(path.join(ROOT, "scripts", "build.mjs"))) as {
+    bundleOptions: (entries: Record<string, string>, outdir: string) => Parameters<typeof build>[0];
+  };
+  const name = path.basename(script).replace(/\.ts$/, "");
+  const outdir = path.join(BENCH_DIR, "bundle");
+  await build(bundleOptions({ [name]: script, "embed-worker": path.join(ROOT, "src", "embed", "embed-worker.ts") }, outdir));
+  return path.join(outdir, `${name}.js`);
 }
 
 /** The --result file a child was given; call `writeResult` with the outcome. */
