@@ -1,6 +1,7 @@
 // The postings keyword engine (src/search/postings): exact BM25, MaxScore top-k equal to
 // exhaustive scoring, typo expansion through the dictionary, the binary segment format, deletions
 // and merges equal to a rebuild, and absurd input.
+import hnswbuild from "@citebot/hnswbuild";
 import { describe, expect, it } from "vitest";
 import { terms } from "../src/search/keyword.js";
 import { analyze, MAX_TERM_LENGTH } from "../src/search/postings/analyze.js";
@@ -234,6 +235,47 @@ describe("postings engine: MaxScore top-k", () => {
       expect(nonEmpty).toBeGreaterThan(400);
     });
   }
+
+  it("queryAsync (the postings walked by our addon, off the event loop) gives query's very hits and scores: several segments, deletions, every mode", async () => {
+    for (const seed of [5, 6]) {
+      const { texts, questions } = randomCorpus(seed, 300);
+      const index = PostingsIndex.build(texts.slice(0, 200), { bm25: variants[seed - 5]! });
+      index.add(
+        texts.slice(200),
+        texts.slice(200).map((_, i) => 200 + i),
+      );
+      for (let label = 0; label < 300; label += 7) index.delete(label);
+      expect(index.segmentCount).toBe(2);
+      let nonEmpty = 0;
+      for (const fuzzy of ["off", "missing", "always"] as const)
+        for (const coordination of [false, true])
+          for (const q of questions)
+            for (const k of [1, 10, 50]) {
+              const want = index.query(q, k, { fuzzy, coordination });
+              const got = await index.queryAsync(q, k, { fuzzy, coordination });
+              expect(got).toEqual(want);
+              if (got.hits.length) nonEmpty++;
+            }
+      expect(nonEmpty).toBeGreaterThan(300);
+    }
+  });
+
+  it("an index with a native search in flight refuses changes; the addon refuses arrays that do not fit", async () => {
+    const { texts, questions } = randomCorpus(7, 100);
+    const index = PostingsIndex.build(texts);
+    const pending = index.queryAsync(questions[0]!, 10);
+    expect(() => index.delete(3)).toThrow(/search in flight/);
+    await pending;
+    expect(index.delete(3)).toBe(true);
+    const seg = { docs: Uint32Array.of(0, 1, 5), tfs: Uint8Array.of(1, 1, 1), labels: Uint32Array.of(10, 11), norms: Float64Array.of(1, 1) };
+    const query = { groupCount: 1, coordination: true, delta: 0.5, k1p1: 2.2, k: 5 };
+    // A cursor past the postings, and one over a posting that names a doc the segment does not have.
+    expect(() => hnswbuild.searchPostings([{ ...seg, cursors: Float64Array.of(0, 4, 1, 1, 0) }], query)).toThrow(/outside the postings/);
+    await expect(hnswbuild.searchPostings([{ ...seg, cursors: Float64Array.of(0, 3, 1, 1, 0) }], query)).rejects.toThrow(/beyond its segment/);
+    expect(() => hnswbuild.searchPostings([{ ...seg, cursors: Float64Array.of(0, 2, 1, 1, 1) }], query)).toThrow(/group/);
+    const ok = await hnswbuild.searchPostings([{ ...seg, cursors: Float64Array.of(0, 2, 1, 1, 0) }], query);
+    expect(Array.from(ok.labels)).toEqual([10, 11]);
+  });
 
   it("filters by an allowed label set before ranking, still equal to the reference", () => {
     const { texts, questions } = randomCorpus(9, 300);

@@ -5,7 +5,7 @@
   "targets": [
     {
       "target_name": "hnswbuild",
-      "sources": [ "src/hnswbuild.cc", "src/hnswgraph.cc" ],
+      "sources": [ "src/hnswbuild.cc", "src/hnswgraph.cc", "src/postings.cc" ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!(node -p \"require('path').join(require('path').dirname(require.resolve('hnswlib-node/package.json')), 'src')\")"

@@ -1,4 +1,16 @@
 declare namespace hnswbuild {
+  /** One keyword segment's arrays for searchPostings (src/search/postings/engine.ts). */
+  interface PostingsSegment {
+    docs: Uint32Array;
+    tfs: Uint8Array;
+    labels: Uint32Array;
+    /** Per doc: k1·(1 − b + b·|d|/avgdl). */
+    norms: Float64Array;
+    /** Deletion marks, a bit per doc. */
+    deleted?: Uint8Array;
+    /** Per query term present in the segment, in summing order: postings start, end, weight·idf, upper bound, question-term group. */
+    cursors: Float64Array;
+  }
   interface BuildHnswFileOptions {
     /** count × dim values, row after row; normalised inside (hnswlib-node's "cosine"), never changed. */
     vectors: Float32Array;
@@ -52,6 +64,15 @@ declare const hnswbuild: {
    * Check the file (structure, checksum) before searching it: its neighbour ids are trusted.
    */
   loadHnswGraph(fd: number, dim: number): Promise<hnswbuild.HnswGraph>;
+  /**
+   * The keyword engine's MaxScore search over `segments` (θ carried from one to the next) on a libuv
+   * thread: the best `k` docs' labels, scores and matched-term counts, best first (lower label on ties).
+   * The arrays must not change until it settles.
+   */
+  searchPostings(
+    segments: hnswbuild.PostingsSegment[],
+    query: { groupCount: number; coordination: boolean; delta: number; k1p1: number; k: number },
+  ): Promise<{ labels: Float64Array; scores: Float64Array; matched: Int32Array }>;
 };
 
 export = hnswbuild;

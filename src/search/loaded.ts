@@ -158,12 +158,7 @@ export class LoadedSnapshot {
    * at most one `passages`, one `vectors` call and one `passageIds` per article not cached.
    */
   async gather(ids: readonly PassageId[], neighbours = 1): Promise<Gathered> {
-    const unknown = ids.filter((id) => !this.articleOfId.has(id));
-    if (unknown.length) {
-      if (this.articleOfId.size + unknown.length > 1_000_000) this.articleOfId = new Map();
-      const found = await this.snapshot.passages(unknown);
-      unknown.forEach((id, i) => this.articleOfId.set(id, found[i]!.articleId));
-    }
+    await this.prefetch(ids);
     const articleOf = new Map(ids.map((id) => [id, this.articleOfId.get(id)!]));
     const articleIds = [...new Set(articleOf.values())];
     const owns = await Promise.all(articleIds.map((a) => this.articlePassages(a)));
@@ -171,6 +166,20 @@ export class LoadedSnapshot {
     const gathered = new Gathered(articleOf, byArticle, new Map());
     await this.gatherNeighbours(gathered, ids, neighbours);
     return gathered;
+  }
+
+  /**
+   * Loads into the caches which article each of `ids` is in and those articles' passages: what
+   * `gather` reads. A question runs it on the first search's hits while the other search runs.
+   */
+  async prefetch(ids: readonly PassageId[]): Promise<void> {
+    const unknown = ids.filter((id) => !this.articleOfId.has(id));
+    if (unknown.length) {
+      if (this.articleOfId.size + unknown.length > 1_000_000) this.articleOfId = new Map();
+      const found = await this.snapshot.passages(unknown);
+      unknown.forEach((id, i) => this.articleOfId.set(id, found[i]!.articleId));
+    }
+    await Promise.all([...new Set(ids.map((id) => this.articleOfId.get(id)!))].map((a) => this.articlePassages(a)));
   }
 
   /**

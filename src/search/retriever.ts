@@ -29,6 +29,13 @@ interface PassageWords {
   stems: Set<string>;
 }
 
+/** What rerank reads of the question alone (Retriever.prepare). */
+interface QuestionPrep {
+  words: QuestionWord[];
+  df: Map<string, number>;
+  late: TokenMatrix;
+}
+
 interface QuestionWord extends WordInfo {
   weight: number;
   /** Written as a name (capitalised mid-question, or an acronym): matches exactly only. */
@@ -238,6 +245,7 @@ export class Retriever {
   /** Passage index → its distinct words. */
   private readonly passageWordCache = new Map<number, PassageWords>();
   private readonly tokens: TokenCache;
+  private prepared: { question: string; prep: Promise<QuestionPrep> } | undefined;
 
   /** A retriever over `snapshot`, reading what it keeps in memory of it (articles) first. */
   static async open(snapshot: Snapshot, embedder: Embedder, settings: Partial<RetrieverSettings> = {}): Promise<Retriever> {
@@ -284,6 +292,23 @@ export class Retriever {
     return this.settings.lateQuery === "content" ? markContentTokens(this.embedder, question, m) : m;
   }
 
+  /**
+   * What rerank reads of the question alone (its words with their corpus frequencies, focus
+   * frequencies, its late-interaction tokens): started by rank while both searches run off the
+   * event loop; kept for the last question only.
+   */
+  private prepare(question: string): Promise<QuestionPrep> {
+    if (this.prepared?.question !== question) {
+      const prep = Promise.all([this.questionWords(question), this.focusFrequencies(question), this.lateQuery(question)]).then(([words, df, late]) => ({
+        words,
+        df,
+        late,
+      }));
+      this.prepared = { question, prep };
+    }
+    return this.prepared.prep;
+  }
+
   /** Scores candidates for a question (first stage: dense + BM25), best first. */
   async rank(question: string, filter?: Filter): Promise<{ candidates: Candidate[]; queryVector: Float32Array; gathered: Gathered }> {
     const { mode, candidates: C, denseWeight } = this.settings;
@@ -303,10 +328,21 @@ export class Retriever {
       if (!c) scores.set(index, (c = { index, dense: 0, keyword: 0, score: 0 }));
       return c;
     };
-    const [dense, keyword] = await Promise.all([
-      mode !== "keyword" && n > 0 && q.some((x) => x !== 0) ? this.snapshot.dense(q, Math.min(n, C), filter) : [],
-      mode !== "dense" && n > 0 ? this.snapshot.keyword(question, C, filter).then((r) => r.hits) : [],
+    // Both searches run off the event loop (our addon); whichever ends first has its hits' articles
+    // loaded here while the other still runs.
+    let first = true;
+    const prefetch = <T extends { id: PassageId }>(hits: T[]) => {
+      if (first && hits.length) this.loaded.prefetch(hits.map((h) => h.id)).catch(() => undefined);
+      first = false;
+      return hits;
+    };
+    const searches = Promise.all([
+      mode !== "keyword" && n > 0 && q.some((x) => x !== 0) ? this.snapshot.dense(q, Math.min(n, C), filter).then(prefetch) : [],
+      mode !== "dense" && n > 0 ? this.snapshot.keyword(question, C, filter).then((r) => prefetch(r.hits)) : [],
     ]);
+    // Meanwhile, what rerank needs of the question alone.
+    this.prepare(question).catch(() => undefined);
+    const [dense, keyword] = await searches;
     for (const h of dense) get(h.id);
     const best = keyword[0]?.score ?? 0;
     for (const h of keyword) get(h.id).keyword = best > 0 ? h.score / best : 0;
@@ -352,7 +388,8 @@ export class Retriever {
       g,
       top.map((c) => c.index),
     );
-    const qWords = await this.questionWords(question);
+    const prep = await this.prepare(question);
+    const qWords = prep.words;
     const total = qWords.reduce((s, w) => s + w.weight, 0);
     const names = qWords.filter((w) => w.name);
     let coverage = 0;
@@ -414,13 +451,13 @@ export class Retriever {
     // Tier 2: the best few get late interaction and the pooled cosine of their window (the
     // sentence with its neighbours), from one model run per window not yet cached.
     const best = top.slice(0, this.settings.allSignals ? top.length : this.settings.rescore);
-    const qLate = await this.lateQuery(question);
+    const qLate = prep.late;
     const windows = best.map((c) => this.windowText(c.index, g));
     const mats = await this.tokens.get(
       windows.map((w) => `w\0${w}`),
       windows,
     );
-    const df = await this.focusFrequencies(question);
+    const df = prep.df;
     for (const [i, c] of best.entries()) {
       const m = mats[i]!;
       // Each question token's best match in the window, once for both late interaction and focus.

@@ -248,12 +248,14 @@ Napi::Value BuildHnswFile(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitGraph(Napi::Env env, Napi::Object exports);
+void InitPostings(Napi::Env env, Napi::Object exports);
 
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("buildHnswFile", Napi::Function::New(env, BuildHnswFile));
   InitGraph(env, exports);
+  InitPostings(env, exports);
   return exports;
 }
 

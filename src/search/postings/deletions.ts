@@ -20,6 +20,11 @@ export class Deletions {
     return this.marked;
   }
 
+  /** The marks themselves, a bit per doc (for the native search: read, never changed through it). */
+  get bitset(): Uint8Array {
+    return this.bits;
+  }
+
   has(doc: number): boolean {
     return (this.bits[doc >>> 3]! & (1 << (doc & 7))) !== 0;
   }

@@ -16,6 +16,7 @@
 // is `{ bm25: { delta: 0 }, coordination: false }`. What still differs from minisearch: b 0.75
 // (minisearch 0.7), typo expansion only for terms found nowhere (minisearch: always), at most 2
 // edits (minisearch: 3 from 13 chars) and 16 expansions per term.
+import hnswbuild from "@citebot/hnswbuild";
 import type { KeywordHit } from "../keyword.js";
 import { analyze } from "./analyze.js";
 import { Deletions } from "./deletions.js";
@@ -88,6 +89,8 @@ export class PostingsIndex {
   private impactCache: Array<Float64Array | undefined> = [];
   private readonly bm25: Bm25Params;
   private readonly k1p1: number;
+  /** Native searches in flight: they read the deletion marks, which must not change meanwhile. */
+  private searching = 0;
 
   constructor(
     segments: Segment[],
@@ -161,6 +164,7 @@ export class PostingsIndex {
 
   /** Adds docs as a new segment (their labels must ascend and not be live already). */
   add(texts: string[], labels: ArrayLike<number>): void {
+    if (this.searching > 0) throw new Error("a keyword index with a search in flight cannot change (fork it)");
     for (let i = 0; i < texts.length; i++) if (this.locate(labels[i]!)) throw new SegmentError(`doc label ${labels[i]} is already in the index`);
     const seg = Segment.build(texts, labels);
     this.segments.push(seg);
@@ -172,6 +176,7 @@ export class PostingsIndex {
 
   /** Marks the doc with `label` deleted; false when there is no such live doc. */
   delete(label: number): boolean {
+    if (this.searching > 0) throw new Error("a keyword index with a search in flight cannot change (fork it)");
     const at = this.locate(label);
     if (!at) return false;
     const [si, d] = at;
@@ -309,7 +314,8 @@ export class PostingsIndex {
           specs.push({ term: c.t, group, weight: (qtf * FUZZY.weight * L) / (L + c.distance), idf: idf(N, c.df), ids: c.ids });
         }
       }
-      group++;
+      // Dense group numbers (a term with no spec takes none): the per-doc group marks are sized by the count.
+      if (specs.length > 0 && specs[specs.length - 1]!.group === group) group++;
     }
     return { specs, queryTerms: counts.size };
   }
@@ -325,6 +331,49 @@ export class PostingsIndex {
     const groups = new Set(specs.map((s) => s.group)).size;
     for (let si = 0; si < this.segments.length; si++) this.searchSegment(si, specs, groups, coordination, opts.exhaustive === true, opts.allow, top);
     return { hits: top.sorted(), queryTerms };
+  }
+
+  /**
+   * `query`, with the postings walked on a libuv thread by our addon (native/hnswbuild/src/postings.cc:
+   * this file's searchSegment, the same arithmetic in the same order, so the same hits and scores).
+   * The question's analysis and typo expansion stay here. A filtered query (`allow`, a JavaScript
+   * set) or an exhaustive one runs `query` itself.
+   */
+  async queryAsync(question: string, limit: number, opts: QueryOptions = {}): Promise<{ hits: KeywordHit[]; queryTerms: number }> {
+    if (opts.allow || opts.exhaustive) return this.query(question, limit, opts);
+    const fuzzy = opts.fuzzy ?? this.options.fuzzy ?? "missing";
+    const coordination = opts.coordination ?? this.options.coordination ?? true;
+    const { specs, queryTerms } = this.expand(question, fuzzy);
+    const k = Math.max(0, Math.floor(limit));
+    if (specs.length === 0 || k === 0 || this.liveDocs === 0) return { hits: [], queryTerms };
+    const groupCount = new Set(specs.map((s) => s.group)).size;
+    const segments = this.segments.map((s, si) => {
+      const cursors: number[] = [];
+      for (const spec of specs) {
+        const t = spec.ids[si]!;
+        if (t < 0) continue;
+        const scale = spec.weight * spec.idf;
+        cursors.push(s.postStart[t]!, s.postStart[t + 1]!, scale, scale * (this.bm25.delta + this.maxImpact(si, t)), spec.group);
+      }
+      const del = this.deletions[si];
+      return {
+        docs: s.postDocs,
+        tfs: s.postTf,
+        labels: s.labels,
+        norms: this.normsOf(si),
+        ...(del && del.count > 0 ? { deleted: del.bitset } : {}),
+        cursors: Float64Array.from(cursors),
+      };
+    });
+    this.searching++;
+    try {
+      const r = await hnswbuild.searchPostings(segments, { groupCount, coordination, delta: this.bm25.delta, k1p1: this.k1p1, k });
+      const hits: KeywordHit[] = [];
+      for (let i = 0; i < r.labels.length; i++) hits.push({ index: r.labels[i]!, score: r.scores[i]!, matched: r.matched[i]! });
+      return { hits, queryTerms };
+    } finally {
+      this.searching--;
+    }
   }
 
   /** MaxScore over one segment (θ, the k-th best score so far, carries over from earlier segments). */

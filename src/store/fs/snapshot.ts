@@ -708,7 +708,8 @@ export class FileSnapshot implements Snapshot {
   async keyword(question: string, k: number, filter?: Filter): Promise<{ hits: KeywordScored[]; queryTerms: number }> {
     let allow: Set<number> | undefined;
     if (filter?.articleId !== undefined) allow = new Set(await this.passageIds(filter.articleId));
-    const { hits, queryTerms } = this.state.keywords.query(question, k, allow ? { allow } : {});
+    // Unfiltered, the postings are walked off the event loop, beside the dense search.
+    const { hits, queryTerms } = allow ? this.state.keywords.query(question, k, { allow }) : await this.state.keywords.queryAsync(question, k);
     return { hits: hits.map((h) => ({ id: h.index, score: h.score, matched: h.matched })), queryTerms };
   }
 
