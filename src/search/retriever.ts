@@ -305,8 +305,12 @@ export class Retriever {
         late,
       }));
       this.prepared = { question, prep };
+      // A failure is not kept: the same question asked again starts over.
+      prep.catch(() => {
+        if (this.prepared?.prep === prep) this.prepared = undefined;
+      });
     }
-    return this.prepared.prep;
+    return this.prepared!.prep;
   }
 
   /** Scores candidates for a question (first stage: dense + BM25), best first. */

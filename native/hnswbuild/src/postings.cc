@@ -168,16 +168,20 @@ void SearchSegment(const SegmentInput& s, const Query& q, TopK& top) {
     int32_t matched = 0;
     std::fill(contrib.begin(), contrib.end(), 0.0);
     const double nd = s.norm[d];
+    // Cursor i is on doc d: its term's contribution (BM25+ of its tf), and its group counted once.
+    const auto take = [&](size_t i) {
+      const double tf = tfs[pos[i]];
+      const double v = scale[i] * (q.delta + (tf * q.k1p1) / (tf + nd));
+      contrib[order[i]] = v;
+      sum += v;
+      if (groupMark[group[i]] != static_cast<int32_t>(d)) {
+        groupMark[group[i]] = static_cast<int32_t>(d);
+        matched++;
+      }
+    };
     for (size_t i = e; i < m; i++) {
       if (pos[i] < end[i] && docs[pos[i]] == d) {
-        const double tf = tfs[pos[i]];
-        const double v = scale[i] * (q.delta + (tf * q.k1p1) / (tf + nd));
-        contrib[order[i]] = v;
-        sum += v;
-        if (groupMark[group[i]] != static_cast<int32_t>(d)) {
-          groupMark[group[i]] = static_cast<int32_t>(d);
-          matched++;
-        }
+        take(i);
         pos[i]++;
       }
     }
@@ -189,16 +193,7 @@ void SearchSegment(const SegmentInput& s, const Query& q, TopK& top) {
         break;
       }
       pos[i] = Advance(docs, pos[i], end[i], d);
-      if (pos[i] < end[i] && docs[pos[i]] == d) {
-        const double tf = tfs[pos[i]];
-        const double v = scale[i] * (q.delta + (tf * q.k1p1) / (tf + nd));
-        contrib[order[i]] = v;
-        sum += v;
-        if (groupMark[group[i]] != static_cast<int32_t>(d)) {
-          groupMark[group[i]] = static_cast<int32_t>(d);
-          matched++;
-        }
-      }
+      if (pos[i] < end[i] && docs[pos[i]] == d) take(i);
     }
     if (pruned) continue;
     // Summed in canonical order, as the JavaScript engine sums.
