@@ -322,15 +322,37 @@ export class PostingsIndex {
 
   /** The best `limit` docs for `question` (OR of its terms), best first; ties go to the lower label. */
   query(question: string, limit: number, opts: QueryOptions = {}): { hits: KeywordHit[]; queryTerms: number } {
-    const fuzzy = opts.fuzzy ?? this.options.fuzzy ?? "missing";
-    const coordination = opts.coordination ?? this.options.coordination ?? true;
-    const { specs, queryTerms } = this.expand(question, fuzzy);
-    const k = Math.max(0, Math.floor(limit));
-    if (specs.length === 0 || k === 0 || this.liveDocs === 0) return { hits: [], queryTerms };
+    const { specs, queryTerms, k, coordination, groupCount } = this.plan(question, limit, opts);
+    if (specs.length === 0) return { hits: [], queryTerms };
     const top = new TopK(k);
-    const groups = new Set(specs.map((s) => s.group)).size;
-    for (let si = 0; si < this.segments.length; si++) this.searchSegment(si, specs, groups, coordination, opts.exhaustive === true, opts.allow, top);
+    for (let si = 0; si < this.segments.length; si++) this.searchSegment(si, specs, groupCount, coordination, opts.exhaustive === true, opts.allow, top);
     return { hits: top.sorted(), queryTerms };
+  }
+
+  /** What both search paths need of a question: its weighted terms (none when nothing can match), k and the scoring options. */
+  private plan(question: string, limit: number, opts: QueryOptions) {
+    const { specs, queryTerms } = this.expand(question, opts.fuzzy ?? this.options.fuzzy ?? "missing");
+    const k = Math.max(0, Math.floor(limit));
+    return {
+      specs: k === 0 || this.liveDocs === 0 ? [] : specs,
+      queryTerms,
+      k,
+      coordination: opts.coordination ?? this.options.coordination ?? true,
+      groupCount: new Set(specs.map((s) => s.group)).size,
+    };
+  }
+
+  /** Segment `si`'s cursor on each term of `specs` it holds, in canonical (spec) order: the order scores are summed in. */
+  private cursorsOf(si: number, specs: TermSpec[]): Array<{ pos: number; end: number; scale: number; ub: number; group: number }> {
+    const s = this.segments[si]!;
+    const cursors = [];
+    for (const spec of specs) {
+      const t = spec.ids[si]!;
+      if (t < 0) continue;
+      const scale = spec.weight * spec.idf;
+      cursors.push({ pos: s.postStart[t]!, end: s.postStart[t + 1]!, scale, ub: scale * (this.bm25.delta + this.maxImpact(si, t)), group: spec.group });
+    }
+    return cursors;
   }
 
   /**
@@ -341,20 +363,10 @@ export class PostingsIndex {
    */
   async queryAsync(question: string, limit: number, opts: QueryOptions = {}): Promise<{ hits: KeywordHit[]; queryTerms: number }> {
     if (opts.allow || opts.exhaustive) return this.query(question, limit, opts);
-    const fuzzy = opts.fuzzy ?? this.options.fuzzy ?? "missing";
-    const coordination = opts.coordination ?? this.options.coordination ?? true;
-    const { specs, queryTerms } = this.expand(question, fuzzy);
-    const k = Math.max(0, Math.floor(limit));
-    if (specs.length === 0 || k === 0 || this.liveDocs === 0) return { hits: [], queryTerms };
-    const groupCount = new Set(specs.map((s) => s.group)).size;
+    const { specs, queryTerms, k, coordination, groupCount } = this.plan(question, limit, opts);
+    if (specs.length === 0) return { hits: [], queryTerms };
     const segments = this.segments.map((s, si) => {
-      const cursors: number[] = [];
-      for (const spec of specs) {
-        const t = spec.ids[si]!;
-        if (t < 0) continue;
-        const scale = spec.weight * spec.idf;
-        cursors.push(s.postStart[t]!, s.postStart[t + 1]!, scale, scale * (this.bm25.delta + this.maxImpact(si, t)), spec.group);
-      }
+      const cursors = this.cursorsOf(si, specs).flatMap((c) => [c.pos, c.end, c.scale, c.ub, c.group]);
       const del = this.deletions[si];
       return {
         docs: s.postDocs,
@@ -393,13 +405,7 @@ export class PostingsIndex {
     const { delta } = this.bm25;
     const K1P1 = this.k1p1;
     // Cursors, in canonical (spec) order: the order scores are summed in, whatever the pruning.
-    const cs: Array<{ pos: number; end: number; scale: number; ub: number; group: number }> = [];
-    for (const spec of specs) {
-      const t = spec.ids[si]!;
-      if (t < 0) continue;
-      const scale = spec.weight * spec.idf;
-      cs.push({ pos: s.postStart[t]!, end: s.postStart[t + 1]!, scale, ub: scale * (delta + this.maxImpact(si, t)), group: spec.group });
-    }
+    const cs = this.cursorsOf(si, specs);
     const m = cs.length;
     if (m === 0) return;
     // Ascending upper bounds; the first `e` cursors are non-essential: a doc found only in them

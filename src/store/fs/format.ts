@@ -179,7 +179,7 @@ export interface Checksum {
 }
 
 /** XXH3-64, the checksum new files get. */
-export function newChecksum(kind: "xxh3" | "sha256" = "xxh3"): Checksum {
+function newChecksum(kind: "xxh3" | "sha256" = "xxh3"): Checksum {
   if (kind === "sha256") {
     const h = createHash("sha256");
     return { update: (b) => void h.update(b), digest: () => h.digest("hex") };
@@ -199,7 +199,7 @@ export async function fileEntryOf(buf: Uint8Array): Promise<FileEntry> {
 }
 
 /** The checksum of a buffer (the entry's kind), a few MB at a time with the event loop free in between. */
-export async function checksumOf(buf: Uint8Array, h: Checksum = newChecksum()): Promise<string> {
+async function checksumOf(buf: Uint8Array, h: Checksum = newChecksum()): Promise<string> {
   for (let at = 0; at < buf.length; at += HASH_CHUNK) {
     if (at > 0) await yieldToLoop();
     h.update(buf.subarray(at, at + HASH_CHUNK));

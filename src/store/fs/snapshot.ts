@@ -354,7 +354,7 @@ async function verifyHnswFile(
     inline?.update(buf);
     return buf;
   };
-  const checksumMatches = async () => {
+  const matchesManifest = async () => {
     if (!inline) return (await hashing) === entry.sha256;
     // A check that stopped early leaves the rest of the file to checksum.
     while (done < size) await read(done, Math.min(READ_CHUNK, size - done)).catch(() => (done = size + 1));
@@ -368,11 +368,11 @@ async function verifyHnswFile(
     onHeader();
     contents = await checkStoreHnswStream(read, size, expected, header, "loaded" in source ? source.nonFinite : undefined);
   } catch (err) {
-    if (!(await checksumMatches())) throw changed();
+    if (!(await matchesManifest())) throw changed();
     if (!(err instanceof HnswFormatError)) throw err;
     throw new IndexError(`the index is damaged (${file}: ${err.message})`);
   }
-  if (!(await checksumMatches())) throw changed();
+  if (!(await matchesManifest())) throw changed();
   return contents;
 }
 
