@@ -6,41 +6,42 @@ import type { PassageId, Snapshot } from "../store/types.js";
 import type { Article, Passage } from "../types.js";
 import { CorpusWords } from "./corpus-words.js";
 
-/** One article's passages in sentence order, with their ids. */
+/** One article's passages in sentence order, with their ids (`ids[n]` is sentence n's). */
 export interface ArticlePassages {
   ids: PassageId[];
   passages: Passage[];
-  /** Passage id → its position in `ids` (and `passages`). */
-  at: Map<PassageId, number>;
 }
 
-/** A question's share of the snapshot: its candidates, their articles' passages and the vectors asked for. */
+/**
+ * A question's share of the snapshot: the vectors it asked for, and the passages (with every
+ * passage of their articles) it asked for. Both grow as the question goes (`LoadedSnapshot.addArticles`,
+ * `gatherNeighbours`); what it holds answers synchronously, whatever the cache evicts meanwhile.
+ */
 export class Gathered {
-  constructor(
-    /** The article of each passage asked for (any other passage of those articles is found by a search). */
-    private readonly articleOf: Map<PassageId, string>,
-    private readonly byArticle: Map<string, ArticlePassages>,
-    private readonly vectorOf: Map<PassageId, Float32Array>,
-  ) {}
+  /** Passage id → its article's passages and its position there, for every passage asked for. */
+  private readonly where = new Map<PassageId, { own: ArticlePassages; at: number }>();
+  private readonly byArticle = new Map<string, ArticlePassages>();
+  private readonly vectorOf = new Map<PassageId, Float32Array>();
 
-  /** The gathered article holding passage `id`. */
-  private ownOf(id: PassageId): ArticlePassages | undefined {
-    const a = this.articleOf.get(id);
-    if (a !== undefined) {
-      const own = this.byArticle.get(a);
-      return own?.at.has(id) ? own : undefined;
-    }
-    for (const own of this.byArticle.values()) if (own.at.has(id)) return own;
-    return undefined;
+  /** Adds passages asked for (`ids`, of articles `articleOf`) with their articles' passages. */
+  addArticles(ids: readonly PassageId[], articleOf: readonly string[], owns: ReadonlyMap<string, ArticlePassages>): void {
+    ids.forEach((id, i) => {
+      if (this.where.has(id)) return;
+      const own = owns.get(articleOf[i]!)!;
+      const at = own.ids.indexOf(id);
+      if (at < 0) return;
+      this.byArticle.set(articleOf[i]!, own);
+      this.where.set(id, { own, at });
+    });
   }
 
   passage(id: PassageId): Passage {
-    const own = this.ownOf(id);
-    if (!own) throw new Error(`passage ${id} was not gathered`);
-    return own.passages[own.at.get(id)!]!;
+    const w = this.where.get(id);
+    if (!w) throw new Error(`passage ${id} was not gathered`);
+    return w.own.passages[w.at]!;
   }
 
-  /** The passages of the article of passage `id` (gathered). */
+  /** The passages of a gathered article. */
   own(articleId: string): ArticlePassages {
     const own = this.byArticle.get(articleId);
     if (!own) throw new Error(`article ${articleId} was not gathered`);
@@ -68,8 +69,9 @@ export class Gathered {
     return v;
   }
 
+  /** Whether passage `id` was asked for and found, with its article. */
   has(id: PassageId): boolean {
-    return this.ownOf(id) !== undefined;
+    return this.where.has(id);
   }
 }
 
@@ -144,7 +146,7 @@ export class LoadedSnapshot {
       own = (async () => {
         const ids = await this.snapshot.passageIds(articleId);
         const passages = await this.snapshot.passages(ids);
-        return { ids, passages, at: new Map(ids.map((id, n) => [id, n])) };
+        return { ids, passages };
       })();
       own.catch(() => this.articleCache.delete(articleId));
       this.articleCache.set(articleId, own);
@@ -153,39 +155,63 @@ export class LoadedSnapshot {
   }
 
   /**
-   * The passages `ids` with every passage of their articles, and the vectors of `ids` and of their
-   * neighbours (`neighbours` sentences on each side; 0: the candidates' own, see gatherNeighbours):
-   * at most one `passages`, one `vectors` call and one `passageIds` per article not cached.
+   * The vectors of `ids` and of their neighbours (`neighbours` sentences on each side), with the
+   * passages `withArticles` (default: `ids`) and every passage of their articles. A question reads
+   * all its candidates' vectors but the passages of the few it re-scores or shows only
+   * (`addArticles`): at 1M rows, making every candidate article's passages was most of what a
+   * question allocated.
    */
-  async gather(ids: readonly PassageId[], neighbours = 1): Promise<Gathered> {
-    await this.prefetch(ids);
-    const articleOf = new Map(ids.map((id) => [id, this.articleOfId.get(id)!]));
-    const articleIds = [...new Set(articleOf.values())];
+  async gather(ids: readonly PassageId[], neighbours = 1, withArticles: readonly PassageId[] = ids): Promise<Gathered> {
+    const g = new Gathered();
+    if (neighbours === 0) {
+      await Promise.all([this.addArticles(g, withArticles), this.addVectorsOf(g, ids)]);
+      return g;
+    }
+    await this.addArticles(g, [...new Set([...withArticles, ...ids])]);
+    await this.gatherNeighbours(g, ids, neighbours);
+    return g;
+  }
+
+  /** Adds to `g` the passages `ids` it lacks, with every passage of their articles. */
+  async addArticles(g: Gathered, ids: readonly PassageId[]): Promise<void> {
+    const missing = ids.filter((id) => !g.has(id));
+    if (!missing.length) return;
+    const articleOf = await this.articlesOf(missing);
+    const articleIds = [...new Set(articleOf)];
     const owns = await Promise.all(articleIds.map((a) => this.articlePassages(a)));
-    const byArticle = new Map(articleIds.map((a, i) => [a, owns[i]!]));
-    const gathered = new Gathered(articleOf, byArticle, new Map());
-    await this.gatherNeighbours(gathered, ids, neighbours);
-    return gathered;
+    g.addArticles(missing, articleOf, new Map(articleIds.map((a, i) => [a, owns[i]!])));
+  }
+
+  /** The article of each passage (learnt once per passage). */
+  private async articlesOf(ids: readonly PassageId[]): Promise<string[]> {
+    const unknown = ids.filter((id) => !this.articleOfId.has(id));
+    const found = unknown.length ? await this.snapshot.passages(unknown) : [];
+    // Read after the await: another question may have reset the map meanwhile.
+    const learnt = new Map(unknown.map((id, i) => [id, found[i]!.articleId]));
+    if (this.articleOfId.size + unknown.length > 1_000_000) this.articleOfId = new Map();
+    for (const [id, a] of learnt) this.articleOfId.set(id, a);
+    return ids.map((id) => learnt.get(id) ?? this.articleOfId.get(id)!);
   }
 
   /**
    * Loads into the caches which article each of `ids` is in and those articles' passages: what
-   * `gather` reads. A question runs it on the first search's hits while the other search runs.
+   * `addArticles` reads. A question runs it on the first search's best hits while the other search runs.
    */
   async prefetch(ids: readonly PassageId[]): Promise<void> {
-    const unknown = ids.filter((id) => !this.articleOfId.has(id));
-    if (unknown.length) {
-      if (this.articleOfId.size + unknown.length > 1_000_000) this.articleOfId = new Map();
-      const found = await this.snapshot.passages(unknown);
-      unknown.forEach((id, i) => this.articleOfId.set(id, found[i]!.articleId));
-    }
-    await Promise.all([...new Set(ids.map((id) => this.articleOfId.get(id)!))].map((a) => this.articlePassages(a)));
+    const articleOf = await this.articlesOf(ids);
+    await Promise.all([...new Set(articleOf)].map((a) => this.articlePassages(a)));
+  }
+
+  private async addVectorsOf(g: Gathered, ids: readonly PassageId[]): Promise<void> {
+    const list = [...new Set(ids)].filter((id) => !g.hasVector(id));
+    if (list.length) g.addVectors(list, await this.snapshot.vectors(list));
   }
 
   /**
    * Adds to `g` the vectors of `ids` and of their neighbours (`neighbours` sentences on each side)
    * it does not hold yet, in one `vectors` call: a question reads its candidates' vectors first and
-   * its best candidates' neighbours only once they are known.
+   * its best candidates' neighbours only once they are known. `ids` must have been gathered with
+   * their articles.
    */
   async gatherNeighbours(g: Gathered, ids: readonly PassageId[], neighbours = 1): Promise<void> {
     const wanted = new Set<PassageId>();

@@ -52,6 +52,18 @@ const ARTICLE_REPEAT_DISCOUNT = 0.85;
 const MAX_SPAN = 3;
 /** Excerpts prepared per question, whatever page is asked for. */
 const PAGE_POOL = 15;
+/** Candidates whose articles are read at once when the excerpts walk past those already read. */
+const EXCERPT_BATCH = 10;
+
+/** An excerpt before it is made into a hit: sentences first..last of an article. */
+interface ExcerptSpan {
+  articleId: string;
+  first: number;
+  last: number;
+  score: number;
+  /** The candidates it holds (their vectors make the redundancy check). */
+  vectors: number[];
+}
 
 /** Two rows of isTypo's edit-distance table, reused (grown for a longer word). */
 let typoRows = [new Int32Array(32), new Int32Array(32)];
@@ -332,11 +344,11 @@ export class Retriever {
       if (!c) scores.set(index, (c = { index, dense: 0, keyword: 0, score: 0 }));
       return c;
     };
-    // Both searches run off the event loop (our addon); whichever ends first has its hits' articles
-    // loaded here while the other still runs.
+    // Both searches run off the event loop (our addon); whichever ends first has its best hits'
+    // articles loaded here while the other still runs (rerank reads the best candidates' articles).
     let first = true;
     const prefetch = <T extends { id: PassageId }>(hits: T[]) => {
-      if (first && hits.length) this.loaded.prefetch(hits.map((h) => h.id)).catch(() => undefined);
+      if (first && hits.length) this.loaded.prefetch(hits.slice(0, this.settings.rerank).map((h) => h.id)).catch(() => undefined);
       first = false;
       return hits;
     };
@@ -350,10 +362,9 @@ export class Retriever {
     for (const h of dense) get(h.id);
     const best = keyword[0]?.score ?? 0;
     for (const h of keyword) get(h.id).keyword = best > 0 ? h.score / best : 0;
-    // One fetch for everything the question needs next: the candidates' passages (and their
-    // articles'), and the vectors of the candidates and their neighbours.
-    // Only the candidates' own vectors: the neighbours of the few re-scored are read by rerank.
-    const gathered = await this.loaded.gather([...scores.keys()], 0);
+    // The candidates' own vectors in one read; the passages and neighbours of the few re-scored or
+    // shown are read by rerank and excerpts.
+    const gathered = await this.loaded.gather([...scores.keys()], 0, []);
     // The dense score from the stored vector, whichever ranking found the candidate.
     for (const c of scores.values()) c.dense = dot(q, gathered.vector(c.index));
     if (mode === "hybrid" && this.settings.fusion === "rrf") {
@@ -388,6 +399,10 @@ export class Retriever {
       return { ranked, evidence: evidenceOf([], qe, this.settings.abstain), question: qe };
     }
     const g = gathered ?? (await this.loaded.gather(top.map((c) => c.index)));
+    await this.loaded.addArticles(
+      g,
+      top.map((c) => c.index),
+    );
     await this.loaded.gatherNeighbours(
       g,
       top.map((c) => c.index),
@@ -665,15 +680,20 @@ export class Retriever {
     const { ranked: candidates, evidence } = await this.rerank(question, firstPass, gathered);
     const answered = candidates.length > 0 && evidence.score >= this.settings.abstain.threshold;
     // A fixed pool, so that paging ("More") walks one stable list.
-    const excerpts = await this.excerpts(candidates, Math.max(PAGE_POOL, offset + limit + 1), gathered);
-    const hits = excerpts.slice(offset, offset + limit).map((h, i) => ({ ...h, rank: offset + i + 1 }));
-    return { question, answered, hits, more: excerpts.length > offset + limit, evidence };
+    const spans = await this.excerptSpans(candidates, Math.max(PAGE_POOL, offset + limit + 1), gathered);
+    // Only the page asked for is made into hits.
+    const hits = spans.slice(offset, offset + limit).map((e, i) => this.hitOf(e, gathered, offset + i + 1));
+    return { question, answered, hits, more: spans.length > offset + limit, evidence };
   }
 
   /** The best passage of one article for a query, with its context. */
   async searchArticle(articleId: string, query: string): Promise<Hit | undefined> {
     if (!this.loaded.articleById.has(articleId)) return undefined;
     const { candidates, gathered } = await this.rank(query, { articleId });
+    await this.loaded.addArticles(
+      gathered,
+      candidates.map((c) => c.index),
+    );
     const [hit] = await this.excerpts(
       candidates.filter((c) => gathered.passage(c.index).articleId === articleId),
       1,
@@ -700,9 +720,20 @@ export class Retriever {
   /** Turns ranked candidates into up to `count` excerpts: windows, merged neighbours, no repeats. */
   async excerpts(ranked: Candidate[], count: number, gathered?: Gathered): Promise<Hit[]> {
     const g = gathered ?? (await this.loaded.gather(ranked.map((c) => c.index)));
-    const chosen: Array<{ articleId: string; first: number; last: number; score: number; vectors: number[] }> = [];
-    for (const c of ranked) {
+    return (await this.excerptSpans(ranked, count, g)).map((e, i) => this.hitOf(e, g, i + 1));
+  }
+
+  /** The sentence spans of up to `count` excerpts, best first (what `excerpts` makes into hits). */
+  private async excerptSpans(ranked: Candidate[], count: number, g: Gathered): Promise<ExcerptSpan[]> {
+    const chosen: ExcerptSpan[] = [];
+    for (const [i, c] of ranked.entries()) {
       if (chosen.length >= count + 2) break;
+      // The articles of candidates past those re-scored are read as the walk reaches them.
+      if (!g.has(c.index))
+        await this.loaded.addArticles(
+          g,
+          ranked.slice(i, i + EXCERPT_BATCH).map((x) => x.index),
+        );
       const p = g.passage(c.index);
       const own = g.own(p.articleId).passages;
       // A hit within two sentences of chosen excerpts joins them (their contexts would overlap):
@@ -742,7 +773,11 @@ export class Retriever {
       perArticle.set(e!.articleId, (perArticle.get(e!.articleId) ?? 0) + 1);
       ordered.push(e!);
     }
-    return ordered.slice(0, count).map((e, i) => this.buildHit(e.articleId, g.own(e.articleId).passages, e.first, e.last, i + 1, Math.min(1, e.score)));
+    return ordered.slice(0, count);
+  }
+
+  private hitOf(e: ExcerptSpan, g: Gathered, rank: number): Hit {
+    return this.buildHit(e.articleId, g.own(e.articleId).passages, e.first, e.last, rank, Math.min(1, e.score));
   }
 
   /** The article's text from sentence `first` to `last` (of its passages `own`), whitespace collapsed. */
