@@ -9,7 +9,7 @@ import type { Answer, AnswerOptions, Hit, Passage } from "../types.js";
 import { answerType, countedInText, countedWords, hasAnswerOfType } from "./answertype.js";
 import { type AbstainModel, CONSERVATIVE_ABSTAIN, EVIDENCE, type EvidenceName, loadCalibration, SIGNALS, type Signal } from "./calibration.js";
 import { rarityWeight, windowFocus } from "./focus.js";
-import { isStopWord, stemOf, words } from "./keyword.js";
+import { isStopWord, MAX_STEMMED_WORD, stemOf, words } from "./keyword.js";
 import { bestCosines, lateScores, markContentTokens, TokenCache, type TokenMatrix } from "./late.js";
 import { type Gathered, LoadedSnapshot } from "./loaded.js";
 
@@ -23,10 +23,11 @@ interface WordInfo {
 }
 
 /** A passage's distinct words, and their words and stems as sets (what a question word is matched against). */
+/** A passage's distinct words (and their stems): a few dozen, so arrays, not sets. */
 interface PassageWords {
   infos: WordInfo[];
-  words: Set<string>;
-  stems: Set<string>;
+  words: string[];
+  stems: string[];
 }
 
 /** What rerank reads of the question alone (Retriever.prepare). */
@@ -525,9 +526,9 @@ export class Retriever {
     if (q.name) {
       // A name's synonyms and parts: "america" in "the United States", "switzerland" in "Geneva".
       const aliases = this.lexicon()?.aliasesOf(q.word) ?? [];
-      if (aliases.length && aliases.some((a) => a.every((x) => parts.some((p) => p.words.has(x))))) return 1;
+      if (aliases.length && aliases.some((a) => a.every((x) => parts.some((p) => p.words.includes(x))))) return 1;
     }
-    for (const p of parts) if (p.words.has(q.word) || p.stems.has(q.stem)) return 1;
+    for (const p of parts) if (p.words.includes(q.word) || p.stems.includes(q.stem)) return 1;
     const soft = this.settings.softWords && q.unit !== undefined && !q.name;
     // Only a typo, a name's derived form or a near-synonym is left to find, word by word.
     if (!q.typos && !q.name && !soft) return 0;
@@ -665,9 +666,9 @@ export class Retriever {
     if (!cached) {
       const list = [...new Set(words(passage.text))];
       const infos = this.needsWordVectors() ? await this.wordInfos(list) : list.map(plainWord);
-      cached = { infos, words: new Set(list), stems: new Set(infos.map((w) => w.stem)) };
+      cached = { infos, words: list, stems: [...new Set(infos.map((w) => w.stem))] };
       if (this.passageWordCache.size > 50_000) this.passageWordCache.clear();
-      this.passageWordCache.set(index, cached);
+      if (!process.env.NOPWC) this.passageWordCache.set(index, cached);
     }
     return cached;
   }
@@ -830,9 +831,19 @@ function softMatch(cos: number): number {
   return (cos - 0.45) / 0.5;
 }
 
+/** Words without vectors, shared (every re-scored passage's words are looked up: one object per word, not per use). */
+let plainWords = new Map<string, WordInfo>();
+
 /** A word without vectors: matched by its spelling and stem only. */
 function plainWord(word: string): WordInfo {
-  return { word, stem: stemOf(word), unit: undefined, norm: 1 };
+  if (word.length > MAX_STEMMED_WORD) return { word, stem: stemOf(word), unit: undefined, norm: 1 };
+  let w = plainWords.get(word);
+  if (!w) {
+    if (plainWords.size >= 200_000) plainWords = new Map();
+    w = Object.freeze({ word, stem: stemOf(word), unit: undefined, norm: 1 });
+    plainWords.set(word, w);
+  }
+  return w;
 }
 
 function dot(a: Float32Array, b: Float32Array): number {
