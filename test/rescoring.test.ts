@@ -85,6 +85,13 @@ describe("token cache", () => {
     await cache.get(["b"], ["four five six"]);
     expect(embedder.calls).toBe(3);
   });
+
+  it("holds 48 MiB of token vectors by default, whatever the model's width", () => {
+    const withDim = (dimensions: number) => ({ ...fakeEmbedder("fake"), dimensions });
+    expect(new TokenCache(withDim(384)).maxRows).toBe(32_768);
+    expect(new TokenCache(withDim(768)).maxRows).toBe(16_384);
+    expect(new TokenCache(withDim(100)).maxRows * 100 * 4).toBeLessThanOrEqual(48 * 2 ** 20);
+  });
 });
 
 describe("calibration files", () => {

@@ -221,6 +221,14 @@ export async function markContentTokens(embedder: Embedder, text: string, m: Tok
   return weights.some((w) => w > 0) ? { ...m, weights, words, wordTexts } : m;
 }
 
+/**
+ * What the token cache holds by default: 48 MiB of token vectors (~32k rows of 384-d, the windows of
+ * ~140 questions: enough for "More" pages, follow-ups and repeated questions). It used to hold
+ * 200,000 rows whatever their width: 307 MB at 384-d, which a bot serving 1M sentences would
+ * reach in a few hundred questions, on top of its index.
+ */
+const TOKEN_CACHE_BYTES = 48 * 2 ** 20;
+
 /** Token matrices by key, least recently used dropped first once the cache holds `maxTokens` token rows. */
 export class TokenCache {
   private readonly entries = new Map<string, TokenMatrix>();
@@ -228,7 +236,8 @@ export class TokenCache {
 
   constructor(
     private readonly embedder: Embedder,
-    private readonly maxTokens = 200_000,
+    /** Default: TOKEN_CACHE_BYTES worth of rows at the embedder's dimensions. */
+    private readonly maxTokens = Math.max(1000, Math.floor(TOKEN_CACHE_BYTES / (4 * Math.max(1, embedder.dimensions)))),
   ) {}
 
   /** The matrices of `texts` (keyed by `keys`), embedding only the ones not cached, in one model call. */
@@ -262,6 +271,11 @@ export class TokenCache {
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /** How many token rows it holds at most. */
+  get maxRows(): number {
+    return this.maxTokens;
   }
 
   clear(): void {
