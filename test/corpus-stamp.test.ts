@@ -5,13 +5,13 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Citebot } from "../src/citebot.js";
 import { corpusFingerprint } from "../src/corpus/load.js";
-import { TransformersEmbedder } from "../src/embed/embedder.js";
+import { LITE_MODEL, TransformersEmbedder } from "../src/embed/embedder.js";
 import { cleanupTmp, copyRealCorpus, ENVOY_ID, mkTmp } from "./helpers.js";
 
 describe("open skips reading an unchanged corpus", () => {
   let embedder: TransformersEmbedder;
   beforeAll(async () => {
-    embedder = await TransformersEmbedder.load();
+    embedder = await TransformersEmbedder.load({ model: LITE_MODEL });
   });
   afterAll(cleanupTmp);
 

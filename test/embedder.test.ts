@@ -8,7 +8,7 @@ import path from "node:path";
 import { env } from "@huggingface/transformers";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_MODEL, EmbedderError, LOCAL_MODELS_DIR, TransformersEmbedder } from "../src/embed/embedder.js";
+import { DEFAULT_MODEL, EmbedderError, LITE_MODEL, LOCAL_MODELS_DIR, TransformersEmbedder } from "../src/embed/embedder.js";
 import { ModelSettingsError, parseModelSettings } from "../src/embed/settings.js";
 import type { Logger } from "../src/log.js";
 import { cleanupTmp, cosine, FIXTURES, mkTmp, norm } from "./helpers.js";
@@ -33,7 +33,7 @@ function modelCopy(from: string, settings: Record<string, unknown> | null, name 
   return dir;
 }
 
-const MODEL_DIR = path.join(LOCAL_MODELS_DIR, DEFAULT_MODEL);
+const MODEL_DIR = path.join(LOCAL_MODELS_DIR, LITE_MODEL);
 const SAMPLES = [
   "The city council approved the budget on Tuesday.",
   "Councillors voted to pass the city's spending plan.",
@@ -53,7 +53,7 @@ beforeAll(async () => {
     fetchCalls.push(String(url));
     return realFetch(url as string, init);
   }) as typeof env.fetch;
-  embedder = await TransformersEmbedder.load({ cacheDir: mkTmp("citebot-cache-") });
+  embedder = await TransformersEmbedder.load({ model: LITE_MODEL, cacheDir: mkTmp("citebot-cache-") });
 });
 
 afterAll(() => {
@@ -61,9 +61,9 @@ afterAll(() => {
   cleanupTmp();
 });
 
-describe("the shipped model, offline", () => {
+describe("the lite word-vector model, offline", () => {
   it("loads from models/ with remote models disabled and no fetch at all", async () => {
-    expect(embedder.modelId).toBe(DEFAULT_MODEL);
+    expect(embedder.modelId).toBe(LITE_MODEL);
     expect(env.allowRemoteModels).toBe(false);
     expect(env.allowLocalModels).toBe(true);
     expect(fetchCalls).toEqual([]);
@@ -116,7 +116,7 @@ describe("the shipped model, offline", () => {
       for (let d = 0; d < 100; d++) expect(together[i]![d]).toBeCloseTo(alone![d]!, 5);
     }
     // Also across several small batches (the embedder sorts by length inside).
-    const small = await TransformersEmbedder.load({ batchSize: 2, cacheDir: mkTmp("citebot-cache-") });
+    const small = await TransformersEmbedder.load({ model: LITE_MODEL, batchSize: 2, cacheDir: mkTmp("citebot-cache-") });
     const batched = await small.embed(texts);
     for (let i = 0; i < texts.length; i++) for (let d = 0; d < 100; d++) expect(batched[i]![d]).toBeCloseTo(together[i]![d]!, 5);
     expect(await small.embed([])).toEqual([]);
@@ -288,13 +288,16 @@ describe("all-MiniLM-L6-v2 (the committed int8 ONNX), offline", () => {
       return before(url as string, init);
     }) as typeof env.fetch;
     try {
-      minilm = await TransformersEmbedder.load({ model: MINILM, cacheDir: mkTmp("citebot-cache-"), logger });
+      // No model named: the default is this one.
+      minilm = await TransformersEmbedder.load({ cacheDir: mkTmp("citebot-cache-"), logger });
     } finally {
       env.fetch = before;
     }
   });
 
-  it("loads the int8 file offline, with the settings of its citebot.json and no warning", () => {
+  it("is the default, and loads the int8 file offline, with the settings of its citebot.json and no warning", () => {
+    expect(DEFAULT_MODEL).toBe(MINILM);
+    expect(minilm.modelId).toBe(MINILM);
     expect(fetches).toEqual([]);
     expect(env.allowRemoteModels).toBe(false);
     expect(minilm.dimensions).toBe(384);

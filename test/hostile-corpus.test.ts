@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Citebot } from "../src/citebot.js";
-import { TransformersEmbedder } from "../src/embed/embedder.js";
+import { LITE_MODEL, TransformersEmbedder } from "../src/embed/embedder.js";
 import { type ChildRun, cleanupTmp, copyRealCorpus, EIRNS_ID, ENVOY_ID, EXTRA_ARTICLE, mkTmp, ROOT, runChild } from "./helpers.js";
 import { CONTROL_TITLE, HOSTILE_CLASSES } from "./hostile-files.js";
 
@@ -19,7 +19,7 @@ const UNSAFE_LINE = /[\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/;
 
 let embedder: TransformersEmbedder;
 beforeAll(async () => {
-  embedder = await TransformersEmbedder.load({ cacheDir: mkTmp("citebot-cache-") });
+  embedder = await TransformersEmbedder.load({ model: LITE_MODEL, cacheDir: mkTmp("citebot-cache-") });
 });
 afterAll(cleanupTmp);
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Citebot, type OpenStatus } from "../src/citebot.js";
 import { loadCorpus } from "../src/corpus/load.js";
 import { splitArticle } from "../src/corpus/split.js";
-import { type Embedder, TransformersEmbedder } from "../src/embed/embedder.js";
+import { type Embedder, LITE_MODEL, TransformersEmbedder } from "../src/embed/embedder.js";
 import { IndexError, indexDirFor } from "../src/index/store.js";
 import { currentSnapshotDir, MANIFEST, STORE_FORMAT, STORE_VERSION, type StoreManifest } from "../src/store/fs/format.js";
 import { FileStore } from "../src/store/fs/store.js";
@@ -24,7 +24,7 @@ const indexEntries = (dir: string) =>
 let embedder: TransformersEmbedder;
 
 beforeAll(async () => {
-  embedder = await TransformersEmbedder.load({ cacheDir: mkTmp("citebot-cache-") });
+  embedder = await TransformersEmbedder.load({ model: LITE_MODEL, cacheDir: mkTmp("citebot-cache-") });
 });
 afterAll(cleanupTmp);
 

@@ -10,7 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Citebot } from "../src/citebot.js";
-import { TransformersEmbedder } from "../src/embed/embedder.js";
+import { LITE_MODEL, TransformersEmbedder } from "../src/embed/embedder.js";
 import { IndexError, indexDirFor } from "../src/index/store.js";
 import { currentSnapshotDir, DELTA, MANIFEST, manifestIntegrity, PASSAGES, ROW, type StoreManifest, WHERE } from "../src/store/fs/format.js";
 import { HNSW_HEADER_BYTES, readHnswHeader } from "../src/store/fs/hnswfile.js";
@@ -31,7 +31,7 @@ let pristineData: string;
 let pristine: StoreManifest;
 
 beforeAll(async () => {
-  embedder = await TransformersEmbedder.load({ cacheDir: mkTmp("citebot-cache-") });
+  embedder = await TransformersEmbedder.load({ model: LITE_MODEL, cacheDir: mkTmp("citebot-cache-") });
   corpusDir = copyRealCorpus([EXTRA_ARTICLE]);
   pristineData = mkTmp("citebot-data-");
   const file = path.join(corpusDir, "ferry.txt");

@@ -14,6 +14,7 @@ import { closeSync, existsSync, fstatSync, openSync, readSync } from "node:fs";
 import { availableParallelism, endianness } from "node:os";
 import path from "node:path";
 import { env, type FeatureExtractionPipeline, pipeline, Tensor } from "@huggingface/transformers";
+import { DEFAULT_EMBED_MODEL } from "../config.js";
 import { type Logger, rootLogger } from "../log.js";
 import { PROJECT_ROOT } from "../paths.js";
 import { Lexicon } from "./lexicon.js";
@@ -21,7 +22,10 @@ import { defaultSettings, type ModelSettings, ModelSettingsError, readModelSetti
 import { EmbedWorkers, type WorkerInit } from "./workers.js";
 
 export { PROJECT_ROOT };
-export const DEFAULT_MODEL = "glove-sif-100d";
+/** What `load` takes when no model is named: the configured default (EMBED_MODEL's). */
+export const DEFAULT_MODEL = DEFAULT_EMBED_MODEL;
+/** The word-vector model kept by name for huge corpora on small CPUs. */
+export const LITE_MODEL = "glove-sif-100d";
 export const LOCAL_MODELS_DIR = path.join(PROJECT_ROOT, "models");
 
 export interface Embedder {
