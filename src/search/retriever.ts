@@ -22,8 +22,7 @@ interface WordInfo {
   norm: number;
 }
 
-/** A passage's distinct words, and their words and stems as sets (what a question word is matched against). */
-/** A passage's distinct words (and their stems): a few dozen, so arrays, not sets. */
+/** A passage's distinct words and their stems (what a question word is matched against): a few dozen, so arrays, not sets. */
 interface PassageWords {
   infos: WordInfo[];
   words: string[];
@@ -668,7 +667,7 @@ export class Retriever {
       const infos = this.needsWordVectors() ? await this.wordInfos(list) : list.map(plainWord);
       cached = { infos, words: list, stems: [...new Set(infos.map((w) => w.stem))] };
       if (this.passageWordCache.size > 50_000) this.passageWordCache.clear();
-      if (!process.env.NOPWC) this.passageWordCache.set(index, cached);
+      this.passageWordCache.set(index, cached);
     }
     return cached;
   }
